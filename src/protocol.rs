@@ -1,0 +1,229 @@
+//! The contract between `orchestrate` and its `reduce` children, both
+//! directions in one place: the child's command line (built by the parent,
+//! parsed by the child) and the result file (written atomically by the child,
+//! read strictly by the parent).
+//!
+//! A result file holds exactly the decimal reacted length and a newline
+//! (`4\n`). It appears by rename, so a parent polling for it sees either no
+//! file or the whole file, never a partial one, even across a shared
+//! filesystem where the child runs on another machine.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::input::Source;
+use crate::polymer::UnitType;
+
+/// React a polymer with one unit type removed and write the reacted length
+/// to a result file.
+#[derive(Debug, Parser, PartialEq, Eq)]
+#[command(name = "reduce", version)]
+pub struct ReduceArgs {
+    /// The polymer: a file of ASCII letters, or `-` for standard input.
+    #[arg(value_name = "INPUT")]
+    pub input: OsString,
+
+    /// Remove every unit of this type (one letter, either case) before
+    /// reacting. Without it nothing is removed.
+    #[arg(short, long, value_name = "LETTER")]
+    pub letter: Option<UnitType>,
+
+    /// Result file to write [default: out/<letter>.txt, or out/full.txt
+    /// without --letter]. Parent folders are created. `-` writes no file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print nothing on stdout (by default the length is printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl ReduceArgs {
+    pub fn source(&self) -> Source {
+        Source::from(self.input.as_os_str())
+    }
+
+    /// The result file to write, or `None` for `--output -`.
+    pub fn result_path(&self) -> Option<PathBuf> {
+        match &self.output {
+            Some(path) if path.as_os_str() == "-" => None,
+            Some(path) => Some(path.clone()),
+            None => {
+                let name = self.letter.map_or("full".to_string(), |l| l.to_string());
+                Some(Path::new("out").join(format!("{name}.txt")))
+            }
+        }
+    }
+}
+
+/// One child's job: react `polymer` without `letter`, write to `result`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildJob {
+    pub letter: UnitType,
+    pub result: PathBuf,
+    pub polymer: PathBuf,
+}
+
+impl ChildJob {
+    /// The arguments after the program name, exactly
+    /// `--letter <l> --output <result> --quiet <polymer>`.
+    pub fn args(&self) -> Vec<OsString> {
+        vec![
+            "--letter".into(),
+            self.letter.to_string().into(),
+            "--output".into(),
+            self.result.clone().into(),
+            "--quiet".into(),
+            self.polymer.clone().into(),
+        ]
+    }
+}
+
+/// The result file for `letter` inside `dir`.
+pub fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
+    dir.join(format!("{letter}.txt"))
+}
+
+/// Writes `length` to `path` atomically, replacing any file already there.
+///
+/// The content goes to a temporary file in the same folder, which is then
+/// renamed into place: a rename within one filesystem is atomic, so a reader
+/// never sees a partial result, and a failure leaves nothing behind.
+pub fn write_result(path: &Path, length: usize) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("could not create folder {}", dir.display()))?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".result-")
+        .tempfile_in(dir)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    writeln!(file, "{length}").with_context(|| format!("could not write {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
+
+/// What a poll of a result file found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResultFile {
+    /// No file (yet).
+    Missing,
+    Length(usize),
+    /// A file that is not a newline-terminated non-negative integer; holds a
+    /// short, printable excerpt for the error message.
+    Malformed(String),
+}
+
+/// Reads a result file strictly: exactly ASCII digits and one newline.
+pub fn read_result(path: &Path) -> io::Result<ResultFile> {
+    let content = match std::fs::read(path) {
+        Ok(content) => content,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(ResultFile::Missing),
+        Err(err) => return Err(err),
+    };
+    Ok(parse_result(&content))
+}
+
+fn parse_result(content: &[u8]) -> ResultFile {
+    let malformed = || {
+        let excerpt: String = content
+            .iter()
+            .take(40)
+            .flat_map(|b| b.escape_ascii())
+            .map(char::from)
+            .collect();
+        ResultFile::Malformed(excerpt)
+    };
+    let Some(digits) = content.strip_suffix(b"\n") else {
+        return malformed();
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return malformed();
+    }
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .map_or_else(malformed, ResultFile::Length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_child_command_line_round_trips_through_the_reduce_parser() {
+        let job = ChildJob {
+            letter: "q".parse().unwrap(),
+            result: PathBuf::from("/tmp/run/q.txt"),
+            polymer: PathBuf::from("/tmp/run/polymer"),
+        };
+        let parsed =
+            ReduceArgs::try_parse_from(std::iter::once(OsString::from("reduce")).chain(job.args()))
+                .unwrap();
+        assert_eq!(parsed.letter, Some(job.letter));
+        assert_eq!(parsed.result_path(), Some(job.result.clone()));
+        assert!(parsed.quiet);
+        assert_eq!(parsed.source(), Source::Path(job.polymer.clone()));
+    }
+
+    #[test]
+    fn the_result_file_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/c.txt");
+        assert_eq!(read_result(&path).unwrap(), ResultFile::Missing);
+        write_result(&path, 4).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"4\n");
+        assert_eq!(read_result(&path).unwrap(), ResultFile::Length(4));
+        write_result(&path, 123_456_789).unwrap();
+        assert_eq!(read_result(&path).unwrap(), ResultFile::Length(123_456_789));
+        let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert_eq!(leftovers, 1, "only the result file remains in its folder");
+    }
+
+    #[track_caller]
+    fn case(content: &[u8], expected: Option<usize>) {
+        match (parse_result(content), expected) {
+            (ResultFile::Length(n), Some(e)) => assert_eq!(n, e),
+            (ResultFile::Malformed(_), None) => {}
+            (got, _) => panic!("{:?} parsed as {got:?}", content.escape_ascii().to_string()),
+        }
+    }
+
+    #[test]
+    fn result_files_are_read_strictly() {
+        case(b"4\n", Some(4));
+        case(b"0\n", Some(0));
+        case(b"10\n", Some(10));
+        case(b"", None);
+        case(b"4", None);
+        case(b"\n", None);
+        case(b"4\n\n", None);
+        case(b"-4\n", None);
+        case(b"+4\n", None);
+        case(b" 4\n", None);
+        case(b"4\r\n", None);
+        case(b"four\n", None);
+        case(b"99999999999999999999999999\n", None);
+    }
+
+    #[test]
+    fn default_result_paths_follow_the_letter() {
+        let parse = |args: &[&str]| ReduceArgs::try_parse_from(args).unwrap().result_path();
+        assert_eq!(
+            parse(&["reduce", "in.txt"]),
+            Some(PathBuf::from("out/full.txt"))
+        );
+        assert_eq!(
+            parse(&["reduce", "-l", "C", "in.txt"]),
+            Some(PathBuf::from("out/c.txt"))
+        );
+        assert_eq!(parse(&["reduce", "-o", "-", "in.txt"]), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! The `reduce` binary, run for real: results, input rules, errors.
+
+mod common;
+
+use std::fs;
+
+use common::{entries, example, reduce};
+use predicates::prelude::*;
+
+#[test]
+fn reduce_gives_the_worked_example_length_for_every_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = |letter: char| match letter {
+        'a' | 'd' => 6,
+        'b' => 8,
+        'c' => 4,
+        _ => 10,
+    };
+    for letter in 'a'..='z' {
+        for spelled in [letter, letter.to_ascii_uppercase()] {
+            reduce(dir.path())
+                .args(["--letter", &spelled.to_string()])
+                .arg(example())
+                .assert()
+                .success()
+                .stdout(format!("{}\n", expected(letter)))
+                .stderr("");
+            let written = fs::read_to_string(dir.path().join(format!("out/{letter}.txt"))).unwrap();
+            assert_eq!(written, format!("{}\n", expected(letter)));
+        }
+    }
+}
+
+#[test]
+fn reduce_without_a_letter_reacts_fully_into_out_full() {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("10\n");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("out/full.txt")).unwrap(),
+        "10\n"
+    );
+}
+
+#[test]
+fn reduce_writes_where_output_says_creating_folders_and_replacing_old_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("deep/er/c.txt");
+    fs::create_dir_all(target.parent().unwrap()).unwrap();
+    fs::write(&target, "stale and much longer than the result\n").unwrap();
+    reduce(dir.path())
+        .args(["-l", "c", "-o"])
+        .arg(&target)
+        .arg(example())
+        .assert()
+        .success();
+    assert_eq!(fs::read_to_string(&target).unwrap(), "4\n");
+    assert_eq!(
+        entries(target.parent().unwrap()),
+        ["c.txt"],
+        "no temporary file is left"
+    );
+}
+
+#[test]
+fn reduce_with_output_dash_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .args(["-l", "c", "-o", "-"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn reduce_quiet_prints_nothing_but_still_writes_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .args(["-q", "-l", "c"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("out/c.txt")).unwrap(),
+        "4\n"
+    );
+}
+
+#[track_caller]
+fn accepts(stdin: &[u8], letter: &str, expected: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .args(["-l", letter, "-o", "-", "-"])
+        .write_stdin(stdin)
+        .assert()
+        .success()
+        .stdout(format!("{expected}\n"))
+        .stderr("");
+}
+
+#[test]
+fn reduce_reads_standard_input_with_the_shared_input_rules() {
+    accepts(b"dabAcCaCBAcCcaDA", "c", 4);
+    accepts(b"dabAcCaCBAcCcaDA\n", "c", 4);
+    accepts(b"dabAcCaCBAcCcaDA\r\n", "c", 4);
+    accepts(b"dabAcCaCBAcCcaDA \t\r\n\n", "c", 4);
+    accepts(b"\xEF\xBB\xBFdabAcCaCBAcCcaDA\r\n", "c", 4);
+    accepts(b"", "c", 0);
+    accepts(b"\n", "c", 0);
+    accepts(b"\xEF\xBB\xBF", "c", 0);
+    accepts(b"aA", "b", 0);
+}
+
+#[test]
+fn reduce_reads_a_file_with_byte_order_mark_and_crlf() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("windows.txt");
+    fs::write(&path, b"\xEF\xBB\xBFdabAcCaCBAcCcaDA\r\n").unwrap();
+    reduce(dir.path())
+        .args(["-l", "c"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout("4\n");
+}
+
+/// Runs `reduce` on a file holding `content` and expects a one-line error
+/// naming the file and containing `message`, exit 1, and no result written.
+#[track_caller]
+fn rejects(content: &[u8], message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("input.txt"), content).unwrap();
+    let output = reduce(dir.path())
+        .args(["-l", "c", "input.txt"])
+        .assert()
+        .failure()
+        .code(1)
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr, format!("reduce: error: input.txt: {message}\n"));
+    assert_eq!(entries(dir.path()), ["input.txt"], "nothing may be written");
+}
+
+#[test]
+fn reduce_rejects_bad_input_naming_the_file_the_byte_and_its_offset() {
+    rejects(
+        b"abc3",
+        "byte offset 3: '3' is not a polymer unit (expected A-Z or a-z)",
+    );
+    rejects(
+        b"ab cd\n",
+        "byte offset 2: ' ' is not a polymer unit (expected A-Z or a-z)",
+    );
+    rejects(
+        b"ab\ncd\n",
+        "byte offset 2: '\\n' is not a polymer unit (expected A-Z or a-z)",
+    );
+    rejects(
+        b"ab\xC3\xA9",
+        "byte offset 2: 0xc3 is not a polymer unit (expected A-Z or a-z)",
+    );
+    rejects(
+        b"ab\0",
+        "byte offset 2: '\\x00' is not a polymer unit (expected A-Z or a-z)",
+    );
+    rejects(
+        b"\xEF\xBB\xBFab-",
+        "byte offset 5: '-' is not a polymer unit (expected A-Z or a-z)",
+    );
+    rejects(
+        b"\tab",
+        "byte offset 0: '\\t' is not a polymer unit (expected A-Z or a-z)",
+    );
+}
+
+#[test]
+fn reduce_names_standard_input_in_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .args(["-l", "c", "-"])
+        .write_stdin("ab1")
+        .assert()
+        .code(1)
+        .stderr("reduce: error: <stdin>: byte offset 2: '1' is not a polymer unit (expected A-Z or a-z)\n");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn reduce_reports_a_missing_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .args(["-l", "c", "no-such-file.txt"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "reduce: error: could not read no-such-file.txt: ",
+        ))
+        .stderr(predicate::str::contains("No such file"));
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn reduce_reports_a_directory_given_as_input() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("folder")).unwrap();
+    reduce(dir.path())
+        .args(["-l", "c", "folder"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "reduce: error: could not read folder: ",
+        ));
+    assert_eq!(entries(dir.path()), ["folder"]);
+}
+
+#[test]
+fn reduce_reports_an_unreadable_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Permission bits do not stop root, so use a failure nobody can override:
+    // a path that runs through a regular file.
+    fs::write(dir.path().join("plain"), "ab").unwrap();
+    reduce(dir.path())
+        .args(["-l", "c", "plain/input.txt"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "reduce: error: could not read plain/input.txt: ",
+        ))
+        .stderr(predicate::str::contains("Not a directory"));
+}
+
+#[test]
+fn reduce_reports_an_unwritable_output_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("file"), "").unwrap();
+    // The output's folder would have to be a regular file.
+    reduce(dir.path())
+        .args(["-l", "c", "-o", "file/c.txt"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "reduce: error: could not create folder file: ",
+        ));
+    // The output is an existing folder: the rename into place fails.
+    fs::create_dir(dir.path().join("taken")).unwrap();
+    reduce(dir.path())
+        .args(["-l", "c", "-o", "taken"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "reduce: error: could not write taken: ",
+        ));
+    assert_eq!(entries(dir.path()), ["file", "taken"]);
+    assert!(entries(&dir.path().join("taken")).is_empty());
+}
+
+#[test]
+fn reduce_rejects_a_bad_letter_as_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["1", "ab", "", "é"] {
+        reduce(dir.path())
+            .args(["--letter", bad])
+            .arg(example())
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains("invalid value"))
+            .stderr(predicate::str::contains("--letter <LETTER>"));
+    }
+    reduce(dir.path()).assert().code(2);
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn reduce_finds_the_shipped_puzzle_input_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .args(["-o", "-"])
+        .arg(common::input("polymer-50k.txt"))
+        .assert()
+        .success()
+        .stdout("9848\n");
+    reduce(dir.path())
+        .args(["-o", "-", "-l", "t"])
+        .arg(common::input("polymer-50k.txt"))
+        .assert()
+        .success()
+        .stdout("3190\n");
+}
