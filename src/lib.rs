@@ -18,5 +18,9 @@
 //!   contract between the two processes.
 
 pub mod input;
+pub mod orchestrator;
 pub mod polymer;
 pub mod protocol;
+pub mod report;
+pub mod signals;
+pub mod supervisor;

@@ -29,6 +29,26 @@ impl UnitType {
             .then_some(UnitType(byte.to_ascii_lowercase()))
     }
 
+    /// A set of unit types spelled as letters, e.g. `aeiou`: case-insensitive,
+    /// duplicates ignored, returned in alphabetical order.
+    pub fn parse_set(letters: &str) -> Result<Vec<UnitType>, String> {
+        if letters.is_empty() {
+            return Err("expected at least one letter".into());
+        }
+        let mut set = letters
+            .chars()
+            .map(|c| {
+                u8::try_from(c)
+                    .ok()
+                    .and_then(UnitType::from_ascii)
+                    .ok_or_else(|| format!("'{c}' is not a letter (expected A-Z or a-z)"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        set.sort();
+        set.dedup();
+        Ok(set)
+    }
+
     /// The lowercase letter that names this unit type.
     pub fn letter(self) -> char {
         char::from(self.0)
@@ -386,6 +406,20 @@ pub(crate) mod tests {
             );
         }
         assert_eq!(UnitType::all().count(), 26);
+    }
+
+    #[test]
+    fn letter_sets_are_case_insensitive_and_ignore_duplicates() {
+        let set = |s: &str| {
+            UnitType::parse_set(s).map(|v| v.iter().map(|u| u.letter()).collect::<String>())
+        };
+        assert_eq!(set("aeiou"), Ok("aeiou".into()));
+        assert_eq!(set("uoieaAEIOU"), Ok("aeiou".into()));
+        assert_eq!(set("Zz"), Ok("z".into()));
+        assert!(set("").is_err());
+        assert!(set("ab1").is_err());
+        assert!(set("a,b").is_err());
+        assert!(set("aé").is_err());
     }
 
     proptest! {

@@ -38,3 +38,68 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+pub fn orchestrate_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_orchestrate"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `orchestrate` with a deadline of its own, run in `dir` with TMPDIR there
+/// too, so tests can check that nothing is left behind.
+pub fn orchestrate(dir: &Path) -> Command {
+    let mut cmd = Command::new(orchestrate_bin());
+    cmd.current_dir(dir)
+        .env("TMPDIR", dir)
+        .timeout(std::time::Duration::from_secs(60));
+    cmd
+}
+
+/// `orchestrate` whose children are the fault-injecting stand-in for reduce.
+pub fn orchestrate_faulty(dir: &Path) -> Command {
+    let mut cmd = orchestrate(dir);
+    cmd.arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .env("REAL_REDUCE", reduce_bin());
+    cmd
+}
+
+/// Polls `condition` every few milliseconds until it holds or `seconds` pass.
+#[track_caller]
+pub fn eventually(seconds: u64, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Whether a process is still running (a zombie counts as gone).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(") ")
+                .next()
+                .and_then(|rest| rest.chars().next());
+            !matches!(state, Some('Z') | Some('X') | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// All pids in a file of whitespace-separated pids.
+pub fn pids(path: &Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|pid| pid.parse().unwrap())
+        .collect()
+}

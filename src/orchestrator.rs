@@ -1,0 +1,196 @@
+//! One run of the fan-out: read and validate the input once, react it once,
+//! hand each child the reacted polymer, supervise the children, and gather
+//! their results into a report.
+//!
+//! Reacting once in the parent is sound because removing a unit type
+//! commutes with a prior full reaction (see the property tests in
+//! `polymer`): every child then works on the shorter polymer.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::input::{self, Source};
+use crate::polymer::UnitType;
+use crate::protocol::{self, ChildJob};
+use crate::report::{Outcome, Report};
+use crate::signals::Signals;
+use crate::supervisor::{self, ChildProgram, Policy};
+
+/// Everything a run needs to know.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub source: Source,
+    pub program: ChildProgram,
+    /// Keep result files here; by default they live in a temporary folder.
+    pub results_dir: Option<PathBuf>,
+    pub letters: Vec<UnitType>,
+    /// Hand children the fully reacted polymer (true) or the original input.
+    pub prereact: bool,
+    pub policy: Policy,
+}
+
+/// The run was stopped by SIGINT or SIGTERM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted {
+    pub signal: i32,
+}
+
+impl Interrupted {
+    /// The conventional exit status, 128 + the signal number.
+    pub fn exit_status(self) -> u8 {
+        (128 + self.signal).clamp(0, 255) as u8
+    }
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.signal {
+            libc::SIGINT => "SIGINT",
+            libc::SIGTERM => "SIGTERM",
+            _ => "a signal",
+        };
+        write!(f, "interrupted by {name}; every child was stopped")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+fn check(signals: &Signals) -> anyhow::Result<()> {
+    match signals.stop_signal() {
+        Some(signal) => Err(Interrupted { signal }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Runs the fan-out with child processes.
+///
+/// Returns the report even when letters failed (the report then has no
+/// minimum); errors are for bad input, unusable paths and interruption
+/// (an [`Interrupted`] inside the `anyhow::Error`). Temporary files and
+/// folders are removed before this returns, on every path.
+pub fn run(config: &Config, signals: &Signals) -> anyhow::Result<Report> {
+    let epoch = Instant::now();
+    let mut polymer = input::load(&config.source)?;
+    let input_length = polymer.len();
+    check(signals)?;
+
+    let workspace = tempfile::Builder::new()
+        .prefix("orchestrate-")
+        .tempdir()
+        .context("could not create a temporary folder")?;
+    let results_dir = match &config.results_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("could not create results folder {}", dir.display()))?;
+            std::path::absolute(dir)
+                .with_context(|| format!("could not resolve {}", dir.display()))?
+        }
+        None => {
+            let dir = workspace.path().join("results");
+            std::fs::create_dir(&dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+            dir
+        }
+    };
+    let stderr_dir = workspace.path().join("stderr");
+    std::fs::create_dir(&stderr_dir)
+        .with_context(|| format!("could not create {}", stderr_dir.display()))?;
+
+    // The children's polymer lives beside their results: with a cluster
+    // launcher, that folder is the one on a filesystem every node shares.
+    let polymer_file;
+    let polymer_path = match (&config.source, config.prereact) {
+        (Source::Path(path), false) => {
+            polymer.react();
+            std::path::absolute(path)
+                .with_context(|| format!("could not resolve {}", path.display()))?
+        }
+        (_, prereact) => {
+            if prereact {
+                polymer.react();
+            }
+            polymer_file = write_polymer(&results_dir, polymer.units())?;
+            if !prereact {
+                polymer.react();
+            }
+            polymer_file.path().to_path_buf()
+        }
+    };
+    let full_length = polymer.len();
+    drop(polymer);
+    check(signals)?;
+
+    let jobs: Vec<ChildJob> = config
+        .letters
+        .iter()
+        .map(|&letter| ChildJob {
+            letter,
+            result: protocol::result_path(&results_dir, letter),
+            polymer: polymer_path.clone(),
+        })
+        .collect();
+    // A result file left by an earlier run must never be counted.
+    for job in &jobs {
+        remove_stale(&job.result)?;
+    }
+
+    let supervision = supervisor::supervise(
+        jobs,
+        &config.program,
+        &config.policy,
+        &stderr_dir,
+        signals,
+        epoch,
+    );
+    if let Some(signal) = supervision.interrupted {
+        return Err(Interrupted { signal }.into());
+    }
+    let results = supervision
+        .attempts
+        .iter()
+        .filter_map(|attempt| match attempt.outcome {
+            Outcome::Ok(length) => Some((attempt.letter, length)),
+            _ => None,
+        })
+        .collect();
+    Ok(Report {
+        input_length,
+        full_length,
+        attempts: supervision.attempts,
+        results,
+        letters: config.letters.clone(),
+        mode: "process",
+        jobs: config.policy.jobs,
+        elapsed: epoch.elapsed(),
+    })
+}
+
+fn write_polymer(dir: &Path, units: &[u8]) -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut file = tempfile::Builder::new()
+        .prefix(".polymer-")
+        .suffix(".txt")
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "could not create the children's polymer file in {}",
+                dir.display()
+            )
+        })?;
+    file.write_all(units)
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.flush())
+        .with_context(|| format!("could not write {}", file.path().display()))?;
+    Ok(file)
+}
+
+fn remove_stale(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err)
+            .with_context(|| format!("could not remove stale result file {}", path.display())),
+        _ => Ok(()),
+    }
+}

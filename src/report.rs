@@ -1,0 +1,224 @@
+//! What a run found: each letter's outcome, the minimum, and how the run is
+//! shown to people (a one-line summary) and to programs (JSON).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::polymer::UnitType;
+
+/// How one attempt at one letter ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A valid result: the reacted length.
+    Ok(usize),
+    /// The child exited with this non-zero status.
+    Exit(i32),
+    /// The child was killed by this signal (not by us).
+    Signal(i32),
+    /// The child ran past `--timeout` and was stopped.
+    Timeout,
+    /// The child exited successfully without writing its result file.
+    NoResult,
+    /// The result file is not a newline-terminated non-negative integer.
+    BadResult(String),
+    /// The child could not be started.
+    SpawnError(String),
+    /// Stopped by the orchestrator because the run was ending.
+    Killed,
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok(_))
+    }
+
+    /// The short tag used in job logs: `ok`, `exit 3`, `signal 9`, ...
+    pub fn tag(&self) -> String {
+        match self {
+            Outcome::Ok(_) => "ok".into(),
+            Outcome::Exit(code) => format!("exit {code}"),
+            Outcome::Signal(signal) => format!("signal {signal}"),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::NoResult => "no-result".into(),
+            Outcome::BadResult(_) => "bad-result".into(),
+            Outcome::SpawnError(_) => "spawn-error".into(),
+            Outcome::Killed => "killed".into(),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok(length) => write!(f, "reacted to {length} units"),
+            Outcome::Exit(code) => write!(f, "exited with status {code}"),
+            Outcome::Signal(signal) => {
+                write!(f, "killed by signal {signal} ({})", signal_name(*signal))
+            }
+            Outcome::Timeout => write!(f, "timed out and was stopped"),
+            Outcome::NoResult => write!(f, "exited successfully without writing its result file"),
+            Outcome::BadResult(excerpt) => write!(
+                f,
+                "wrote a malformed result file (expected digits and a newline, found \"{excerpt}\")"
+            ),
+            Outcome::SpawnError(reason) => write!(f, "could not be started: {reason}"),
+            Outcome::Killed => write!(f, "was stopped because the run ended"),
+        }
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+/// One attempt at one letter, as the job log and timeline show it.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub letter: UnitType,
+    /// 1 for the first try, 2 for the first retry, ...
+    pub number: u32,
+    /// When the attempt started, from the start of the run.
+    pub start: Duration,
+    pub duration: Duration,
+    pub outcome: Outcome,
+    /// The last lines the child wrote to stderr, for failures.
+    pub stderr_tail: Vec<String>,
+}
+
+/// The outcome of a whole run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Units in the validated input.
+    pub input_length: usize,
+    /// The fully reacted length with nothing removed.
+    pub full_length: usize,
+    /// Every attempt, in the order they ended.
+    pub attempts: Vec<Attempt>,
+    /// Each letter run to success, with its reacted length.
+    pub results: BTreeMap<UnitType, usize>,
+    /// The letters asked for.
+    pub letters: Vec<UnitType>,
+    pub mode: &'static str,
+    pub jobs: usize,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// The shortest length and its letter (alphabetically first on ties);
+    /// `None` unless every letter asked for succeeded, because a minimum
+    /// over a partial set would be wrong.
+    pub fn minimum(&self) -> Option<(UnitType, usize)> {
+        if self.letters.iter().any(|l| !self.results.contains_key(l)) {
+            return None;
+        }
+        self.results
+            .iter()
+            .map(|(&letter, &length)| (letter, length))
+            .min_by_key(|&(letter, length)| (length, letter))
+    }
+
+    /// The attempts that count as failures (not retried away, not killed
+    /// as collateral of another failure).
+    pub fn failures(&self) -> impl Iterator<Item = &Attempt> {
+        self.attempts
+            .iter()
+            .filter(|a| !a.outcome.is_ok() && a.outcome != Outcome::Killed)
+    }
+
+    /// The one-paragraph summary printed by default.
+    pub fn summary(&self) -> Option<String> {
+        let (letter, length) = self.minimum()?;
+        Some(format!(
+            "minimum: {length} units, after removing {letter}/{upper}\n\
+             (full reaction: {full} of {input} units; {count} letters in {ms:.1} ms, {mode} mode, {jobs} at once)",
+            upper = letter.letter().to_ascii_uppercase(),
+            full = self.full_length,
+            input = self.input_length,
+            count = self.letters.len(),
+            ms = self.elapsed.as_secs_f64() * 1e3,
+            mode = self.mode,
+            jobs = self.jobs,
+        ))
+    }
+
+    /// The JSON report: one object, for programs.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        let (letter, length) = self.minimum()?;
+        let results: serde_json::Map<String, serde_json::Value> = self
+            .results
+            .iter()
+            .map(|(l, &n)| (l.to_string(), n.into()))
+            .collect();
+        Some(serde_json::json!({
+            "min_length": length,
+            "best_letter": letter.to_string(),
+            "full_length": self.full_length,
+            "input_length": self.input_length,
+            "results": results,
+            "elapsed_ms": (self.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            "mode": self.mode,
+            "jobs": self.jobs,
+            "attempts": self.attempts.len(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(c: char) -> UnitType {
+        c.to_string().parse().unwrap()
+    }
+
+    fn report(results: &[(char, usize)], letters: &str) -> Report {
+        Report {
+            input_length: 16,
+            full_length: 10,
+            attempts: Vec::new(),
+            results: results.iter().map(|&(c, n)| (letter(c), n)).collect(),
+            letters: letters.chars().map(letter).collect(),
+            mode: "process",
+            jobs: 2,
+            elapsed: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn the_minimum_breaks_ties_alphabetically() {
+        let r = report(&[('d', 4), ('b', 4), ('c', 5)], "bcd");
+        assert_eq!(r.minimum(), Some((letter('b'), 4)));
+    }
+
+    #[test]
+    fn there_is_no_minimum_over_a_partial_set() {
+        let r = report(&[('a', 4), ('b', 8)], "abc");
+        assert_eq!(r.minimum(), None);
+        assert_eq!(r.summary(), None);
+        assert_eq!(r.json(), None);
+    }
+
+    #[test]
+    fn the_json_report_names_the_minimum_and_every_result() {
+        let json = report(&[('a', 6), ('c', 4)], "ac").json().unwrap();
+        assert_eq!(json["min_length"], 4);
+        assert_eq!(json["best_letter"], "c");
+        assert_eq!(json["full_length"], 10);
+        assert_eq!(json["results"], serde_json::json!({"a": 6, "c": 4}));
+        assert_eq!(json["elapsed_ms"], 3.0);
+    }
+}

@@ -1,0 +1,97 @@
+//! Signals that the supervision loop waits on: SIGCHLD, so a child's exit is
+//! noticed at once instead of at the next poll, and SIGINT/SIGTERM, which
+//! stop the run.
+//!
+//! Handlers only write a byte to a socket and bump atomic counters (both
+//! async-signal-safe); all the work happens in the loop that reads them.
+
+use std::io::{self, Read};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use signal_hook::SigId;
+use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
+
+/// Installed signal handlers, removed again on drop.
+pub struct Signals {
+    wake: UnixStream,
+    stops: Arc<AtomicUsize>,
+    last_stop: Arc<AtomicI32>,
+    ids: Vec<SigId>,
+}
+
+impl Signals {
+    /// Installs handlers for SIGCHLD, SIGINT and SIGTERM.
+    pub fn install() -> io::Result<Signals> {
+        let (wake, alarm) = UnixStream::pair()?;
+        let stops = Arc::new(AtomicUsize::new(0));
+        let last_stop = Arc::new(AtomicI32::new(0));
+        let mut ids = Vec::new();
+        for signal in [SIGCHLD, SIGINT, SIGTERM] {
+            ids.push(signal_hook::low_level::pipe::register(
+                signal,
+                alarm.try_clone()?,
+            )?);
+        }
+        for signal in [SIGINT, SIGTERM] {
+            let (stops, last_stop) = (Arc::clone(&stops), Arc::clone(&last_stop));
+            // SAFETY: the handler only performs atomic stores and adds, which
+            // are async-signal-safe; it allocates nothing and takes no lock.
+            let id = unsafe {
+                signal_hook::low_level::register(signal, move || {
+                    last_stop.store(signal, Ordering::SeqCst);
+                    stops.fetch_add(1, Ordering::SeqCst);
+                })
+            }?;
+            ids.push(id);
+        }
+        Ok(Signals {
+            wake,
+            stops,
+            last_stop,
+            ids,
+        })
+    }
+
+    /// How many SIGINT/SIGTERM have arrived: one asks for a graceful stop, a
+    /// second for an immediate one.
+    pub fn stop_requests(&self) -> usize {
+        self.stops.load(Ordering::SeqCst)
+    }
+
+    /// The last stopping signal received, if any.
+    pub fn stop_signal(&self) -> Option<i32> {
+        Some(self.last_stop.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// Sleeps until a signal arrives or `timeout` passes, whichever is first.
+    pub fn wait(&self, timeout: Duration) {
+        if timeout.is_zero() {
+            return;
+        }
+        if self.wake.set_read_timeout(Some(timeout)).is_err() {
+            std::thread::sleep(timeout);
+            return;
+        }
+        let mut buffer = [0u8; 64];
+        // One signal's byte is enough to wake; the rest of the bytes are
+        // drained so the next wait does not return at once for old news.
+        if let Ok(n) = (&self.wake).read(&mut buffer)
+            && n == buffer.len()
+        {
+            let _ = self.wake.set_nonblocking(true);
+            while matches!((&self.wake).read(&mut buffer), Ok(n) if n > 0) {}
+            let _ = self.wake.set_nonblocking(false);
+        }
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}

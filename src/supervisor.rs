@@ -1,0 +1,434 @@
+//! Supervision of child processes: start them (at most `jobs` at once), see
+//! them finish by polling their result files and their exit, stop them on
+//! timeout, failure or interruption, and never leave one behind.
+//!
+//! Every child leads its own process group, so a stop reaches whatever it
+//! started (a launcher's payload, a script's grandchildren), and a terminal's
+//! Ctrl-C reaches only the orchestrator, which forwards it. On Linux each
+//! child also asks the kernel to kill it if the orchestrator dies, so even a
+//! SIGKILL of the parent leaves no orphan.
+//!
+//! Not here: deciding what to run (the orchestrator) or how to show it (the
+//! report).
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::protocol::{self, ChildJob, ResultFile};
+use crate::report::{Attempt, Outcome};
+use crate::signals::Signals;
+
+/// The program each child runs: `launcher... program <job args>`.
+#[derive(Clone, Debug)]
+pub struct ChildProgram {
+    pub program: PathBuf,
+    /// A command prefix such as `nice -n 10` or `srun --ntasks=1`; may be empty.
+    pub launcher: Vec<OsString>,
+}
+
+impl ChildProgram {
+    fn command(&self, job: &ChildJob) -> Command {
+        let mut command = match self.launcher.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(&self.program);
+                command
+            }
+            None => Command::new(&self.program),
+        };
+        command.args(job.args());
+        command
+    }
+}
+
+/// How children are supervised.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// At most this many children alive at once (at least 1).
+    pub jobs: usize,
+    /// Per-attempt wall-clock limit.
+    pub timeout: Option<Duration>,
+    /// Run every letter even after a failure.
+    pub keep_going: bool,
+    /// Extra attempts for a failed letter.
+    pub retries: u32,
+    /// Time between SIGTERM and SIGKILL when stopping a child.
+    pub grace: Duration,
+    /// The first poll interval; it doubles while nothing happens...
+    pub first_poll: Duration,
+    /// ...up to this.
+    pub max_poll: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            jobs: 26,
+            timeout: None,
+            keep_going: false,
+            retries: 0,
+            grace: Duration::from_secs(2),
+            first_poll: Duration::from_millis(1),
+            max_poll: Duration::from_millis(50),
+        }
+    }
+}
+
+/// What supervising a batch of jobs produced.
+#[derive(Debug)]
+pub struct Supervision {
+    /// Every attempt, in the order they ended.
+    pub attempts: Vec<Attempt>,
+    /// The stopping signal, if SIGINT or SIGTERM ended the run early.
+    pub interrupted: Option<i32>,
+}
+
+/// A child process that has been started and not yet reaped.
+struct Running {
+    job: ChildJob,
+    attempt: u32,
+    child: Child,
+    started: Instant,
+    deadline: Option<Instant>,
+    /// The result, once the poll has seen a valid result file.
+    result: Option<usize>,
+    /// Set once we began stopping it: when SIGTERM went out and what the
+    /// attempt will count as.
+    stopping: Option<(Instant, Outcome)>,
+    killed: bool,
+    stderr_path: PathBuf,
+}
+
+impl Running {
+    fn pid(&self) -> libc::pid_t {
+        self.child.id() as libc::pid_t
+    }
+
+    /// Whether the child has exited, without reaping it: while it is an
+    /// unreaped zombie its pid, and so its process group id, cannot be
+    /// reused, which makes the final sweep of its group safe.
+    fn has_exited(&self) -> bool {
+        // SAFETY: waitid only writes into `info`, a zeroed siginfo_t we own;
+        // WNOWAIT leaves the child waitable for `Child::wait` later.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let rc = libc::waitid(
+                libc::P_PID,
+                self.pid() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            rc == 0 && info.si_pid() != 0
+        }
+    }
+
+    fn signal_group(&self, signal: libc::c_int) {
+        // SAFETY: killpg has no memory-safety preconditions. The group id is
+        // the pid of our unreaped child, so it names its group and no other.
+        // Errors (the group is already empty) are irrelevant here.
+        unsafe {
+            libc::killpg(self.pid(), signal);
+        }
+    }
+
+    fn begin_stop(&mut self, now: Instant, outcome: Outcome) {
+        if self.stopping.is_none() {
+            self.signal_group(libc::SIGTERM);
+            self.stopping = Some((now, outcome));
+        }
+    }
+
+    fn kill(&mut self) {
+        if !self.killed {
+            self.signal_group(libc::SIGKILL);
+            self.killed = true;
+        }
+    }
+
+    /// Sweeps the exited child's process group and reaps it, then decides
+    /// what the attempt amounted to.
+    fn conclude(mut self, epoch: Instant) -> (ChildJob, Attempt) {
+        // Anything the child left running in its group goes with it.
+        self.signal_group(libc::SIGKILL);
+        let status = self.child.wait();
+        let outcome = match (self.stopping.take(), status) {
+            (Some((_, outcome)), _) => outcome,
+            (None, Err(err)) => Outcome::SpawnError(format!("could not wait for the child: {err}")),
+            (None, Ok(status)) => match (status.code(), status.signal()) {
+                (Some(0), _) => match self.result {
+                    Some(length) => Outcome::Ok(length),
+                    None => match protocol::read_result(&self.job.result) {
+                        Ok(ResultFile::Length(length)) => Outcome::Ok(length),
+                        Ok(ResultFile::Missing) => Outcome::NoResult,
+                        Ok(ResultFile::Malformed(excerpt)) => Outcome::BadResult(excerpt),
+                        Err(err) => Outcome::BadResult(format!("unreadable: {err}")),
+                    },
+                },
+                (Some(code), _) => Outcome::Exit(code),
+                (None, Some(signal)) => Outcome::Signal(signal),
+                (None, None) => Outcome::Exit(-1),
+            },
+        };
+        let stderr_tail = if outcome.is_ok() {
+            Vec::new()
+        } else {
+            tail_lines(&self.stderr_path, 3)
+        };
+        let attempt = Attempt {
+            letter: self.job.letter,
+            number: self.attempt,
+            start: self.started.duration_since(epoch),
+            duration: self.started.elapsed(),
+            outcome,
+            stderr_tail,
+        };
+        (self.job, attempt)
+    }
+}
+
+/// Runs every job to an outcome, honouring `policy`, and returns when no
+/// child of ours is left alive.
+pub fn supervise(
+    jobs: Vec<ChildJob>,
+    program: &ChildProgram,
+    policy: &Policy,
+    stderr_dir: &Path,
+    signals: &Signals,
+    epoch: Instant,
+) -> Supervision {
+    let mut pending: VecDeque<(ChildJob, u32)> = jobs.into_iter().map(|job| (job, 1)).collect();
+    let mut running: Vec<Running> = Vec::new();
+    let mut attempts = Vec::new();
+    let mut halted = false;
+    let mut interrupted = None;
+    let mut interval = policy.first_poll;
+
+    loop {
+        let mut progress = false;
+        if signals.stop_requests() > 0 && interrupted.is_none() {
+            interrupted = signals.stop_signal();
+            halted = true;
+            let now = Instant::now();
+            for child in &mut running {
+                child.begin_stop(now, Outcome::Killed);
+            }
+        }
+
+        while !halted && running.len() < policy.jobs.max(1) {
+            let Some((job, attempt)) = pending.pop_front() else {
+                break;
+            };
+            progress = true;
+            match spawn(&job, attempt, program, policy, stderr_dir) {
+                Ok(child) => running.push(child),
+                Err(err) => {
+                    let now = Instant::now();
+                    let failed = Attempt {
+                        letter: job.letter,
+                        number: attempt,
+                        start: now.duration_since(epoch),
+                        duration: Duration::ZERO,
+                        outcome: Outcome::SpawnError(err.to_string()),
+                        stderr_tail: Vec::new(),
+                    };
+                    halted |= settle(job, failed, policy, &mut pending, &mut attempts);
+                }
+            }
+        }
+
+        if running.is_empty() && (halted || pending.is_empty()) {
+            break;
+        }
+
+        let now = Instant::now();
+        let mut index = 0;
+        while index < running.len() {
+            let child = &mut running[index];
+            if child.result.is_none()
+                && child.stopping.is_none()
+                && let Ok(ResultFile::Length(length)) = protocol::read_result(&child.job.result)
+            {
+                child.result = Some(length);
+                progress = true;
+            }
+            if child.has_exited() {
+                let (job, attempt) = running.swap_remove(index).conclude(epoch);
+                progress = true;
+                if settle(job, attempt, policy, &mut pending, &mut attempts) && !halted {
+                    halted = true;
+                    for other in &mut running {
+                        other.begin_stop(now, Outcome::Killed);
+                    }
+                }
+                continue;
+            }
+            match child.stopping {
+                Some((since, _)) => {
+                    if now.duration_since(since) >= policy.grace || signals.stop_requests() >= 2 {
+                        child.kill();
+                    }
+                }
+                None => {
+                    if child.deadline.is_some_and(|deadline| now >= deadline) {
+                        child.begin_stop(now, Outcome::Timeout);
+                        progress = true;
+                    }
+                }
+            }
+            index += 1;
+        }
+
+        interval = if progress {
+            policy.first_poll
+        } else {
+            (interval * 2).min(policy.max_poll)
+        };
+        let next_deadline = running
+            .iter()
+            .filter_map(|child| match child.stopping {
+                Some((since, _)) if !child.killed => Some(since + policy.grace),
+                Some(_) => None,
+                None => child.deadline,
+            })
+            .min();
+        let wait = next_deadline.map_or(interval, |deadline| {
+            interval.min(deadline.saturating_duration_since(Instant::now()))
+        });
+        if !running.is_empty() {
+            signals.wait(wait);
+        }
+    }
+
+    Supervision {
+        attempts,
+        interrupted,
+    }
+}
+
+/// Records an attempt and queues a retry when one is left. Returns whether
+/// the run must halt: a final failure without `--keep-going`.
+fn settle(
+    job: ChildJob,
+    attempt: Attempt,
+    policy: &Policy,
+    pending: &mut VecDeque<(ChildJob, u32)>,
+    attempts: &mut Vec<Attempt>,
+) -> bool {
+    let outcome = attempt.outcome.clone();
+    let number = attempt.number;
+    attempts.push(attempt);
+    match outcome {
+        Outcome::Ok(_) | Outcome::Killed => false,
+        _ if number <= policy.retries => {
+            pending.push_front((job, number + 1));
+            false
+        }
+        _ => !policy.keep_going,
+    }
+}
+
+fn spawn(
+    job: &ChildJob,
+    attempt: u32,
+    program: &ChildProgram,
+    policy: &Policy,
+    stderr_dir: &Path,
+) -> io::Result<Running> {
+    // A result left by an earlier attempt must not be taken for this one's.
+    match std::fs::remove_file(&job.result) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    // The child's stderr goes to a file, not a pipe: a pipe that nobody
+    // drains fills up and blocks the child, and a file costs no thread.
+    let stderr_path = stderr_dir.join(format!("{}-{attempt}.stderr", job.letter));
+    let stderr = File::create(&stderr_path)?;
+    let mut command = program.command(job);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .process_group(0);
+    die_with_parent(&mut command);
+    let child = command.spawn()?;
+    let started = Instant::now();
+    Ok(Running {
+        job: job.clone(),
+        attempt,
+        child,
+        started,
+        deadline: policy.timeout.map(|timeout| started + timeout),
+        result: None,
+        stopping: None,
+        killed: false,
+        stderr_path,
+    })
+}
+
+/// Has the kernel SIGKILL the child when the thread that spawned it ends,
+/// which covers a SIGKILL of the orchestrator. Children are spawned from
+/// the thread that runs the supervision loop, which lives as long as the run.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and calls
+    // only prctl and getppid, both async-signal-safe; it allocates nothing
+    // (the error is built from a raw OS code).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl, in which case
+            // the death signal will never come: check and bail out.
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
+/// The last `count` non-empty lines of a (possibly large) file, each cut to a
+/// readable length.
+fn tail_lines(path: &Path, count: usize) -> Vec<String> {
+    const WINDOW: u64 = 4096;
+    let Ok(mut file) = File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    if file
+        .seek(SeekFrom::Start(len.saturating_sub(WINDOW)))
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let mut bytes = Vec::new();
+    if file.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.chars().take(200).collect())
+        .collect();
+    lines[lines.len().saturating_sub(count)..].to_vec()
+}

@@ -1,0 +1,500 @@
+//! The `orchestrate` binary with real child processes: answers in every
+//! output format, input rules, and every way a child can fail.
+
+mod common;
+
+use std::fs;
+
+use common::{entries, example, fixture, input, orchestrate, orchestrate_faulty};
+use predicates::prelude::*;
+
+fn json_of(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).expect("stdout is one JSON object")
+}
+
+#[test]
+fn orchestrate_reports_the_worked_example_minimum_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate(dir.path())
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "minimum: 4 units, after removing c/C\n",
+        ))
+        .stderr("");
+    orchestrate(dir.path())
+        .arg("-q")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n")
+        .stderr("");
+    let output = orchestrate(dir.path())
+        .arg("--json")
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json = json_of(&output.stdout);
+    assert_eq!(json["min_length"], 4);
+    assert_eq!(json["best_letter"], "c");
+    assert_eq!(json["full_length"], 10);
+    let results = json["results"].as_object().unwrap();
+    assert_eq!(results.len(), 26);
+    for (letter, expected) in [("a", 6), ("b", 8), ("c", 4), ("d", 6), ("e", 10), ("z", 10)] {
+        assert_eq!(results[letter], expected, "letter {letter}");
+    }
+    assert!(json["elapsed_ms"].as_f64().unwrap() > 0.0);
+    assert!(
+        entries(dir.path()).is_empty(),
+        "no temporary files are left behind"
+    );
+}
+
+#[test]
+fn orchestrate_finds_the_shipped_50k_minimum_with_and_without_prereaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let polymer = input("polymer-50k.txt");
+    for extra in [&[][..], &["--no-prereact"], &["--jobs", "2"]] {
+        let output = orchestrate(dir.path())
+            .args(extra)
+            .arg("--json")
+            .arg(&polymer)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{extra:?}");
+        let json = json_of(&output.stdout);
+        assert_eq!(
+            (json["min_length"].as_u64(), json["best_letter"].as_str()),
+            (Some(3190), Some("t"))
+        );
+        assert_eq!(json["full_length"], 9848);
+        assert_eq!(json["results"]["a"], 9490);
+    }
+    orchestrate(dir.path())
+        .arg("-q")
+        .arg(&polymer)
+        .assert()
+        .success()
+        .stdout("3190\n");
+    orchestrate(dir.path())
+        .arg(&polymer)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "minimum: 3190 units, after removing t/T\n(full reaction: 9848 of 50000 units",
+        ));
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn orchestrate_reads_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [&[][..], &["--no-prereact"]] {
+        orchestrate(dir.path())
+            .args(extra)
+            .args(["-q", "-"])
+            .write_stdin("\u{feff}dabAcCaCBAcCcaDA\r\n")
+            .assert()
+            .success()
+            .stdout("4\n");
+    }
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn orchestrate_tries_only_the_letters_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orchestrate(dir.path())
+        .args(["--json", "--letters", "DaDb"])
+        .arg(example())
+        .output()
+        .unwrap();
+    let json = json_of(&output.stdout);
+    assert_eq!(json["results"], serde_json::json!({"a": 6, "b": 8, "d": 6}));
+    assert_eq!(
+        json["best_letter"], "a",
+        "ties go to the alphabetically first letter"
+    );
+}
+
+#[test]
+fn orchestrate_rejects_bad_input_before_spawning_any_child() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("input.txt"), "dab1").unwrap();
+    let events = dir.path().join("events.log");
+    orchestrate_faulty(dir.path())
+        .env("EVENT_LOG", &events)
+        .arg("input.txt")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr("orchestrate: error: input.txt: byte offset 3: '1' is not a polymer unit (expected A-Z or a-z)\n");
+    orchestrate_faulty(dir.path())
+        .env("EVENT_LOG", &events)
+        .arg("missing.txt")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "orchestrate: error: could not read missing.txt: ",
+        ));
+    assert!(!events.exists(), "no child may be spawned");
+    assert_eq!(entries(dir.path()), ["input.txt"]);
+}
+
+#[test]
+fn orchestrate_rejects_usage_errors_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--jobs", "0"][..],
+        &["--letters", "a1"],
+        &["--letters", ""],
+        &["--timeout", "-1"],
+        &["--timeout", "soon"],
+        &["--launcher", "nice 'unbalanced"],
+        &["--quiet", "--json"],
+        &["--retries", "-1"],
+    ] {
+        orchestrate(dir.path())
+            .args(args)
+            .arg(example())
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains("error:"));
+    }
+}
+
+#[test]
+fn orchestrate_reports_a_missing_child_program_before_spawning() {
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate(dir.path())
+        .args(["--reduce-bin", "./no-such-reduce"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr("orchestrate: error: --reduce-bin ./no-such-reduce: no such program\n");
+    // Without --reduce-bin, orchestrate looks beside itself, then on PATH.
+    let lonely = dir.path().join("lonely");
+    fs::create_dir(&lonely).unwrap();
+    fs::copy(common::orchestrate_bin(), lonely.join("orchestrate")).unwrap();
+    assert_cmd::Command::new(lonely.join("orchestrate"))
+        .env("PATH", &lonely)
+        .arg(example())
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "could not find the `reduce` program",
+        ))
+        .stderr(predicate::str::contains("--reduce-bin"));
+}
+
+/// Runs the faulty stand-in with `FAULT_<letter>=<mode>` and expects the run
+/// to fail naming that letter and `reason`.
+#[track_caller]
+fn fails(letter: &str, mode: &str, extra: &[&str], reason: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate_faulty(dir.path())
+        .env(format!("FAULT_{letter}"), mode)
+        .args(extra)
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "orchestrate: error: letter {letter}: child {reason}"
+        )))
+        .stderr(predicate::str::ends_with("no minimum reported\n"));
+    assert!(
+        entries(dir.path()).is_empty(),
+        "temporary files are removed after a failure"
+    );
+}
+
+#[test]
+fn orchestrate_reports_a_child_that_exits_non_zero_with_its_stderr() {
+    fails(
+        "c",
+        "exit",
+        &[],
+        "exited with status 3; its stderr ends: reduce: simulated failure for c",
+    );
+}
+
+#[test]
+fn orchestrate_reports_a_child_killed_by_a_signal() {
+    fails("q", "signal", &[], "killed by signal 11 (SIGSEGV)");
+}
+
+#[test]
+fn orchestrate_reports_a_child_that_dies_without_a_result() {
+    fails(
+        "a",
+        "nowrite",
+        &[],
+        "exited successfully without writing its result file",
+    );
+}
+
+#[test]
+fn orchestrate_reports_a_garbage_result_file() {
+    fails(
+        "z",
+        "garbage",
+        &[],
+        "wrote a malformed result file (expected digits and a newline, found \"not a number\\n\")",
+    );
+}
+
+#[test]
+fn orchestrate_reports_a_result_file_without_its_newline() {
+    fails(
+        "m",
+        "partial",
+        &[],
+        "wrote a malformed result file (expected digits and a newline, found \"12\")",
+    );
+}
+
+#[test]
+fn orchestrate_stops_a_child_past_its_timeout() {
+    fails(
+        "b",
+        "hang",
+        &["--timeout", "0.3"],
+        "timed out and was stopped",
+    );
+}
+
+#[test]
+fn orchestrate_reports_a_child_that_cannot_be_started() {
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate(dir.path())
+        .args(["--launcher", "/no/such/launcher"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::is_match("letter [a-z]: child could not be started: No such file")
+                .unwrap(),
+        );
+}
+
+#[test]
+fn orchestrate_stops_the_other_children_at_the_first_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every other child would hang forever: the run only ends because the
+    // failure of `k` stops them.
+    orchestrate_faulty(dir.path())
+        .env("FAULT_ALL", "hang")
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("FAULT_k", "exit")
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "letter k: child exited with status 3",
+        ))
+        .stderr(predicate::str::contains(
+            "1 of 26 letters failed (25 more stopped or never started",
+        ))
+        .stderr(predicate::str::contains("timed out").not());
+    for pid in common::pids(&dir.path().join("pids")) {
+        assert!(!common::alive(pid), "process {pid} survived");
+    }
+}
+
+#[test]
+fn orchestrate_keep_going_runs_every_letter_and_reports_every_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.log");
+    orchestrate_faulty(dir.path())
+        .env("FAULT_b", "exit")
+        .env("FAULT_y", "nowrite")
+        .env("EVENT_LOG", &events)
+        .args(["--keep-going", "--jobs", "3"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "letter b: child exited with status 3",
+        ))
+        .stderr(predicate::str::contains(
+            "letter y: child exited successfully without writing",
+        ))
+        .stderr(predicate::str::contains(
+            "orchestrate: error: 2 of 26 letters failed; no minimum reported",
+        ));
+    let starts = fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("start"))
+        .count();
+    assert_eq!(starts, 26);
+}
+
+#[test]
+fn orchestrate_retries_a_failed_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    orchestrate_faulty(dir.path())
+        .env("FAULT_c", "flaky")
+        .env("STATE_DIR", state.path())
+        .args(["--retries", "1", "-q"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n")
+        .stderr("orchestrate: warning: letter c: child exited with status 1 (attempt 1; retried); its stderr ends: reduce: transient failure for c\n");
+    // The same flakiness without a retry fails the run.
+    let state = tempfile::tempdir().unwrap();
+    orchestrate_faulty(dir.path())
+        .env("FAULT_c", "flaky")
+        .env("STATE_DIR", state.path())
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "letter c: child exited with status 1",
+        ));
+}
+
+#[test]
+fn orchestrate_never_counts_a_stale_result_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    fs::create_dir(&results).unwrap();
+    for letter in 'a'..='z' {
+        fs::write(results.join(format!("{letter}.txt")), "0\n").unwrap();
+    }
+    fs::write(results.join("unrelated.txt"), "keep me\n").unwrap();
+    // The child for `c` writes nothing: the stale `0` must not stand in.
+    orchestrate_faulty(dir.path())
+        .env("FAULT_c", "nowrite")
+        .arg("--results-dir")
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "letter c: child exited successfully without writing",
+        ));
+    assert!(!results.join("c.txt").exists());
+    // A good run leaves this run's results there, and touches nothing else.
+    orchestrate(dir.path())
+        .args(["-q", "--letters", "abc", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    assert_eq!(fs::read_to_string(results.join("c.txt")).unwrap(), "4\n");
+    assert_eq!(fs::read_to_string(results.join("a.txt")).unwrap(), "6\n");
+    assert_eq!(
+        fs::read_to_string(results.join("unrelated.txt")).unwrap(),
+        "keep me\n"
+    );
+    assert!(
+        entries(&results)
+            .iter()
+            .all(|name| !name.starts_with(".polymer-")),
+        "the children's polymer file is removed"
+    );
+}
+
+#[test]
+fn orchestrate_jobs_limits_how_many_children_are_alive_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.log");
+    orchestrate_faulty(dir.path())
+        .env("EVENT_LOG", &events)
+        .env("SLOW", "0.02")
+        .args(["--jobs", "2", "-q"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    let log = fs::read_to_string(&events).unwrap();
+    let (mut alive, mut most) = (0i32, 0i32);
+    for line in log.lines() {
+        alive += if line.starts_with("start") { 1 } else { -1 };
+        most = most.max(alive);
+    }
+    assert_eq!(log.lines().count(), 52);
+    assert_eq!(most, 2, "event log:\n{log}");
+}
+
+#[test]
+fn orchestrate_runs_children_through_the_launcher_with_the_protocol_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let launches = dir.path().join("launches.log");
+    let results = dir.path().join("results");
+    orchestrate(dir.path())
+        .env("LAUNCH_LOG", &launches)
+        .arg("--launcher")
+        .arg(format!("{} ", fixture("logging-launcher.sh").display()))
+        .arg("--results-dir")
+        .arg(&results)
+        .args(["-q"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    let log = fs::read_to_string(&launches).unwrap();
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 26);
+    let reduce = common::reduce_bin();
+    for (line, letter) in lines.iter().zip('a'..='z') {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert_eq!(words.len(), 7, "{line}");
+        assert_eq!(words[0], reduce.to_str().unwrap());
+        assert_eq!(
+            &words[1..5],
+            [
+                "--letter",
+                &letter.to_string(),
+                "--output",
+                results.join(format!("{letter}.txt")).to_str().unwrap()
+            ]
+        );
+        assert_eq!(words[5], "--quiet");
+        assert!(
+            words[6].starts_with(results.join(".polymer-").to_str().unwrap()),
+            "{line}"
+        );
+    }
+    orchestrate(dir.path())
+        .args(["--launcher", "nice -n 5", "-q"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+}
+
+#[test]
+fn two_runs_at_once_in_the_same_directory_do_not_disturb_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = |path: std::path::PathBuf| {
+        std::process::Command::new(common::orchestrate_bin())
+            .current_dir(dir.path())
+            .arg("-q")
+            .arg(path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn(example());
+    let second = spawn(input("polymer-50k.txt"));
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&first.stdout), "4\n");
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "3190\n");
+}
