@@ -12,15 +12,18 @@
 //!   files and reports the minimum.
 //!
 //! Modules:
-//! - [`polymer`]: validation, the reaction, removing a unit type (pure);
+//! - [`polymer`]: the validated polymer and its unit types (pure);
+//! - [`reaction`]: the reaction kernels and the all-letters sweep (pure);
 //! - [`input`]: reading a polymer from a file or standard input;
 //! - [`protocol`]: the child's command line and the result file, the whole
 //!   contract between the two processes.
 
+pub mod generate;
 pub mod input;
 pub mod orchestrator;
 pub mod polymer;
 pub mod protocol;
+pub mod reaction;
 pub mod report;
 pub mod signals;
 pub mod supervisor;

@@ -105,17 +105,17 @@ pub fn run(config: &Config, signals: &Signals) -> anyhow::Result<Report> {
     let polymer_file;
     let polymer_path = match (&config.source, config.prereact) {
         (Source::Path(path), false) => {
-            polymer.react();
+            react_up_front(&mut polymer);
             std::path::absolute(path)
                 .with_context(|| format!("could not resolve {}", path.display()))?
         }
         (_, prereact) => {
             if prereact {
-                polymer.react();
+                react_up_front(&mut polymer);
             }
             polymer_file = write_polymer(&results_dir, polymer.units())?;
             if !prereact {
-                polymer.react();
+                react_up_front(&mut polymer);
             }
             polymer_file.path().to_path_buf()
         }
@@ -167,6 +167,18 @@ pub fn run(config: &Config, signals: &Signals) -> anyhow::Result<Report> {
         jobs: config.policy.jobs,
         elapsed: epoch.elapsed(),
     })
+}
+
+/// The parent's one full reaction: on all cores for large inputs, where
+/// this serial step would otherwise dominate the run.
+fn react_up_front(polymer: &mut crate::polymer::Polymer) {
+    const PARALLEL_FROM: usize = 1 << 20;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if polymer.len() >= PARALLEL_FROM && threads > 1 {
+        polymer.react_parallel(threads);
+    } else {
+        polymer.react();
+    }
 }
 
 fn write_polymer(dir: &Path, units: &[u8]) -> anyhow::Result<tempfile::NamedTempFile> {

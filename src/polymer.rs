@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::reaction;
+
 /// Two units react when they are the same letter in opposite cases. For ASCII
 /// letters that is exactly when their codes differ only in bit 5 (`'a' ^ 'A'
 /// == 0x20`), and no two different letters differ only in that bit.
@@ -157,14 +159,21 @@ impl Polymer {
 
     /// Fully reacts the polymer in place.
     pub fn react(&mut self) {
-        let len = react_in_place(&mut self.units);
+        let len = reaction::react_in_place(&mut self.units);
+        self.units.truncate(len);
+    }
+
+    /// Fully reacts the polymer in place, with up to `threads` threads.
+    pub fn react_parallel(&mut self, threads: usize) {
+        let len = reaction::react_in_place_parallel(&mut self.units, threads);
         self.units.truncate(len);
     }
 
     /// Removes every unit of `unit_type` and fully reacts the rest, in place.
     pub fn react_without(&mut self, unit_type: UnitType) {
-        let len = react_without_in_place(&mut self.units, unit_type);
-        self.units.truncate(len);
+        let kept = reaction::remove_in_place(&mut self.units, unit_type);
+        self.units.truncate(kept);
+        self.react();
     }
 
     pub fn into_units(self) -> Vec<u8> {
@@ -198,51 +207,6 @@ fn first_non_unit(bytes: &[u8]) -> Option<usize> {
         .map(|within| tail + within)
 }
 
-/// Fully reacts `units` (ASCII letters) in place and returns the reacted
-/// length; the reacted polymer is `units[..len]`.
-///
-/// The prefix `units[..len]` is used as the stack, so no memory is allocated.
-pub fn react_in_place(units: &mut [u8]) -> usize {
-    let mut len = 0;
-    for read in 0..units.len() {
-        let unit = units[read];
-        if len > 0 && units[len - 1] ^ unit == CASE_BIT {
-            len -= 1;
-        } else {
-            units[len] = unit;
-            len += 1;
-        }
-    }
-    len
-}
-
-/// Like [`react_in_place`], skipping every unit of `unit_type`.
-pub fn react_without_in_place(units: &mut [u8], unit_type: UnitType) -> usize {
-    let mut len = 0;
-    for read in 0..units.len() {
-        let unit = units[read];
-        if unit_type.matches(unit) {
-            continue;
-        }
-        if len > 0 && units[len - 1] ^ unit == CASE_BIT {
-            len -= 1;
-        } else {
-            units[len] = unit;
-            len += 1;
-        }
-    }
-    len
-}
-
-/// The reacted length of `units` with `unit_type` removed, without modifying it.
-pub fn reacted_len_without(units: &[u8], unit_type: Option<UnitType>) -> usize {
-    let mut copy = units.to_vec();
-    match unit_type {
-        Some(unit_type) => react_without_in_place(&mut copy, unit_type),
-        None => react_in_place(&mut copy),
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -260,9 +224,18 @@ pub(crate) mod tests {
 
     fn react(units: &[u8]) -> Vec<u8> {
         let mut copy = units.to_vec();
-        let len = react_in_place(&mut copy);
+        let len = reaction::react_in_place(&mut copy);
         copy.truncate(len);
         copy
+    }
+
+    fn reacted_len_without(units: &[u8], unit_type: Option<UnitType>) -> usize {
+        let mut polymer = Polymer::parse(units.to_vec()).unwrap();
+        match unit_type {
+            Some(unit_type) => polymer.react_without(unit_type),
+            None => polymer.react(),
+        }
+        polymer.len()
     }
 
     fn without(units: &[u8], unit_type: UnitType) -> Vec<u8> {
@@ -440,9 +413,9 @@ pub(crate) mod tests {
             let direct = react(&without(&units, unit_type));
             let after_prereaction = react(&without(&react(&units), unit_type));
             prop_assert_eq!(&direct, &after_prereaction);
-            let mut in_place = units.clone();
-            let len = react_without_in_place(&mut in_place, unit_type);
-            prop_assert_eq!(&in_place[..len], &direct[..]);
+            let mut in_place = Polymer::parse(units.clone()).unwrap();
+            in_place.react_without(unit_type);
+            prop_assert_eq!(in_place.units(), &direct[..]);
         }
 
         #[test]

@@ -40,6 +40,18 @@ pub struct ReduceArgs {
     /// Print nothing on stdout (by default the length is printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// The reaction kernel: `fast`, or `plain-stack`, the textbook `Vec`
+    /// stack that benchmarks use as the naive baseline.
+    #[arg(long, value_enum, default_value_t = Kernel::Fast, hide = true)]
+    pub kernel: Kernel,
+}
+
+/// Which reaction kernel `reduce` uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kernel {
+    Fast,
+    PlainStack,
 }
 
 impl ReduceArgs {

@@ -299,3 +299,22 @@ fn reduce_finds_the_shipped_puzzle_input_minimum() {
         .success()
         .stdout("3190\n");
 }
+
+#[test]
+fn reduce_plain_stack_kernel_gives_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (letter, expected) in [("t", "3190\n"), ("a", "9490\n")] {
+        reduce(dir.path())
+            .args(["--kernel", "plain-stack", "-o", "-", "-l", letter])
+            .arg(common::input("polymer-50k.txt"))
+            .assert()
+            .success()
+            .stdout(expected);
+    }
+    reduce(dir.path())
+        .args(["--kernel", "plain-stack", "-o", "-"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("10\n");
+}

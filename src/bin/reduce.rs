@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use polymer_fanout::{input, protocol};
+use polymer_fanout::protocol::Kernel;
+use polymer_fanout::{input, protocol, reaction};
 
 fn main() -> ExitCode {
     let args = protocol::ReduceArgs::parse();
@@ -19,15 +20,33 @@ fn main() -> ExitCode {
 
 fn run(args: &protocol::ReduceArgs) -> anyhow::Result<()> {
     let mut polymer = input::load(&args.source())?;
-    match args.letter {
-        Some(letter) => polymer.react_without(letter),
-        None => polymer.react(),
-    }
+    let length = match (args.kernel, args.letter) {
+        (Kernel::Fast, Some(letter)) => {
+            polymer.react_without(letter);
+            polymer.len()
+        }
+        (Kernel::Fast, None) => {
+            polymer.react();
+            polymer.len()
+        }
+        (Kernel::PlainStack, letter) => {
+            let kept: Vec<u8> = match letter {
+                Some(letter) => polymer
+                    .units()
+                    .iter()
+                    .copied()
+                    .filter(|&u| !letter.matches(u))
+                    .collect(),
+                None => polymer.into_units(),
+            };
+            reaction::react_with_plain_stack(&kept).len()
+        }
+    };
     if let Some(path) = args.result_path() {
-        protocol::write_result(&path, polymer.len())?;
+        protocol::write_result(&path, length)?;
     }
     if !args.quiet {
-        println!("{}", polymer.len());
+        println!("{length}");
     }
     Ok(())
 }
