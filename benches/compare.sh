@@ -60,27 +60,27 @@ naive_fanout() { # the 26 children each react the whole original input with a pl
 }
 
 rows=()
-row() { # NAME BASELINE_MS RUNS CMD...
+ms=
+row() { # NAME BASELINE_MS RUNS CMD...: times CMD, adds a table row, leaves the median in $ms
     local name=$1 baseline=$2 n=$3
     shift 3
-    local ms
     ms=$(median_ms "$n" "$@")
-    local ratio=-
+    local ratio=1.00
     [[ $baseline != - ]] && ratio=$(awk -v a="$ms" -v b="$baseline" 'BEGIN { printf "%.2f", a / b }')
     rows+=("| $name | $ms | $ratio |")
-    echo "$ms"
 }
 
 mkdir -p "$work/xargs" "$work/parallel"
 small=inputs/polymer-50k.txt
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "50k input: $small; $runs runs per case"
-base=$(row "xargs -P 26, 26 reduce children (baseline)" - "$runs" xargs_fanout "$small")
-row "orchestrate" "$base" "$runs" "$bin/orchestrate" -q "$small" > /dev/null
-row "orchestrate --no-prereact" "$base" "$runs" "$bin/orchestrate" -q --no-prereact "$small" > /dev/null
-row "orchestrate --jobs 2" "$base" "$runs" "$bin/orchestrate" -q --jobs 2 "$small" > /dev/null
+row "xargs -P 26, 26 reduce children (baseline)" - "$runs" xargs_fanout "$small"
+base=$ms
+row "orchestrate" "$base" "$runs" "$bin/orchestrate" -q "$small"
+row "orchestrate --no-prereact" "$base" "$runs" "$bin/orchestrate" -q --no-prereact "$small"
+row "orchestrate --jobs 2" "$base" "$runs" "$bin/orchestrate" -q --jobs 2 "$small"
 if command -v parallel > /dev/null; then
-    row "GNU parallel -j 26" "$base" "$runs" parallel_fanout "$small" > /dev/null
+    row "GNU parallel -j 26" "$base" "$runs" parallel_fanout "$small"
 else
     rows+=("| GNU parallel -j 26 | not installed | - |")
 fi
@@ -94,11 +94,12 @@ big=$work/big.txt
 rows=()
 echo
 echo "large input: $units units; 3 runs per case"
-naive=$(row "naive: xargs -P 26, each child reacts the original with a plain stack (baseline)" - 3 naive_fanout "$big")
-row "xargs -P 26, 26 reduce children (fast kernel, original input)" "$naive" 3 xargs_fanout "$big" > /dev/null
-row "orchestrate" "$naive" 3 "$bin/orchestrate" -q "$big" > /dev/null
-row "orchestrate --no-prereact" "$naive" 3 "$bin/orchestrate" -q --no-prereact "$big" > /dev/null
-row "orchestrate --jobs 2" "$naive" 3 "$bin/orchestrate" -q --jobs 2 "$big" > /dev/null
+row "naive: xargs -P 26, each child reacts the original with a plain stack (baseline)" - 3 naive_fanout "$big"
+naive=$ms
+row "xargs -P 26, 26 reduce children (fast kernel, original input)" "$naive" 3 xargs_fanout "$big"
+row "orchestrate" "$naive" 3 "$bin/orchestrate" -q "$big"
+row "orchestrate --no-prereact" "$naive" 3 "$bin/orchestrate" -q --no-prereact "$big"
+row "orchestrate --jobs 2" "$naive" 3 "$bin/orchestrate" -q --jobs 2 "$big"
 echo
 echo "| $units-unit input | median ms | vs naive |"
 echo "|---|---:|---:|"
