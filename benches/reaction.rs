@@ -60,5 +60,18 @@ fn whole_job(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, whole_job, kernels);
+fn sweep(c: &mut Criterion) {
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/inputs/polymer-50k.txt"
+    ))
+    .expect("the shipped input is in inputs/");
+    let mut polymer = polymer_fanout::polymer::Polymer::parse(raw).expect("valid input");
+    polymer.react();
+    c.bench_function("sweep/polymer-50k-reacted", |b| {
+        b.iter(|| reaction::lengths_without_each(black_box(polymer.units())))
+    });
+}
+
+criterion_group!(benches, whole_job, sweep, kernels);
 criterion_main!(benches);

@@ -24,78 +24,149 @@ const SENTINEL: u8 = 0;
 /// Below this many units one chain is as fast and simpler.
 const INTERLEAVE_FROM: usize = 1 << 12;
 
-/// One reaction step of a stack kept in the front of its own region.
+/// One stack, kept in place at the front of its own region of the buffer.
 ///
-/// The stack is `base[..len]` and `top` mirrors its last unit (or is the
-/// sentinel when empty), so deciding whether `unit` reacts needs no load.
-/// The unit is stored in the free slot above the stack whether it stays or
-/// not, and `len` and `top` are updated by selects, not branches.
+/// Layout: `base[0]` holds the sentinel, the units under the top of the
+/// stack follow in `base[1..=under]`, and the top itself lives in a register
+/// (the sentinel when the stack is empty, with `under == -1`). Deciding
+/// whether a unit reacts then needs no load, and a step is the same few
+/// instructions whichever way it goes: the old top is stored above the
+/// stack (kept on a push, dead on a pop), and `under` and `top` change by
+/// selects, not branches.
 ///
-/// # Safety
-/// `base[..=len]` and, when `len >= 2`, `base[len - 2]` must be valid for
-/// reads and writes, and `unit` must already have been read: a caller that
-/// reads unit `n` of a region at step `n` has `len <= n`.
-#[inline(always)]
-unsafe fn step(base: *mut u8, len: &mut usize, top: &mut u8, unit: u8) {
-    // SAFETY: in bounds by the function's contract.
-    unsafe {
-        let below = *base.add(len.saturating_sub(2));
-        let below = if *len >= 2 { below } else { SENTINEL };
-        *base.add(*len) = unit;
-        let reacts = *top ^ unit == CASE_BIT;
-        *len = if reacts { *len - 1 } else { *len + 1 };
-        *top = if reacts { below } else { unit };
-    }
+/// A region reacts in place because its stack never outgrows what it has
+/// read: before the unit at index `i` is read, the stack holds at most `i`
+/// units, so the store at `base[under + 1]` lands at or before index `i`.
+struct Lane {
+    base: *mut u8,
+    under: isize,
+    top: u8,
 }
 
-/// Reacts `region` in place with one stack; returns the reacted length.
-fn react_region(region: &mut [u8]) -> usize {
-    let base = region.as_mut_ptr();
-    let (mut len, mut top) = (0, SENTINEL);
-    for read in 0..region.len() {
-        // SAFETY: `read < region.len()` and `len <= read` (one step adds at
-        // most one unit), so every access of `step` is inside `region`, and
-        // the unit at `read` is read before anything is written there.
-        unsafe { step(base, &mut len, &mut top, *base.add(read)) };
+impl Lane {
+    /// Starts a stack on the region at `base`, whose first unit it takes.
+    ///
+    /// # Safety
+    /// `base` must point into a buffer with at least one byte before it
+    /// (read, never used, when the stack is empty) and one unit at `base`.
+    #[inline(always)]
+    unsafe fn start(base: *mut u8) -> Lane {
+        // SAFETY: `base` points at the region's first unit (caller).
+        let top = unsafe { std::ptr::replace(base, SENTINEL) };
+        Lane {
+            base,
+            under: 0,
+            top,
+        }
     }
-    len
+
+    /// Reacts `unit`, the next unit of the region, which has been read.
+    ///
+    /// # Safety
+    /// The region must have been read up to `unit` (see the struct docs);
+    /// `base[under]` and `base[under + 1]` are then inside the buffer.
+    #[inline(always)]
+    unsafe fn step(&mut self, unit: u8) {
+        // SAFETY: `under >= -1`, and `base[-1]` exists (see `start`);
+        // `under + 1` is at most the index of `unit`, already read.
+        unsafe {
+            let below = *self.base.offset(self.under);
+            *self.base.offset(self.under + 1) = self.top;
+            let reacts = self.top ^ unit == CASE_BIT;
+            self.under += if reacts { -1 } else { 1 };
+            self.top = if reacts { below } else { unit };
+        }
+    }
+
+    /// Stores the top and returns the stack as (offset from `base`, length).
+    ///
+    /// # Safety
+    /// As for `step`, after the last unit of the region, which is
+    /// `region_len` long.
+    unsafe fn finish(self, region_len: usize) -> (usize, usize) {
+        if self.top == SENTINEL {
+            return (1, 0);
+        }
+        let len = (self.under + 1) as usize;
+        // SAFETY: the stack is `base[1..len]` plus the top, and `len <=
+        // region_len`. When `len < region_len` the slot after it is in the
+        // region; otherwise nothing reacted and the stack moves down one
+        // slot, over the sentinel, to make room for the top.
+        unsafe {
+            if len < region_len {
+                *self.base.add(len) = self.top;
+                (1, len)
+            } else {
+                std::ptr::copy(self.base.add(1), self.base, len - 1);
+                *self.base.add(len - 1) = self.top;
+                (0, len)
+            }
+        }
+    }
 }
 
 /// Fully reacts `units` (ASCII letters) in place and returns the reacted
 /// length; the reacted polymer is `units[..len]`.
 pub fn react_in_place(units: &mut [u8]) -> usize {
-    if units.len() < INTERLEAVE_FROM {
-        return react_region(units);
+    let n = units.len();
+    if n < 2 {
+        return n;
     }
-    // Four regions of `lane` units, reacted in lockstep: four independent
-    // dependency chains, each state in registers. The last region also
-    // holds the remainder of the division.
-    let lane = units.len() / 4;
-    let base = units.as_mut_ptr();
-    // SAFETY: the four regions start `lane` apart inside `units`.
-    let bases = unsafe { [base, base.add(lane), base.add(2 * lane), base.add(3 * lane)] };
-    let (mut len0, mut len1, mut len2, mut len3) = (0, 0, 0, 0);
-    let (mut top0, mut top1, mut top2, mut top3) = (SENTINEL, SENTINEL, SENTINEL, SENTINEL);
-    for read in 0..lane {
-        // SAFETY: each region is `lane` long (the last longer) and `read <
-        // lane`; each stack has `len <= read`, as in `react_region`.
-        unsafe {
-            step(bases[0], &mut len0, &mut top0, *bases[0].add(read));
-            step(bases[1], &mut len1, &mut top1, *bases[1].add(read));
-            step(bases[2], &mut len2, &mut top2, *bases[2].add(read));
-            step(bases[3], &mut len3, &mut top3, *bases[3].add(read));
+    // The first unit stays where it is as a part of its own, so every
+    // region has a byte before it for `Lane::start`.
+    let ptr = units.as_mut_ptr();
+    if n < INTERLEAVE_FROM {
+        // SAFETY: the region `units[1..]` is non-empty and has `units[0]`
+        // before it; `i < n` reads each unit once, in order.
+        let (offset, len) = unsafe {
+            let mut lane = Lane::start(ptr.add(1));
+            for i in 2..n {
+                lane.step(*ptr.add(i));
+            }
+            lane.finish(n - 1)
+        };
+        return join_reacted(units, &[0, 1 + offset], &[1, len]);
+    }
+    // Four regions reacted in lockstep: four independent dependency
+    // chains, each one's state in registers. The regions are `units[1..q]`,
+    // `[q..2q]`, `[2q..3q]` and `[3q..n]`.
+    let q = n / 4;
+    let starts = [1, q, 2 * q, 3 * q];
+    // SAFETY: every region is non-empty (q >= 1024) and has a byte before
+    // it. In the lockstep loop, `i` runs over the indices that all four
+    // regions have (the first region is one shorter, hence `q - 1`), and
+    // each region's units are read in order before any step stores at
+    // that index; the last region then finishes on its own.
+    let parts = unsafe {
+        let mut a = Lane::start(ptr.add(starts[0]));
+        let mut b = Lane::start(ptr.add(starts[1]));
+        let mut c = Lane::start(ptr.add(starts[2]));
+        let mut d = Lane::start(ptr.add(starts[3]));
+        for i in 1..q - 1 {
+            a.step(*ptr.add(starts[0] + i));
+            b.step(*ptr.add(starts[1] + i));
+            c.step(*ptr.add(starts[2] + i));
+            d.step(*ptr.add(starts[3] + i));
         }
+        b.step(*ptr.add(starts[1] + q - 1));
+        c.step(*ptr.add(starts[2] + q - 1));
+        for i in starts[3] + q - 1..n {
+            d.step(*ptr.add(i));
+        }
+        [
+            a.finish(q - 1),
+            b.finish(q),
+            c.finish(q),
+            d.finish(n - 3 * q),
+        ]
+    };
+    let mut part_starts = [0; 5];
+    let mut part_lens = [1; 5];
+    for (k, (offset, len)) in parts.into_iter().enumerate() {
+        part_starts[k + 1] = starts[k] + offset;
+        part_lens[k + 1] = len;
     }
-    let last_len = units.len() - 3 * lane;
-    for read in lane..last_len {
-        // SAFETY: the last region is `last_len` long and `len3 <= read`.
-        unsafe { step(bases[3], &mut len3, &mut top3, *bases[3].add(read)) };
-    }
-    join_reacted(
-        units,
-        &[0, lane, 2 * lane, 3 * lane],
-        &[len0, len1, len2, len3],
-    )
+    join_reacted(units, &part_starts, &part_lens)
 }
 
 /// Joins reacted parts `units[starts[k]..starts[k] + lens[k]]` (in order,
@@ -187,51 +258,130 @@ pub fn lengths_without_each(reacted: &[u8]) -> [usize; 26] {
         reacted.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT),
         "input must be reacted"
     );
-    let index = |unit: u8| usize::from((unit | CASE_BIT) - b'a');
-    // Positions bucketed by letter (a counting sort), in one array.
-    let mut counts = [0usize; 27];
-    for &unit in reacted {
-        counts[index(unit) + 1] += 1;
-    }
-    for k in 1..27 {
-        counts[k] += counts[k - 1];
-    }
-    let bounds = counts;
-    let mut fill = counts;
-    let mut positions = vec![0usize; reacted.len()];
-    for (position, &unit) in reacted.iter().enumerate() {
-        let slot = &mut fill[index(unit)];
-        positions[*slot] = position;
-        *slot += 1;
+    let mut sweep = Sweep::new(reacted.len());
+    std::array::from_fn(|k| sweep.length_without(reacted, b'a' + k as u8))
+}
+
+/// One letter's removal from a reacted polymer, swept junction by junction.
+struct Sweep {
+    /// The letter's positions, then the polymer's length as a last cut;
+    /// with slack for the unconditional writes of `find_cuts`.
+    cuts: Vec<usize>,
+    /// The kept part below its last range: half-open ranges of the polymer.
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Sweep {
+    fn new(len: usize) -> Self {
+        Sweep {
+            cuts: vec![0; len + 8],
+            ranges: Vec::with_capacity(len),
+        }
     }
 
-    let mut kept: Vec<(usize, usize)> = Vec::new();
-    std::array::from_fn(|k| {
-        kept.clear();
-        let mut total = 0;
-        let mut piece_start = 0;
-        let cuts = positions[bounds[k]..bounds[k + 1]].iter().copied();
-        for cut in cuts.chain(std::iter::once(reacted.len())) {
-            let (mut from, end) = (piece_start, cut);
-            while from < end {
-                let Some(last) = kept.last_mut() else { break };
-                if reacted[last.1 - 1] ^ reacted[from] != CASE_BIT {
-                    break;
-                }
+    /// Writes the positions of `letter`'s units into `cuts`, returns how many.
+    ///
+    /// Each 64-unit block becomes a bit mask; its first four positions are
+    /// written whether or not they exist (the count moves on by the real
+    /// number), so the common block costs no unpredictable branch.
+    fn find_cuts(&mut self, reacted: &[u8], letter: u8) -> usize {
+        let cuts = &mut self.cuts;
+        let mut count = 0;
+        let mut blocks = reacted.chunks_exact(BLOCK);
+        let mut offset = 0;
+        for block in &mut blocks {
+            let mut mask = letter_mask(block.try_into().expect("a whole block"), letter);
+            let found = mask.count_ones() as usize;
+            for slot in &mut cuts[count..count + 4] {
+                *slot = offset + mask.trailing_zeros() as usize;
+                mask &= mask.wrapping_sub(1);
+            }
+            let mut extra = count + 4;
+            while mask != 0 {
+                cuts[extra] = offset + mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                extra += 1;
+            }
+            count += found;
+            offset += BLOCK;
+        }
+        for (i, &unit) in blocks.remainder().iter().enumerate() {
+            if unit | CASE_BIT == letter {
+                cuts[count] = offset + i;
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// The reacted length of `reacted` without the units of `letter`
+    /// (lowercase).
+    ///
+    /// The kept part is a stack of ranges; its last range lives in
+    /// registers (`last`), because every junction compares its end with the
+    /// start of the next piece, and cancellations eat into it.
+    fn length_without(&mut self, reacted: &[u8], letter: u8) -> usize {
+        let removed = self.find_cuts(reacted, letter);
+        self.cuts[removed] = reacted.len();
+        let ranges = &mut self.ranges;
+        ranges.clear();
+        let mut last = (0, 0);
+        let mut cancelled = 0;
+        let mut from_next = 0;
+        for &cut in &self.cuts[..=removed] {
+            // The piece `reacted[from..cut]` joins the kept part.
+            let mut from = from_next;
+            // Most junctions cancel nothing: one comparison decides.
+            while from < cut && last.0 < last.1 && reacted[last.1 - 1] ^ reacted[from] == CASE_BIT {
                 last.1 -= 1;
                 from += 1;
-                total -= 1;
-                if last.0 == last.1 {
-                    kept.pop();
+                cancelled += 1;
+                if last.0 == last.1
+                    && let Some(below) = ranges.pop()
+                {
+                    last = below;
                 }
             }
-            if from < end {
-                kept.push((from, end));
-                total += end - from;
+            if from < cut {
+                if last.0 < last.1 {
+                    ranges.push(last);
+                }
+                last = (from, cut);
             }
-            piece_start = cut + 1;
+            from_next = cut + 1;
         }
-        total
+        reacted.len() - removed - 2 * cancelled
+    }
+}
+
+const BLOCK: usize = 64;
+
+/// Bit `i` is set when `block[i]` is a unit of `letter` (lowercase).
+#[cfg(target_arch = "x86_64")]
+fn letter_mask(block: &[u8; BLOCK], letter: u8) -> u64 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
+    // always available; each load reads 16 bytes of `block`, and loadu has
+    // no alignment requirement.
+    unsafe {
+        let case = _mm_set1_epi8(CASE_BIT as i8);
+        let wanted = _mm_set1_epi8(letter as i8);
+        let mut mask = 0;
+        for (k, lane) in block.chunks_exact(16).enumerate() {
+            let units = _mm_loadu_si128(lane.as_ptr().cast());
+            let hits = _mm_cmpeq_epi8(_mm_or_si128(units, case), wanted);
+            mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * k);
+        }
+        mask
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn letter_mask(block: &[u8; BLOCK], letter: u8) -> u64 {
+    block.iter().enumerate().fold(0, |mask, (i, &unit)| {
+        mask | (u64::from(unit | CASE_BIT == letter) << i)
     })
 }
 
