@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end timings of the fan-out, in one run on this machine:
-#   orchestrate (default, --no-prereact, --jobs 2), `xargs -P 26` over the
+#   orchestrate (default, --no-prereact, --jobs 2, --mode thread and
+#   serial), `xargs -P 26` over the
 #   same 26 reduce children, GNU parallel when installed, and on a large
 #   input the naive fan-out (26 children each reacting the whole original
 #   input with a plain stack). Prints a table of medians and ratios, and
@@ -79,6 +80,8 @@ base=$ms
 row "orchestrate" "$base" "$runs" "$bin/orchestrate" -q "$small"
 row "orchestrate --no-prereact" "$base" "$runs" "$bin/orchestrate" -q --no-prereact "$small"
 row "orchestrate --jobs 2" "$base" "$runs" "$bin/orchestrate" -q --jobs 2 "$small"
+row "orchestrate --mode thread" "$base" "$runs" "$bin/orchestrate" -q --mode thread "$small"
+row "orchestrate --mode serial" "$base" "$runs" "$bin/orchestrate" -q --mode serial "$small"
 if command -v parallel > /dev/null; then
     row "GNU parallel -j 26" "$base" "$runs" parallel_fanout "$small"
 else
@@ -100,6 +103,8 @@ row "xargs -P 26, 26 reduce children (fast kernel, original input)" "$naive" 3 x
 row "orchestrate" "$naive" 3 "$bin/orchestrate" -q "$big"
 row "orchestrate --no-prereact" "$naive" 3 "$bin/orchestrate" -q --no-prereact "$big"
 row "orchestrate --jobs 2" "$naive" 3 "$bin/orchestrate" -q --jobs 2 "$big"
+row "orchestrate --mode thread" "$naive" 3 "$bin/orchestrate" -q --mode thread "$big"
+row "orchestrate --mode serial" "$naive" 3 "$bin/orchestrate" -q --mode serial "$big"
 echo
 echo "| $units-unit input | median ms | vs naive |"
 echo "|---|---:|---:|"

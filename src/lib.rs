@@ -18,7 +18,9 @@
 //! - [`protocol`]: the child's command line and the result file, the whole
 //!   contract between the two processes.
 
+pub mod export;
 pub mod generate;
+pub mod in_process;
 pub mod input;
 pub mod orchestrator;
 pub mod polymer;

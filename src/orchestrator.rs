@@ -13,12 +13,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::in_process;
 use crate::input::{self, Source};
+use crate::polymer::Polymer;
 use crate::polymer::UnitType;
 use crate::protocol::{self, ChildJob};
-use crate::report::{Outcome, Report};
+use crate::report::{Attempt, Outcome, Phase, Report};
 use crate::signals::Signals;
-use crate::supervisor::{self, ChildProgram, Policy};
+use crate::supervisor::{self, ChildProgram, Policy, Supervision};
 
 /// Everything a run needs to know.
 #[derive(Clone, Debug)]
@@ -30,6 +32,7 @@ pub struct Config {
     pub letters: Vec<UnitType>,
     /// Hand children the fully reacted polymer (true) or the original input.
     pub prereact: bool,
+    pub mode: Mode,
     pub policy: Policy,
 }
 
@@ -66,18 +69,123 @@ fn check(signals: &Signals) -> anyhow::Result<()> {
     }
 }
 
-/// Runs the fan-out with child processes.
+/// Where the per-letter reactions run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// One `reduce` child process per letter, results through files.
+    Process,
+    /// A pool of threads inside the orchestrator.
+    Thread,
+    /// One letter after another on the orchestrator's own thread.
+    Serial,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Process => "process",
+            Mode::Thread => "thread",
+            Mode::Serial => "serial",
+        }
+    }
+}
+
+/// Times the phases before the fan-out, for the report and the timeline.
+struct Phases {
+    epoch: Instant,
+    done: Vec<Phase>,
+}
+
+impl Phases {
+    fn time<T>(&mut self, name: &'static str, work: impl FnOnce() -> T) -> T {
+        let start = self.epoch.elapsed();
+        let value = work();
+        self.done.push(Phase {
+            name,
+            start,
+            duration: self.epoch.elapsed() - start,
+        });
+        value
+    }
+}
+
+/// Runs the whole job: read and validate, react once, then every letter in
+/// `config.mode`. `progress` hears of each letter's final attempt.
 ///
 /// Returns the report even when letters failed (the report then has no
 /// minimum); errors are for bad input, unusable paths and interruption
 /// (an [`Interrupted`] inside the `anyhow::Error`). Temporary files and
 /// folders are removed before this returns, on every path.
-pub fn run(config: &Config, signals: &Signals) -> anyhow::Result<Report> {
+pub fn run(
+    config: &Config,
+    signals: &Signals,
+    progress: &(dyn Fn(&Attempt) + Sync),
+) -> anyhow::Result<Report> {
     let epoch = Instant::now();
-    let mut polymer = input::load(&config.source)?;
+    let mut phases = Phases {
+        epoch,
+        done: Vec::new(),
+    };
+    let mut polymer = phases.time("read and validate", || input::load(&config.source))?;
     let input_length = polymer.len();
     check(signals)?;
 
+    let (supervision, full_length, jobs) = match config.mode {
+        Mode::Process => {
+            let (supervision, full_length) =
+                fan_out(config, polymer, &mut phases, signals, progress)?;
+            (supervision, full_length, config.policy.jobs)
+        }
+        Mode::Thread | Mode::Serial => {
+            phases.time("react", || react_up_front(&mut polymer));
+            check(signals)?;
+            let threads = match config.mode {
+                Mode::Serial => 1,
+                _ => config.policy.jobs,
+            };
+            let supervision = in_process::run(
+                polymer.units(),
+                &config.letters,
+                threads,
+                signals,
+                epoch,
+                progress,
+            );
+            (supervision, polymer.len(), threads)
+        }
+    };
+    if let Some(signal) = supervision.interrupted {
+        return Err(Interrupted { signal }.into());
+    }
+    let results = supervision
+        .attempts
+        .iter()
+        .filter_map(|attempt| match attempt.outcome {
+            Outcome::Ok(length) => Some((attempt.letter, length)),
+            _ => None,
+        })
+        .collect();
+    Ok(Report {
+        input_length,
+        full_length,
+        phases: phases.done,
+        attempts: supervision.attempts,
+        results,
+        letters: config.letters.clone(),
+        mode: config.mode.name(),
+        jobs,
+        elapsed: epoch.elapsed(),
+    })
+}
+
+/// The process mode: hand the children a polymer file, supervise them.
+fn fan_out(
+    config: &Config,
+    mut polymer: Polymer,
+    phases: &mut Phases,
+    signals: &Signals,
+    progress: &(dyn Fn(&Attempt) + Sync),
+) -> anyhow::Result<(Supervision, usize)> {
     let workspace = tempfile::Builder::new()
         .prefix("orchestrate-")
         .tempdir()
@@ -105,17 +213,19 @@ pub fn run(config: &Config, signals: &Signals) -> anyhow::Result<Report> {
     let polymer_file;
     let polymer_path = match (&config.source, config.prereact) {
         (Source::Path(path), false) => {
-            react_up_front(&mut polymer);
+            phases.time("react", || react_up_front(&mut polymer));
             std::path::absolute(path)
                 .with_context(|| format!("could not resolve {}", path.display()))?
         }
         (_, prereact) => {
             if prereact {
-                react_up_front(&mut polymer);
+                phases.time("react", || react_up_front(&mut polymer));
             }
-            polymer_file = write_polymer(&results_dir, polymer.units())?;
+            polymer_file = phases.time("write polymer file", || {
+                write_polymer(&results_dir, polymer.units())
+            })?;
             if !prereact {
-                react_up_front(&mut polymer);
+                phases.time("react", || react_up_front(&mut polymer));
             }
             polymer_file.path().to_path_buf()
         }
@@ -137,41 +247,21 @@ pub fn run(config: &Config, signals: &Signals) -> anyhow::Result<Report> {
     for job in &jobs {
         remove_stale(&job.result)?;
     }
-
     let supervision = supervisor::supervise(
         jobs,
         &config.program,
         &config.policy,
         &stderr_dir,
         signals,
-        epoch,
+        phases.epoch,
+        progress,
     );
-    if let Some(signal) = supervision.interrupted {
-        return Err(Interrupted { signal }.into());
-    }
-    let results = supervision
-        .attempts
-        .iter()
-        .filter_map(|attempt| match attempt.outcome {
-            Outcome::Ok(length) => Some((attempt.letter, length)),
-            _ => None,
-        })
-        .collect();
-    Ok(Report {
-        input_length,
-        full_length,
-        attempts: supervision.attempts,
-        results,
-        letters: config.letters.clone(),
-        mode: "process",
-        jobs: config.policy.jobs,
-        elapsed: epoch.elapsed(),
-    })
+    Ok((supervision, full_length))
 }
 
 /// The parent's one full reaction: on all cores for large inputs, where
 /// this serial step would otherwise dominate the run.
-fn react_up_front(polymer: &mut crate::polymer::Polymer) {
+fn react_up_front(polymer: &mut Polymer) {
     const PARALLEL_FROM: usize = 1 << 20;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if polymer.len() >= PARALLEL_FROM && threads > 1 {

@@ -113,6 +113,8 @@ pub fn write_result(path: &Path, length: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("could not create folder {}", dir.display()))?;
     let mut file = tempfile::Builder::new()
+        // Readable like any file the user writes, not private like a temp file.
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .prefix(".result-")
         .tempfile_in(dir)
         .with_context(|| format!("could not write {}", path.display()))?;

@@ -99,6 +99,14 @@ pub struct Attempt {
     pub stderr_tail: Vec<String>,
 }
 
+/// A step of the run before the fan-out (reading, validation, reaction).
+#[derive(Clone, Debug)]
+pub struct Phase {
+    pub name: &'static str,
+    pub start: Duration,
+    pub duration: Duration,
+}
+
 /// The outcome of a whole run.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -106,6 +114,8 @@ pub struct Report {
     pub input_length: usize,
     /// The fully reacted length with nothing removed.
     pub full_length: usize,
+    /// The steps before the fan-out, in order.
+    pub phases: Vec<Phase>,
     /// Every attempt, in the order they ended.
     pub attempts: Vec<Attempt>,
     /// Each letter run to success, with its reacted length.
@@ -189,6 +199,7 @@ mod tests {
         Report {
             input_length: 16,
             full_length: 10,
+            phases: Vec::new(),
             attempts: Vec::new(),
             results: results.iter().map(|&(c, n)| (letter(c), n)).collect(),
             letters: letters.chars().map(letter).collect(),

@@ -201,6 +201,7 @@ pub fn supervise(
     stderr_dir: &Path,
     signals: &Signals,
     epoch: Instant,
+    progress: &dyn Fn(&Attempt),
 ) -> Supervision {
     let mut pending: VecDeque<(ChildJob, u32)> = jobs.into_iter().map(|job| (job, 1)).collect();
     let mut running: Vec<Running> = Vec::new();
@@ -210,7 +211,7 @@ pub fn supervise(
     let mut interval = policy.first_poll;
 
     loop {
-        let mut progress = false;
+        let mut changed = false;
         if signals.stop_requests() > 0 && interrupted.is_none() {
             interrupted = signals.stop_signal();
             halted = true;
@@ -224,7 +225,7 @@ pub fn supervise(
             let Some((job, attempt)) = pending.pop_front() else {
                 break;
             };
-            progress = true;
+            changed = true;
             match spawn(&job, attempt, program, policy, stderr_dir) {
                 Ok(child) => running.push(child),
                 Err(err) => {
@@ -237,7 +238,7 @@ pub fn supervise(
                         outcome: Outcome::SpawnError(err.to_string()),
                         stderr_tail: Vec::new(),
                     };
-                    halted |= settle(job, failed, policy, &mut pending, &mut attempts);
+                    halted |= settle(job, failed, policy, &mut pending, &mut attempts, progress);
                 }
             }
         }
@@ -255,12 +256,12 @@ pub fn supervise(
                 && let Ok(ResultFile::Length(length)) = protocol::read_result(&child.job.result)
             {
                 child.result = Some(length);
-                progress = true;
+                changed = true;
             }
             if child.has_exited() {
                 let (job, attempt) = running.swap_remove(index).conclude(epoch);
-                progress = true;
-                if settle(job, attempt, policy, &mut pending, &mut attempts) && !halted {
+                changed = true;
+                if settle(job, attempt, policy, &mut pending, &mut attempts, progress) && !halted {
                     halted = true;
                     for other in &mut running {
                         other.begin_stop(now, Outcome::Killed);
@@ -277,14 +278,14 @@ pub fn supervise(
                 None => {
                     if child.deadline.is_some_and(|deadline| now >= deadline) {
                         child.begin_stop(now, Outcome::Timeout);
-                        progress = true;
+                        changed = true;
                     }
                 }
             }
             index += 1;
         }
 
-        interval = if progress {
+        interval = if changed {
             policy.first_poll
         } else {
             (interval * 2).min(policy.max_poll)
@@ -319,18 +320,21 @@ fn settle(
     policy: &Policy,
     pending: &mut VecDeque<(ChildJob, u32)>,
     attempts: &mut Vec<Attempt>,
+    progress: &dyn Fn(&Attempt),
 ) -> bool {
-    let outcome = attempt.outcome.clone();
-    let number = attempt.number;
-    attempts.push(attempt);
-    match outcome {
-        Outcome::Ok(_) | Outcome::Killed => false,
-        _ if number <= policy.retries => {
-            pending.push_front((job, number + 1));
-            false
-        }
-        _ => !policy.keep_going,
+    let retry = !matches!(attempt.outcome, Outcome::Ok(_) | Outcome::Killed)
+        && attempt.number <= policy.retries;
+    if retry {
+        pending.push_front((job, attempt.number + 1));
+    } else {
+        progress(&attempt);
     }
+    let halt = !retry
+        && !attempt.outcome.is_ok()
+        && attempt.outcome != Outcome::Killed
+        && !policy.keep_going;
+    attempts.push(attempt);
+    halt
 }
 
 fn spawn(

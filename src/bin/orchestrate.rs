@@ -7,9 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use std::io::IsTerminal;
+
+use clap::{CommandFactory, Parser};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use polymer_fanout::export;
 use polymer_fanout::input::Source;
-use polymer_fanout::orchestrator::{self, Config, Interrupted};
+use polymer_fanout::orchestrator::{self, Config, Interrupted, Mode};
 use polymer_fanout::polymer::UnitType;
 use polymer_fanout::report::{Attempt, Report};
 use polymer_fanout::signals::Signals;
@@ -48,7 +52,8 @@ struct Args {
     #[arg(long, value_name = "LETTERS", value_parser = parse_letters)]
     letters: Option<Letters>,
 
-    /// At most N children alive at once [default: one per letter].
+    /// At most N children (or threads) at once [default: one child per
+    /// letter; in thread mode, one thread per core].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
 
@@ -74,6 +79,26 @@ struct Args {
     /// orchestrate reacted once up front.
     #[arg(long)]
     no_prereact: bool,
+
+    /// Where the per-letter reactions run: `process` (one `reduce` child
+    /// each), `thread` (a pool of --jobs threads in this process) or
+    /// `serial` (one after another on this thread).
+    #[arg(long, value_enum, default_value_t = Mode::Process)]
+    mode: Mode,
+
+    /// Write a tab-separated job log: one line per letter with its start
+    /// and duration in seconds, outcome and length.
+    #[arg(long, value_name = "FILE")]
+    joblog: Option<PathBuf>,
+
+    /// Write an SVG timeline of the run: the phases before the fan-out and
+    /// one bar per letter on a shared time axis.
+    #[arg(long, value_name = "FILE.svg")]
+    timeline: Option<PathBuf>,
+
+    /// Print a table of every letter (length, duration, outcome) on stderr.
+    #[arg(short, long)]
+    verbose: bool,
 
     /// Print only the minimum length.
     #[arg(short, long, conflicts_with = "json")]
@@ -114,6 +139,25 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.mode != Mode::Process {
+        let process_only = [
+            ("--reduce-bin", args.reduce_bin.is_some()),
+            ("--launcher", args.launcher.is_some()),
+            ("--results-dir", args.results_dir.is_some()),
+            ("--timeout", args.timeout.is_some()),
+            ("--retries", args.retries > 0),
+            ("--keep-going", args.keep_going),
+            ("--no-prereact", args.no_prereact),
+        ];
+        if let Some((flag, _)) = process_only.iter().find(|(_, given)| *given) {
+            Args::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{flag} applies only to --mode process"),
+                )
+                .exit();
+        }
+    }
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -138,13 +182,23 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     let config = Config {
         source: Source::from(args.input.as_os_str()),
         program: ChildProgram {
-            program: reduce_bin(args.reduce_bin.as_ref())?,
+            program: match args.mode {
+                Mode::Process => reduce_bin(args.reduce_bin.as_ref())?,
+                Mode::Thread | Mode::Serial => PathBuf::new(),
+            },
             launcher: args.launcher.clone().map(|w| w.0).unwrap_or_default(),
         },
         results_dir: args.results_dir.clone(),
         prereact: !args.no_prereact,
+        mode: args.mode,
         policy: Policy {
-            jobs: args.jobs.map_or(letters.len(), |jobs| jobs as usize),
+            jobs: args.jobs.map_or_else(
+                || match args.mode {
+                    Mode::Thread => std::thread::available_parallelism().map_or(1, usize::from),
+                    _ => letters.len(),
+                },
+                |jobs| jobs as usize,
+            ),
             timeout: args.timeout,
             keep_going: args.keep_going,
             retries: args.retries,
@@ -153,7 +207,25 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         },
         letters,
     };
-    let report = orchestrator::run(&config, &signals)?;
+    let bar = progress_bar(config.letters.len());
+    let report = orchestrator::run(&config, &signals, &|_| {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = report?;
+    if let Some(path) = &args.joblog {
+        export::write_joblog(path, &report)?;
+    }
+    if let Some(path) = &args.timeline {
+        export::write_timeline(path, &report)?;
+    }
+    if args.verbose {
+        eprint!("{}", letter_table(&report));
+    }
     print_failures(&report);
     let Some((_, minimum)) = report.minimum() else {
         let failed = report.failures().filter(|a| !retried(&report, a)).count();
@@ -178,6 +250,51 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         println!("{}", report.summary().unwrap_or_default());
     }
     Ok(true)
+}
+
+/// Letters done out of total and the elapsed time, on stderr, only when
+/// stderr is a terminal: logs and pipes stay clean.
+fn progress_bar(total: usize) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} letters")
+        .map(|style| style.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Some(bar)
+}
+
+/// The --verbose table: every letter asked for, its final attempt.
+fn letter_table(report: &Report) -> String {
+    let mut table = String::from("letter    length    duration  outcome\n");
+    let mut letters = report.letters.clone();
+    letters.sort();
+    for letter in letters {
+        let last = report
+            .attempts
+            .iter()
+            .filter(|a| a.letter == letter)
+            .max_by_key(|a| a.number);
+        let line = match last {
+            Some(attempt) => {
+                let length = match attempt.outcome {
+                    polymer_fanout::report::Outcome::Ok(length) => length.to_string(),
+                    _ => "-".into(),
+                };
+                format!(
+                    "{letter:<6} {length:>9} {:>8.3} ms  {}\n",
+                    attempt.duration.as_secs_f64() * 1e3,
+                    attempt.outcome.tag()
+                )
+            }
+            None => format!("{letter:<6} {:>9} {:>11}  not-started\n", "-", "-"),
+        };
+        table.push_str(&line);
+    }
+    table
 }
 
 /// One line per failed attempt, naming the letter and the reason.

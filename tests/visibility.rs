@@ -1,0 +1,394 @@
+//! Seeing what a run did: the in-process modes, the job log, the timeline,
+//! the --verbose table and the progress display.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{example, input, orchestrate, orchestrate_faulty};
+use predicates::prelude::*;
+
+fn json_of(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).expect("stdout is one JSON object")
+}
+
+/// Runs every mode on `path` and checks they agree on everything but timing.
+fn modes_agree(dir: &Path, path: &Path) {
+    let mut answers = Vec::new();
+    for mode in ["process", "thread", "serial"] {
+        let output = orchestrate(dir)
+            .args(["--json", "--mode", mode])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{mode} on {}", path.display());
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "",
+            "{mode} prints nothing on stderr"
+        );
+        let json = json_of(&output.stdout);
+        assert_eq!(json["mode"], mode);
+        answers.push((
+            json["min_length"].clone(),
+            json["best_letter"].clone(),
+            json["full_length"].clone(),
+            json["results"].clone(),
+        ));
+    }
+    assert_eq!(
+        answers[0],
+        answers[1],
+        "process and thread modes on {}",
+        path.display()
+    );
+    assert_eq!(
+        answers[0],
+        answers[2],
+        "process and serial modes on {}",
+        path.display()
+    );
+}
+
+#[test]
+fn every_mode_gives_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    modes_agree(dir.path(), &example());
+    modes_agree(dir.path(), &input("polymer-50k.txt"));
+    for (units, seed) in [(0, 1), (1, 2), (777, 3), (5_000, 4), (20_000, 5)] {
+        let path = dir.path().join(format!("generated-{seed}.txt"));
+        fs::write(&path, polymer_fanout::generate::polymer(units, seed)).unwrap();
+        modes_agree(dir.path(), &path);
+    }
+}
+
+#[test]
+fn the_json_report_names_the_mode_and_the_jobs_used() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, mode, jobs) in [
+        (&["--mode", "serial"][..], "serial", 1),
+        (&["--mode", "thread", "--jobs", "3"], "thread", 3),
+        (&["--jobs", "4"], "process", 4),
+        (&[], "process", 26),
+    ] {
+        let output = orchestrate(dir.path())
+            .arg("--json")
+            .args(args)
+            .arg(example())
+            .output()
+            .unwrap();
+        let json = json_of(&output.stdout);
+        assert_eq!(
+            (json["mode"].as_str(), json["jobs"].as_u64()),
+            (Some(mode), Some(jobs)),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn process_only_options_are_usage_errors_in_other_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--mode", "thread", "--launcher", "nice"][..],
+        &["--mode", "serial", "--timeout", "1"],
+        &["--mode", "thread", "--results-dir", "r"],
+        &["--mode", "serial", "--reduce-bin", "x"],
+        &["--mode", "thread", "--retries", "2"],
+    ] {
+        orchestrate(dir.path())
+            .args(args)
+            .arg(example())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("applies only to --mode process"));
+    }
+}
+
+/// Parses a job log into rows of fields, checking its header and shape.
+fn joblog_rows(path: &Path) -> Vec<Vec<String>> {
+    let log = fs::read_to_string(path).unwrap();
+    let mut lines = log.lines();
+    assert_eq!(
+        lines.next(),
+        Some("letter\tattempts\tstart_s\tduration_s\toutcome\tlength")
+    );
+    lines
+        .map(|line| {
+            let fields: Vec<String> = line.split('\t').map(String::from).collect();
+            assert_eq!(fields.len(), 6, "{line:?}");
+            fields
+        })
+        .collect()
+}
+
+#[test]
+fn the_job_log_has_one_row_per_letter_with_timings_and_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in ["process", "thread", "serial"] {
+        let log = dir.path().join(format!("{mode}.tsv"));
+        orchestrate(dir.path())
+            .args(["-q", "--mode", mode, "--joblog"])
+            .arg(&log)
+            .arg(example())
+            .assert()
+            .success()
+            .stdout("4\n")
+            .stderr("");
+        let rows = joblog_rows(&log);
+        assert_eq!(rows.len(), 26);
+        for (row, letter) in rows.iter().zip('a'..='z') {
+            assert_eq!(row[0], letter.to_string());
+            assert_eq!(row[1], "1");
+            let start: f64 = row[2].parse().unwrap();
+            let duration: f64 = row[3].parse().unwrap();
+            assert!(start >= 0.0 && duration >= 0.0 && start + duration < 60.0);
+            assert_eq!(row[4], "ok");
+            let expected = match letter {
+                'a' | 'd' => "6",
+                'b' => "8",
+                'c' => "4",
+                _ => "10",
+            };
+            assert_eq!(row[5], expected, "{mode}, letter {letter}");
+        }
+    }
+}
+
+fn outcomes(path: &Path) -> Vec<(String, String, String)> {
+    joblog_rows(path)
+        .into_iter()
+        .map(|row| (row[0].clone(), row[4].clone(), row[5].clone()))
+        .collect()
+}
+
+#[test]
+fn the_job_log_records_every_kind_of_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("faults.tsv");
+    orchestrate_faulty(dir.path())
+        .env("FAULT_b", "exit")
+        .env("FAULT_d", "signal")
+        .env("FAULT_f", "nowrite")
+        .env("FAULT_h", "garbage")
+        .env("FAULT_j", "partial")
+        .env("FAULT_l", "hang")
+        .env("PID_LOG", dir.path().join("pids"))
+        .args(["--keep-going", "--timeout", "0.5", "--joblog"])
+        .arg(&log)
+        .arg(example())
+        .assert()
+        .code(1);
+    let rows = outcomes(&log);
+    assert_eq!(rows.len(), 26);
+    let outcome = |letter: &str| {
+        rows.iter()
+            .find(|r| r.0 == letter)
+            .map(|r| (r.1.as_str(), r.2.as_str()))
+    };
+    assert_eq!(outcome("a"), Some(("ok", "6")));
+    assert_eq!(outcome("b"), Some(("exit 3", "")));
+    assert_eq!(outcome("d"), Some(("signal 11", "")));
+    assert_eq!(outcome("f"), Some(("no-result", "")));
+    assert_eq!(outcome("h"), Some(("bad-result", "")));
+    assert_eq!(outcome("j"), Some(("bad-result", "")));
+    assert_eq!(outcome("l"), Some(("timeout", "")));
+    assert_eq!(rows.iter().filter(|r| r.1 == "ok").count(), 20);
+}
+
+#[test]
+fn the_job_log_shows_letters_stopped_or_never_started_after_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("failfast.tsv");
+    orchestrate_faulty(dir.path())
+        .env("FAULT_b", "exit")
+        .args(["--jobs", "1", "--joblog"])
+        .arg(&log)
+        .arg(example())
+        .assert()
+        .code(1);
+    let rows = outcomes(&log);
+    assert_eq!(rows[0], ("a".into(), "ok".into(), "6".into()));
+    assert_eq!(rows[1], ("b".into(), "exit 3".into(), String::new()));
+    assert!(rows[2..].iter().all(|r| r.1 == "not-started"), "{rows:?}");
+
+    // With every child alive at once, the others are stopped, not skipped.
+    orchestrate_faulty(dir.path())
+        .env("FAULT_ALL", "hang")
+        .env("FAULT_b", "exit")
+        .env("PID_LOG", dir.path().join("pids"))
+        .arg("--joblog")
+        .arg(&log)
+        .arg(example())
+        .assert()
+        .code(1);
+    let rows = outcomes(&log);
+    assert_eq!(rows[1].1, "exit 3");
+    assert_eq!(
+        rows.iter().filter(|r| r.1 == "killed").count(),
+        25,
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn the_job_log_counts_attempts_of_a_retried_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let log = dir.path().join("retries.tsv");
+    orchestrate_faulty(dir.path())
+        .env("FAULT_c", "flaky")
+        .env("STATE_DIR", state.path())
+        .args(["--retries", "2", "-q", "--joblog"])
+        .arg(&log)
+        .arg(example())
+        .assert()
+        .success();
+    let rows = joblog_rows(&log);
+    assert_eq!(rows[2][..2], ["c", "2"]);
+    assert_eq!(rows[2][4..], ["ok", "4"]);
+}
+
+#[test]
+fn an_unwritable_job_log_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("file"), "").unwrap();
+    orchestrate(dir.path())
+        .args(["-q", "--joblog", "file/log.tsv"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "orchestrate: error: could not write file/log.tsv",
+        ));
+}
+
+/// Parses the SVG and returns (letter bars, phase bars, row labels).
+fn timeline_shape(path: &Path) -> (Vec<String>, usize, Vec<String>) {
+    let text = fs::read_to_string(path).unwrap();
+    let svg = roxmltree::Document::parse(&text).expect("the timeline is well-formed XML");
+    let root = svg.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    let bars = |class: &str| {
+        root.descendants()
+            .filter(|n| n.tag_name().name() == "rect" && n.attribute("class") == Some(class))
+            .collect::<Vec<_>>()
+    };
+    let letters = bars("bar letter")
+        .iter()
+        .map(|n| n.attribute("data-letter").unwrap().to_string())
+        .collect();
+    let ticks = root
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("tick"))
+        .count();
+    assert!(ticks >= 2, "the time axis has labelled ticks");
+    let labels = root
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .filter_map(|n| n.text().map(String::from))
+        .collect();
+    (letters, bars("bar phase").len(), labels)
+}
+
+#[test]
+fn the_timeline_is_an_svg_with_one_bar_per_letter_and_the_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in ["process", "thread"] {
+        let svg = dir.path().join(format!("{mode}.svg"));
+        orchestrate(dir.path())
+            .args(["-q", "--mode", mode, "--timeline"])
+            .arg(&svg)
+            .arg(input("polymer-50k.txt"))
+            .assert()
+            .success()
+            .stdout("3190\n");
+        let (letters, phases, labels) = timeline_shape(&svg);
+        let expected: Vec<String> = ('a'..='z').map(String::from).collect();
+        assert_eq!(letters, expected, "{mode}");
+        assert!(phases >= 2, "{mode}: reading and reacting are shown");
+        assert!(
+            labels.iter().any(|l| l == "t (best)"),
+            "{mode}: the best letter is marked"
+        );
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.contains("minimum 3190 units without t"))
+        );
+    }
+}
+
+#[test]
+fn the_timeline_of_a_failed_run_shows_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("failed.svg");
+    orchestrate_faulty(dir.path())
+        .env("FAULT_k", "exit")
+        .arg("--timeline")
+        .arg(&svg)
+        .arg(example())
+        .assert()
+        .code(1);
+    let text = fs::read_to_string(&svg).unwrap();
+    roxmltree::Document::parse(&text).unwrap();
+    assert!(text.contains("k (attempt 1): exited with status 3"));
+    assert!(text.contains("failed ("));
+}
+
+#[test]
+fn verbose_prints_a_table_of_every_letter_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orchestrate(dir.path())
+        .args(["-q", "--verbose"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "4\n");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 27, "{stderr}");
+    assert!(lines[0].starts_with("letter"));
+    let c: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!((c[0], c[1], c[4]), ("c", "4", "ok"), "{stderr}");
+}
+
+#[test]
+fn progress_is_shown_only_when_stderr_is_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a terminal: nothing on stderr.
+    orchestrate_faulty(dir.path())
+        .env("SLOW", "0.05")
+        .args(["-q", "--jobs", "2"])
+        .arg(example())
+        .assert()
+        .success()
+        .stderr("");
+    // A terminal, through script(1): the progress line appears.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped the terminal half: script(1) is not installed");
+        return;
+    }
+    let command = format!(
+        "{} -q --jobs 2 --reduce-bin {} {}",
+        common::orchestrate_bin().display(),
+        common::fixture("faulty-reduce.sh").display(),
+        example().display()
+    );
+    let typescript = dir.path().join("typescript");
+    assert_cmd::Command::new("script")
+        .args(["-q", "-e", "-c", &command])
+        .arg(&typescript)
+        .env("REAL_REDUCE", common::reduce_bin())
+        .env("SLOW", "0.05")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+    let seen = String::from_utf8_lossy(&fs::read(&typescript).unwrap()).into_owned();
+    assert!(seen.contains("/26 letters"), "{seen:?}");
+}
