@@ -4,7 +4,8 @@
 #   serial), `xargs -P 26` over the
 #   same 26 reduce children, GNU parallel when installed, and on a large
 #   input the naive fan-out (26 children each reacting the whole original
-#   input with a plain stack). Prints a table of medians and ratios, and
+#   input with a plain stack), and children through srun when a Slurm
+#   cluster answers (SLURM_CONF; see scripts/slurm-local.sh). Prints a table of medians and ratios, and
 #   reduce's peak memory against its input size.
 #
 # Needs bash, coreutils and the built binaries; installs nothing:
@@ -82,6 +83,12 @@ row "orchestrate --no-prereact" "$base" "$runs" "$bin/orchestrate" -q --no-prere
 row "orchestrate --jobs 2" "$base" "$runs" "$bin/orchestrate" -q --jobs 2 "$small"
 row "orchestrate --mode thread" "$base" "$runs" "$bin/orchestrate" -q --mode thread "$small"
 row "orchestrate --mode serial" "$base" "$runs" "$bin/orchestrate" -q --mode serial "$small"
+if timeout 5 sinfo -h > /dev/null 2>&1; then
+    row "orchestrate --launcher 'srun --ntasks=1 --quiet' (local one-node Slurm)" "$base" "$runs" \
+        "$bin/orchestrate" -q --launcher "srun --ntasks=1 --quiet" --results-dir "$work/srun" "$small"
+else
+    rows+=("| orchestrate through srun | no Slurm cluster answers (scripts/slurm-local.sh start) | - |")
+fi
 if command -v parallel > /dev/null; then
     row "GNU parallel -j 26" "$base" "$runs" parallel_fanout "$small"
 else

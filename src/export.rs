@@ -52,7 +52,8 @@ fn final_attempts(report: &Report) -> Vec<(UnitType, u32, Option<&Attempt>)> {
 
 /// The job log: a header, then one line per letter with its final attempt.
 pub fn joblog(report: &Report) -> String {
-    let mut log = String::from("letter\tattempts\tstart_s\tduration_s\toutcome\tlength\n");
+    let mut log =
+        String::from("letter\tattempts\tspawned_s\tstart_s\tduration_s\toutcome\tlength\n");
     for (letter, attempts, last) in final_attempts(report) {
         match last {
             Some(attempt) => {
@@ -62,14 +63,15 @@ pub fn joblog(report: &Report) -> String {
                 };
                 let _ = writeln!(
                     log,
-                    "{letter}\t{attempts}\t{:.6}\t{:.6}\t{}\t{length}",
+                    "{letter}\t{attempts}\t{:.6}\t{:.6}\t{:.6}\t{}\t{length}",
+                    attempt.spawned.as_secs_f64(),
                     attempt.start.as_secs_f64(),
                     attempt.duration.as_secs_f64(),
                     attempt.outcome.tag(),
                 );
             }
             None => {
-                let _ = writeln!(log, "{letter}\t0\t\t\tnot-started\t");
+                let _ = writeln!(log, "{letter}\t0\t\t\t\tnot-started\t");
             }
         }
     }
@@ -227,6 +229,18 @@ pub fn timeline(report: &Report) -> String {
             y + ROW - 5.0
         );
         for attempt in report.attempts.iter().filter(|a| a.letter == letter) {
+            if attempt.start > attempt.spawned {
+                // Between the spawn and the child's own start: queueing.
+                let (w0, w1) = (x(attempt.spawned), x(attempt.start));
+                let _ = writeln!(
+                    svg,
+                    r##"<rect class="wait" x="{w0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#babdb6"><title>{letter} waited {}</title></rect>"##,
+                    y + ROW / 3.0,
+                    (w1 - w0).max(0.5),
+                    ROW / 3.0,
+                    time_label(attempt.start - attempt.spawned)
+                );
+            }
             let (x0, x1) = (x(attempt.start), x(attempt.start + attempt.duration));
             let (fill, stroke) = if is_best && attempt.outcome.is_ok() {
                 ("#edd400", r##" stroke="#000000" stroke-width="1.5""##)
@@ -255,6 +269,7 @@ pub fn timeline(report: &Report) -> String {
         ("failed", "#cc0000"),
         ("timed out", "#f57900"),
         ("stopped", "#888a85"),
+        ("waiting to start", "#babdb6"),
     ] {
         let _ = writeln!(
             svg,

@@ -40,6 +40,7 @@ pub fn run(
             let attempt = Attempt {
                 letter,
                 number: 1,
+                spawned: started.duration_since(epoch),
                 start: started.duration_since(epoch),
                 duration: started.elapsed(),
                 outcome: Outcome::Ok(length),

@@ -95,6 +95,26 @@ impl ChildJob {
     }
 }
 
+/// The environment variable through which the parent asks a child to mark
+/// the moment its work begins, by creating the named (empty) file. Under a
+/// launcher that queues (`srun`), that moment is later than the spawn, and
+/// the difference is the queueing delay the job log and timeline show.
+pub const START_FILE_ENV: &str = "POLYMER_FANOUT_START_FILE";
+
+/// The start marker for `letter` inside `dir` (beside the result, so it is
+/// on the filesystem the parent and the child share).
+pub fn start_marker_path(dir: &Path, letter: UnitType) -> PathBuf {
+    dir.join(format!(".{letter}.started"))
+}
+
+/// Creates the start marker named by [`START_FILE_ENV`], if any. Best
+/// effort: timing information must never make a child fail.
+pub fn mark_started() {
+    if let Some(path) = std::env::var_os(START_FILE_ENV) {
+        let _ = std::fs::File::create(path);
+    }
+}
+
 /// The result file for `letter` inside `dir`.
 pub fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
     dir.join(format!("{letter}.txt"))

@@ -91,8 +91,12 @@ pub struct Attempt {
     pub letter: UnitType,
     /// 1 for the first try, 2 for the first retry, ...
     pub number: u32,
-    /// When the attempt started, from the start of the run.
+    /// When the child was spawned, from the start of the run.
+    pub spawned: Duration,
+    /// When the work itself began (the child's own start, after any
+    /// queueing by a launcher such as `srun`); `spawned` when unknown.
     pub start: Duration,
+    /// From `start` to the end of the attempt.
     pub duration: Duration,
     pub outcome: Outcome,
     /// The last lines the child wrote to stderr, for failures.

@@ -95,6 +95,9 @@ struct Running {
     attempt: u32,
     child: Child,
     started: Instant,
+    /// The child's own start, once its start marker has been seen.
+    began: Option<Instant>,
+    marker: PathBuf,
     deadline: Option<Instant>,
     /// The result, once the poll has seen a valid result file.
     result: Option<usize>,
@@ -175,6 +178,7 @@ impl Running {
                 (None, None) => Outcome::Exit(-1),
             },
         };
+        let _ = std::fs::remove_file(&self.marker);
         let stderr_tail = if outcome.is_ok() {
             Vec::new()
         } else {
@@ -183,8 +187,9 @@ impl Running {
         let attempt = Attempt {
             letter: self.job.letter,
             number: self.attempt,
-            start: self.started.duration_since(epoch),
-            duration: self.started.elapsed(),
+            spawned: self.started.duration_since(epoch),
+            start: self.began.unwrap_or(self.started).duration_since(epoch),
+            duration: self.began.unwrap_or(self.started).elapsed(),
             outcome,
             stderr_tail,
         };
@@ -233,6 +238,7 @@ pub fn supervise(
                     let failed = Attempt {
                         letter: job.letter,
                         number: attempt,
+                        spawned: now.duration_since(epoch),
                         start: now.duration_since(epoch),
                         duration: Duration::ZERO,
                         outcome: Outcome::SpawnError(err.to_string()),
@@ -251,6 +257,9 @@ pub fn supervise(
         let mut index = 0;
         while index < running.len() {
             let child = &mut running[index];
+            if child.began.is_none() {
+                child.began = began_at(&child.marker, child.started, now);
+            }
             if child.result.is_none()
                 && child.stopping.is_none()
                 && let Ok(ResultFile::Length(length)) = protocol::read_result(&child.job.result)
@@ -349,6 +358,12 @@ fn spawn(
         Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
         _ => {}
     }
+    let marker =
+        protocol::start_marker_path(job.result.parent().unwrap_or(Path::new(".")), job.letter);
+    match std::fs::remove_file(&marker) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
     // The child's stderr goes to a file, not a pipe: a pipe that nobody
     // drains fills up and blocks the child, and a file costs no thread.
     let stderr_path = stderr_dir.join(format!("{}-{attempt}.stderr", job.letter));
@@ -358,6 +373,7 @@ fn spawn(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
+        .env(protocol::START_FILE_ENV, &marker)
         .process_group(0);
     die_with_parent(&mut command);
     let child = command.spawn()?;
@@ -367,6 +383,8 @@ fn spawn(
         attempt,
         child,
         started,
+        began: None,
+        marker,
         deadline: policy.timeout.map(|timeout| started + timeout),
         result: None,
         stopping: None,
@@ -408,6 +426,18 @@ fn die_with_parent(command: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_command: &mut Command) {}
+
+/// When the child marked its start: the marker's modification time, kept
+/// between the spawn and now (clocks of other machines may drift), or
+/// `None` while there is no marker.
+fn began_at(marker: &Path, spawned: Instant, now: Instant) -> Option<Instant> {
+    let modified = std::fs::metadata(marker).ok()?.modified().ok()?;
+    let ago = std::time::SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default();
+    let at = now.checked_sub(ago).unwrap_or(spawned);
+    Some(at.clamp(spawned, now))
+}
 
 /// The last `count` non-empty lines of a (possibly large) file, each cut to a
 /// readable length.

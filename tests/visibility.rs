@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{example, input, orchestrate, orchestrate_faulty};
+use common::{entries, example, input, orchestrate, orchestrate_faulty};
 use predicates::prelude::*;
 
 fn json_of(output: &[u8]) -> serde_json::Value {
@@ -112,12 +112,12 @@ fn joblog_rows(path: &Path) -> Vec<Vec<String>> {
     let mut lines = log.lines();
     assert_eq!(
         lines.next(),
-        Some("letter\tattempts\tstart_s\tduration_s\toutcome\tlength")
+        Some("letter\tattempts\tspawned_s\tstart_s\tduration_s\toutcome\tlength")
     );
     lines
         .map(|line| {
             let fields: Vec<String> = line.split('\t').map(String::from).collect();
-            assert_eq!(fields.len(), 6, "{line:?}");
+            assert_eq!(fields.len(), 7, "{line:?}");
             fields
         })
         .collect()
@@ -141,17 +141,20 @@ fn the_job_log_has_one_row_per_letter_with_timings_and_lengths() {
         for (row, letter) in rows.iter().zip('a'..='z') {
             assert_eq!(row[0], letter.to_string());
             assert_eq!(row[1], "1");
-            let start: f64 = row[2].parse().unwrap();
-            let duration: f64 = row[3].parse().unwrap();
-            assert!(start >= 0.0 && duration >= 0.0 && start + duration < 60.0);
-            assert_eq!(row[4], "ok");
+            let spawned: f64 = row[2].parse().unwrap();
+            let start: f64 = row[3].parse().unwrap();
+            let duration: f64 = row[4].parse().unwrap();
+            assert!(
+                0.0 <= spawned && spawned <= start && duration >= 0.0 && start + duration < 60.0
+            );
+            assert_eq!(row[5], "ok");
             let expected = match letter {
                 'a' | 'd' => "6",
                 'b' => "8",
                 'c' => "4",
                 _ => "10",
             };
-            assert_eq!(row[5], expected, "{mode}, letter {letter}");
+            assert_eq!(row[6], expected, "{mode}, letter {letter}");
         }
     }
 }
@@ -159,7 +162,7 @@ fn the_job_log_has_one_row_per_letter_with_timings_and_lengths() {
 fn outcomes(path: &Path) -> Vec<(String, String, String)> {
     joblog_rows(path)
         .into_iter()
-        .map(|row| (row[0].clone(), row[4].clone(), row[5].clone()))
+        .map(|row| (row[0].clone(), row[5].clone(), row[6].clone()))
         .collect()
 }
 
@@ -247,7 +250,7 @@ fn the_job_log_counts_attempts_of_a_retried_letter() {
         .success();
     let rows = joblog_rows(&log);
     assert_eq!(rows[2][..2], ["c", "2"]);
-    assert_eq!(rows[2][4..], ["ok", "4"]);
+    assert_eq!(rows[2][5..], ["ok", "4"]);
 }
 
 #[test]
@@ -391,4 +394,49 @@ fn progress_is_shown_only_when_stderr_is_a_terminal() {
         .success();
     let seen = String::from_utf8_lossy(&fs::read(&typescript).unwrap()).into_owned();
     assert!(seen.contains("/26 letters"), "{seen:?}");
+}
+
+#[test]
+fn the_job_log_and_timeline_show_time_spent_waiting_in_a_launcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, svg) = (dir.path().join("queued.tsv"), dir.path().join("queued.svg"));
+    let results = dir.path().join("results");
+    orchestrate(dir.path())
+        .env("QUEUE_DELAY", "0.3")
+        .arg("--launcher")
+        .arg(common::fixture("queueing-launcher.sh"))
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg("--joblog")
+        .arg(&log)
+        .arg("--timeline")
+        .arg(&svg)
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    for row in joblog_rows(&log) {
+        let spawned: f64 = row[2].parse().unwrap();
+        let start: f64 = row[3].parse().unwrap();
+        assert!(
+            start - spawned >= 0.25,
+            "letter {} waited {:.3} s",
+            row[0],
+            start - spawned
+        );
+    }
+    let text = fs::read_to_string(&svg).unwrap();
+    let waits = roxmltree::Document::parse(&text)
+        .unwrap()
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("wait"))
+        .count();
+    assert_eq!(waits, 26);
+    assert!(
+        entries(&results)
+            .iter()
+            .all(|name| !name.ends_with(".started")),
+        "start markers are removed: {:?}",
+        entries(&results)
+    );
 }

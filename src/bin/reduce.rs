@@ -19,6 +19,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &protocol::ReduceArgs) -> anyhow::Result<()> {
+    protocol::mark_started();
     let mut polymer = input::load(&args.source())?;
     let length = match (args.kernel, args.letter) {
         (Kernel::Fast, Some(letter)) => {
