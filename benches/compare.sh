@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end timings of the fan-out, in one run on this machine:
-#   orchestrate (default, --no-prereact, --jobs 2, --mode thread and
-#   serial), `xargs -P 26` over the
-#   same 26 reduce children, GNU parallel when installed, and on a large
-#   input the naive fan-out (26 children each reacting the whole original
-#   input with a plain stack), and children through srun when a Slurm
-#   cluster answers (SLURM_CONF; see scripts/slurm-local.sh). Prints a table of medians and ratios, and
-#   reduce's peak memory against its input size.
+#   orchestrate (default, --no-prereact, --jobs 2, --mode thread and serial),
+#   `xargs -P 26` over the same 26 reduce children, GNU parallel when
+#   installed, children through srun when a Slurm cluster answers
+#   (SLURM_CONF; see scripts/slurm-local.sh), and on a large input the naive
+#   fan-out (26 children each reacting the whole original input with a plain
+#   stack). Prints tables of medians and ratios to a baseline, and reduce's
+#   peak memory against its input size.
+#
+# The cases of a table take turns, run after run, so a burst of load from
+# elsewhere on a shared machine falls on all of them alike.
 #
 # Needs bash, coreutils and the built binaries; installs nothing:
 #   cargo build --release --examples && bash benches/compare.sh [UNITS] [RUNS]
@@ -27,22 +30,8 @@ done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/xargs" "$work/parallel" "$work/srun"
 letters=(a b c d e f g h i j k l m n o p q r s t u v w x y z)
-
-# median_ms RUNS CMD...: runs CMD RUNS times (output discarded), prints the median wall time in ms.
-median_ms() {
-    local n=$1
-    shift
-    local times=()
-    for ((i = 0; i < n; i++)); do
-        local start end
-        start=$(date +%s%N)
-        "$@" > /dev/null
-        end=$(date +%s%N)
-        times+=($(((end - start) / 1000)))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
-}
 
 xargs_fanout() { # INPUT [EXTRA...]: 26 reduce children at once through xargs
     local input=$1
@@ -50,72 +39,77 @@ xargs_fanout() { # INPUT [EXTRA...]: 26 reduce children at once through xargs
     printf '%s\n' "${letters[@]}" |
         xargs -P 26 -I{} "$bin/reduce" --letter {} --output "$work/xargs/{}.txt" --quiet "$@" "$input"
 }
-
+naive_fanout() { xargs_fanout "$1" --kernel plain-stack; }
 parallel_fanout() {
-    local input=$1
     printf '%s\n' "${letters[@]}" |
-        parallel -j 26 "$bin/reduce" --letter {} --output "$work/parallel/{}.txt" --quiet "$input"
+        parallel -j 26 "$bin/reduce" --letter {} --output "$work/parallel/{}.txt" --quiet "$1"
 }
+orchestrate() { "$bin/orchestrate" -q "$@" > /dev/null; }
 
-naive_fanout() { # the 26 children each react the whole original input with a plain stack
-    xargs_fanout "$1" --kernel plain-stack
-}
-
-rows=()
-ms=
-row() { # NAME BASELINE_MS RUNS CMD...: times CMD, adds a table row, leaves the median in $ms
-    local name=$1 baseline=$2 n=$3
+# table TITLE RUNS INPUT LABEL=CMD...: times each CMD (with INPUT appended)
+# RUNS times, taking turns; the first is the baseline.
+table() {
+    local title=$1 n=$2 input=$3
     shift 3
-    ms=$(median_ms "$n" "$@")
-    local ratio=1.00
-    [[ $baseline != - ]] && ratio=$(awk -v a="$ms" -v b="$baseline" 'BEGIN { printf "%.2f", a / b }')
-    rows+=("| $name | $ms | $ratio |")
+    local labels=() commands=() k
+    for spec in "$@"; do
+        labels+=("${spec%%=*}")
+        commands+=("${spec#*=}")
+    done
+    for ((r = 0; r < n; r++)); do
+        for k in "${!commands[@]}"; do
+            local start end
+            start=$(date +%s%N)
+            eval "${commands[$k]} \"\$input\"" > /dev/null
+            end=$(date +%s%N)
+            echo $(((end - start) / 1000)) >> "$work/times.$k"
+        done
+    done
+    echo
+    echo "| $title | median ms | ratio |"
+    echo "|---|---:|---:|"
+    local base=
+    for k in "${!commands[@]}"; do
+        local ms
+        ms=$(sort -n "$work/times.$k" | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }')
+        [[ -z $base ]] && base=$ms
+        echo "| ${labels[$k]} | $ms | $(awk -v a="$ms" -v b="$base" 'BEGIN { printf "%.2f", a / b }') |"
+        rm -f "$work/times.$k"
+    done
 }
 
-mkdir -p "$work/xargs" "$work/parallel"
-small=inputs/polymer-50k.txt
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
-echo "50k input: $small; $runs runs per case"
-row "xargs -P 26, 26 reduce children (baseline)" - "$runs" xargs_fanout "$small"
-base=$ms
-row "orchestrate" "$base" "$runs" "$bin/orchestrate" -q "$small"
-row "orchestrate --no-prereact" "$base" "$runs" "$bin/orchestrate" -q --no-prereact "$small"
-row "orchestrate --jobs 2" "$base" "$runs" "$bin/orchestrate" -q --jobs 2 "$small"
-row "orchestrate --mode thread" "$base" "$runs" "$bin/orchestrate" -q --mode thread "$small"
-row "orchestrate --mode serial" "$base" "$runs" "$bin/orchestrate" -q --mode serial "$small"
+
+small=(
+    "xargs -P 26, 26 reduce children (baseline)=xargs_fanout"
+    "orchestrate=orchestrate"
+    "orchestrate --no-prereact=orchestrate --no-prereact"
+    "orchestrate --jobs 2=orchestrate --jobs 2"
+    "orchestrate --mode thread=orchestrate --mode thread"
+    "orchestrate --mode serial=orchestrate --mode serial"
+)
 if timeout 5 sinfo -h > /dev/null 2>&1; then
-    row "orchestrate --launcher 'srun --ntasks=1 --quiet' (local one-node Slurm)" "$base" "$runs" \
-        "$bin/orchestrate" -q --launcher "srun --ntasks=1 --quiet" --results-dir "$work/srun" "$small"
+    small+=("orchestrate --launcher srun (one-node Slurm)=orchestrate --launcher 'srun --ntasks=1 --quiet' --results-dir \"\$work/srun\"")
 else
-    rows+=("| orchestrate through srun | no Slurm cluster answers (scripts/slurm-local.sh start) | - |")
+    echo "(no Slurm cluster answers: the srun case is skipped; see scripts/slurm-local.sh)"
 fi
 if command -v parallel > /dev/null; then
-    row "GNU parallel -j 26" "$base" "$runs" parallel_fanout "$small"
+    small+=("GNU parallel -j 26=parallel_fanout")
 else
-    rows+=("| GNU parallel -j 26 | not installed | - |")
+    echo "(GNU parallel is not installed: its case is skipped)"
 fi
-echo
-echo "| 50k-unit input | median ms | vs xargs |"
-echo "|---|---:|---:|"
-printf '%s\n' "${rows[@]}"
+table "50k-unit input, $runs runs" "$runs" inputs/polymer-50k.txt "${small[@]}"
 
 big=$work/big.txt
 "$bin/examples/generate" --units "$units" --seed 1 > "$big"
-rows=()
-echo
-echo "large input: $units units; 3 runs per case"
-row "naive: xargs -P 26, each child reacts the original with a plain stack (baseline)" - 3 naive_fanout "$big"
-naive=$ms
-row "xargs -P 26, 26 reduce children (fast kernel, original input)" "$naive" 3 xargs_fanout "$big"
-row "orchestrate" "$naive" 3 "$bin/orchestrate" -q "$big"
-row "orchestrate --no-prereact" "$naive" 3 "$bin/orchestrate" -q --no-prereact "$big"
-row "orchestrate --jobs 2" "$naive" 3 "$bin/orchestrate" -q --jobs 2 "$big"
-row "orchestrate --mode thread" "$naive" 3 "$bin/orchestrate" -q --mode thread "$big"
-row "orchestrate --mode serial" "$naive" 3 "$bin/orchestrate" -q --mode serial "$big"
-echo
-echo "| $units-unit input | median ms | vs naive |"
-echo "|---|---:|---:|"
-printf '%s\n' "${rows[@]}"
+table "$units-unit input, 3 runs" 3 "$big" \
+    "naive: 26 children each react the original with a plain stack (baseline)=naive_fanout" \
+    "xargs -P 26, 26 reduce children (fast kernel, original input)=xargs_fanout" \
+    "orchestrate=orchestrate" \
+    "orchestrate --no-prereact=orchestrate --no-prereact" \
+    "orchestrate --jobs 2=orchestrate --jobs 2" \
+    "orchestrate --mode thread=orchestrate --mode thread" \
+    "orchestrate --mode serial=orchestrate --mode serial"
 
 echo
 if [[ -x /usr/bin/time ]]; then

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::polymer::UnitType;
-use crate::report::{Attempt, Outcome, Report};
+use crate::report::{Outcome, Report};
 
 /// Writes `content` to `path` atomically.
 fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
@@ -32,29 +31,11 @@ fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The last attempt at each letter asked for, in alphabetical order, with
-/// how many attempts it took (`None` for a letter never started).
-fn final_attempts(report: &Report) -> Vec<(UnitType, u32, Option<&Attempt>)> {
-    let mut letters = report.letters.clone();
-    letters.sort();
-    letters
-        .into_iter()
-        .map(|letter| {
-            let last = report
-                .attempts
-                .iter()
-                .filter(|a| a.letter == letter)
-                .max_by_key(|a| a.number);
-            (letter, last.map_or(0, |a| a.number), last)
-        })
-        .collect()
-}
-
 /// The job log: a header, then one line per letter with its final attempt.
 pub fn joblog(report: &Report) -> String {
     let mut log =
         String::from("letter\tattempts\tspawned_s\tstart_s\tduration_s\toutcome\tlength\n");
-    for (letter, attempts, last) in final_attempts(report) {
+    for (letter, attempts, last) in report.final_attempts() {
         match last {
             Some(attempt) => {
                 let length = match attempt.outcome {
@@ -214,7 +195,7 @@ pub fn timeline(report: &Report) -> String {
         );
         y += ROW + GAP;
     }
-    for (letter, _, _) in final_attempts(report) {
+    for (letter, _, _) in report.final_attempts() {
         let is_best = best.is_some_and(|(b, _)| b == letter);
         let weight = if is_best { "bold" } else { "normal" };
         let label = if is_best {

@@ -153,6 +153,77 @@ impl Report {
             .filter(|a| !a.outcome.is_ok() && a.outcome != Outcome::Killed)
     }
 
+    /// Whether a later attempt at the same letter followed this one.
+    pub fn retried(&self, attempt: &Attempt) -> bool {
+        self.attempts
+            .iter()
+            .any(|a| a.letter == attempt.letter && a.number > attempt.number)
+    }
+
+    /// Each letter asked for, alphabetically, with its final attempt
+    /// (`None` for a letter never started) and how many attempts it took.
+    pub fn final_attempts(&self) -> Vec<(UnitType, u32, Option<&Attempt>)> {
+        let mut letters = self.letters.clone();
+        letters.sort();
+        letters
+            .into_iter()
+            .map(|letter| {
+                let last = self
+                    .attempts
+                    .iter()
+                    .filter(|a| a.letter == letter)
+                    .max_by_key(|a| a.number);
+                (letter, last.map_or(0, |a| a.number), last)
+            })
+            .collect()
+    }
+
+    /// One line per failed attempt, naming the letter and the reason, with
+    /// the end of the child's stderr; retried attempts are warnings.
+    pub fn failure_lines(&self) -> Vec<String> {
+        self.failures()
+            .map(|attempt| {
+                let (level, suffix) = if self.retried(attempt) {
+                    ("warning", format!(" (attempt {}; retried)", attempt.number))
+                } else {
+                    ("error", String::new())
+                };
+                let mut line = format!(
+                    "{level}: letter {}: child {}{suffix}",
+                    attempt.letter, attempt.outcome
+                );
+                if !attempt.stderr_tail.is_empty() {
+                    line.push_str("; its stderr ends: ");
+                    line.push_str(&attempt.stderr_tail.join(" | "));
+                }
+                line
+            })
+            .collect()
+    }
+
+    /// The --verbose table: every letter, its length, duration and outcome.
+    pub fn letter_table(&self) -> String {
+        let mut table = String::from("letter    length    duration  outcome\n");
+        for (letter, _, last) in self.final_attempts() {
+            let line = match last {
+                Some(attempt) => {
+                    let length = match attempt.outcome {
+                        Outcome::Ok(length) => length.to_string(),
+                        _ => "-".into(),
+                    };
+                    format!(
+                        "{letter:<6} {length:>9} {:>8.3} ms  {}\n",
+                        attempt.duration.as_secs_f64() * 1e3,
+                        attempt.outcome.tag()
+                    )
+                }
+                None => format!("{letter:<6} {:>9} {:>11}  not-started\n", "-", "-"),
+            };
+            table.push_str(&line);
+        }
+        table
+    }
+
     /// The one-paragraph summary printed by default.
     pub fn summary(&self) -> Option<String> {
         let (letter, length) = self.minimum()?;

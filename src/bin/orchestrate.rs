@@ -15,7 +15,6 @@ use polymer_fanout::export;
 use polymer_fanout::input::Source;
 use polymer_fanout::orchestrator::{self, Config, Interrupted, Mode};
 use polymer_fanout::polymer::UnitType;
-use polymer_fanout::report::{Attempt, Report};
 use polymer_fanout::signals::Signals;
 use polymer_fanout::supervisor::{ChildProgram, Policy};
 
@@ -224,11 +223,13 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         export::write_timeline(path, &report)?;
     }
     if args.verbose {
-        eprint!("{}", letter_table(&report));
+        eprint!("{}", report.letter_table());
     }
-    print_failures(&report);
+    for line in report.failure_lines() {
+        eprintln!("orchestrate: {line}");
+    }
     let Some((_, minimum)) = report.minimum() else {
-        let failed = report.failures().filter(|a| !retried(&report, a)).count();
+        let failed = report.failures().filter(|a| !report.retried(a)).count();
         let unfinished = config.letters.len() - report.results.len() - failed;
         let mut line = format!(
             "orchestrate: error: {failed} of {} letters failed",
@@ -265,64 +266,6 @@ fn progress_bar(total: usize) -> Option<ProgressBar> {
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(100));
     Some(bar)
-}
-
-/// The --verbose table: every letter asked for, its final attempt.
-fn letter_table(report: &Report) -> String {
-    let mut table = String::from("letter    length    duration  outcome\n");
-    let mut letters = report.letters.clone();
-    letters.sort();
-    for letter in letters {
-        let last = report
-            .attempts
-            .iter()
-            .filter(|a| a.letter == letter)
-            .max_by_key(|a| a.number);
-        let line = match last {
-            Some(attempt) => {
-                let length = match attempt.outcome {
-                    polymer_fanout::report::Outcome::Ok(length) => length.to_string(),
-                    _ => "-".into(),
-                };
-                format!(
-                    "{letter:<6} {length:>9} {:>8.3} ms  {}\n",
-                    attempt.duration.as_secs_f64() * 1e3,
-                    attempt.outcome.tag()
-                )
-            }
-            None => format!("{letter:<6} {:>9} {:>11}  not-started\n", "-", "-"),
-        };
-        table.push_str(&line);
-    }
-    table
-}
-
-/// One line per failed attempt, naming the letter and the reason.
-fn print_failures(report: &Report) {
-    for attempt in report.failures() {
-        let (level, suffix) = if retried(report, attempt) {
-            ("warning", format!(" (attempt {}; retried)", attempt.number))
-        } else {
-            ("error", String::new())
-        };
-        let mut line = format!(
-            "orchestrate: {level}: letter {}: child {}{suffix}",
-            attempt.letter, attempt.outcome
-        );
-        if !attempt.stderr_tail.is_empty() {
-            line.push_str("; its stderr ends: ");
-            line.push_str(&attempt.stderr_tail.join(" | "));
-        }
-        eprintln!("{line}");
-    }
-}
-
-/// Whether a later attempt at the same letter followed this one.
-fn retried(report: &Report, attempt: &Attempt) -> bool {
-    report
-        .attempts
-        .iter()
-        .any(|a| a.letter == attempt.letter && a.number > attempt.number)
 }
 
 /// The child program: as given, else `reduce` beside this executable, else
