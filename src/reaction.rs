@@ -38,8 +38,9 @@ const INTERLEAVE_FROM: usize = 1 << 12;
 /// read: before the unit at index `i` is read, the stack holds at most `i`
 /// units, so the store at `base[under + 1]` lands at or before index `i`.
 struct Lane {
-    base: *mut u8,
-    under: isize,
+    /// Points at `base[under]`: the unit under the top, or the sentinel
+    /// (or, when the stack is empty, the byte before the region).
+    under: *mut u8,
     top: u8,
 }
 
@@ -53,27 +54,23 @@ impl Lane {
     unsafe fn start(base: *mut u8) -> Lane {
         // SAFETY: `base` points at the region's first unit (caller).
         let top = unsafe { std::ptr::replace(base, SENTINEL) };
-        Lane {
-            base,
-            under: 0,
-            top,
-        }
+        Lane { under: base, top }
     }
 
     /// Reacts `unit`, the next unit of the region, which has been read.
     ///
     /// # Safety
     /// The region must have been read up to `unit` (see the struct docs);
-    /// `base[under]` and `base[under + 1]` are then inside the buffer.
+    /// `under` and `under + 1` are then inside the buffer.
     #[inline(always)]
     unsafe fn step(&mut self, unit: u8) {
-        // SAFETY: `under >= -1`, and `base[-1]` exists (see `start`);
-        // `under + 1` is at most the index of `unit`, already read.
+        // SAFETY: `under` is at least `base - 1`, which exists (see
+        // `start`); `under + 1` is at most the slot of `unit`, already read.
         unsafe {
-            let below = *self.base.offset(self.under);
-            *self.base.offset(self.under + 1) = self.top;
+            let below = *self.under;
+            *self.under.add(1) = self.top;
             let reacts = self.top ^ unit == CASE_BIT;
-            self.under += if reacts { -1 } else { 1 };
+            self.under = if reacts { self.under.sub(1) } else { self.under.add(1) };
             self.top = if reacts { below } else { unit };
         }
     }
@@ -81,24 +78,25 @@ impl Lane {
     /// Stores the top and returns the stack as (offset from `base`, length).
     ///
     /// # Safety
-    /// As for `step`, after the last unit of the region, which is
-    /// `region_len` long.
-    unsafe fn finish(self, region_len: usize) -> (usize, usize) {
+    /// As for `step`, after the last unit of the region, which starts at
+    /// `base` and is `region_len` long.
+    unsafe fn finish(self, base: *mut u8, region_len: usize) -> (usize, usize) {
         if self.top == SENTINEL {
             return (1, 0);
         }
-        let len = (self.under + 1) as usize;
+        // SAFETY: `under` points into the region (the stack is not empty).
+        let len = unsafe { self.under.offset_from(base) } as usize + 1;
         // SAFETY: the stack is `base[1..len]` plus the top, and `len <=
         // region_len`. When `len < region_len` the slot after it is in the
         // region; otherwise nothing reacted and the stack moves down one
         // slot, over the sentinel, to make room for the top.
         unsafe {
             if len < region_len {
-                *self.base.add(len) = self.top;
+                *base.add(len) = self.top;
                 (1, len)
             } else {
-                std::ptr::copy(self.base.add(1), self.base, len - 1);
-                *self.base.add(len - 1) = self.top;
+                std::ptr::copy(base.add(1), base, len - 1);
+                *base.add(len - 1) = self.top;
                 (0, len)
             }
         }
@@ -123,7 +121,7 @@ pub fn react_in_place(units: &mut [u8]) -> usize {
             for i in 2..n {
                 lane.step(*ptr.add(i));
             }
-            lane.finish(n - 1)
+            lane.finish(ptr.add(1), n - 1)
         };
         return join_reacted(units, &[0, 1 + offset], &[1, len]);
     }
@@ -154,10 +152,10 @@ pub fn react_in_place(units: &mut [u8]) -> usize {
             d.step(*ptr.add(i));
         }
         [
-            a.finish(q - 1),
-            b.finish(q),
-            c.finish(q),
-            d.finish(n - 3 * q),
+            a.finish(ptr.add(starts[0]), q - 1),
+            b.finish(ptr.add(starts[1]), q),
+            c.finish(ptr.add(starts[2]), q),
+            d.finish(ptr.add(starts[3]), n - 3 * q),
         ]
     };
     let mut part_starts = [0; 5];
