@@ -22,6 +22,7 @@ pub mod export;
 pub mod generate;
 pub mod in_process;
 pub mod input;
+pub mod launcher;
 pub mod orchestrator;
 pub mod polymer;
 pub mod protocol;

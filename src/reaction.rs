@@ -70,7 +70,11 @@ impl Lane {
             let below = *self.under;
             *self.under.add(1) = self.top;
             let reacts = self.top ^ unit == CASE_BIT;
-            self.under = if reacts { self.under.sub(1) } else { self.under.add(1) };
+            self.under = if reacts {
+                self.under.sub(1)
+            } else {
+                self.under.add(1)
+            };
             self.top = if reacts { below } else { unit };
         }
     }

@@ -12,7 +12,6 @@
 //! report).
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -20,31 +19,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::launcher::Launcher;
 use crate::protocol::{self, ChildJob, ResultFile};
 use crate::report::{Attempt, Outcome};
 use crate::signals::Signals;
 
-/// The program each child runs: `launcher... program <job args>`.
+/// The program each child runs, and how.
 #[derive(Clone, Debug)]
 pub struct ChildProgram {
     pub program: PathBuf,
-    /// A command prefix such as `nice -n 10` or `srun --ntasks=1`; may be empty.
-    pub launcher: Vec<OsString>,
-}
-
-impl ChildProgram {
-    fn command(&self, job: &ChildJob) -> Command {
-        let mut command = match self.launcher.split_first() {
-            Some((first, rest)) => {
-                let mut command = Command::new(first);
-                command.args(rest).arg(&self.program);
-                command
-            }
-            None => Command::new(&self.program),
-        };
-        command.args(job.args());
-        command
-    }
+    pub launcher: Launcher,
 }
 
 /// How children are supervised.
@@ -214,6 +198,8 @@ pub fn supervise(
     let mut halted = false;
     let mut interrupted = None;
     let mut interval = policy.first_poll;
+    // Launcher clean-ups (scancel) of stopped children, run alongside.
+    let mut cancels: Vec<Child> = Vec::new();
 
     loop {
         let mut changed = false;
@@ -269,6 +255,12 @@ pub fn supervise(
             }
             if child.has_exited() {
                 let (job, attempt) = running.swap_remove(index).conclude(epoch);
+                if matches!(attempt.outcome, Outcome::Timeout | Outcome::Killed)
+                    && let Some(mut cancel) = program.launcher.cancel(job.letter)
+                    && let Ok(child) = cancel.spawn()
+                {
+                    cancels.push(child);
+                }
                 changed = true;
                 if settle(job, attempt, policy, &mut pending, &mut attempts, progress) && !halted {
                     halted = true;
@@ -315,9 +307,27 @@ pub fn supervise(
         }
     }
 
+    finish_cancels(cancels);
     Supervision {
         attempts,
         interrupted,
+    }
+}
+
+/// Waits for the launcher clean-ups, giving up (and killing them) after a
+/// while: a scheduler that does not answer must not hang the run.
+fn finish_cancels(mut cancels: Vec<Child>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cancels.is_empty() {
+        cancels.retain_mut(|cancel| matches!(cancel.try_wait(), Ok(None)));
+        if Instant::now() >= deadline {
+            for cancel in &mut cancels {
+                let _ = cancel.kill();
+                let _ = cancel.wait();
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -368,7 +378,7 @@ fn spawn(
     // drains fills up and blocks the child, and a file costs no thread.
     let stderr_path = stderr_dir.join(format!("{}-{attempt}.stderr", job.letter));
     let stderr = File::create(&stderr_path)?;
-    let mut command = program.command(job);
+    let mut command = program.launcher.command(&program.program, job);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -87,10 +87,14 @@ fn orchestrate_srun(dir: &Path, conf: &Path, name: &str) -> assert_cmd::Command 
     cmd
 }
 
-/// The job ids `squeue` lists under `name`.
+/// The job ids `squeue` lists for a run whose srun job name is `name`
+/// (each child's job is `<name>-<letter>`).
 fn queued(conf: &Path, name: &str) -> Vec<String> {
+    let names: Vec<String> = ('a'..='z')
+        .map(|letter| format!("{name}-{letter}"))
+        .collect();
     let out = Command::new("squeue")
-        .args(["-h", "-o", "%i", "-n", name])
+        .args(["-h", "-o", "%i", "-n", &names.join(",")])
         .env("SLURM_CONF", conf)
         .output()
         .expect("squeue runs");
@@ -134,12 +138,16 @@ fn srun_runs_every_letter_as_a_job_step_with_the_right_minimum() {
 }
 
 #[test]
-fn srun_reports_a_failing_child_with_its_letter() {
+fn srun_reports_a_failing_child_with_its_letter_and_cancels_the_other_steps() {
     let Some(conf) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("failing");
+    // Every other child would hang: the run ends only because the failure
+    // of `c` stops them, through srun.
     orchestrate_srun(dir.path(), &conf, &name)
+        .env("FAULT_ALL", "hang")
         .env("FAULT_c", "exit")
+        .env("PID_LOG", dir.path().join("pids"))
         .env("REAL_REDUCE", common::reduce_bin())
         .arg("--reduce-bin")
         .arg(fixture("faulty-reduce.sh"))
@@ -149,9 +157,14 @@ fn srun_reports_a_failing_child_with_its_letter() {
         .stdout("")
         .stderr(predicate::str::contains(
             "letter c: child exited with status 3; its stderr ends: reduce: simulated failure for c",
-        ));
+        ))
+        .stderr(predicate::str::contains("1 of 26 letters failed"));
     eventually(20, "every job to leave the queue", || {
         queued(&conf, &name).is_empty()
+    });
+    let pids = pids(&dir.path().join("pids"));
+    eventually(20, "the steps' processes to end", || {
+        pids.iter().all(|&pid| !alive(pid))
     });
 }
 
@@ -183,7 +196,7 @@ fn a_timeout_through_srun_cancels_the_step() {
 }
 
 #[test]
-fn sigterm_through_srun_cancels_every_step_and_leaves_no_process() {
+fn sigterm_through_srun_cancels_every_job_even_with_a_short_grace_period() {
     let Some(conf) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("sigterm");
@@ -202,6 +215,9 @@ fn sigterm_through_srun_cancels_every_step_and_leaves_no_process() {
         .arg(dir.path().join("results"))
         .arg("--reduce-bin")
         .arg(fixture("faulty-reduce.sh"))
+        // Too short for srun to cancel its own step: the jobs must be
+        // cancelled explicitly.
+        .args(["--grace", "0.2"])
         .arg(example())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -13,6 +13,7 @@ use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polymer_fanout::export;
 use polymer_fanout::input::Source;
+use polymer_fanout::launcher::Launcher;
 use polymer_fanout::orchestrator::{self, Config, Interrupted, Mode};
 use polymer_fanout::polymer::UnitType;
 use polymer_fanout::signals::Signals;
@@ -38,6 +39,9 @@ struct Args {
     /// A command prefix for every child, split like a shell would, e.g.
     /// "nice -n 10" or "srun --ntasks=1 --quiet". With children on other
     /// machines, --results-dir must be on a filesystem they all share.
+    /// Under srun each child's job is named <name>-<letter> (<name> from
+    /// --job-name, default orchestrate-<pid>), and the job of a child that
+    /// had to be stopped is cancelled with scancel.
     #[arg(long, value_name = "CMD", value_parser = parse_launcher)]
     launcher: Option<Words>,
 
@@ -185,7 +189,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
                 Mode::Process => reduce_bin(args.reduce_bin.as_ref())?,
                 Mode::Thread | Mode::Serial => PathBuf::new(),
             },
-            launcher: args.launcher.clone().map(|w| w.0).unwrap_or_default(),
+            launcher: Launcher::from_words(args.launcher.clone().map(|w| w.0).unwrap_or_default()),
         },
         results_dir: args.results_dir.clone(),
         prereact: !args.no_prereact,
