@@ -4,32 +4,11 @@
 //! that exists is a whole one.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
-
+use crate::protocol::write_atomically;
 use crate::report::{Outcome, Report};
-
-/// Writes `content` to `path` atomically.
-fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        // Readable like any file the user writes, not private like a temp file.
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .prefix(".orchestrate-")
-        .tempfile_in(dir)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    file.write_all(content)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    file.persist(path)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    Ok(())
-}
 
 /// The job log: a header, then one line per letter with its final attempt.
 pub fn joblog(report: &Report) -> String {

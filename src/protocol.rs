@@ -126,19 +126,33 @@ pub fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
 /// renamed into place: a rename within one filesystem is atomic, so a reader
 /// never sees a partial result, and a failure leaves nothing behind.
 pub fn write_result(path: &Path, length: usize) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     std::fs::create_dir_all(dir)
         .with_context(|| format!("could not create folder {}", dir.display()))?;
+    write_atomically(path, format!("{length}\n").as_bytes())
+}
+
+/// The folder a file goes in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `content` to a temporary file beside `path`, then renames it into
+/// place: readers see the old file or the whole new one, and a failure
+/// leaves nothing behind. Used for every file the binaries leave for
+/// others to read (result files, job logs, timelines).
+pub fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
     let mut file = tempfile::Builder::new()
         // Readable like any file the user writes, not private like a temp file.
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .prefix(".result-")
-        .tempfile_in(dir)
+        .prefix(".partial-")
+        .tempfile_in(folder_of(path))
         .with_context(|| format!("could not write {}", path.display()))?;
-    writeln!(file, "{length}").with_context(|| format!("could not write {}", path.display()))?;
+    file.write_all(content)
+        .with_context(|| format!("could not write {}", path.display()))?;
     file.persist(path)
         .with_context(|| format!("could not write {}", path.display()))?;
     Ok(())
