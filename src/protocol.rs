@@ -11,6 +11,7 @@
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Parser;
@@ -107,12 +108,25 @@ pub fn start_marker_path(dir: &Path, letter: UnitType) -> PathBuf {
     dir.join(format!(".{letter}.started"))
 }
 
-/// Creates the start marker named by [`START_FILE_ENV`], if any. Best
+/// Creates the start marker named by [`START_FILE_ENV`], if any, holding
+/// the wall-clock time in nanoseconds since the Unix epoch (a file's own
+/// modification time is too coarse: milliseconds apart on Linux). Best
 /// effort: timing information must never make a child fail.
 pub fn mark_started() {
     if let Some(path) = std::env::var_os(START_FILE_ENV) {
-        let _ = std::fs::File::create(path);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let _ = std::fs::write(path, format!("{}\n", now.as_nanos()));
     }
+}
+
+/// When the child that wrote the start marker at `path` began, if the
+/// marker is there and whole.
+pub fn read_start_mark(path: &Path) -> Option<SystemTime> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let nanos: u64 = text.strip_suffix('\n')?.parse().ok()?;
+    Some(UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
 /// The result file for `letter` inside `dir`.
@@ -259,6 +273,21 @@ mod tests {
         case(b"4\r\n", None);
         case(b"four\n", None);
         case(b"99999999999999999999999999\n", None);
+    }
+
+    #[test]
+    fn the_start_mark_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".c.started");
+        assert_eq!(read_start_mark(&path), None);
+        // SAFETY: this test alone reads or writes this variable.
+        unsafe { std::env::set_var(START_FILE_ENV, &path) };
+        let before = SystemTime::now();
+        mark_started();
+        let mark = read_start_mark(&path).expect("a mark was written");
+        assert!(before <= mark && mark <= SystemTime::now());
+        std::fs::write(&path, "12").unwrap();
+        assert_eq!(read_start_mark(&path), None, "a partial mark is not read");
     }
 
     #[test]

@@ -162,6 +162,10 @@ impl Running {
                 (None, None) => Outcome::Exit(-1),
             },
         };
+        // A child that ran between two polls is seen only now.
+        if self.began.is_none() {
+            self.began = began_at(&self.marker, self.started);
+        }
         let _ = std::fs::remove_file(&self.marker);
         let stderr_tail = if outcome.is_ok() {
             Vec::new()
@@ -212,11 +216,16 @@ pub fn supervise(
             }
         }
 
-        while !halted && running.len() < policy.jobs.max(1) {
-            let Some((job, attempt)) = pending.pop_front() else {
-                break;
-            };
+        // One spawn per pass: children that finish while the others are
+        // still being started are seen (and timed) at once, not after the
+        // last spawn.
+        let mut spawned = false;
+        if !halted
+            && running.len() < policy.jobs.max(1)
+            && let Some((job, attempt)) = pending.pop_front()
+        {
             changed = true;
+            spawned = true;
             match spawn(&job, attempt, program, policy, stderr_dir) {
                 Ok(child) => running.push(child),
                 Err(err) => {
@@ -243,15 +252,19 @@ pub fn supervise(
         let mut index = 0;
         while index < running.len() {
             let child = &mut running[index];
-            if child.began.is_none() {
-                child.began = began_at(&child.marker, child.started, now);
-            }
-            if child.result.is_none()
-                && child.stopping.is_none()
-                && let Ok(ResultFile::Length(length)) = protocol::read_result(&child.job.result)
-            {
-                child.result = Some(length);
-                changed = true;
+            // Between spawns only exits are checked (one cheap call per
+            // child); start marks and results are read at exit anyway.
+            if !spawned {
+                if child.began.is_none() {
+                    child.began = began_at(&child.marker, child.started);
+                }
+                if child.result.is_none()
+                    && child.stopping.is_none()
+                    && let Ok(ResultFile::Length(length)) = protocol::read_result(&child.job.result)
+                {
+                    child.result = Some(length);
+                    changed = true;
+                }
             }
             if child.has_exited() {
                 let (job, attempt) = running.swap_remove(index).conclude(epoch);
@@ -302,7 +315,8 @@ pub fn supervise(
         let wait = next_deadline.map_or(interval, |deadline| {
             interval.min(deadline.saturating_duration_since(Instant::now()))
         });
-        if !running.is_empty() {
+        let more_to_spawn = !halted && !pending.is_empty() && running.len() < policy.jobs.max(1);
+        if !running.is_empty() && !more_to_spawn {
             signals.wait(wait);
         }
     }
@@ -386,8 +400,10 @@ fn spawn(
         .env(protocol::START_FILE_ENV, &marker)
         .process_group(0);
     die_with_parent(&mut command);
-    let child = command.spawn()?;
+    // Taken before the spawn: by the time spawn returns, the child may
+    // already have started its work.
     let started = Instant::now();
+    let child = command.spawn()?;
     Ok(Running {
         job: job.clone(),
         attempt,
@@ -437,14 +453,14 @@ fn die_with_parent(command: &mut Command) {
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_command: &mut Command) {}
 
-/// When the child marked its start: the marker's modification time, kept
-/// between the spawn and now (clocks of other machines may drift), or
-/// `None` while there is no marker.
-fn began_at(marker: &Path, spawned: Instant, now: Instant) -> Option<Instant> {
-    let modified = std::fs::metadata(marker).ok()?.modified().ok()?;
-    let ago = std::time::SystemTime::now()
-        .duration_since(modified)
-        .unwrap_or_default();
+/// When the child marked its start, kept between the spawn and now (the
+/// clock of another machine may be a little off), or `None` while there is
+/// no mark.
+fn began_at(marker: &Path, spawned: Instant) -> Option<Instant> {
+    let mark = protocol::read_start_mark(marker)?;
+    // Read both clocks together, so the mark converts without drift.
+    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+    let ago = wall.duration_since(mark).unwrap_or_default();
     let at = now.checked_sub(ago).unwrap_or(spawned);
     Some(at.clamp(spawned, now))
 }
