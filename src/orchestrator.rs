@@ -186,10 +186,9 @@ fn fan_out(
     signals: &Signals,
     progress: &(dyn Fn(&Attempt) + Sync),
 ) -> anyhow::Result<(Supervision, usize)> {
-    let workspace = tempfile::Builder::new()
-        .prefix("orchestrate-")
-        .tempdir()
-        .context("could not create a temporary folder")?;
+    // Without --results-dir, a temporary folder holds the results and the
+    // children's polymer, and goes when this function returns.
+    let workspace;
     let results_dir = match &config.results_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -198,15 +197,13 @@ fn fan_out(
                 .with_context(|| format!("could not resolve {}", dir.display()))?
         }
         None => {
-            let dir = workspace.path().join("results");
-            std::fs::create_dir(&dir)
-                .with_context(|| format!("could not create {}", dir.display()))?;
-            dir
+            workspace = tempfile::Builder::new()
+                .prefix("orchestrate-")
+                .tempdir()
+                .context("could not create a temporary folder")?;
+            workspace.path().to_path_buf()
         }
     };
-    let stderr_dir = workspace.path().join("stderr");
-    std::fs::create_dir(&stderr_dir)
-        .with_context(|| format!("could not create {}", stderr_dir.display()))?;
 
     // The children's polymer lives beside their results: with a cluster
     // launcher, that folder is the one on a filesystem every node shares.
@@ -251,7 +248,6 @@ fn fan_out(
         jobs,
         &config.program,
         &config.policy,
-        &stderr_dir,
         signals,
         phases.epoch,
         progress,

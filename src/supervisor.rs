@@ -13,10 +13,11 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::launcher::Launcher;
@@ -89,7 +90,8 @@ struct Running {
     /// attempt will count as.
     stopping: Option<(Instant, Outcome)>,
     killed: bool,
-    stderr_path: PathBuf,
+    /// The child's stderr, captured.
+    stderr: File,
 }
 
 impl Running {
@@ -170,7 +172,7 @@ impl Running {
         let stderr_tail = if outcome.is_ok() {
             Vec::new()
         } else {
-            tail_lines(&self.stderr_path, 3)
+            tail_lines(&self.stderr, 3)
         };
         let attempt = Attempt {
             letter: self.job.letter,
@@ -191,7 +193,6 @@ pub fn supervise(
     jobs: Vec<ChildJob>,
     program: &ChildProgram,
     policy: &Policy,
-    stderr_dir: &Path,
     signals: &Signals,
     epoch: Instant,
     progress: &dyn Fn(&Attempt),
@@ -204,6 +205,8 @@ pub fn supervise(
     let mut interval = policy.first_poll;
     // Launcher clean-ups (scancel) of stopped children, run alongside.
     let mut cancels: Vec<Child> = Vec::new();
+    // Every child's stdin and stdout: one /dev/null, duplicated per child.
+    let null = File::options().read(true).write(true).open("/dev/null");
 
     loop {
         let mut changed = false;
@@ -226,7 +229,7 @@ pub fn supervise(
         {
             changed = true;
             spawned = true;
-            match spawn(&job, attempt, program, policy, stderr_dir) {
+            match spawn(&job, attempt, program, policy, &null) {
                 Ok(child) => running.push(child),
                 Err(err) => {
                     let now = Instant::now();
@@ -375,8 +378,11 @@ fn spawn(
     attempt: u32,
     program: &ChildProgram,
     policy: &Policy,
-    stderr_dir: &Path,
+    null: &io::Result<File>,
 ) -> io::Result<Running> {
+    let null = null
+        .as_ref()
+        .map_err(|err| io::Error::new(err.kind(), format!("could not open /dev/null: {err}")))?;
     // A result left by an earlier attempt must not be taken for this one's.
     match std::fs::remove_file(&job.result) {
         Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
@@ -388,15 +394,12 @@ fn spawn(
         Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
         _ => {}
     }
-    // The child's stderr goes to a file, not a pipe: a pipe that nobody
-    // drains fills up and blocks the child, and a file costs no thread.
-    let stderr_path = stderr_dir.join(format!("{}-{attempt}.stderr", job.letter));
-    let stderr = File::create(&stderr_path)?;
+    let stderr = capture_file()?;
     let mut command = program.launcher.command(&program.program, job);
     command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
+        .stdin(null.try_clone()?)
+        .stdout(null.try_clone()?)
+        .stderr(stderr.try_clone()?)
         .env(protocol::START_FILE_ENV, &marker)
         .process_group(0);
     die_with_parent(&mut command);
@@ -415,8 +418,30 @@ fn spawn(
         result: None,
         stopping: None,
         killed: false,
-        stderr_path,
+        stderr,
     })
+}
+
+/// Where a child's stderr goes: a file, not a pipe (a pipe that nobody
+/// drains fills up and blocks the child, and a file costs no thread). On
+/// Linux an in-memory file: creating 26 files on disk cost more than
+/// everything else orchestrate does per child.
+#[cfg(target_os = "linux")]
+fn capture_file() -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated literal; on success the kernel
+    // returns a new file descriptor that nothing else owns.
+    let fd = unsafe { libc::memfd_create(c"child-stderr".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh, valid descriptor owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn capture_file() -> io::Result<File> {
+    tempfile::tempfile()
 }
 
 /// Has the kernel SIGKILL the child when the thread that spawned it ends,
@@ -467,20 +492,13 @@ fn began_at(marker: &Path, spawned: Instant) -> Option<Instant> {
 
 /// The last `count` non-empty lines of a (possibly large) file, each cut to a
 /// readable length.
-fn tail_lines(path: &Path, count: usize) -> Vec<String> {
+fn tail_lines(file: &File, count: usize) -> Vec<String> {
     const WINDOW: u64 = 4096;
-    let Ok(mut file) = File::open(path) else {
-        return Vec::new();
-    };
     let len = file.metadata().map_or(0, |m| m.len());
-    if file
-        .seek(SeekFrom::Start(len.saturating_sub(WINDOW)))
-        .is_err()
-    {
-        return Vec::new();
-    }
-    let mut bytes = Vec::new();
-    if file.read_to_end(&mut bytes).is_err() {
+    let start = len.saturating_sub(WINDOW);
+    let mut bytes = vec![0; (len - start) as usize];
+    // Positioned read: the file offset is shared with the child's copy.
+    if file.read_exact_at(&mut bytes, start).is_err() {
         return Vec::new();
     }
     let text = String::from_utf8_lossy(&bytes);
