@@ -46,15 +46,15 @@ parallel_fanout() {
 }
 orchestrate() { "$bin/orchestrate" -q "$@" > /dev/null; }
 
-# table TITLE RUNS INPUT LABEL=CMD...: times each CMD (with INPUT appended)
+# table TITLE RUNS INPUT 'LABEL => CMD'...: times each CMD (with INPUT appended)
 # RUNS times, taking turns; the first is the baseline.
 table() {
     local title=$1 n=$2 input=$3
     shift 3
     local labels=() commands=() k
     for spec in "$@"; do
-        labels+=("${spec%%=*}")
-        commands+=("${spec#*=}")
+        labels+=("${spec%% => *}")
+        commands+=("${spec#* => }")
     done
     for ((r = 0; r < n; r++)); do
         for k in "${!commands[@]}"; do
@@ -81,35 +81,40 @@ table() {
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 
 small=(
-    "xargs -P 26, 26 reduce children (baseline)=xargs_fanout"
-    "orchestrate=orchestrate"
-    "orchestrate --no-prereact=orchestrate --no-prereact"
-    "orchestrate --jobs 2=orchestrate --jobs 2"
-    "orchestrate --mode thread=orchestrate --mode thread"
-    "orchestrate --mode serial=orchestrate --mode serial"
+    "xargs -P 26, 26 reduce children (baseline) => xargs_fanout"
+    "orchestrate => orchestrate"
+    "orchestrate --no-prereact => orchestrate --no-prereact"
+    "orchestrate --jobs 2 => orchestrate --jobs 2"
+    "orchestrate --mode thread => orchestrate --mode thread"
+    "orchestrate --mode serial => orchestrate --mode serial"
 )
-if timeout 5 sinfo -h > /dev/null 2>&1; then
-    small+=("orchestrate --launcher srun (one-node Slurm)=orchestrate --launcher 'srun --ntasks=1 --quiet' --results-dir \"\$work/srun\"")
-else
-    echo "(no Slurm cluster answers: the srun case is skipped; see scripts/slurm-local.sh)"
-fi
 if command -v parallel > /dev/null; then
-    small+=("GNU parallel -j 26=parallel_fanout")
+    small+=("GNU parallel -j 26 => parallel_fanout")
 else
     echo "(GNU parallel is not installed: its case is skipped)"
 fi
 table "50k-unit input, $runs runs" "$runs" inputs/polymer-50k.txt "${small[@]}"
 
+# Through Slurm in a table of its own: its daemons' clean-up after each
+# batch of jobs would otherwise weigh on whichever local case runs next.
+if timeout 5 sinfo -h > /dev/null 2>&1; then
+    table "50k-unit input through a one-node Slurm, 5 runs" 5 inputs/polymer-50k.txt \
+        "orchestrate, local children (baseline) => orchestrate" \
+        "orchestrate --launcher 'srun --ntasks=1 --quiet' => orchestrate --launcher 'srun --ntasks=1 --quiet' --results-dir \"\$work/srun\""
+else
+    echo "(no Slurm cluster answers: the srun table is skipped; see scripts/slurm-local.sh)"
+fi
+
 big=$work/big.txt
 "$bin/examples/generate" --units "$units" --seed 1 > "$big"
 table "$units-unit input, 3 runs" 3 "$big" \
-    "naive: 26 children each react the original with a plain stack (baseline)=naive_fanout" \
-    "xargs -P 26, 26 reduce children (fast kernel, original input)=xargs_fanout" \
-    "orchestrate=orchestrate" \
-    "orchestrate --no-prereact=orchestrate --no-prereact" \
-    "orchestrate --jobs 2=orchestrate --jobs 2" \
-    "orchestrate --mode thread=orchestrate --mode thread" \
-    "orchestrate --mode serial=orchestrate --mode serial"
+    "naive: 26 children each react the original with a plain stack (baseline) => naive_fanout" \
+    "xargs -P 26, 26 reduce children (fast kernel, original input) => xargs_fanout" \
+    "orchestrate => orchestrate" \
+    "orchestrate --no-prereact => orchestrate --no-prereact" \
+    "orchestrate --jobs 2 => orchestrate --jobs 2" \
+    "orchestrate --mode thread => orchestrate --mode thread" \
+    "orchestrate --mode serial => orchestrate --mode serial"
 
 echo
 if [[ -x /usr/bin/time ]]; then

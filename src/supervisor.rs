@@ -80,9 +80,13 @@ struct Running {
     attempt: u32,
     child: Child,
     started: Instant,
-    /// The child's own start, once its start marker has been seen.
+    /// The child's own start: when its exec succeeded, or under a
+    /// launcher, once its start marker has been seen.
     began: Option<Instant>,
-    marker: PathBuf,
+    /// The start marker, under a launcher only: there the spawn says
+    /// nothing about when the work begins (a queue may hold it), while a
+    /// direct child has begun by the time its spawn returns.
+    marker: Option<PathBuf>,
     deadline: Option<Instant>,
     /// The result, once the poll has seen a valid result file.
     result: Option<usize>,
@@ -165,10 +169,12 @@ impl Running {
             },
         };
         // A child that ran between two polls is seen only now.
-        if self.began.is_none() {
-            self.began = began_at(&self.marker, self.started);
+        if let Some(marker) = &self.marker {
+            if self.began.is_none() {
+                self.began = began_at(marker, self.started);
+            }
+            let _ = std::fs::remove_file(marker);
         }
-        let _ = std::fs::remove_file(&self.marker);
         let stderr_tail = if outcome.is_ok() {
             Vec::new()
         } else {
@@ -258,8 +264,10 @@ pub fn supervise(
             // Between spawns only exits are checked (one cheap call per
             // child); start marks and results are read at exit anyway.
             if !spawned {
-                if child.began.is_none() {
-                    child.began = began_at(&child.marker, child.started);
+                if child.began.is_none()
+                    && let Some(marker) = &child.marker
+                {
+                    child.began = began_at(marker, child.started);
                 }
                 if child.result.is_none()
                     && child.stopping.is_none()
@@ -388,31 +396,41 @@ fn spawn(
         Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
         _ => {}
     }
-    let marker =
-        protocol::start_marker_path(job.result.parent().unwrap_or(Path::new(".")), job.letter);
-    match std::fs::remove_file(&marker) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-        _ => {}
-    }
+    let marker = match program.launcher {
+        Launcher::Direct => None,
+        _ => {
+            let dir = job.result.parent().unwrap_or(Path::new("."));
+            let marker = protocol::start_marker_path(dir, job.letter);
+            match std::fs::remove_file(&marker) {
+                Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+            Some(marker)
+        }
+    };
     let stderr = capture_file()?;
     let mut command = program.launcher.command(&program.program, job);
     command
         .stdin(null.try_clone()?)
         .stdout(null.try_clone()?)
         .stderr(stderr.try_clone()?)
-        .env(protocol::START_FILE_ENV, &marker)
         .process_group(0);
+    if let Some(marker) = &marker {
+        command.env(protocol::START_FILE_ENV, marker);
+    }
     die_with_parent(&mut command);
     // Taken before the spawn: by the time spawn returns, the child may
     // already have started its work.
     let started = Instant::now();
     let child = command.spawn()?;
+    // Spawning returns once the child's exec has succeeded.
+    let began = marker.is_none().then(Instant::now);
     Ok(Running {
         job: job.clone(),
         attempt,
         child,
         started,
-        began: None,
+        began,
         marker,
         deadline: policy.timeout.map(|timeout| started + timeout),
         result: None,
