@@ -242,7 +242,12 @@ fn fan_out(
         .collect();
     // A result file left by an earlier run must never be counted.
     for job in &jobs {
-        remove_stale(&job.result)?;
+        protocol::remove_stale(&job.result).with_context(|| {
+            format!(
+                "could not remove stale result file {}",
+                job.result.display()
+            )
+        })?;
     }
     let supervision = supervisor::supervise(
         jobs,
@@ -283,12 +288,4 @@ fn write_polymer(dir: &Path, units: &[u8]) -> anyhow::Result<tempfile::NamedTemp
         .and_then(|()| file.flush())
         .with_context(|| format!("could not write {}", file.path().display()))?;
     Ok(file)
-}
-
-fn remove_stale(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err)
-            .with_context(|| format!("could not remove stale result file {}", path.display())),
-        _ => Ok(()),
-    }
 }

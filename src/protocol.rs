@@ -146,6 +146,15 @@ pub fn write_result(path: &Path, length: usize) -> anyhow::Result<()> {
     write_atomically(path, format!("{length}\n").as_bytes())
 }
 
+/// Removes a result or start file left by an earlier run or attempt, so it
+/// can never be taken for this one's; a file that is not there is fine.
+pub fn remove_stale(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
 /// The folder a file goes in (`.` for a bare file name).
 fn folder_of(path: &Path) -> &Path {
     match path.parent() {

@@ -392,19 +392,13 @@ fn spawn(
         .as_ref()
         .map_err(|err| io::Error::new(err.kind(), format!("could not open /dev/null: {err}")))?;
     // A result left by an earlier attempt must not be taken for this one's.
-    match std::fs::remove_file(&job.result) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-        _ => {}
-    }
+    protocol::remove_stale(&job.result)?;
     let marker = match program.launcher {
         Launcher::Direct => None,
         _ => {
             let dir = job.result.parent().unwrap_or(Path::new("."));
             let marker = protocol::start_marker_path(dir, job.letter);
-            match std::fs::remove_file(&marker) {
-                Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-                _ => {}
-            }
+            protocol::remove_stale(&marker)?;
             Some(marker)
         }
     };
