@@ -33,6 +33,12 @@ impl Outcome {
         matches!(self, Outcome::Ok(_))
     }
 
+    /// Whether the letter itself failed: neither a result nor stopped as
+    /// collateral of the run ending. Only these are retried and reported.
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Outcome::Ok(_) | Outcome::Killed)
+    }
+
     /// The short tag used in job logs: `ok`, `exit 3`, `signal 9`, ...
     pub fn tag(&self) -> String {
         match self {
@@ -148,9 +154,7 @@ impl Report {
     /// The attempts that count as failures (not retried away, not killed
     /// as collateral of another failure).
     pub fn failures(&self) -> impl Iterator<Item = &Attempt> {
-        self.attempts
-            .iter()
-            .filter(|a| !a.outcome.is_ok() && a.outcome != Outcome::Killed)
+        self.attempts.iter().filter(|a| a.outcome.is_failure())
     }
 
     /// Whether a later attempt at the same letter followed this one.

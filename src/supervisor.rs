@@ -366,17 +366,14 @@ fn settle(
     attempts: &mut Vec<Attempt>,
     progress: &dyn Fn(&Attempt),
 ) -> bool {
-    let retry = !matches!(attempt.outcome, Outcome::Ok(_) | Outcome::Killed)
-        && attempt.number <= policy.retries;
+    let failed = attempt.outcome.is_failure();
+    let retry = failed && attempt.number <= policy.retries;
     if retry {
         pending.push_front((job, attempt.number + 1));
     } else {
         progress(&attempt);
     }
-    let halt = !retry
-        && !attempt.outcome.is_ok()
-        && attempt.outcome != Outcome::Killed
-        && !policy.keep_going;
+    let halt = failed && !retry && !policy.keep_going;
     attempts.push(attempt);
     halt
 }
