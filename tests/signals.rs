@@ -4,10 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use common::{alive, entries, eventually, example, fixture, pids};
+use common::{alive, entries, eventually, example, fixture, pids, signal, wait_within};
 
 /// Starts orchestrate with every child in `mode`, TMPDIR inside `dir`, and
 /// waits until all 26 children have recorded their pids.
@@ -36,27 +36,6 @@ fn start_hanging(dir: &Path, mode: &str, extra: &[&str]) -> Child {
             == 26
     });
     child
-}
-
-fn signal(child: &Child, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is our own
-    // unreaped child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-}
-
-/// Waits for `child` with a deadline, killing it if the deadline passes.
-fn wait_within(child: &mut Child, seconds: u64) -> ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("orchestrate did not exit within {seconds} s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[track_caller]

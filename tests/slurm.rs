@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, eventually, example, fixture, input, pids};
+use common::{alive, eventually, example, fixture, input, pids, signal, wait_within};
 use predicates::prelude::*;
 
 const DEFAULT_CONF: &str = "/tmp/polymer-fanout-slurm/slurm.conf";
@@ -233,14 +233,8 @@ fn sigterm_through_srun_cancels_every_job_even_with_a_short_grace_period() {
             == 26
     });
     assert_eq!(queued(&conf, &name).len(), 26);
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let mut status = None;
-    eventually(30, "orchestrate to exit", || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    assert_eq!(status.and_then(|s| s.code()), Some(143));
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_within(&mut child, 30).code(), Some(143));
     eventually(20, "every step to leave the queue", || {
         queued(&conf, &name).is_empty()
     });

@@ -103,3 +103,25 @@ pub fn pids(path: &Path) -> Vec<i32> {
         .map(|pid| pid.parse().unwrap())
         .collect()
 }
+
+/// Sends `signal` to a child process of the test.
+pub fn signal(child: &std::process::Child, signal: i32) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our own
+    // unreaped child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+}
+
+/// Waits for `child` with a deadline, killing it if the deadline passes.
+pub fn wait_within(child: &mut std::process::Child, seconds: u64) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("orchestrate did not exit within {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
