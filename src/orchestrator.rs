@@ -26,7 +26,8 @@ use crate::supervisor::{self, ChildProgram, Policy, Supervision};
 #[derive(Clone, Debug)]
 pub struct Config {
     pub source: Source,
-    pub program: ChildProgram,
+    /// The child program; the process mode needs one, the others none.
+    pub program: Option<ChildProgram>,
     /// Keep result files here; by default they live in a temporary folder.
     pub results_dir: Option<PathBuf>,
     pub letters: Vec<UnitType>,
@@ -132,8 +133,12 @@ pub fn run(
 
     let (supervision, full_length, jobs) = match config.mode {
         Mode::Process => {
+            let program = config
+                .program
+                .as_ref()
+                .context("the process mode needs a child program")?;
             let (supervision, full_length) =
-                fan_out(config, polymer, &mut phases, signals, progress)?;
+                fan_out(config, program, polymer, &mut phases, signals, progress)?;
             (supervision, full_length, config.policy.jobs)
         }
         Mode::Thread | Mode::Serial => {
@@ -181,6 +186,7 @@ pub fn run(
 /// The process mode: hand the children a polymer file, supervise them.
 fn fan_out(
     config: &Config,
+    program: &ChildProgram,
     mut polymer: Polymer,
     phases: &mut Phases,
     signals: &Signals,
@@ -251,7 +257,7 @@ fn fan_out(
     }
     let supervision = supervisor::supervise(
         jobs,
-        &config.program,
+        program,
         &config.policy,
         signals,
         phases.epoch,

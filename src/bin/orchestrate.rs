@@ -184,12 +184,14 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         .unwrap_or_else(|| UnitType::all().collect());
     let config = Config {
         source: Source::from(args.input.as_os_str()),
-        program: ChildProgram {
-            program: match args.mode {
-                Mode::Process => reduce_bin(args.reduce_bin.as_ref())?,
-                Mode::Thread | Mode::Serial => PathBuf::new(),
-            },
-            launcher: Launcher::from_words(args.launcher.clone().map(|w| w.0).unwrap_or_default()),
+        program: match args.mode {
+            Mode::Process => Some(ChildProgram {
+                program: reduce_bin(args.reduce_bin.as_ref())?,
+                launcher: Launcher::from_words(
+                    args.launcher.clone().map(|w| w.0).unwrap_or_default(),
+                ),
+            }),
+            Mode::Thread | Mode::Serial => None,
         },
         results_dir: args.results_dir.clone(),
         prereact: !args.no_prereact,
