@@ -10,7 +10,7 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use polymer_fanout::{generate, reaction};
+use polymer_fanout::polymer::{self, Polymer, generate};
 
 fn kernels(c: &mut Criterion) {
     for (name, units) in [("50k", 50_000), ("10M", 10_000_000), ("100M", 100_000_000)] {
@@ -21,19 +21,20 @@ fn kernels(c: &mut Criterion) {
             group.sample_size(10);
         }
         group.bench_function("plain_stack", |b| {
-            b.iter(|| reaction::react_with_plain_stack(black_box(&input)).len())
+            b.iter(|| polymer::react_with_plain_stack(black_box(&input)).len())
         });
+        let validated = Polymer::parse(input.clone()).expect("generated polymers are valid");
         group.bench_function("interleaved", |b| {
             b.iter_batched_ref(
-                || input.clone(),
-                |units| reaction::react_in_place(black_box(units)),
+                || validated.clone(),
+                |polymer| black_box(polymer).react(),
                 BatchSize::LargeInput,
             )
         });
         group.bench_function("parallel_2_threads", |b| {
             b.iter_batched_ref(
-                || input.clone(),
-                |units| reaction::react_in_place_parallel(black_box(units), 2),
+                || validated.clone(),
+                |polymer| black_box(polymer).react_parallel(2),
                 BatchSize::LargeInput,
             )
         });
@@ -51,7 +52,7 @@ fn whole_job(c: &mut Criterion) {
         b.iter_batched(
             || raw.clone(),
             |raw| {
-                reaction::solve(black_box(raw))
+                polymer::solve(black_box(raw))
                     .expect("valid input")
                     .minimum()
             },
@@ -66,10 +67,10 @@ fn sweep(c: &mut Criterion) {
         "/inputs/polymer-50k.txt"
     ))
     .expect("the shipped input is in inputs/");
-    let mut polymer = polymer_fanout::polymer::Polymer::parse(raw).expect("valid input");
-    polymer.react();
+    let mut reacted = Polymer::parse(raw).expect("valid input");
+    reacted.react();
     c.bench_function("sweep/polymer-50k-reacted", |b| {
-        b.iter(|| reaction::lengths_without_each(black_box(polymer.units())))
+        b.iter(|| polymer::lengths_without_each(black_box(reacted.units())))
     });
 }
 

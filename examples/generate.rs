@@ -1,5 +1,5 @@
 //! Writes a deterministic polymer with the character of real puzzle inputs
-//! to stdout (see `polymer_fanout::generate`).
+//! to stdout (see `polymer_fanout::polymer::generate`).
 //!
 //! ```text
 //! cargo run --release --example generate -- --units 100000000 --seed 1 > big.txt
@@ -9,8 +9,8 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use polymer_fanout::generate;
 use polymer_fanout::polymer::UnitType;
+use polymer_fanout::polymer::generate;
 
 #[derive(Parser)]
 struct Args {

@@ -8,25 +8,32 @@
 //! Two binaries sit on this library:
 //! - `reduce` reacts a polymer with one unit type removed and writes the
 //!   length to a result file;
-//! - `orchestrate` spawns one `reduce` per letter, polls for their result
-//!   files and reports the minimum.
+//! - `orchestrate` spawns one `reduce` per letter, sees each finish by its
+//!   exit, reads and checks its result file, and reports the minimum.
 //!
-//! Modules:
-//! - [`polymer`]: the validated polymer and its unit types (pure);
-//! - [`reaction`]: the reaction kernels and the all-letters sweep (pure);
+//! Modules, from the bottom layer up (each uses only those above it in
+//! this list):
+//! - [`polymer`]: the pure domain: units, validation, reaction kernels, the
+//!   all-letters sweep, the generator;
 //! - [`input`]: reading a polymer from a file or standard input;
-//! - [`protocol`]: the child's command line and the result file, the whole
-//!   contract between the two processes.
+//! - [`files`]: writing files others read (atomically, or in place for a
+//!   device);
+//! - [`protocol`]: the contract between the processes: the child's command
+//!   line, the result file, the start mark;
+//! - [`signals`]: the signals a run waits on (a child's exit, stop signals);
+//! - [`supervise`]: spawning children, one child's life, the supervision
+//!   loop and its policy, containment of what children leave behind;
+//! - [`report`]: the data of a finished run, and its renderings (summary,
+//!   JSON, job log, SVG timeline);
+//! - [`orchestrator`]: one run: read, react, pick a mode, gather a report;
+//! - [`cli`]: the two command lines, and how the binaries print.
 
-pub mod export;
-pub mod generate;
-pub mod in_process;
+pub mod cli;
+pub mod files;
 pub mod input;
-pub mod launcher;
 pub mod orchestrator;
 pub mod polymer;
 pub mod protocol;
-pub mod reaction;
 pub mod report;
 pub mod signals;
-pub mod supervisor;
+pub mod supervise;

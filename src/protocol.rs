@@ -1,77 +1,27 @@
-//! The contract between `orchestrate` and its `reduce` children, both
-//! directions in one place: the child's command line (built by the parent,
-//! parsed by the child) and the result file (written atomically by the child,
-//! read strictly by the parent).
+//! The contract between `orchestrate` and its children, both directions in
+//! one place, and nothing else: the child's command line (built here, parsed
+//! by `reduce`'s command line in `cli`), the result file (written atomically
+//! by the child, read strictly by the parent), and the start mark.
 //!
 //! A result file holds exactly the decimal reacted length and a newline
-//! (`4\n`). It appears by rename, so a parent polling for it sees either no
-//! file or the whole file, never a partial one, even across a shared
-//! filesystem where the child runs on another machine.
+//! (`4\n`). It appears by rename, so a reader sees either no file or the
+//! whole file, even across a shared filesystem where the child runs on
+//! another machine. The parent believes one only after the child that was
+//! given its path exited with status 0, and only if it is a small regular
+//! file (not a symlink, FIFO or device) whose number is no larger than the
+//! polymer that child was handed.
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::Parser;
 
-use crate::input::Source;
+use crate::files::{self, shown};
 use crate::polymer::UnitType;
-
-/// React a polymer with one unit type removed and write the reacted length
-/// to a result file.
-#[derive(Debug, Parser, PartialEq, Eq)]
-#[command(name = "reduce", version)]
-pub struct ReduceArgs {
-    /// The polymer: a file of ASCII letters, or `-` for standard input.
-    #[arg(value_name = "INPUT")]
-    pub input: OsString,
-
-    /// Remove every unit of this type (one letter, either case) before
-    /// reacting. Without it nothing is removed.
-    #[arg(short, long, value_name = "LETTER")]
-    pub letter: Option<UnitType>,
-
-    /// Result file to write [default: out/<letter>.txt, or out/full.txt
-    /// without --letter]. Parent folders are created. `-` writes no file.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    /// Print nothing on stdout (by default the length is printed).
-    #[arg(short, long)]
-    pub quiet: bool,
-
-    /// The reaction kernel: `fast`, or `plain-stack`, the textbook `Vec`
-    /// stack that benchmarks use as the naive baseline.
-    #[arg(long, value_enum, default_value_t = Kernel::Fast, hide = true)]
-    pub kernel: Kernel,
-}
-
-/// Which reaction kernel `reduce` uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Kernel {
-    Fast,
-    PlainStack,
-}
-
-impl ReduceArgs {
-    pub fn source(&self) -> Source {
-        Source::from(self.input.as_os_str())
-    }
-
-    /// The result file to write, or `None` for `--output -`.
-    pub fn result_path(&self) -> Option<PathBuf> {
-        match &self.output {
-            Some(path) if path.as_os_str() == "-" => None,
-            Some(path) => Some(path.clone()),
-            None => {
-                let name = self.letter.map_or("full".to_string(), |l| l.to_string());
-                Some(Path::new("out").join(format!("{name}.txt")))
-            }
-        }
-    }
-}
 
 /// One child's job: react `polymer` without `letter`, write to `result`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,113 +46,61 @@ impl ChildJob {
     }
 }
 
-/// The environment variable through which the parent asks a child to mark
-/// the moment its work begins, by creating the named (empty) file. Under a
-/// launcher that queues (`srun`), that moment is later than the spawn, and
-/// the difference is the queueing delay the job log and timeline show.
-pub const START_FILE_ENV: &str = "POLYMER_FANOUT_START_FILE";
-
-/// The start marker for `letter` inside `dir` (beside the result, so it is
-/// on the filesystem the parent and the child share).
-pub fn start_marker_path(dir: &Path, letter: UnitType) -> PathBuf {
-    dir.join(format!(".{letter}.started"))
-}
-
-/// Creates the start marker named by [`START_FILE_ENV`], if any, holding
-/// the wall-clock time in nanoseconds since the Unix epoch (a file's own
-/// modification time is too coarse: milliseconds apart on Linux). Best
-/// effort: timing information must never make a child fail.
-pub fn mark_started() {
-    if let Some(path) = std::env::var_os(START_FILE_ENV) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let _ = std::fs::write(path, format!("{}\n", now.as_nanos()));
-    }
-}
-
-/// When the child that wrote the start marker at `path` began, if the
-/// marker is there and whole.
-pub fn read_start_mark(path: &Path) -> Option<SystemTime> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let nanos: u64 = text.strip_suffix('\n')?.parse().ok()?;
-    Some(UNIX_EPOCH + Duration::from_nanos(nanos))
-}
-
-/// The result file for `letter` inside `dir`.
-pub fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
-    dir.join(format!("{letter}.txt"))
-}
-
-/// Writes `length` to `path` atomically, replacing any file already there.
-///
-/// The content goes to a temporary file in the same folder, which is then
-/// renamed into place: a rename within one filesystem is atomic, so a reader
-/// never sees a partial result, and a failure leaves nothing behind.
+/// Writes `length` to `path` atomically, replacing any file already there,
+/// creating missing parent folders.
 pub fn write_result(path: &Path, length: usize) -> anyhow::Result<()> {
-    let dir = folder_of(path);
+    let dir = files::folder_of(path);
     std::fs::create_dir_all(dir)
-        .with_context(|| format!("could not create folder {}", dir.display()))?;
-    write_atomically(path, format!("{length}\n").as_bytes())
+        .with_context(|| format!("could not create folder {}", shown(dir)))?;
+    files::write_atomically(path, format!("{length}\n").as_bytes())
 }
 
-/// Removes a result or start file left by an earlier run or attempt, so it
-/// can never be taken for this one's; a file that is not there is fine.
-pub fn remove_stale(path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
-        _ => Ok(()),
-    }
-}
+/// The longest result file there can be: 20 digits (`u64::MAX`) and a newline.
+const LONGEST_RESULT: u64 = 21;
 
-/// The folder a file goes in (`.` for a bare file name).
-fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
-}
-
-/// Writes `content` to a temporary file beside `path`, then renames it into
-/// place: readers see the old file or the whole new one, and a failure
-/// leaves nothing behind. Used for every file the binaries leave for
-/// others to read (result files, job logs, timelines).
-pub fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
-    let mut file = tempfile::Builder::new()
-        // Readable like any file the user writes, not private like a temp file.
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .prefix(".partial-")
-        .tempfile_in(folder_of(path))
-        .with_context(|| format!("could not write {}", path.display()))?;
-    file.write_all(content)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    file.persist(path)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    Ok(())
-}
-
-/// What a poll of a result file found.
+/// What reading a result file found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ResultFile {
-    /// No file (yet).
+    /// No file.
     Missing,
     Length(usize),
-    /// A file that is not a newline-terminated non-negative integer; holds a
-    /// short, printable excerpt for the error message.
-    Malformed(String),
+    /// Anything else, described for the error line: not a regular file, too
+    /// long, not digits and a newline, or a length larger than `limit`.
+    Invalid(String),
 }
 
-/// Reads a result file strictly: exactly ASCII digits and one newline.
-pub fn read_result(path: &Path) -> io::Result<ResultFile> {
-    let content = match std::fs::read(path) {
-        Ok(content) => content,
+/// Reads a result file strictly: a regular file, opened without following a
+/// symlink and without blocking (a FIFO cannot hang the reader), holding
+/// exactly ASCII digits and one newline, for a length of at most `limit`.
+pub fn read_result(path: &Path, limit: usize) -> io::Result<ResultFile> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(ResultFile::Missing),
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(ResultFile::Invalid("a symlink, not a regular file".into()));
+        }
         Err(err) => return Err(err),
     };
-    Ok(parse_result(&content))
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Ok(ResultFile::Invalid("not a regular file".into()));
+    }
+    if metadata.len() > LONGEST_RESULT {
+        return Ok(ResultFile::Invalid(format!(
+            "{} bytes long, more than any length",
+            metadata.len()
+        )));
+    }
+    let mut content = Vec::with_capacity(LONGEST_RESULT as usize + 1);
+    file.take(LONGEST_RESULT + 1).read_to_end(&mut content)?;
+    Ok(parse_result(&content, limit))
 }
 
-fn parse_result(content: &[u8]) -> ResultFile {
+fn parse_result(content: &[u8], limit: usize) -> ResultFile {
     let malformed = || {
         let excerpt: String = content
             .iter()
@@ -210,7 +108,9 @@ fn parse_result(content: &[u8]) -> ResultFile {
             .flat_map(|b| b.escape_ascii())
             .map(char::from)
             .collect();
-        ResultFile::Malformed(excerpt)
+        ResultFile::Invalid(format!(
+            "expected digits and a newline, found \"{excerpt}\""
+        ))
     };
     let Some(digits) = content.strip_suffix(b"\n") else {
         return malformed();
@@ -218,10 +118,56 @@ fn parse_result(content: &[u8]) -> ResultFile {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return malformed();
     }
-    std::str::from_utf8(digits)
+    let Some(length) = std::str::from_utf8(digits)
         .ok()
-        .and_then(|d| d.parse().ok())
-        .map_or_else(malformed, ResultFile::Length)
+        .and_then(|d| d.parse::<usize>().ok())
+    else {
+        return malformed();
+    };
+    if length > limit {
+        return ResultFile::Invalid(format!(
+            "{length} units, more than the {limit} it was handed"
+        ));
+    }
+    ResultFile::Length(length)
+}
+
+/// The environment variable through which the parent asks a child to mark
+/// the moment its work starts, by writing the named file. Under a launcher
+/// that queues (`srun`), that moment is later than the spawn, and the
+/// difference is the queueing delay the job log and timeline show.
+pub const START_MARK_ENV: &str = "POLYMER_FANOUT_START_FILE";
+
+/// Writes the start mark named by [`START_MARK_ENV`], if any: the wall-clock
+/// time in nanoseconds since the Unix epoch (a file's own modification time
+/// is too coarse: milliseconds apart on Linux). Best effort: timing
+/// information must never make a child fail.
+pub fn write_start_mark() {
+    if let Some(path) = std::env::var_os(START_MARK_ENV) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let _ =
+            files::write_atomically(Path::new(&path), format!("{}\n", now.as_nanos()).as_bytes());
+    }
+}
+
+/// When the child that wrote the start mark at `path` started its work, if
+/// the mark is there and whole (read like a result file: no symlink, no
+/// FIFO, small).
+pub fn read_start_mark(path: &Path) -> Option<SystemTime> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    File::take(file, 64).read_to_string(&mut text).ok()?;
+    let nanos: u64 = text.strip_suffix('\n')?.parse().ok()?;
+    Some(UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
 #[cfg(test)]
@@ -229,40 +175,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_child_command_line_round_trips_through_the_reduce_parser() {
-        let job = ChildJob {
-            letter: "q".parse().unwrap(),
-            result: PathBuf::from("/tmp/run/q.txt"),
-            polymer: PathBuf::from("/tmp/run/polymer"),
-        };
-        let parsed =
-            ReduceArgs::try_parse_from(std::iter::once(OsString::from("reduce")).chain(job.args()))
-                .unwrap();
-        assert_eq!(parsed.letter, Some(job.letter));
-        assert_eq!(parsed.result_path(), Some(job.result.clone()));
-        assert!(parsed.quiet);
-        assert_eq!(parsed.source(), Source::Path(job.polymer.clone()));
-    }
-
-    #[test]
     fn the_result_file_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/c.txt");
-        assert_eq!(read_result(&path).unwrap(), ResultFile::Missing);
+        assert_eq!(read_result(&path, 10).unwrap(), ResultFile::Missing);
         write_result(&path, 4).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"4\n");
-        assert_eq!(read_result(&path).unwrap(), ResultFile::Length(4));
+        assert_eq!(read_result(&path, 10).unwrap(), ResultFile::Length(4));
         write_result(&path, 123_456_789).unwrap();
-        assert_eq!(read_result(&path).unwrap(), ResultFile::Length(123_456_789));
+        assert_eq!(
+            read_result(&path, usize::MAX).unwrap(),
+            ResultFile::Length(123_456_789)
+        );
         let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
         assert_eq!(leftovers, 1, "only the result file remains in its folder");
     }
 
     #[track_caller]
     fn case(content: &[u8], expected: Option<usize>) {
-        match (parse_result(content), expected) {
+        match (parse_result(content, 1000), expected) {
             (ResultFile::Length(n), Some(e)) => assert_eq!(n, e),
-            (ResultFile::Malformed(_), None) => {}
+            (ResultFile::Invalid(_), None) => {}
             (got, _) => panic!("{:?} parsed as {got:?}", content.escape_ascii().to_string()),
         }
     }
@@ -272,6 +205,9 @@ mod tests {
         case(b"4\n", Some(4));
         case(b"0\n", Some(0));
         case(b"10\n", Some(10));
+        case(b"1000\n", Some(1000));
+        case(b"1001\n", None);
+        case(b"18446744073709551615\n", None);
         case(b"", None);
         case(b"4", None);
         case(b"\n", None);
@@ -285,31 +221,49 @@ mod tests {
     }
 
     #[test]
+    fn a_result_larger_than_the_polymer_is_named_as_such() {
+        assert_eq!(
+            parse_result(b"17\n", 16),
+            ResultFile::Invalid("17 units, more than the 16 it was handed".into())
+        );
+    }
+
+    #[test]
+    fn result_files_that_are_not_regular_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let link = dir.path().join("a.txt");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        assert!(matches!(read_result(&link, 10), Ok(ResultFile::Invalid(_))));
+        assert!(matches!(read_result(&fifo, 10), Ok(ResultFile::Invalid(_))));
+        let real = dir.path().join("real.txt");
+        std::fs::write(&real, "4\n").unwrap();
+        let good_link = dir.path().join("b.txt");
+        std::os::unix::fs::symlink(&real, &good_link).unwrap();
+        assert!(
+            matches!(read_result(&good_link, 10), Ok(ResultFile::Invalid(_))),
+            "even a symlink to a good file is not followed"
+        );
+        let big = dir.path().join("big.txt");
+        std::fs::write(&big, "1".repeat(1 << 20)).unwrap();
+        assert!(matches!(read_result(&big, 10), Ok(ResultFile::Invalid(_))));
+    }
+
+    #[test]
     fn the_start_mark_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".c.started");
         assert_eq!(read_start_mark(&path), None);
         // SAFETY: this test alone reads or writes this variable.
-        unsafe { std::env::set_var(START_FILE_ENV, &path) };
+        unsafe { std::env::set_var(START_MARK_ENV, &path) };
         let before = SystemTime::now();
-        mark_started();
+        write_start_mark();
         let mark = read_start_mark(&path).expect("a mark was written");
         assert!(before <= mark && mark <= SystemTime::now());
         std::fs::write(&path, "12").unwrap();
         assert_eq!(read_start_mark(&path), None, "a partial mark is not read");
-    }
-
-    #[test]
-    fn default_result_paths_follow_the_letter() {
-        let parse = |args: &[&str]| ReduceArgs::try_parse_from(args).unwrap().result_path();
-        assert_eq!(
-            parse(&["reduce", "in.txt"]),
-            Some(PathBuf::from("out/full.txt"))
-        );
-        assert_eq!(
-            parse(&["reduce", "-l", "C", "in.txt"]),
-            Some(PathBuf::from("out/c.txt"))
-        );
-        assert_eq!(parse(&["reduce", "-o", "-", "in.txt"]), None);
     }
 }

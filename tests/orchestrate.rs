@@ -452,25 +452,35 @@ fn orchestrate_runs_children_through_the_launcher_with_the_protocol_command_line
     lines.sort();
     assert_eq!(lines.len(), 26);
     let reduce = common::reduce_bin();
+    // Each attempt writes into the run's private folder inside the results
+    // folder, beside the children's snapshot of the polymer.
     for (line, letter) in lines.iter().zip('a'..='z') {
         let words: Vec<&str> = line.split(' ').collect();
         assert_eq!(words.len(), 7, "{line}");
         assert_eq!(words[0], reduce.to_str().unwrap());
-        assert_eq!(
-            &words[1..5],
-            [
-                "--letter",
-                &letter.to_string(),
-                "--output",
-                results.join(format!("{letter}.txt")).to_str().unwrap()
-            ]
-        );
-        assert_eq!(words[5], "--quiet");
+        assert_eq!(&words[1..4], ["--letter", &letter.to_string(), "--output"]);
+        let private = std::path::Path::new(words[4]).parent().unwrap();
+        assert_eq!(private.parent(), Some(results.as_path()), "{line}");
         assert!(
-            words[6].starts_with(results.join(".polymer-").to_str().unwrap()),
+            private
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".orchestrate-"),
             "{line}"
         );
+        assert_eq!(
+            words[4],
+            private.join(format!("{letter}.1.txt")).to_str().unwrap()
+        );
+        assert_eq!(words[5], "--quiet");
+        assert_eq!(words[6], private.join("polymer.txt").to_str().unwrap());
     }
+    assert_eq!(
+        fs::read_to_string(results.join("c.txt")).unwrap(),
+        "4\n",
+        "orchestrate publishes the checked results"
+    );
     orchestrate(dir.path())
         .args(["--launcher", "nice -n 5", "-q"])
         .arg(example())

@@ -58,7 +58,11 @@ fn every_mode_gives_the_same_answer() {
     modes_agree(dir.path(), &input("polymer-50k.txt"));
     for (units, seed) in [(0, 1), (1, 2), (777, 3), (5_000, 4), (20_000, 5)] {
         let path = dir.path().join(format!("generated-{seed}.txt"));
-        fs::write(&path, polymer_fanout::generate::polymer(units, seed)).unwrap();
+        fs::write(
+            &path,
+            polymer_fanout::polymer::generate::polymer(units, seed),
+        )
+        .unwrap();
         modes_agree(dir.path(), &path);
     }
 }

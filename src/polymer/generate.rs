@@ -11,7 +11,7 @@
 
 use std::io::{self, Write};
 
-use crate::polymer::UnitType;
+use super::unit::UnitType;
 
 /// SplitMix64: tiny, fast and good enough to shape test data.
 struct SplitMix(u64);
@@ -96,7 +96,7 @@ mod tests {
             "{}",
             reacted.len()
         );
-        let lengths = crate::reaction::lengths_without_each(reacted.units());
+        let lengths = crate::polymer::lengths_without_each(reacted.units());
         let best = lengths.iter().min().unwrap();
         assert!(*best < reacted.len() / 2, "{lengths:?}");
     }

@@ -62,6 +62,15 @@ impl Launcher {
         }
     }
 
+    /// The program the launcher runs (for error lines); empty for none.
+    pub fn program(&self) -> &OsStr {
+        match self {
+            Launcher::Direct => OsStr::new(""),
+            Launcher::Prefix(words) => &words[0],
+            Launcher::Slurm { srun, .. } => srun,
+        }
+    }
+
     /// The command that runs `program` for `job`.
     pub fn command(&self, program: &Path, job: &ChildJob) -> Command {
         let mut command = match self {

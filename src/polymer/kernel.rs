@@ -1,4 +1,4 @@
-//! The reaction kernels and the all-letters sweep.
+//! The reaction kernels.
 //!
 //! - [`react_in_place`]: the full reaction, in the buffer the input was read
 //!   into. A plain stack is bound by a load-compare-branch chain on every
@@ -9,14 +9,15 @@
 //!   reacted chunks are then joined, cancelling at the seams (the reaction of
 //!   a concatenation is the reaction of the concatenated reactions).
 //! - [`react_in_place_parallel`]: the same, one part of the input per thread.
-//! - [`lengths_without_each`]: every letter's reacted length from one fully
-//!   reacted polymer, in time proportional to what changes.
 //! - [`react_with_plain_stack`]: the textbook `Vec` stack, kept as the
 //!   baseline that benchmarks compare against.
+//! - [`remove_in_place`]: the one way a unit type is removed.
+//!
+//! The fast kernels trust their input: a byte that reacts with the sentinel
+//! would walk a stack below its buffer. So they are `unsafe fn`s whose
+//! precondition (every byte an ASCII letter) only `Polymer` discharges.
 
-use crate::polymer::{InvalidUnit, Polymer, UnitType};
-
-const CASE_BIT: u8 = 0x20;
+use super::unit::{CASE_BIT, UnitType};
 
 /// Stands below the bottom of every stack: it reacts with no letter.
 const SENTINEL: u8 = 0;
@@ -107,9 +108,13 @@ impl Lane {
     }
 }
 
-/// Fully reacts `units` (ASCII letters) in place and returns the reacted
-/// length; the reacted polymer is `units[..len]`.
-pub fn react_in_place(units: &mut [u8]) -> usize {
+/// Fully reacts `units` in place and returns the reacted length; the
+/// reacted polymer is `units[..len]`.
+///
+/// # Safety
+/// Every byte of `units` must be an ASCII letter. Any other byte may react
+/// with [`SENTINEL`] and move a stack pointer before the buffer.
+pub unsafe fn react_in_place(units: &mut [u8]) -> usize {
     let n = units.len();
     if n < 2 {
         return n;
@@ -193,28 +198,48 @@ fn join_reacted(units: &mut [u8], starts: &[usize], lens: &[usize]) -> usize {
 }
 
 /// [`react_in_place`] with the input split into `threads` parts reacted at
-/// once, then joined at the seams.
-pub fn react_in_place_parallel(units: &mut [u8], threads: usize) -> usize {
+/// once, then joined at the seams. A part whose thread cannot be started
+/// (the process is at its thread limit) is reacted on the caller's thread:
+/// slower, never wrong.
+///
+/// # Safety
+/// As for [`react_in_place`]: every byte must be an ASCII letter.
+pub unsafe fn react_in_place_parallel(units: &mut [u8], threads: usize) -> usize {
     let threads = threads.clamp(1, (units.len() / INTERLEAVE_FROM).max(1));
     if threads == 1 {
-        return react_in_place(units);
+        // SAFETY: the caller's precondition.
+        return unsafe { react_in_place(units) };
     }
     let part = units.len() / threads;
     let starts: Vec<usize> = (0..threads).map(|k| k * part).collect();
-    let lens: Vec<usize> = std::thread::scope(|scope| {
+    let ends: Vec<usize> = (1..threads)
+        .map(|k| k * part)
+        .chain([units.len()])
+        .collect();
+    // Each part on a thread of its own; `None` where none could be started.
+    let reacted: Vec<Option<usize>> = std::thread::scope(|scope| {
         let mut rest = &mut units[..];
         let mut handles = Vec::with_capacity(threads);
-        for k in 0..threads {
-            let take = if k + 1 == threads { rest.len() } else { part };
-            let (mine, others) = rest.split_at_mut(take);
+        for (&start, &end) in starts.iter().zip(&ends) {
+            let (mine, others) = rest.split_at_mut(end - start);
             rest = others;
-            handles.push(scope.spawn(move || react_in_place(mine)));
+            // SAFETY: `mine` is a part of `units`: letters only (caller).
+            let work = move || unsafe { react_in_place(mine) };
+            handles.push(std::thread::Builder::new().spawn_scoped(scope, work).ok());
         }
         handles
             .into_iter()
-            .map(|handle| handle.join().expect("reaction threads do not panic"))
+            .map(|handle| handle.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
             .collect()
     });
+    let lens: Vec<usize> = reacted
+        .into_iter()
+        .zip(starts.iter().zip(&ends))
+        .map(|(len, (&start, &end))| {
+            // SAFETY: a part of `units`: letters only (caller).
+            len.unwrap_or_else(|| unsafe { react_in_place(&mut units[start..end]) })
+        })
+        .collect();
     join_reacted(units, &starts, &lens)
 }
 
@@ -245,231 +270,38 @@ pub fn remove_in_place(units: &mut [u8], unit_type: UnitType) -> usize {
     len
 }
 
-/// The reacted length after removing each of the 26 unit types, from a
-/// polymer that is already fully reacted.
-///
-/// Removing every unit of one type cuts the reacted polymer into pieces
-/// that are each still reacted, so reactions can only happen where two
-/// pieces meet. The kept part is a stack of slices of `reacted`; at each
-/// junction, units cancel while the end of the kept part reacts with the
-/// start of the next piece. One pass records every letter's positions, so
-/// all 26 letters cost about `reacted.len()` plus the removed units and
-/// cancellations, not 26 passes over the polymer.
-pub fn lengths_without_each(reacted: &[u8]) -> [usize; 26] {
-    debug_assert!(
-        reacted.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT),
-        "input must be reacted"
-    );
-    let mut sweep = Sweep::new(reacted.len());
-    std::array::from_fn(|k| sweep.length_without(reacted, b'a' + k as u8))
-}
-
-/// One letter's removal from a reacted polymer, swept junction by junction.
-struct Sweep {
-    /// The letter's positions, then the polymer's length as a last cut;
-    /// with slack for the unconditional writes of `find_cuts`.
-    cuts: Vec<usize>,
-    /// The kept part below its last range: half-open ranges of the polymer.
-    ranges: Vec<(usize, usize)>,
-}
-
-impl Sweep {
-    fn new(len: usize) -> Self {
-        Sweep {
-            cuts: vec![0; len + 8],
-            ranges: Vec::with_capacity(len),
-        }
-    }
-
-    /// Writes the positions of `letter`'s units into `cuts`, returns how many.
-    ///
-    /// Each 64-unit block becomes a bit mask; its first four positions are
-    /// written whether or not they exist (the count moves on by the real
-    /// number), so the common block costs no unpredictable branch.
-    fn find_cuts(&mut self, reacted: &[u8], letter: u8) -> usize {
-        let cuts = &mut self.cuts;
-        let mut count = 0;
-        let mut blocks = reacted.chunks_exact(BLOCK);
-        let mut offset = 0;
-        for block in &mut blocks {
-            let mut mask = letter_mask(block.try_into().expect("a whole block"), letter);
-            let found = mask.count_ones() as usize;
-            for slot in &mut cuts[count..count + 4] {
-                *slot = offset + mask.trailing_zeros() as usize;
-                mask &= mask.wrapping_sub(1);
-            }
-            let mut extra = count + 4;
-            while mask != 0 {
-                cuts[extra] = offset + mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                extra += 1;
-            }
-            count += found;
-            offset += BLOCK;
-        }
-        for (i, &unit) in blocks.remainder().iter().enumerate() {
-            if unit | CASE_BIT == letter {
-                cuts[count] = offset + i;
-                count += 1;
-            }
-        }
-        count
-    }
-
-    /// The reacted length of `reacted` without the units of `letter`
-    /// (lowercase).
-    ///
-    /// The kept part is a stack of ranges; its last range lives in
-    /// registers (`last`), because every junction compares its end with the
-    /// start of the next piece, and cancellations eat into it.
-    fn length_without(&mut self, reacted: &[u8], letter: u8) -> usize {
-        let removed = self.find_cuts(reacted, letter);
-        self.cuts[removed] = reacted.len();
-        let ranges = &mut self.ranges;
-        ranges.clear();
-        let mut last = (0, 0);
-        let mut cancelled = 0;
-        let mut from_next = 0;
-        for &cut in &self.cuts[..=removed] {
-            // The piece `reacted[from..cut]` joins the kept part.
-            let mut from = from_next;
-            // Most junctions cancel nothing: one comparison decides.
-            while from < cut && last.0 < last.1 && reacted[last.1 - 1] ^ reacted[from] == CASE_BIT {
-                last.1 -= 1;
-                from += 1;
-                cancelled += 1;
-                if last.0 == last.1
-                    && let Some(below) = ranges.pop()
-                {
-                    last = below;
-                }
-            }
-            if from < cut {
-                if last.0 < last.1 {
-                    ranges.push(last);
-                }
-                last = (from, cut);
-            }
-            from_next = cut + 1;
-        }
-        reacted.len() - removed - 2 * cancelled
-    }
-}
-
-const BLOCK: usize = 64;
-
-/// Bit `i` is set when `block[i]` is a unit of `letter` (lowercase).
-#[cfg(target_arch = "x86_64")]
-fn letter_mask(block: &[u8; BLOCK], letter: u8) -> u64 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
-    // always available; each load reads 16 bytes of `block`, and loadu has
-    // no alignment requirement.
-    unsafe {
-        let case = _mm_set1_epi8(CASE_BIT as i8);
-        let wanted = _mm_set1_epi8(letter as i8);
-        let mut mask = 0;
-        for (k, lane) in block.chunks_exact(16).enumerate() {
-            let units = _mm_loadu_si128(lane.as_ptr().cast());
-            let hits = _mm_cmpeq_epi8(_mm_or_si128(units, case), wanted);
-            mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * k);
-        }
-        mask
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn letter_mask(block: &[u8; BLOCK], letter: u8) -> u64 {
-    block.iter().enumerate().fold(0, |mask, (i, &unit)| {
-        mask | (u64::from(unit | CASE_BIT == letter) << i)
-    })
-}
-
-/// The answer to the whole job for one polymer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Solution {
-    pub input_length: usize,
-    pub full_length: usize,
-    /// The reacted length without each unit type, `a` to `z`.
-    pub lengths: [usize; 26],
-}
-
-impl Solution {
-    /// The shortest length and its unit type (alphabetically first on ties).
-    pub fn minimum(&self) -> (UnitType, usize) {
-        UnitType::all()
-            .zip(self.lengths)
-            .min_by_key(|&(letter, length)| (length, letter))
-            .expect("there are 26 unit types")
-    }
-}
-
-/// The whole job in one thread: validate raw input, react it once, then
-/// every letter's length by the junction sweep.
-pub fn solve(raw: Vec<u8>) -> Result<Solution, InvalidUnit> {
-    let mut polymer = Polymer::parse(raw)?;
-    let input_length = polymer.len();
-    polymer.react();
-    Ok(Solution {
-        input_length,
-        full_length: polymer.len(),
-        lengths: lengths_without_each(polymer.units()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{naive_react, nested, polymer};
     use super::*;
-    use crate::polymer::tests::{naive_react, polymer};
     use proptest::prelude::*;
 
+    /// Letters only, so the kernels' precondition holds.
+    fn letters(units: &[u8]) -> Vec<u8> {
+        assert!(units.iter().all(u8::is_ascii_alphabetic));
+        units.to_vec()
+    }
+
     fn fast(units: &[u8]) -> Vec<u8> {
-        let mut copy = units.to_vec();
-        let len = react_in_place(&mut copy);
+        let mut copy = letters(units);
+        // SAFETY: `letters` checked every byte.
+        let len = unsafe { react_in_place(&mut copy) };
         copy.truncate(len);
         copy
     }
 
     fn parallel(units: &[u8], threads: usize) -> Vec<u8> {
-        let mut copy = units.to_vec();
-        let len = react_in_place_parallel(&mut copy, threads);
+        let mut copy = letters(units);
+        // SAFETY: `letters` checked every byte.
+        let len = unsafe { react_in_place_parallel(&mut copy, threads) };
         copy.truncate(len);
         copy
-    }
-
-    /// Reference for every letter: remove it, react naively.
-    fn naive_lengths(units: &[u8]) -> [usize; 26] {
-        std::array::from_fn(|k| {
-            let letter = b'a' + k as u8;
-            let kept: Vec<u8> = units
-                .iter()
-                .copied()
-                .filter(|&u| u | CASE_BIT != letter)
-                .collect();
-            naive_react(&kept).len()
-        })
     }
 
     /// Long polymers (past the interleaving threshold) built from a few
     /// letters, so they react a lot and across chunk seams.
     fn long_polymer() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(prop::sample::select(b"aAbBcC".to_vec()), 0..20_000)
-    }
-
-    /// Deep nesting: `abc...CBA` everywhere, so whole chunks cancel across seams.
-    fn nested(depth: usize, copies: usize) -> Vec<u8> {
-        let open: Vec<u8> = (0..depth).map(|i| b'a' + (i % 26) as u8).collect();
-        let close: Vec<u8> = open.iter().rev().map(|u| u ^ CASE_BIT).collect();
-        let mut units = Vec::new();
-        for _ in 0..copies {
-            units.extend(&open);
-        }
-        for _ in 0..copies {
-            units.extend(&close);
-        }
-        units
     }
 
     #[test]
@@ -487,52 +319,14 @@ mod tests {
             let expected = react_with_plain_stack(&units);
             assert_eq!(fast(&units), expected);
             assert_eq!(parallel(&units, 3), expected);
-            let reacted = fast(&units);
-            let lengths = lengths_without_each(&reacted);
-            for (k, &length) in lengths.iter().enumerate() {
-                let letter = UnitType::from_ascii(b'a' + k as u8).unwrap();
-                let mut copy = reacted.clone();
-                let kept = remove_in_place(&mut copy, letter);
-                assert_eq!(
-                    length,
-                    react_with_plain_stack(&copy[..kept]).len(),
-                    "letter {letter}"
-                );
-            }
         }
     }
 
     #[test]
-    fn the_whole_job_solves_the_shipped_inputs() {
-        let example = solve(b"dabAcCaCBAcCcaDA\n".to_vec()).unwrap();
-        assert_eq!((example.input_length, example.full_length), (16, 10));
-        assert_eq!(example.minimum(), (UnitType::from_ascii(b'c').unwrap(), 4));
-        let raw = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/inputs/polymer-50k.txt"
-        ))
-        .unwrap();
-        let solution = solve(raw).unwrap();
-        assert_eq!(solution.full_length, 9848);
-        assert_eq!(
-            solution.minimum(),
-            (UnitType::from_ascii(b't').unwrap(), 3190)
-        );
-        assert_eq!(
-            solve(b"ab1".to_vec()),
-            Err(InvalidUnit {
-                offset: 2,
-                byte: b'1'
-            })
-        );
-    }
-
-    #[test]
-    fn the_worked_example_lengths_for_every_letter() {
-        let reacted = fast(b"dabAcCaCBAcCcaDA");
-        let lengths = lengths_without_each(&reacted);
-        assert_eq!(&lengths[..5], &[6, 8, 4, 6, 10]);
-        assert!(lengths[4..].iter().all(|&l| l == 10));
+    fn removal_keeps_the_order_of_the_other_units() {
+        let mut units = b"dabAcCaCBAcCcaDA".to_vec();
+        let kept = remove_in_place(&mut units, UnitType::from_ascii(b'c').unwrap());
+        assert_eq!(&units[..kept], b"dabAaBAaDA");
     }
 
     proptest! {
@@ -549,20 +343,6 @@ mod tests {
         #[test]
         fn parallel_reaction_agrees_with_serial(units in long_polymer(), threads in 1usize..5) {
             prop_assert_eq!(parallel(&units, threads), fast(&units));
-        }
-
-        #[test]
-        fn every_letter_length_agrees_with_the_naive_reference(units in polymer(200)) {
-            let reacted = fast(&units);
-            prop_assert_eq!(lengths_without_each(&reacted), naive_lengths(&units));
-        }
-
-        #[test]
-        fn every_letter_length_agrees_on_wide_alphabets(
-            units in prop::collection::vec(prop::sample::select(b"aAbBcCdDeEzZ".to_vec()), 0..400)
-        ) {
-            let reacted = fast(&units);
-            prop_assert_eq!(lengths_without_each(&reacted), naive_lengths(&units));
         }
     }
 }

@@ -1,0 +1,239 @@
+//! `orchestrate`'s command line, and the [`Config`] it describes. Options
+//! that belong to one mode are refused in the others here, as usage errors,
+//! so that a [`Mode`] never holds what it cannot use.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{CommandFactory, Parser};
+
+use crate::files::shown;
+use crate::input::Source;
+use crate::orchestrator::{Config, Mode, ProcessMode};
+use crate::polymer::UnitType;
+use crate::report::ModeName;
+use crate::supervise::launcher::Launcher;
+use crate::supervise::{ChildProgram, Policy};
+
+/// Find the shortest polymer left after removing one unit type, with one
+/// `reduce` child process per letter.
+///
+/// Exit status: 0 success, 1 failure (bad input, a letter that failed, an
+/// output that could not be written), 2 usage error, 128+N when stopped by
+/// signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT), 141 when
+/// stdout is a closed pipe.
+#[derive(Debug, Parser)]
+#[command(name = "orchestrate", version)]
+pub struct Args {
+    /// The polymer: a file of ASCII letters, or `-` for standard input.
+    #[arg(value_name = "INPUT")]
+    pub input: OsString,
+
+    /// The child program [default: `reduce` beside this executable, then on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub reduce_bin: Option<PathBuf>,
+
+    /// A command prefix for every child, split like a shell would, e.g.
+    /// "nice -n 10" or "srun --ntasks=1 --quiet". With children on other
+    /// machines, --results-dir must be on a filesystem they all share.
+    /// Under srun each child's job is named <name>-<letter> (<name> from
+    /// --job-name, default orchestrate-<pid>), and the job of a child that
+    /// had to be stopped is cancelled with scancel.
+    #[arg(long, value_name = "CMD", value_parser = parse_launcher)]
+    pub launcher: Option<Words>,
+
+    /// Publish each letter's checked result here as <letter>.txt (the folder
+    /// is created if missing; result files of earlier runs are removed
+    /// first; one run at a time may use it). Children write into a private
+    /// folder inside it [default: results stay in a temporary folder,
+    /// removed on exit].
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+
+    /// Which unit types to try, e.g. "aeiou" (case-insensitive) [default: all 26].
+    #[arg(long, value_name = "LETTERS", value_parser = parse_letters)]
+    pub letters: Option<Letters>,
+
+    /// At most N children (or threads) at once [default: one child per
+    /// letter; in thread mode, one thread per core].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    /// Per-child wall-clock limit in seconds (fractions allowed); a child
+    /// past it is stopped, with everything it started.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+
+    /// Seconds between SIGTERM and SIGKILL when stopping a child.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "2")]
+    pub grace: Duration,
+
+    /// Run every letter even after a failure, and report every failure
+    /// (by default the first failure stops the run).
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Run a failed letter again up to N times before counting it as failed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+
+    /// Hand the children (a private copy of) the original input instead of
+    /// the polymer that orchestrate reacted once up front. orchestrate still
+    /// reacts it once itself, for the full length in the report.
+    #[arg(long)]
+    pub no_prereact: bool,
+
+    /// Where the per-letter reactions run: `process` (one `reduce` child
+    /// each), `thread` (a pool of --jobs threads in this process) or
+    /// `serial` (one after another on this thread).
+    #[arg(long, value_enum, default_value_t = ModeName::Process)]
+    pub mode: ModeName,
+
+    /// Write a tab-separated job log: one line per letter with its start
+    /// and duration in seconds, outcome and length.
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
+
+    /// Write an SVG timeline of the run: the phases before the fan-out and
+    /// one bar per letter on a shared time axis.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
+
+    /// Print a table of every letter (length, duration, outcome) on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print only the minimum length.
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    /// Print one JSON object: min_length, best_letter, full_length,
+    /// results, elapsed_ms, ...
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A command prefix split into words. (A newtype, because clap gives
+/// `Vec` fields a meaning of their own: repeated values.)
+#[derive(Clone, Debug)]
+pub struct Words(Vec<OsString>);
+
+fn parse_launcher(value: &str) -> Result<Words, String> {
+    shlex::split(value)
+        .map(|words| Words(words.into_iter().map(OsString::from).collect()))
+        .ok_or_else(|| "unbalanced quotes or a trailing backslash".to_string())
+}
+
+#[derive(Clone, Debug)]
+pub struct Letters(Vec<UnitType>);
+
+fn parse_letters(value: &str) -> Result<Letters, String> {
+    UnitType::parse_set(value).map(Letters)
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds < 1e9 => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        _ => Err(format!("'{value}' is not a positive number of seconds")),
+    }
+}
+
+impl Args {
+    /// Refuses options that do not belong to the chosen mode, as clap
+    /// refuses any other usage error (status 2).
+    pub fn check_mode_options(&self) -> Result<(), clap::Error> {
+        if self.mode == ModeName::Process {
+            return Ok(());
+        }
+        let process_only = [
+            ("--reduce-bin", self.reduce_bin.is_some()),
+            ("--launcher", self.launcher.is_some()),
+            ("--results-dir", self.results_dir.is_some()),
+            ("--timeout", self.timeout.is_some()),
+            ("--retries", self.retries > 0),
+            ("--keep-going", self.keep_going),
+            ("--no-prereact", self.no_prereact),
+        ];
+        match process_only.iter().find(|(_, given)| *given) {
+            Some((flag, _)) => Err(Args::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{flag} applies only to --mode process"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The run these options describe; fails when the child program cannot
+    /// be found.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let letters = self
+            .letters
+            .clone()
+            .map_or_else(|| UnitType::all().collect(), |l| l.0);
+        let jobs = self.jobs.map(|jobs| jobs as usize);
+        let mode = match self.mode {
+            ModeName::Process => Mode::Process(ProcessMode {
+                program: ChildProgram {
+                    program: reduce_bin(self.reduce_bin.as_ref())?,
+                    launcher: Launcher::from_words(
+                        self.launcher.clone().map(|w| w.0).unwrap_or_default(),
+                    ),
+                },
+                policy: Policy {
+                    jobs: jobs.unwrap_or(letters.len()),
+                    timeout: self.timeout,
+                    keep_going: self.keep_going,
+                    retries: self.retries,
+                    grace: self.grace,
+                    ..Policy::default()
+                },
+                results_dir: self.results_dir.clone(),
+                prereact: !self.no_prereact,
+            }),
+            ModeName::Thread => Mode::Thread {
+                threads: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+            },
+            ModeName::Serial => Mode::Serial,
+        };
+        Ok(Config {
+            source: Source::from(self.input.as_os_str()),
+            letters,
+            mode,
+        })
+    }
+}
+
+/// The child program: as given, else `reduce` beside this executable, else
+/// `reduce` on PATH. Checked here so that nothing is spawned in vain.
+fn reduce_bin(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        let found = if path.components().count() > 1 {
+            path.is_file().then(|| path.clone())
+        } else {
+            which::which(path).ok()
+        };
+        let Some(found) = found else {
+            bail!("--reduce-bin {}: no such program", shown(path));
+        };
+        return std::path::absolute(&found)
+            .with_context(|| format!("could not resolve {}", shown(&found)));
+    }
+    let name = format!("reduce{}", std::env::consts::EXE_SUFFIX);
+    if let Ok(exe) = std::env::current_exe() {
+        let sibling = exe.with_file_name(&name);
+        if sibling.is_file() {
+            return Ok(sibling);
+        }
+    }
+    which::which(&name).map_err(|_| {
+        anyhow::anyhow!(
+            "could not find the `reduce` program beside orchestrate or on PATH; \
+             build it with `cargo build --release` or name it with --reduce-bin"
+        )
+    })
+}

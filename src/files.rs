@@ -1,0 +1,220 @@
+//! Writing files that other people and programs read: result files, job
+//! logs, timelines.
+//!
+//! A regular file is replaced atomically: the content goes to a temporary
+//! file in the same folder, which is renamed into place, so a reader sees
+//! the old file or the whole new one, and a failure leaves nothing behind.
+//! Anything else (a device such as `/dev/stdout` or `/dev/null`, a FIFO, or
+//! a symlink to one) is written in place: replacing it would destroy it.
+//!
+//! Not here: what the files hold (`protocol`, `report`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use tempfile::NamedTempFile;
+
+/// The folder a file goes in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// A path for error lines: escaped, so a newline in it cannot split the line.
+pub fn shown(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}
+
+/// A temporary file in `dir`, readable like any file the user writes (not
+/// private like a usual temporary file), removed on drop unless persisted.
+fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {
+    tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .prefix(".partial-")
+        .tempfile_in(dir)
+}
+
+/// Writes `content` to `path` through a temporary file in `staging` (which
+/// must be on the same filesystem as `path`), renamed into place.
+pub fn write_atomically_via(staging: &Path, path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    let context = || format!("could not write {}", shown(path));
+    let mut file = staging_file(staging).with_context(context)?;
+    file.write_all(content).with_context(context)?;
+    file.persist(path)
+        .map_err(|err| err.error)
+        .with_context(context)?;
+    Ok(())
+}
+
+/// Writes `content` to `path` atomically, staging it in `path`'s own folder.
+pub fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    write_atomically_via(folder_of(path), path, content)
+}
+
+/// An output file named on the command line, checked before any work is
+/// done so that a bad path costs nothing, and written at the end.
+#[derive(Debug)]
+pub struct Target {
+    path: PathBuf,
+    how: How,
+}
+
+#[derive(Debug)]
+enum How {
+    /// A regular file (or none yet): staged beside it, renamed into place.
+    Replace {
+        staged: NamedTempFile,
+        dest: PathBuf,
+    },
+    /// A device, FIFO or socket: written where it is.
+    InPlace(File),
+}
+
+impl Target {
+    /// Checks that `path` can be written, and prepares to write it.
+    pub fn open(path: &Path) -> anyhow::Result<Target> {
+        let shown = shown(path);
+        let how = match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => return Err(anyhow!("{shown} is a folder")),
+            Ok(meta) if !meta.is_file() => How::InPlace(
+                open_in_place(path)
+                    .with_context(|| format!("could not open {shown} for writing"))?,
+            ),
+            Ok(_) => {
+                // Through a symlink, the file it points to is replaced and
+                // the link kept.
+                let dest = std::fs::canonicalize(path)
+                    .with_context(|| format!("could not resolve {shown}"))?;
+                let staged = staging_file(folder_of(&dest))
+                    .with_context(|| format!("could not write {shown}"))?;
+                How::Replace { staged, dest }
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                let staged = staging_file(folder_of(path))
+                    .with_context(|| format!("could not write {shown}"))?;
+                How::Replace {
+                    staged,
+                    dest: path.to_path_buf(),
+                }
+            }
+            Err(err) => return Err(err).with_context(|| format!("could not write {shown}")),
+        };
+        Ok(Target {
+            path: path.to_path_buf(),
+            how,
+        })
+    }
+
+    /// Writes the whole `content`, replacing what was there.
+    pub fn write(self, content: &[u8]) -> anyhow::Result<()> {
+        let context = || format!("could not write {}", shown(&self.path));
+        match self.how {
+            How::Replace { mut staged, dest } => {
+                staged.write_all(content).with_context(context)?;
+                staged
+                    .persist(&dest)
+                    .map_err(|err| err.error)
+                    .with_context(context)?;
+            }
+            How::InPlace(mut file) => {
+                file.write_all(content)
+                    .and_then(|()| file.flush())
+                    .with_context(context)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens a non-regular file for writing without blocking: a FIFO with no
+/// reader is an error (ENXIO) instead of a hang.
+fn open_in_place(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    // Back to blocking writes, so that a slow reader is waited for.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_leave_only_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.txt");
+        write_atomically(&path, b"4\n").unwrap();
+        write_atomically(&path, b"5\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"5\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_target_through_a_symlink_replaces_the_file_and_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.tsv");
+        let link = dir.path().join("link.tsv");
+        std::fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        Target::open(&link).unwrap().write(b"new").unwrap();
+        assert!(link.symlink_metadata().unwrap().is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_device_is_written_in_place_and_its_errors_are_reported() {
+        Target::open(Path::new("/dev/null"))
+            .unwrap()
+            .write(b"x")
+            .unwrap();
+        let full = Target::open(Path::new("/dev/full")).unwrap().write(b"x");
+        assert!(
+            format!("{:#}", full.unwrap_err()).starts_with("could not write /dev/full: "),
+            "the error names the target"
+        );
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_char_device(
+                &Path::new("/dev/null").metadata().unwrap().file_type()
+            ),
+            "/dev/null is still a device"
+        );
+    }
+
+    #[test]
+    fn a_fifo_without_a_reader_and_a_folder_are_refused_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        assert!(Target::open(&fifo).is_err());
+        let err = Target::open(dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{} is a folder", dir.path().display())
+        );
+    }
+
+    #[test]
+    fn a_target_that_is_never_written_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Target::open(&dir.path().join("log.tsv")).unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

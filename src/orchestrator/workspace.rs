@@ -1,0 +1,187 @@
+//! Where a process-mode run keeps its files.
+//!
+//! Every run has a *private folder*: the children's snapshot of the polymer
+//! and one result path per attempt live there, so no other run and no
+//! sibling child can write a file this run believes, and the user's input
+//! is never re-opened by a child. It is removed when the run ends, however
+//! it ends (short of SIGKILL; the next run in the same results folder
+//! removes what a killed one left).
+//!
+//! With `--results-dir`, the private folder is inside it (so that children
+//! on other machines share it), the folder is locked for the run (a second
+//! run there refuses, naming the first), and validated results are
+//! *published* there as `<letter>.txt` by the orchestrator alone. At the
+//! start, result files of earlier runs are removed, so at the end the
+//! folder holds this run's results only; a run refuses to start when a
+//! result would land on its own input.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use tempfile::TempDir;
+
+use super::Interrupted;
+use crate::files::{self, shown};
+use crate::input::FileId;
+use crate::polymer::UnitType;
+use crate::signals::Signals;
+
+/// The prefix of private folders inside a results folder.
+const PRIVATE_PREFIX: &str = ".orchestrate-";
+
+/// A run's folders: the private one, and the results folder if any.
+#[derive(Debug)]
+pub struct Workspace {
+    private: TempDir,
+    results: Option<ResultsDir>,
+}
+
+#[derive(Debug)]
+struct ResultsDir {
+    path: PathBuf,
+    /// Holds the folder's lock (flock) for as long as the run lasts.
+    _lock: File,
+}
+
+impl Workspace {
+    /// A workspace with a private folder in the temporary folder, or inside
+    /// `results_dir`, which is then prepared for this run. `input` is the
+    /// input's file, which no result may replace.
+    pub fn create(results_dir: Option<&Path>, input: Option<FileId>) -> anyhow::Result<Workspace> {
+        let Some(dir) = results_dir else {
+            let private = tempfile::Builder::new()
+                .prefix("orchestrate-")
+                .tempdir()
+                .context("could not create a temporary folder")?;
+            return Ok(Workspace {
+                private,
+                results: None,
+            });
+        };
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create results folder {}", shown(dir)))?;
+        let path = std::path::absolute(dir)
+            .with_context(|| format!("could not resolve {}", shown(dir)))?;
+        let lock = lock(&path)?;
+        remove_abandoned_private_folders(&path);
+        clear_results(&path, input)?;
+        let private = tempfile::Builder::new()
+            .prefix(&format!("{PRIVATE_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&path)
+            .with_context(|| format!("could not create a folder in {}", shown(&path)))?;
+        Ok(Workspace {
+            private,
+            results: Some(ResultsDir { path, _lock: lock }),
+        })
+    }
+
+    /// The private folder.
+    pub fn private(&self) -> &Path {
+        self.private.path()
+    }
+
+    /// Writes the children's polymer into the private folder, a slice at a
+    /// time so that a stop signal is answered while a large one is written.
+    pub fn write_polymer(&self, units: &[u8], signals: &Signals) -> anyhow::Result<PathBuf> {
+        const SLICE: usize = 8 << 20;
+        let path = self.private().join("polymer.txt");
+        let context = || format!("could not write the children's polymer {}", shown(&path));
+        let mut file = File::create_new(&path).with_context(context)?;
+        for slice in units.chunks(SLICE) {
+            if let Some(signal) = signals.stop_signal() {
+                return Err(Interrupted { signal }.into());
+            }
+            file.write_all(slice).with_context(context)?;
+        }
+        file.write_all(b"\n").with_context(context)?;
+        Ok(path)
+    }
+
+    /// Publishes a validated result as `<letter>.txt` in the results folder
+    /// (nothing without one), atomically, staged in the private folder.
+    pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
+        if let Some(results) = &self.results {
+            let path = results.path.join(format!("{letter}.txt"));
+            files::write_atomically_via(self.private(), &path, format!("{length}\n").as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Locks the results folder for this run, or names the run that holds it.
+fn lock(dir: &Path) -> anyhow::Result<File> {
+    let handle =
+        File::open(dir).with_context(|| format!("could not open results folder {}", shown(dir)))?;
+    // SAFETY: flock on a descriptor we own, with integer arguments only.
+    if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(handle);
+    }
+    let holder = private_folders(dir)
+        .into_iter()
+        .filter_map(|(_, pid)| pid)
+        .next()
+        .map_or_else(String::new, |pid| format!(" (pid {pid})"));
+    bail!(
+        "results folder {} is in use by another run of orchestrate{holder}; \
+         wait for it to end or choose another --results-dir",
+        shown(dir)
+    )
+}
+
+/// Private folders in `dir`, with the pid of the run that made each.
+fn private_folders(dir: &Path) -> Vec<(PathBuf, Option<u32>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let rest = name.strip_prefix(PRIVATE_PREFIX)?;
+            let pid = rest.split('-').next().and_then(|pid| pid.parse().ok());
+            Some((entry.path(), pid))
+        })
+        .collect()
+}
+
+/// Removes what runs killed outright left: with the lock held, no other run
+/// is using a private folder here.
+fn remove_abandoned_private_folders(dir: &Path) {
+    for (path, _) in private_folders(dir) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
+/// Removes every `<letter>.txt` left by an earlier run, so that the folder
+/// ends up holding this run's results only; refuses if one of them is the
+/// input itself (by device and inode, so a link cannot hide it).
+fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
+    for letter in UnitType::all() {
+        let path = dir.join(format!("{letter}.txt"));
+        let Ok(link) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let target = std::fs::metadata(&path).ok();
+        if let (Some(input), Some(target)) = (input, &target)
+            && FileId::of(target) == input
+        {
+            bail!(
+                "the input {} is where the result for letter {letter} goes; \
+                 move the input or choose another --results-dir",
+                shown(&path)
+            );
+        }
+        if link.is_dir() {
+            bail!(
+                "{} is a folder where the result for letter {letter} goes",
+                shown(&path)
+            );
+        }
+        std::fs::remove_file(&path)
+            .with_context(|| format!("could not remove the old result {}", shown(&path)))?;
+    }
+    Ok(())
+}

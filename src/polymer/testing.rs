@@ -1,0 +1,35 @@
+//! What the tests of this layer share: the reaction as the puzzle states
+//! it, and polymers that react often.
+
+use proptest::prelude::*;
+
+use super::unit::CASE_BIT;
+
+/// The reaction as the puzzle states it: find the first reacting pair,
+/// delete it, start again. Quadratic, obviously right.
+pub(crate) fn naive_react(units: &[u8]) -> Vec<u8> {
+    let mut units = units.to_vec();
+    while let Some(i) = units.windows(2).position(|w| w[0] ^ w[1] == CASE_BIT) {
+        units.drain(i..i + 2);
+    }
+    units
+}
+
+/// Polymers over a few letters, so reactions are frequent.
+pub(crate) fn polymer(max_len: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(b"aAbBcCdD".to_vec()), 0..max_len)
+}
+
+/// Deep nesting: `abc...CBA` everywhere, so whole chunks cancel across seams.
+pub(crate) fn nested(depth: usize, copies: usize) -> Vec<u8> {
+    let open: Vec<u8> = (0..depth).map(|i| b'a' + (i % 26) as u8).collect();
+    let close: Vec<u8> = open.iter().rev().map(|u| u ^ CASE_BIT).collect();
+    let mut units = Vec::new();
+    for _ in 0..copies {
+        units.extend(&open);
+    }
+    for _ in 0..copies {
+        units.extend(&close);
+    }
+    units
+}

@@ -1,0 +1,45 @@
+//! The report for programs: one JSON object with these fields (the README
+//! documents each):
+//! `min_length`, `best_letter`, `full_length`, `input_length`, `results`,
+//! `elapsed_ms`, `mode`, `jobs`, `attempts`.
+
+use super::Report;
+use crate::polymer::UnitType;
+
+/// The JSON report of a run whose verdict is the minimum `length` after
+/// removing `letter`.
+pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Value {
+    let results: serde_json::Map<String, serde_json::Value> = report
+        .results()
+        .iter()
+        .map(|(l, &n)| (l.to_string(), n.into()))
+        .collect();
+    serde_json::json!({
+        "min_length": length,
+        "best_letter": letter.to_string(),
+        "full_length": report.full_length,
+        "input_length": report.input_length,
+        "results": results,
+        "elapsed_ms": (report.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        "mode": report.mode.to_string(),
+        "jobs": report.jobs,
+        "attempts": report.attempts.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{letter, report};
+    use super::*;
+
+    #[test]
+    fn the_json_report_names_the_minimum_and_every_result() {
+        let json = json(&report(&[('a', 6), ('c', 4)], "ac"), letter('c'), 4);
+        assert_eq!(json["min_length"], 4);
+        assert_eq!(json["best_letter"], "c");
+        assert_eq!(json["full_length"], 10);
+        assert_eq!(json["results"], serde_json::json!({"a": 6, "c": 4}));
+        assert_eq!(json["elapsed_ms"], 3.0);
+        assert_eq!(json["mode"], "process");
+    }
+}

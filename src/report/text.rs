@@ -1,0 +1,118 @@
+//! The report for people: the summary, one line per failure, and the
+//! `--verbose` table.
+
+use super::{Report, Verdict};
+use crate::polymer::UnitType;
+use crate::supervise::Outcome;
+
+/// The two-line summary printed by default, for a run whose verdict is the
+/// minimum `length` after removing `letter`.
+pub fn summary(report: &Report, letter: UnitType, length: usize) -> String {
+    format!(
+        "minimum: {length} units, after removing {letter}/{upper}\n\
+         (full reaction: {full} of {input} units; {count} letters in {ms:.1} ms, {mode} mode, {jobs} at once)",
+        upper = letter.letter().to_ascii_uppercase(),
+        full = report.full_length,
+        input = report.input_length,
+        count = report.letters.len(),
+        ms = report.elapsed.as_secs_f64() * 1e3,
+        mode = report.mode,
+        jobs = report.jobs,
+    )
+}
+
+/// One line per failed attempt, naming the letter and the reason, with the
+/// end of the child's stderr; retried attempts are warnings.
+pub fn failure_lines(report: &Report) -> Vec<String> {
+    report
+        .failures()
+        .into_iter()
+        .map(|(attempt, retried)| {
+            let (level, suffix) = if retried {
+                ("warning", format!(" (attempt {}; retried)", attempt.number))
+            } else {
+                ("error", String::new())
+            };
+            let mut line = format!(
+                "{level}: letter {}: child {}{suffix}",
+                attempt.letter, attempt.outcome
+            );
+            if !attempt.stderr_tail.is_empty() {
+                line.push_str("; its stderr ends: ");
+                line.push_str(&attempt.stderr_tail.join(" | "));
+            }
+            line
+        })
+        .collect()
+}
+
+/// The final line of a run without a minimum.
+pub fn failed_line(verdict: Verdict) -> String {
+    verdict.to_string()
+}
+
+/// The `--verbose` table: every letter, its length, duration and outcome,
+/// in columns that line up.
+pub fn letter_table(report: &Report) -> String {
+    let mut table = format!(
+        "{:<6} {:>9} {:>11}  {}\n",
+        "letter", "length", "duration", "outcome"
+    );
+    for run in report.letter_runs() {
+        let letter = run.letter;
+        let line = match run.last {
+            Some(attempt) => {
+                let length = match attempt.outcome {
+                    Outcome::Ok(length) => length.to_string(),
+                    _ => "-".into(),
+                };
+                let ms = format!("{:.3} ms", attempt.duration.as_secs_f64() * 1e3);
+                format!(
+                    "{letter:<6} {length:>9} {ms:>11}  {}\n",
+                    attempt.outcome.tag()
+                )
+            }
+            None => format!("{letter:<6} {:>9} {:>11}  not-started\n", "-", "-"),
+        };
+        table.push_str(&line);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::report;
+    use super::*;
+
+    #[test]
+    fn the_verbose_table_lines_up() {
+        let table = letter_table(&report(&[('a', 123_456), ('c', 4)], "abc"));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4);
+        // Every column ends where the header's does.
+        let ends = |line: &str| -> Vec<usize> {
+            let mut ends = Vec::new();
+            let bytes = line.as_bytes();
+            for i in 1..bytes.len() {
+                if bytes[i] == b' ' && bytes[i - 1] != b' ' {
+                    ends.push(i);
+                }
+            }
+            ends
+        };
+        let header = ends(lines[0]);
+        for line in &lines[1..] {
+            let row = ends(line);
+            assert_eq!(row[1], header[1], "length column of {line:?}");
+        }
+        assert!(lines[2].starts_with("b      "), "{table}");
+        assert!(lines[2].ends_with("not-started"), "{table}");
+    }
+
+    #[test]
+    fn the_summary_names_the_letter_in_both_cases() {
+        let r = report(&[('c', 4)], "c");
+        assert!(summary(&r, crate::polymer::UnitType::from_ascii(b'c').unwrap(), 4)
+            .starts_with("minimum: 4 units, after removing c/C\n(full reaction: 10 of 16 units; 1 letters in 3.0 ms, process mode, 2 at once)"));
+    }
+}

@@ -1,0 +1,290 @@
+//! One child process from spawn to verdict: how it is started (its own
+//! process group, stderr captured, death with the parent), how it is
+//! signalled, and what its attempt amounted to once it exited.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use super::attempt::{Attempt, Outcome};
+use super::launcher::Launcher;
+use super::policy::{Escalation, Life};
+use crate::protocol::{self, ChildJob, ResultFile};
+
+/// The program each child runs, and how.
+#[derive(Clone, Debug)]
+pub struct ChildProgram {
+    pub program: PathBuf,
+    pub launcher: Launcher,
+}
+
+/// A child process that has been spawned and not yet reaped.
+pub struct Running {
+    pub job: ChildJob,
+    pub attempt: u32,
+    process: std::process::Child,
+    spawned: Instant,
+    /// When its work started: at spawn for a direct child; under a
+    /// launcher, once its start mark has been seen.
+    started: Option<Instant>,
+    /// The start mark, under a launcher only: there the spawn says nothing
+    /// about when the work starts (a queue may hold it).
+    mark: Option<PathBuf>,
+    pub life: Life,
+    /// The child's stderr, captured.
+    stderr: File,
+}
+
+impl Running {
+    /// Spawns `program` for `job`, leading a process group of its own.
+    pub fn spawn(
+        job: ChildJob,
+        attempt: u32,
+        program: &ChildProgram,
+        life: impl FnOnce(Instant) -> Life,
+        null: &File,
+    ) -> io::Result<Running> {
+        let mark = match program.launcher {
+            Launcher::Direct => None,
+            _ => Some(job.result.with_extension("started")),
+        };
+        let stderr = capture_file()?;
+        let mut command = program.launcher.command(&program.program, &job);
+        command
+            .stdin(null.try_clone()?)
+            .stdout(null.try_clone()?)
+            .stderr(stderr.try_clone()?)
+            .process_group(0);
+        if let Some(mark) = &mark {
+            command.env(protocol::START_MARK_ENV, mark);
+        }
+        die_with_parent(&mut command);
+        // Taken before the spawn: by the time spawn returns, the child may
+        // already have started its work.
+        let spawned = Instant::now();
+        let process = command.spawn().map_err(|err| match &program.launcher {
+            Launcher::Direct => err,
+            launcher => io::Error::new(
+                err.kind(),
+                format!(
+                    "{err} (launcher {})",
+                    launcher.program().to_string_lossy().escape_debug()
+                ),
+            ),
+        })?;
+        // Spawning returns once the child's exec has succeeded.
+        let started = mark.is_none().then(Instant::now);
+        Ok(Running {
+            job,
+            attempt,
+            process,
+            spawned,
+            started,
+            mark,
+            life: life(spawned),
+            stderr,
+        })
+    }
+
+    pub fn pid(&self) -> libc::pid_t {
+        self.process.id() as libc::pid_t
+    }
+
+    /// Whether the child has exited, without reaping it: while it is an
+    /// unreaped zombie its pid, and so its process group id, cannot be
+    /// reused, which makes the final sweep of its group safe.
+    pub fn has_exited(&self) -> bool {
+        // SAFETY: waitid only writes into `info`, a zeroed siginfo_t we own;
+        // WNOWAIT leaves the child waitable for `Child::wait` later.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let rc = libc::waitid(
+                libc::P_PID,
+                self.pid() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            rc == 0 && info.si_pid() != 0
+        }
+    }
+
+    fn signal_group(&self, signal: libc::c_int) {
+        // SAFETY: killpg has no memory-safety preconditions. The group id is
+        // the pid of our unreaped child, so it names its group and no other.
+        // Errors (the group is already empty) are irrelevant here.
+        unsafe {
+            libc::killpg(self.pid(), signal);
+        }
+    }
+
+    /// Starts stopping a running child (SIGTERM to its group); the attempt
+    /// will count as `counts_as`. A child already being stopped is left as
+    /// it is.
+    pub fn stop(&mut self, now: Instant, counts_as: Outcome) {
+        if let Life::Running { .. } = self.life {
+            self.signal_group(libc::SIGTERM);
+            self.life = Life::Stopping {
+                since: now,
+                counts_as,
+            };
+        }
+    }
+
+    /// Carries out what the policy decided for this child.
+    pub fn escalate(&mut self, escalation: Escalation, now: Instant) {
+        match escalation {
+            Escalation::Stop(counts_as) => self.stop(now, counts_as),
+            Escalation::Kill => {
+                if let Some(counts_as) = self.life.counts_as().cloned() {
+                    self.signal_group(libc::SIGKILL);
+                    self.life = Life::Killed { counts_as };
+                }
+            }
+        }
+    }
+
+    /// Looks for the start mark, if one is expected and not yet seen.
+    pub fn look_for_start_mark(&mut self) {
+        if self.started.is_none()
+            && let Some(mark) = &self.mark
+        {
+            self.started = started_at(mark, self.spawned);
+        }
+    }
+
+    /// Sweeps the exited child's process group and reaps it, then decides
+    /// what the attempt amounted to. `limit` is the length of the polymer
+    /// the child was handed: no valid result is larger.
+    pub fn conclude(mut self, epoch: Instant, limit: usize) -> (ChildJob, Attempt) {
+        // Anything the child left running in its group goes with it.
+        self.signal_group(libc::SIGKILL);
+        let status = self.process.wait();
+        let outcome = match (self.life.counts_as(), status) {
+            (Some(outcome), _) => outcome.clone(),
+            (None, Err(err)) => Outcome::SpawnError(format!("could not wait for the child: {err}")),
+            (None, Ok(status)) => match (status.code(), status.signal()) {
+                // Only now, with its writer gone, is the result file read.
+                (Some(0), _) => match protocol::read_result(&self.job.result, limit) {
+                    Ok(ResultFile::Length(length)) => Outcome::Ok(length),
+                    Ok(ResultFile::Missing) => Outcome::NoResult,
+                    Ok(ResultFile::Invalid(why)) => Outcome::BadResult(why),
+                    Err(err) => Outcome::BadResult(format!("unreadable: {err}")),
+                },
+                (Some(code), _) => Outcome::Exit(code),
+                (None, Some(signal)) => Outcome::Signal(signal),
+                (None, None) => Outcome::Exit(-1),
+            },
+        };
+        // A child that ran between two polls is seen only now.
+        self.look_for_start_mark();
+        let stderr_tail = if outcome.is_ok() {
+            Vec::new()
+        } else {
+            tail_lines(&self.stderr, 3)
+        };
+        let started = self.started.unwrap_or(self.spawned);
+        let attempt = Attempt {
+            letter: self.job.letter,
+            number: self.attempt,
+            spawned: self.spawned.duration_since(epoch),
+            started: started.duration_since(epoch),
+            duration: started.elapsed(),
+            outcome,
+            stderr_tail,
+        };
+        (self.job, attempt)
+    }
+}
+
+/// Where a child's stderr goes: a file, not a pipe (a pipe that nobody
+/// drains fills up and blocks the child, and a file costs no thread). On
+/// Linux an in-memory file: creating 26 files on disk cost more than
+/// everything else orchestrate does per child.
+#[cfg(target_os = "linux")]
+fn capture_file() -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated literal; on success the kernel
+    // returns a new file descriptor that nothing else owns.
+    let fd = unsafe { libc::memfd_create(c"child-stderr".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh, valid descriptor owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn capture_file() -> io::Result<File> {
+    tempfile::tempfile()
+}
+
+/// Has the kernel SIGKILL the child when the thread that spawned it ends,
+/// which covers a SIGKILL of the orchestrator. Children are spawned from
+/// the thread that runs the supervision loop, which lives as long as the run.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and calls
+    // only prctl and getppid, both async-signal-safe; it allocates nothing
+    // (the error is built from a raw OS code).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl, in which case
+            // the death signal will never come: check and bail out.
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
+/// When the child wrote its start mark, kept between the spawn and now (the
+/// clock of another machine may be a little off), or `None` while there is
+/// no mark.
+fn started_at(mark: &Path, spawned: Instant) -> Option<Instant> {
+    let wall_mark = protocol::read_start_mark(mark)?;
+    // Read both clocks together, so the mark converts without drift.
+    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+    let ago = wall.duration_since(wall_mark).unwrap_or_default();
+    let at = now.checked_sub(ago).unwrap_or(spawned);
+    Some(at.clamp(spawned, now))
+}
+
+/// The last `count` non-empty lines of a (possibly large) file, each cut to a
+/// readable length.
+fn tail_lines(file: &File, count: usize) -> Vec<String> {
+    const WINDOW: u64 = 4096;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(WINDOW);
+    let mut bytes = vec![0; (len - start) as usize];
+    // Positioned read: the file offset is shared with the child's copy.
+    if file.read_exact_at(&mut bytes, start).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.chars().take(200).collect())
+        .collect();
+    lines[lines.len().saturating_sub(count)..].to_vec()
+}
