@@ -1,17 +1,27 @@
-//! Stopping `orchestrate` from outside: SIGTERM, SIGINT (once and twice) and
-//! SIGKILL must leave no child process and no temporary folder behind.
+//! Stopping `orchestrate` from outside: every stop signal (SIGINT, SIGTERM,
+//! SIGHUP, SIGQUIT), in every phase (reading the input, supervising
+//! children), once and twice, and SIGKILL, must leave no child process, no
+//! descendant of one and no temporary file behind, and end with status
+//! 128 + the signal. Every wait is on an event (a pid a fixture wrote, a
+//! thread that exists) and has a deadline.
 
 mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use common::{alive, entries, eventually, example, fixture, pids, signal, wait_within};
 
+const STOP_SIGNALS: [(i32, &str); 4] = [
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGQUIT, "SIGQUIT"),
+];
+
 /// Starts orchestrate with every child in `mode`, TMPDIR inside `dir`, and
-/// waits until all 26 children have recorded their pids.
-fn start_hanging(dir: &Path, mode: &str, extra: &[&str]) -> Child {
+/// waits until `expected_pids` processes have logged their pids.
+fn start_hanging(dir: &Path, mode: &str, extra: &[&str], expected_pids: usize) -> Child {
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let child = Command::new(common::orchestrate_bin())
@@ -29,11 +39,7 @@ fn start_hanging(dir: &Path, mode: &str, extra: &[&str]) -> Child {
         .spawn()
         .unwrap();
     eventually(30, "every child to start", || {
-        std::fs::read_to_string(dir.join("pids"))
-            .unwrap_or_default()
-            .lines()
-            .count()
-            == 26
+        pids(&dir.join("pids")).len() == expected_pids
     });
     child
 }
@@ -47,46 +53,57 @@ fn assert_all_gone(dir: &Path) {
     });
 }
 
-#[test]
-fn sigterm_stops_every_child_and_grandchild_and_removes_temporary_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = start_hanging(dir.path(), "hang", &[]);
-    signal(&child, libc::SIGTERM);
-    let status = wait_within(&mut child, 20);
-    assert_eq!(status.code(), Some(143));
+fn stderr_of(child: &mut Child) -> String {
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert_eq!(
-        stderr,
-        "orchestrate: error: interrupted by SIGTERM; every child was stopped\n"
-    );
-    // Each "hang" child left a grandchild `sleep`: both pids are in the log.
-    assert_eq!(pids(&dir.path().join("pids")).len(), 52);
-    assert_all_gone(dir.path());
-    assert!(
-        entries(&dir.path().join("tmp")).is_empty(),
-        "temporary folder left behind"
-    );
+    stderr
 }
 
 #[test]
-fn sigint_stops_every_child_with_status_130() {
+fn every_stop_signal_stops_every_child_and_grandchild_and_removes_temporary_files() {
+    for (number, name) in STOP_SIGNALS {
+        let dir = tempfile::tempdir().unwrap();
+        // Each "hang" child and its grandchild `sleep` log their pids.
+        let mut child = start_hanging(dir.path(), "hang", &[], 52);
+        signal(&child, number);
+        let status = wait_within(&mut child, 20);
+        assert_eq!(status.code(), Some(128 + number), "{name}");
+        assert_eq!(
+            stderr_of(&mut child),
+            format!("orchestrate: error: interrupted by {name}; every child was stopped\n")
+        );
+        assert_all_gone(dir.path());
+        assert!(
+            entries(&dir.path().join("tmp")).is_empty(),
+            "{name}: temporary folder left behind"
+        );
+    }
+}
+
+#[test]
+fn a_stop_reaches_grandchildren_that_left_the_process_group_or_were_orphaned() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_hanging(dir.path(), "hang", &[]);
-    signal(&child, libc::SIGINT);
-    assert_eq!(wait_within(&mut child, 20).code(), Some(130));
+    // Each child: itself, a setsid grandchild, a double-forked orphan, and
+    // a plain grandchild.
+    let mut child = start_hanging(dir.path(), "escape", &[], 26 * 4);
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_within(&mut child, 20).code(), Some(143));
     assert_all_gone(dir.path());
-    assert!(entries(&dir.path().join("tmp")).is_empty());
 }
 
 #[test]
 fn a_second_sigint_skips_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
-    // The children ignore SIGTERM, and the grace period is far longer than
+    // The children survive SIGTERM, and the grace period is far longer than
     // this test's deadline: only the second SIGINT can end the run in time.
-    let mut child = start_hanging(dir.path(), "stubborn", &["--grace", "600"]);
+    let mut child = start_hanging(dir.path(), "stubborn", &["--grace", "600"], 26);
     signal(&child, libc::SIGINT);
-    std::thread::sleep(Duration::from_millis(100));
+    let terms = dir.path().join("pids.terms");
+    eventually(20, "every child to receive SIGTERM", || {
+        std::fs::read_to_string(&terms)
+            .map(|log| log.lines().count() == 26)
+            .unwrap_or(false)
+    });
     assert!(
         child.try_wait().unwrap().is_none(),
         "the first SIGINT waits for the grace period"
@@ -101,11 +118,87 @@ fn a_second_sigint_skips_the_grace_period() {
 fn children_die_when_orchestrate_is_killed_outright() {
     let dir = tempfile::tempdir().unwrap();
     // `exec-hang` children are `sleep` itself, spawned directly by orchestrate.
-    let mut child = start_hanging(dir.path(), "exec-hang", &[]);
+    let mut child = start_hanging(dir.path(), "exec-hang", &[], 26);
     signal(&child, libc::SIGKILL);
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&wait_within(&mut child, 20)),
         Some(libc::SIGKILL)
     );
     assert_all_gone(dir.path());
+}
+
+/// The number of threads of process `pid`.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count())
+}
+
+/// Starts orchestrate on `input` (with `stdin`), and waits until its
+/// reading thread exists: by then its signal handlers are installed and the
+/// read is under way (or blocked).
+fn start_reading(dir: &Path, input: &Path, stdin: Stdio) -> Child {
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let child = Command::new(common::orchestrate_bin())
+        .current_dir(dir)
+        .env("TMPDIR", &tmp)
+        .arg(input)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    eventually(20, "the reading thread to start", || threads(pid) >= 2);
+    child
+}
+
+#[test]
+fn every_stop_signal_ends_a_read_of_standard_input_that_never_ends() {
+    for (number, name) in STOP_SIGNALS {
+        let dir = tempfile::tempdir().unwrap();
+        // A pipe whose writer never writes nor closes: `sleep 30 | orchestrate -`.
+        let mut writer = Command::new("sleep")
+            .arg("1000")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pipe = writer.stdout.take().unwrap();
+        let mut child = start_reading(dir.path(), Path::new("-"), Stdio::from(pipe));
+        signal(&child, number);
+        let status = wait_within(&mut child, 20);
+        let _ = writer.kill();
+        let _ = writer.wait();
+        assert_eq!(status.code(), Some(128 + number), "{name}");
+        assert_eq!(
+            stderr_of(&mut child),
+            format!("orchestrate: error: interrupted by {name}; every child was stopped\n")
+        );
+        assert!(entries(&dir.path().join("tmp")).is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn a_stop_signal_ends_the_open_of_a_fifo_that_has_no_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("input.fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let mut child = start_reading(dir.path(), &fifo, Stdio::null());
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_within(&mut child, 20).code(), Some(143));
+    assert!(entries(&dir.path().join("tmp")).is_empty());
+}
+
+#[test]
+fn an_endless_input_of_non_letters_fails_at_its_first_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    common::orchestrate(dir.path())
+        .arg("/dev/zero")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            "orchestrate: error: /dev/zero: byte offset 0: '\\x00' is not a polymer unit (expected A-Z or a-z)\n",
+        );
 }

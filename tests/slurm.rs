@@ -4,8 +4,8 @@
 //!
 //! Needs a running cluster: `sudo scripts/slurm-local.sh start`, then
 //! `export SLURM_CONF=...` as it prints (or the script's default path is
-//! used). Without one these tests are skipped with a printed reason, unless
-//! REQUIRE_SLURM=1 (as in CI), where a missing cluster is a failure.
+//! used). Without one these tests are skipped with a printed reason, except
+//! in CI (CI=true, or REQUIRE_SLURM=1), where a missing cluster is a failure.
 
 mod common;
 
@@ -41,7 +41,7 @@ fn cluster() -> Option<PathBuf> {
         "no usable Slurm cluster (SLURM_CONF={}, node state {state:?}); start one with `sudo scripts/slurm-local.sh start`",
         conf.display()
     );
-    if std::env::var_os("REQUIRE_SLURM").is_some_and(|v| v == "1") {
+    if common::must_not_skip() {
         panic!("{reason}");
     }
     // Straight to stderr: the test harness captures only the print macros,

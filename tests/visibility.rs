@@ -380,6 +380,10 @@ fn progress_is_shown_only_when_stderr_is_a_terminal() {
         .output()
         .is_err()
     {
+        assert!(
+            !common::must_not_skip(),
+            "script(1) is missing: install bsdutils (util-linux) to run this test"
+        );
         eprintln!("skipped the terminal half: script(1) is not installed");
         return;
     }

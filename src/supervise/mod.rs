@@ -215,7 +215,9 @@ impl<'a> Supervisor<'a> {
             let child = self.running.swap_remove(index);
             let (job, attempt) = child.conclude(self.epoch, self.batch.polymer_len);
             self.cancel_launch(&job, &attempt.outcome);
-            self.sweep_orphans();
+            if self.running.is_empty() {
+                self.sweep_orphans();
+            }
             self.settle(attempt);
         }
         ended
@@ -233,6 +235,9 @@ impl<'a> Supervisor<'a> {
     }
 
     /// Kills whatever the ended children left behind outside their groups.
+    /// Only while no child runs: an orphan cannot be traced back to the
+    /// child that started it, and one that a running child still needs
+    /// (a helper it daemonised) must not be killed under it.
     fn sweep_orphans(&mut self) {
         let keep: Vec<libc::pid_t> = self
             .running

@@ -125,3 +125,27 @@ pub fn wait_within(child: &mut std::process::Child, seconds: u64) -> std::proces
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Waits for `child` with a deadline, like [`wait_within`], and returns
+/// what it wrote on stdout (which must be piped).
+pub fn stdout_within(
+    mut child: std::process::Child,
+    seconds: u64,
+) -> (std::process::ExitStatus, String) {
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    // Read on a thread of its own, so that a full pipe cannot block the child.
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
+    });
+    let status = wait_within(&mut child, seconds);
+    (status, reader.join().unwrap().unwrap())
+}
+
+/// Whether a missing precondition (a cluster, a tool) must fail the test
+/// instead of skipping it: in CI, where nothing may skip silently.
+pub fn must_not_skip() -> bool {
+    ["CI", "REQUIRE_SLURM"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| v == "1" || v == "true"))
+}

@@ -1,0 +1,417 @@
+//! The promise under attack: a result counts only when it is the attempt's
+//! own; children read a private snapshot, never the user's path; nothing
+//! the user owns is deleted or replaced; outputs are checked before work
+//! starts and devices are written in place; a closed or full stdout never
+//! panics; nothing a child started outlives the run.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{alive, entries, eventually, example, input, orchestrate, orchestrate_faulty, pids};
+use predicates::prelude::*;
+
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+/// Runs the faulty stand-in with `FAULT_<letter>=<mode>` and expects the run
+/// to fail naming that letter and `reason`, leaving nothing behind.
+#[track_caller]
+fn fails(letter: &str, mode: &str, reason: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate_faulty(dir.path())
+        .env(format!("FAULT_{letter}"), mode)
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "orchestrate: error: letter {letter}: child {reason}"
+        )));
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn the_result_read_is_the_one_left_when_the_child_exited() {
+    // Regression: a result that was valid for a moment (`1`) was taken.
+    fails(
+        "c",
+        "rewrite",
+        "wrote a malformed result file (expected digits and a newline, found \"junk\")",
+    );
+}
+
+#[test]
+fn a_result_longer_than_the_polymer_handed_is_refused() {
+    // Regression: u64::MAX was reported as the minimum of a 16-unit input.
+    fails(
+        "a",
+        "huge",
+        "wrote a malformed result file (18446744073709551615 units, more than the 10 it was handed)",
+    );
+}
+
+#[test]
+fn a_result_path_turned_into_a_symlink_to_a_fifo_cannot_hang_the_run() {
+    // Regression: orchestrate blocked forever in open().
+    fails(
+        "q",
+        "fifo",
+        "wrote a malformed result file (a symlink, not a regular file)",
+    );
+}
+
+#[test]
+fn a_child_cannot_write_a_sibling_letters_result() {
+    // Regression: the child for `a` wrote `b.txt` and `b` reported 1.
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let output = orchestrate_faulty(dir.path())
+        .env("FAULT_a", "sibling")
+        .args(["--json", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["results"]["b"], 8);
+    assert_eq!(json["min_length"], 4);
+    assert_eq!(fs::read_to_string(results.join("b.txt")).unwrap(), "8\n");
+}
+
+#[test]
+fn children_read_a_private_snapshot_never_the_users_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let polymer = fs::read(input("polymer-50k.txt")).unwrap();
+    // Regression: children re-opened /dev/stdin (empty for them) and
+    // reported a minimum of 0.
+    orchestrate(dir.path())
+        .args(["--no-prereact", "-q", "/dev/stdin"])
+        .write_stdin(polymer.clone())
+        .assert()
+        .success()
+        .stdout("3190\n");
+    // A FIFO (like `<(cat file)`) can be read once only.
+    let fifo = dir.path().join("input.fifo");
+    mkfifo(&fifo);
+    let writer = {
+        let (fifo, polymer) = (fifo.clone(), polymer.clone());
+        std::thread::spawn(move || fs::write(fifo, polymer))
+    };
+    orchestrate(dir.path())
+        .args(["--no-prereact", "-q"])
+        .arg(&fifo)
+        .assert()
+        .success()
+        .stdout("3190\n");
+    writer.join().unwrap().unwrap();
+}
+
+#[test]
+fn an_input_replaced_during_the_run_does_not_change_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.txt");
+    fs::copy(example(), &path).unwrap();
+    // Every child replaces the input before it runs; each still sees the
+    // polymer orchestrate validated. (Regression: `full reaction: 10 of
+    // 16` and a minimum of 0.)
+    let output = orchestrate_faulty(dir.path())
+        .env("REPLACE_INPUT", &path)
+        .args(["--no-prereact", "--jobs", "1", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["min_length"], 4);
+    assert_eq!(json["full_length"], 10);
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "aAbB\n",
+        "the input was replaced"
+    );
+}
+
+#[test]
+fn two_runs_on_one_results_folder_never_mix_their_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let pid_log = dir.path().join("pids");
+    // The first run's children hang until it is stopped.
+    let mut first = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("FAULT_ALL", "hang")
+        .env("PID_LOG", &pid_log)
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(common::fixture("faulty-reduce.sh"))
+        .arg("--results-dir")
+        .arg(&results)
+        .arg(example())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(30, "the first run's children", || {
+        pids(&pid_log).len() == 52
+    });
+    orchestrate(dir.path())
+        .arg("--results-dir")
+        .arg(&results)
+        .arg(input("polymer-50k.txt"))
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "orchestrate: error: results folder {} is in use by another run of orchestrate (pid {}); \
+             wait for it to end or choose another --results-dir\n",
+            results.display(),
+            first.id()
+        ));
+    common::signal(&first, libc::SIGTERM);
+    assert_eq!(common::wait_within(&mut first, 20).code(), Some(143));
+    // Once it is over, the folder is free, and holds this run's results only.
+    orchestrate(dir.path())
+        .args(["-q", "--letters", "ct", "--results-dir"])
+        .arg(&results)
+        .arg(input("polymer-50k.txt"))
+        .assert()
+        .success()
+        .stdout("3190\n");
+    assert_eq!(entries(&results), ["c.txt", "t.txt"]);
+}
+
+#[test]
+fn a_results_folder_holds_only_the_last_runs_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    for letters in ["abcdef", "xy"] {
+        orchestrate(dir.path())
+            .args(["-q", "--letters", letters, "--results-dir"])
+            .arg(&results)
+            .arg(example())
+            .assert()
+            .success();
+    }
+    assert_eq!(entries(&results), ["x.txt", "y.txt"]);
+}
+
+#[test]
+fn the_input_is_never_overwritten_by_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("D");
+    fs::create_dir(&results).unwrap();
+    let polymer = results.join("t.txt");
+    fs::copy(input("polymer-50k.txt"), &polymer).unwrap();
+    let original = fs::read(&polymer).unwrap();
+    // Regression: the input was deleted and `3190` left in its place.
+    for extra in [&[][..], &["--no-prereact"]] {
+        orchestrate(dir.path())
+            .args(extra)
+            .arg("--results-dir")
+            .arg(&results)
+            .arg(&polymer)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(format!(
+                "orchestrate: error: the input {} is where the result for letter t goes; \
+                 move the input or choose another --results-dir\n",
+                polymer.display()
+            ));
+    }
+    // Nor through another name for the same file.
+    let link = dir.path().join("link.txt");
+    fs::hard_link(&polymer, &link).unwrap();
+    orchestrate(dir.path())
+        .arg("--results-dir")
+        .arg(&results)
+        .arg(&link)
+        .assert()
+        .code(1);
+    // Nor as standard input redirected from it.
+    let status = Command::new(common::orchestrate_bin())
+        .arg("--results-dir")
+        .arg(&results)
+        .arg("-")
+        .stdin(fs::File::open(&polymer).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(fs::read(&polymer).unwrap(), original);
+    assert_eq!(entries(&results), ["t.txt"], "nothing else was left there");
+}
+
+#[test]
+fn outputs_that_are_devices_are_written_in_place_and_their_errors_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // Regression: /dev/full "succeeded", and was replaced by a regular file.
+    orchestrate(dir.path())
+        .args(["-q", "--joblog", "/dev/full"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("4\n")
+        .stderr(predicate::str::starts_with(
+            "orchestrate: error: could not write /dev/full: No space left on device",
+        ));
+    orchestrate(dir.path())
+        .args(["-q", "--timeline", "/dev/null", "--joblog", "/dev/null"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n")
+        .stderr("");
+    for device in ["/dev/full", "/dev/null"] {
+        let kind = fs::metadata(device).unwrap().file_type();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_char_device(&kind),
+            "{device} is still a device"
+        );
+    }
+    // A job log on stdout goes there, in place.
+    orchestrate(dir.path())
+        .args(["-q", "--joblog", "/dev/stdout"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("letter\tattempts\t"))
+        .stdout(predicate::str::ends_with("4\n"));
+}
+
+#[test]
+fn unusable_outputs_are_refused_before_any_child_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.log");
+    let fifo = dir.path().join("nobody-reads.fifo");
+    mkfifo(&fifo);
+    fs::create_dir(dir.path().join("folder")).unwrap();
+    for (option, target, message) in [
+        (
+            "--joblog",
+            "missing/log.tsv",
+            "could not write missing/log.tsv",
+        ),
+        ("--timeline", "folder", "folder is a folder"),
+        (
+            "--joblog",
+            "nobody-reads.fifo",
+            "could not open nobody-reads.fifo for writing",
+        ),
+    ] {
+        orchestrate_faulty(dir.path())
+            .env("EVENT_LOG", &events)
+            .args([option, target])
+            .arg(example())
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::starts_with(format!(
+                "orchestrate: error: {message}"
+            )))
+            .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    }
+    assert!(!events.exists(), "no child was started");
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_status_141() {
+    for (program, args) in [
+        (common::orchestrate_bin(), "-q"),
+        (common::reduce_bin(), "-o-"),
+    ] {
+        let mut child = Command::new(&program)
+            .arg(args)
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before anything is written.
+        drop(child.stdout.take());
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, b"dabAcCaCBAcCcaDA\n").unwrap();
+        drop(stdin);
+        let status = common::wait_within(&mut child, 30);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(141), "{}: {stderr}", program.display());
+        assert_eq!(stderr, "", "{}", program.display());
+    }
+}
+
+#[test]
+fn a_full_stdout_is_one_line_and_status_1() {
+    for (program, option) in [
+        (common::orchestrate_bin(), "-q"),
+        (common::reduce_bin(), "-o-"),
+    ] {
+        let output = Command::new(&program)
+            .arg(option)
+            .arg(example())
+            .stdout(
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{}", program.display());
+        assert!(
+            stderr.ends_with(
+                ": error: could not write to stdout: No space left on device (os error 28)\n"
+            ),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn nothing_a_successful_child_started_outlives_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_log = dir.path().join("pids");
+    // Regression: a child's setsid, double-forked daemon outlived the run.
+    orchestrate_faulty(dir.path())
+        .env("FAULT_m", "daemon")
+        .env("PID_LOG", &pid_log)
+        .arg("-q")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    let daemons = pids(&pid_log);
+    assert_eq!(daemons.len(), 1);
+    eventually(10, "the daemon to be gone", || !alive(daemons[0]));
+}
+
+#[test]
+fn nothing_a_timed_out_child_started_outlives_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_log = dir.path().join("pids");
+    orchestrate_faulty(dir.path())
+        .env("FAULT_b", "escape")
+        .env("PID_LOG", &pid_log)
+        .args(["--timeout", "3", "--letters", "abc"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("letter b: child timed out"));
+    let pids = pids(&pid_log);
+    assert_eq!(pids.len(), 4, "the child and its three grandchildren");
+    eventually(10, "every descendant to be gone", || {
+        pids.iter().all(|&pid| !alive(pid))
+    });
+}
