@@ -415,3 +415,81 @@ fn nothing_a_timed_out_child_started_outlives_the_run() {
         pids.iter().all(|&pid| !alive(pid))
     });
 }
+
+/// orchestrate on the worked example from stdin, under `limit` set to
+/// `value` (and, for the process limit, as the unprivileged user `nobody`,
+/// since root is exempt from it).
+fn limited(limit: libc::__rlimit_resource_t, value: u64, args: &[&str]) -> (Option<i32>, String) {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(common::orchestrate_bin());
+    command
+        .args(args)
+        .arg("-")
+        .env("TMPDIR", "/tmp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if limit == libc::RLIMIT_NPROC {
+        command.uid(65534).gid(65534);
+    }
+    // SAFETY: setrlimit is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let rlimit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            if libc::setrlimit(limit, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = std::io::Write::write_all(&mut stdin, b"dabAcCaCBAcCcaDA\n");
+    drop(stdin);
+    let status = common::wait_within(&mut child, 30);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
+#[test]
+fn exhausted_resources_are_one_clear_line_and_status_1_never_a_panic() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            !common::must_not_skip(),
+            "this test needs root, to run orchestrate as nobody with a process limit"
+        );
+        eprintln!("skipped: needs root");
+        return;
+    }
+    // No thread can be started (the process limit counts threads).
+    let (status, stderr) = limited(libc::RLIMIT_NPROC, 1, &["--mode", "thread"]);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "orchestrate: error: could not start a thread: Resource temporarily unavailable"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Too few file descriptors, at every point where they run out.
+    for files in [5, 10, 12, 16, 20] {
+        let (status, stderr) = limited(libc::RLIMIT_NOFILE, files, &[]);
+        assert_eq!(status, Some(1), "{files} files: {stderr}");
+        assert!(
+            stderr.contains("Too many open files"),
+            "{files} files: {stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .all(|line| line.starts_with("orchestrate: error: ")),
+            "{files} files: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
