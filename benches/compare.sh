@@ -11,8 +11,8 @@
 # The cases of a table take turns, run after run, so a burst of load from
 # elsewhere on a shared machine falls on all of them alike.
 #
-# Needs bash, coreutils and the built binaries; installs nothing:
-#   cargo build --release --examples && bash benches/compare.sh [UNITS] [RUNS]
+# Needs bash and coreutils; builds the binaries and the generator itself:
+#   bash benches/compare.sh [UNITS] [RUNS]
 # UNITS (default 100000000) sizes the large input; RUNS (default 11) is the
 # number of timed runs per case on the 50k input (large-input cases run 3).
 set -euo pipefail
@@ -21,12 +21,7 @@ cd "$(dirname "$0")/.."
 units=${1:-100000000}
 runs=${2:-11}
 bin=target/release
-for program in "$bin/orchestrate" "$bin/reduce" "$bin/examples/generate"; do
-    if [[ ! -x $program ]]; then
-        echo "compare.sh: $program is missing; run: cargo build --release --examples" >&2
-        exit 1
-    fi
-done
+cargo build --locked --release --quiet --bins --examples
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -26,9 +26,11 @@
 //! - [`report`]: the data of a finished run, and its renderings (summary,
 //!   JSON, job log, SVG timeline);
 //! - [`orchestrator`]: one run: read, react, pick a mode, gather a report;
+//! - [`conformance`]: the cases every child program must pass;
 //! - [`cli`]: the two command lines, and how the binaries print.
 
 pub mod cli;
+pub mod conformance;
 pub mod files;
 pub mod input;
 pub mod orchestrator;

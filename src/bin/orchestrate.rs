@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use polymer_fanout::cli::{orchestrate::Args, print, say};
+use polymer_fanout::cli::{self, orchestrate::Args, print, say};
 use polymer_fanout::files::Target;
 use polymer_fanout::orchestrator::{self, Interrupted};
 use polymer_fanout::report::{Report, Verdict, joblog, json, text, timeline};
@@ -16,6 +16,12 @@ use polymer_fanout::signals::Signals;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = args.generate {
+        return cli::generate(what, Args::command());
+    }
+    if let Some(program) = &args.check_child {
+        return cli::check_child(program);
+    }
     if let Err(usage) = args.check_mode_options() {
         usage.exit();
     }

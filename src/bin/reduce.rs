@@ -3,11 +3,14 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use polymer_fanout::cli::{self, reduce::ReduceArgs};
 
 fn main() -> ExitCode {
     let args = ReduceArgs::parse();
+    if let Some(what) = args.generate {
+        return cli::generate(what, ReduceArgs::command());
+    }
     match cli::reduce::run(&args) {
         Ok(length) if !args.quiet => match cli::print("reduce", &length.to_string()) {
             Ok(()) => ExitCode::SUCCESS,

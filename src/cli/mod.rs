@@ -13,6 +13,8 @@ pub mod reduce;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use clap_complete::Shell;
+
 /// The exit status when stdout is a closed pipe.
 pub const BROKEN_PIPE_STATUS: u8 = 141;
 
@@ -37,5 +39,87 @@ pub fn print(program: &str, text: &str) -> Result<(), ExitCode> {
             ));
             Err(ExitCode::FAILURE)
         }
+    }
+}
+
+/// What `--generate` writes: the man page, or a shell's completion script
+/// (generated from the same definitions as the parser, so they cannot
+/// drift, as ripgrep does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generate {
+    /// A man page (roff), e.g. `orchestrate --generate man > orchestrate.1`.
+    Man,
+    CompleteBash,
+    CompleteZsh,
+    CompleteFish,
+    CompletePowershell,
+}
+
+/// Writes `what` for `command` to stdout; the exit status.
+pub fn generate(what: Generate, mut command: clap::Command) -> ExitCode {
+    let name = command.get_name().to_string();
+    let mut out = Vec::new();
+    let written = match what {
+        Generate::Man => clap_mangen::Man::new(command).render(&mut out),
+        Generate::CompleteBash => complete(Shell::Bash, &mut command, &name, &mut out),
+        Generate::CompleteZsh => complete(Shell::Zsh, &mut command, &name, &mut out),
+        Generate::CompleteFish => complete(Shell::Fish, &mut command, &name, &mut out),
+        Generate::CompletePowershell => complete(Shell::PowerShell, &mut command, &name, &mut out),
+    };
+    if let Err(err) = written {
+        say(&format!(
+            "{name}: error: could not generate {what:?}: {err}"
+        ));
+        return ExitCode::FAILURE;
+    }
+    let text = String::from_utf8_lossy(&out);
+    match print(&name, text.trim_end_matches('\n')) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(status) => status,
+    }
+}
+
+fn complete(
+    shell: Shell,
+    command: &mut clap::Command,
+    name: &str,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    clap_complete::generate(shell, command, name, out);
+    Ok(())
+}
+
+/// `orchestrate --check-child PROG`: one line per case on stdout, a count
+/// on stderr; the exit status.
+pub fn check_child(program: &std::path::Path) -> ExitCode {
+    let program = crate::conformance::resolve(program);
+    let verdicts = match crate::conformance::check(&program) {
+        Ok(verdicts) => verdicts,
+        Err(err) => {
+            say(&format!("orchestrate: error: {err:#}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut lines = Vec::new();
+    for verdict in &verdicts {
+        lines.push(match &verdict.problem {
+            None => format!("ok    {}", verdict.case),
+            Some(problem) => format!("FAIL  {}: {problem}", verdict.case),
+        });
+    }
+    if let Err(status) = print("orchestrate", &lines.join("\n")) {
+        return status;
+    }
+    let failed = verdicts.iter().filter(|v| v.problem.is_some()).count();
+    say(&format!(
+        "orchestrate: {} keeps the protocol in {} of {} cases",
+        crate::files::shown(&program),
+        verdicts.len() - failed,
+        verdicts.len()
+    ));
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -28,8 +28,18 @@ use crate::supervise::{ChildProgram, Policy};
 #[command(name = "orchestrate", version)]
 pub struct Args {
     /// The polymer: a file of ASCII letters, or `-` for standard input.
-    #[arg(value_name = "INPUT")]
-    pub input: OsString,
+    #[arg(value_name = "INPUT", required_unless_present_any = ["generate", "check_child"])]
+    pub input: Option<OsString>,
+
+    /// Print a man page or a shell completion script, and exit.
+    #[arg(long, value_name = "WHAT", value_enum, exclusive = true)]
+    pub generate: Option<crate::cli::Generate>,
+
+    /// Check that PROG keeps the child protocol (docs/protocol.md): run it
+    /// through every case a child must pass, print one line per case, and
+    /// exit 0 only if all pass.
+    #[arg(long, value_name = "PROG", exclusive = true)]
+    pub check_child: Option<PathBuf>,
 
     /// The child program [default: `reduce` beside this executable, then on PATH].
     #[arg(long, value_name = "PATH")]
@@ -200,8 +210,12 @@ impl Args {
             },
             ModeName::Serial => Mode::Serial,
         };
+        let input = self
+            .input
+            .as_deref()
+            .context("an INPUT is needed (a file, or - for standard input)")?;
         Ok(Config {
-            source: Source::from(self.input.as_os_str()),
+            source: Source::from(input),
             letters,
             mode,
         })

@@ -16,8 +16,8 @@ use crate::protocol;
 #[command(name = "reduce", version)]
 pub struct ReduceArgs {
     /// The polymer: a file of ASCII letters, or `-` for standard input.
-    #[arg(value_name = "INPUT")]
-    pub input: OsString,
+    #[arg(value_name = "INPUT", required_unless_present = "generate")]
+    pub input: Option<OsString>,
 
     /// Remove every unit of this type (one letter, either case) before
     /// reacting. Without it nothing is removed.
@@ -37,6 +37,10 @@ pub struct ReduceArgs {
     /// stack that benchmarks use as the naive baseline.
     #[arg(long, value_enum, default_value_t = Kernel::Fast, hide = true)]
     pub kernel: Kernel,
+
+    /// Print a man page or a shell completion script, and exit.
+    #[arg(long, value_name = "WHAT", value_enum, exclusive = true)]
+    pub generate: Option<crate::cli::Generate>,
 }
 
 /// Which reaction kernel `reduce` uses.
@@ -47,8 +51,10 @@ pub enum Kernel {
 }
 
 impl ReduceArgs {
+    /// The input; `-` (standard input) when none was given, which only
+    /// `--generate` allows.
     pub fn source(&self) -> Source {
-        Source::from(self.input.as_os_str())
+        Source::from(self.input.as_deref().unwrap_or(std::ffi::OsStr::new("-")))
     }
 
     /// The result file to write, or `None` for `--output -`.

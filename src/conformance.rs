@@ -1,0 +1,269 @@
+//! Does a child program keep the protocol? The cases every child must pass,
+//! written once, run by `orchestrate --check-child PROG` and by the tests
+//! against every child the project ships (`reduce`, `examples/reduce.py`).
+//!
+//! Each case runs the program once, exactly as orchestrate would (the
+//! argv from `protocol`, stdin and stdout on /dev/null unless the case
+//! feeds stdin), in a fresh folder, with a deadline.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::polymer::UnitType;
+use crate::protocol::{self, ChildJob, ResultFile};
+
+/// What one run of the child is given.
+struct Given<'a> {
+    /// The polymer file's content, or standard input's with `stdin`.
+    input: &'a [u8],
+    stdin: bool,
+    letter: char,
+    /// A result file already there before the child runs.
+    stale_result: bool,
+}
+
+/// What the child must do.
+enum Expected {
+    /// Exit 0, leaving exactly this length in the result file.
+    Length(usize),
+    /// Exit 1, with this text in its stderr, and no result file.
+    Refusal(&'static str),
+}
+
+/// One case: its name for people, what is given, what is expected.
+struct Case {
+    name: String,
+    given: Given<'static>,
+    expected: Expected,
+}
+
+fn cases() -> Vec<Case> {
+    const EXAMPLE: &[u8] = b"dabAcCaCBAcCcaDA\n";
+    let mut cases: Vec<Case> = [('a', 6), ('b', 8), ('c', 4), ('d', 6), ('e', 10)]
+        .into_iter()
+        .map(|(letter, length)| Case {
+            name: format!("the worked example without {letter} reacts to {length}"),
+            given: Given {
+                input: EXAMPLE,
+                stdin: false,
+                letter,
+                stale_result: false,
+            },
+            expected: Expected::Length(length),
+        })
+        .collect();
+    let more = [
+        (
+            "standard input (-)",
+            EXAMPLE,
+            true,
+            'c',
+            false,
+            Expected::Length(4),
+        ),
+        (
+            "a byte-order mark and CRLF",
+            &b"\xEF\xBB\xBFdabAcCaCBAcCcaDA\r\n"[..],
+            false,
+            'c',
+            false,
+            Expected::Length(4),
+        ),
+        (
+            "an empty polymer",
+            b"",
+            false,
+            'a',
+            false,
+            Expected::Length(0),
+        ),
+        (
+            "an existing result file is replaced",
+            EXAMPLE,
+            false,
+            'a',
+            true,
+            Expected::Length(6),
+        ),
+        (
+            "a digit is refused, naming its offset",
+            b"dab1",
+            false,
+            'a',
+            false,
+            Expected::Refusal("byte offset 3"),
+        ),
+        (
+            "a space inside is refused, naming its offset",
+            b"ab cd\n",
+            false,
+            'a',
+            false,
+            Expected::Refusal("byte offset 2"),
+        ),
+        (
+            "a non-ASCII byte after a byte-order mark is refused, naming its offset",
+            b"\xEF\xBB\xBFab\xC3\xA9",
+            false,
+            'a',
+            false,
+            Expected::Refusal("byte offset 5"),
+        ),
+        (
+            "bad input on standard input is refused",
+            b"ab\0",
+            true,
+            'a',
+            false,
+            Expected::Refusal("byte offset 2"),
+        ),
+    ];
+    for (name, input, stdin, letter, stale_result, expected) in more {
+        cases.push(Case {
+            name: name.to_string(),
+            given: Given {
+                input,
+                stdin,
+                letter,
+                stale_result,
+            },
+            expected,
+        });
+    }
+    cases
+}
+
+/// How one case went: its name, and what was wrong (`None`: passed).
+#[derive(Debug)]
+pub struct Verdict {
+    pub case: String,
+    pub problem: Option<String>,
+}
+
+/// Runs every case against `program`; fails only when a case could not be
+/// run at all (no temporary folder).
+pub fn check(program: &Path) -> anyhow::Result<Vec<Verdict>> {
+    cases()
+        .into_iter()
+        .map(|case| {
+            let dir = tempfile::Builder::new()
+                .prefix("orchestrate-check-")
+                .tempdir()
+                .context("could not create a temporary folder")?;
+            let problem = run_case(program, &case, dir.path()).err();
+            Ok(Verdict {
+                case: case.name,
+                problem: problem.map(|err| format!("{err:#}")),
+            })
+        })
+        .collect()
+}
+
+fn run_case(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<()> {
+    let given = &case.given;
+    let polymer = dir.join("polymer.txt");
+    std::fs::write(&polymer, given.input).context("could not write the polymer")?;
+    let result = dir.join("out").join(format!("{}.1.txt", given.letter));
+    if given.stale_result {
+        std::fs::create_dir_all(dir.join("out"))?;
+        std::fs::write(&result, "999\n")?;
+    }
+    let job = ChildJob {
+        letter: UnitType::from_ascii(given.letter as u8).context("a letter")?,
+        result: result.clone(),
+        polymer: if given.stdin { "-".into() } else { polymer },
+    };
+    let (status, stderr) = run(program, &job, given.stdin.then_some(given.input), dir)?;
+    match case.expected {
+        Expected::Length(length) => {
+            anyhow::ensure!(
+                status == Some(0),
+                "exited with {status:?}, expected 0; stderr: {stderr}"
+            );
+            match protocol::read_result(&result, usize::MAX)? {
+                ResultFile::Length(found) if found == length => {}
+                found => anyhow::bail!("result file: {found:?}, expected {length}"),
+            }
+            let others: Vec<String> = std::fs::read_dir(dir.join("out"))?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| *name != format!("{}.1.txt", given.letter))
+                .collect();
+            anyhow::ensure!(
+                others.is_empty(),
+                "left other files beside its result: {others:?}"
+            );
+        }
+        Expected::Refusal(text) => {
+            anyhow::ensure!(
+                status == Some(1),
+                "exited with {status:?}, expected 1; stderr: {stderr}"
+            );
+            anyhow::ensure!(
+                stderr.contains(text),
+                "stderr does not say {text:?}: {stderr}"
+            );
+            anyhow::ensure!(!result.exists(), "wrote a result file for input it refused");
+        }
+    }
+    Ok(())
+}
+
+/// Runs the child for `job` with a deadline; its exit code and stderr.
+fn run(
+    program: &Path,
+    job: &ChildJob,
+    stdin: Option<&[u8]>,
+    dir: &Path,
+) -> anyhow::Result<(Option<i32>, String)> {
+    let mut child = Command::new(program)
+        .args(job.args())
+        .current_dir(dir)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {}", crate::files::shown(program)))?;
+    if let (Some(content), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let _ = pipe.write_all(content);
+    }
+    let mut stderr = child.stderr.take().context("stderr is piped")?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let stderr = reader.join().unwrap_or_default();
+    Ok((status.code(), stderr.trim_end().to_string()))
+}
+
+/// The program named on the command line, as an absolute path to run
+/// (cases run in folders of their own): a bare name is looked up on PATH.
+pub fn resolve(program: &Path) -> PathBuf {
+    let found = if program.components().count() > 1 {
+        program.to_path_buf()
+    } else {
+        which::which(program).unwrap_or_else(|_| program.to_path_buf())
+    };
+    std::path::absolute(&found).unwrap_or(found)
+}

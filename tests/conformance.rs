@@ -1,0 +1,145 @@
+//! Every child program the project ships keeps the protocol: the cases of
+//! `orchestrate --check-child` (written once, in `src/conformance.rs`) pass
+//! for `reduce` and for the Python child, the two say the same error lines,
+//! and orchestrate gets the same answer from either. A child that breaks
+//! the protocol fails the check.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{example, fixture, input, orchestrate};
+use predicates::prelude::*;
+
+fn python_child() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/reduce.py")
+}
+
+/// Whether python3 is here; in CI it must be.
+fn python() -> bool {
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found || !common::must_not_skip(), "python3 is missing");
+    if !found {
+        eprintln!("skipped: python3 is not installed");
+    }
+    found
+}
+
+#[test]
+fn every_shipped_child_passes_the_protocol_check() {
+    let mut children = vec![common::reduce_bin()];
+    if python() {
+        children.push(python_child());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for child in children {
+        let output = orchestrate(dir.path())
+            .arg("--check-child")
+            .arg(&child)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{}:\n{stdout}", child.display());
+        assert!(stdout.lines().count() >= 13);
+        assert!(
+            stdout.lines().all(|line| line.starts_with("ok ")),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_child_that_breaks_the_protocol_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, problem) in [
+        ("nowrite", "result file: Missing"),
+        ("partial", "expected digits and a newline"),
+        ("exit", "exited with Some(3), expected 0"),
+    ] {
+        orchestrate(dir.path())
+            .env("FAULT_ALL", mode)
+            .env("REAL_REDUCE", common::reduce_bin())
+            .arg("--check-child")
+            .arg(fixture("faulty-reduce.sh"))
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains(
+                "FAIL  the worked example without a",
+            ))
+            .stdout(predicate::str::contains(problem));
+    }
+}
+
+#[test]
+fn the_python_child_says_the_same_error_lines_as_reduce() {
+    if !python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8]); 6] = [
+        ("digit.txt", b"dab1"),
+        ("tab.txt", b"ab\tc"),
+        ("nul.txt", b"ab\0"),
+        ("utf8.txt", "abé".as_bytes()),
+        ("inner-space.txt", b"ab cd\n"),
+        ("bom-quote.txt", b"\xEF\xBB\xBFab'"),
+    ];
+    for (name, content) in cases {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    let names = cases
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["missing.txt", "."]);
+    for name in names {
+        let run = |program: PathBuf| {
+            Command::new(program)
+                .args(["-l", "a", name])
+                .current_dir(dir.path())
+                .output()
+                .unwrap()
+        };
+        let (rust, python) = (run(common::reduce_bin()), run(python_child()));
+        assert_eq!(rust.status.code(), Some(1), "{name}");
+        assert_eq!(python.status.code(), Some(1), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&python.stderr),
+            String::from_utf8_lossy(&rust.stderr),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn orchestrate_gets_the_same_answer_from_python_children() {
+    if !python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = |child: PathBuf| -> serde_json::Value {
+        let output = orchestrate(dir.path())
+            .arg("--json")
+            .arg("--reduce-bin")
+            .arg(child)
+            .arg(input("polymer-50k.txt"))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let (rust, python) = (json(common::reduce_bin()), json(python_child()));
+    assert_eq!(python["results"], rust["results"]);
+    assert_eq!(python["min_length"], 3190);
+    orchestrate(dir.path())
+        .arg("-q")
+        .arg("--reduce-bin")
+        .arg(python_child())
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+}
