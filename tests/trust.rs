@@ -184,7 +184,7 @@ fn two_runs_on_one_results_folder_never_mix_their_results() {
         .assert()
         .success()
         .stdout("3190\n");
-    assert_eq!(entries(&results), ["c.txt", "t.txt"]);
+    assert_eq!(entries(&results), ["c.txt", "orchestrate.json", "t.txt"]);
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn a_results_folder_holds_only_the_last_runs_results() {
             .assert()
             .success();
     }
-    assert_eq!(entries(&results), ["x.txt", "y.txt"]);
+    assert_eq!(entries(&results), ["orchestrate.json", "x.txt", "y.txt"]);
 }
 
 #[test]

@@ -95,6 +95,13 @@ pub struct Args {
     #[arg(long)]
     pub no_prereact: bool,
 
+    /// Reuse the results that --results-dir holds from an earlier run of
+    /// the same input and child program (recorded in its orchestrate.json):
+    /// only letters without a valid result run. Refuses a folder that holds
+    /// results of another input.
+    #[arg(long, requires = "results_dir")]
+    pub resume: bool,
+
     /// Where the per-letter reactions run: `process` (one `reduce` child
     /// each), `thread` (a pool of --jobs threads in this process) or
     /// `serial` (one after another on this thread).
@@ -167,6 +174,7 @@ impl Args {
             ("--retries", self.retries > 0),
             ("--keep-going", self.keep_going),
             ("--no-prereact", self.no_prereact),
+            ("--resume", self.resume),
         ];
         match process_only.iter().find(|(_, given)| *given) {
             Some((flag, _)) => Err(Args::command().error(
@@ -203,6 +211,7 @@ impl Args {
                 },
                 results_dir: self.results_dir.clone(),
                 prereact: !self.no_prereact,
+                resume: self.resume,
             }),
             ModeName::Thread => Mode::Thread {
                 threads: jobs

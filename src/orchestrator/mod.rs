@@ -15,8 +15,10 @@
 
 mod background;
 mod in_process;
+pub mod manifest;
 mod workspace;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -26,6 +28,8 @@ use crate::polymer::{Polymer, UnitType};
 use crate::report::{ModeName, Phase, Report};
 use crate::signals::Signals;
 use crate::supervise::{self, Attempt, Batch, ChildProgram, Outcome, Policy, Supervisor};
+use manifest::Manifest;
+use std::time::Duration;
 use workspace::Workspace;
 
 /// Everything a run needs to know.
@@ -56,6 +60,8 @@ pub struct ProcessMode {
     pub results_dir: Option<PathBuf>,
     /// Hand children the fully reacted polymer (true) or the original input.
     pub prereact: bool,
+    /// Reuse the results in `results_dir` of an earlier run of the same job.
+    pub resume: bool,
 }
 
 impl Mode {
@@ -165,7 +171,8 @@ pub fn run(
 }
 
 /// The process mode: hand the children a private snapshot of the polymer,
-/// supervise them, publish what they found.
+/// supervise them, publish what they found. With `--resume`, letters whose
+/// result the results folder already holds for this job are not run.
 fn fan_out(
     config: &Config,
     process: &ProcessMode,
@@ -177,8 +184,44 @@ fn fan_out(
     // Orphans of children are re-parented here, to be swept; where the
     // platform has no subreapers, process groups still do most of it.
     let _ = supervise::contain::become_subreaper();
-    let workspace = Workspace::create(process.results_dir.as_deref(), loaded.file)?;
+    let workspace = Workspace::create(process.results_dir.as_deref(), loaded.file, process.resume)?;
     let mut polymer = loaded.polymer;
+    let mut job = None;
+    if workspace.results_dir().is_some() {
+        let (digested, digest) = phases.time("digest", || {
+            background::one(signals, move || {
+                let digest = manifest::sha256(polymer.units());
+                (polymer, digest)
+            })
+        })?;
+        polymer = digested;
+        job = Some(Manifest {
+            input_sha256: digest,
+            input_length: polymer.len(),
+            full_length: 0,
+            program: manifest::program_identity(&process.program.program)?,
+            array: None,
+        });
+    }
+    let workspace::Kept {
+        results: cached,
+        recorded,
+    } = match (&job, process.resume) {
+        (Some(job), true) => workspace.cached(job, &config.letters)?,
+        _ => workspace::Kept::default(),
+    };
+    let mut attempts: Vec<Attempt> = cached.iter().map(|&(l, n)| cached_attempt(l, n)).collect();
+    attempts.iter().for_each(progress);
+    let todo: Vec<UnitType> = config
+        .letters
+        .iter()
+        .copied()
+        .filter(|letter| cached.iter().all(|&(l, _)| l != *letter))
+        .collect();
+    if let (true, Some(recorded)) = (todo.is_empty(), &recorded) {
+        // A finished run, resumed: no work at all.
+        return Ok((attempts, recorded.full_length));
+    }
     if process.prereact {
         polymer = phases.time("react", || react_in_background(polymer, signals))?;
     }
@@ -191,14 +234,30 @@ fn fan_out(
     }
     let full_length = polymer.len();
     drop(polymer);
+    if let Some(job) = &mut job {
+        job.full_length = full_length;
+        workspace.record(job)?;
+    }
     if let Some(signal) = signals.stop_signal() {
         return Err(Interrupted { signal }.into());
     }
     let batch = Batch {
-        letters: config.letters.clone(),
+        letters: todo,
         polymer: snapshot,
         polymer_len: handed,
         dir: workspace.private().to_path_buf(),
+    };
+    // Each result is published as soon as its letter settles, so that even
+    // a run killed outright leaves what it found for `--resume`.
+    let unpublished = RefCell::new(None);
+    let settled = |attempt: &Attempt| {
+        if let Outcome::Ok(length) = attempt.outcome
+            && unpublished.borrow().is_none()
+            && let Err(err) = workspace.publish(attempt.letter, length)
+        {
+            *unpublished.borrow_mut() = Some(err);
+        }
+        progress(attempt);
     };
     let supervision = Supervisor::new(
         &batch,
@@ -206,18 +265,30 @@ fn fan_out(
         &process.policy,
         signals,
         phases.epoch,
-        progress,
+        &settled,
     )
     .run();
-    for attempt in &supervision.attempts {
-        if let Outcome::Ok(length) = attempt.outcome {
-            workspace.publish(attempt.letter, length)?;
-        }
+    if let Some(err) = unpublished.into_inner() {
+        return Err(err);
     }
     if let Some(signal) = supervision.interrupted {
         return Err(Interrupted { signal }.into());
     }
-    Ok((supervision.attempts, full_length))
+    attempts.extend(supervision.attempts);
+    Ok((attempts, full_length))
+}
+
+/// A letter whose result was kept from an earlier run.
+fn cached_attempt(letter: UnitType, length: usize) -> Attempt {
+    Attempt {
+        letter,
+        number: 0,
+        spawned: Duration::ZERO,
+        started: Duration::ZERO,
+        duration: Duration::ZERO,
+        outcome: Outcome::Cached(length),
+        stderr_tail: Vec::new(),
+    }
 }
 
 /// The one full reaction, on a worker thread (on all cores for large

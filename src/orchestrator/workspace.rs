@@ -10,10 +10,12 @@
 //! With `--results-dir`, the private folder is inside it (so that children
 //! on other machines share it), the folder is locked for the run (a second
 //! run there refuses, naming the first), and validated results are
-//! *published* there as `<letter>.txt` by the orchestrator alone. At the
-//! start, result files of earlier runs are removed, so at the end the
-//! folder holds this run's results only; a run refuses to start when a
-//! result would land on its own input.
+//! *published* there as `<letter>.txt` by the orchestrator alone, under a
+//! manifest that says what they are results of. At the start, result files
+//! of earlier runs are removed, so at the end the folder holds this run's
+//! results only; with `--resume`, those of the same job are kept and
+//! reused instead. A run refuses to start when a result would land on its
+//! own input.
 
 use std::fs::File;
 use std::io::Write;
@@ -24,6 +26,7 @@ use anyhow::{Context, bail};
 use tempfile::TempDir;
 
 use super::Interrupted;
+use super::manifest::{self, Manifest};
 use crate::files::{self, shown};
 use crate::input::FileId;
 use crate::polymer::UnitType;
@@ -31,6 +34,15 @@ use crate::signals::Signals;
 
 /// The prefix of private folders inside a results folder.
 const PRIVATE_PREFIX: &str = ".orchestrate-";
+
+/// What a results folder kept from an earlier run of the same job.
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// Each letter asked for whose result is there and valid.
+    pub results: Vec<(UnitType, usize)>,
+    /// The earlier run's manifest.
+    pub recorded: Option<Manifest>,
+}
 
 /// A run's folders: the private one, and the results folder if any.
 #[derive(Debug)]
@@ -50,7 +62,11 @@ impl Workspace {
     /// A workspace with a private folder in the temporary folder, or inside
     /// `results_dir`, which is then prepared for this run. `input` is the
     /// input's file, which no result may replace.
-    pub fn create(results_dir: Option<&Path>, input: Option<FileId>) -> anyhow::Result<Workspace> {
+    pub fn create(
+        results_dir: Option<&Path>,
+        input: Option<FileId>,
+        resume: bool,
+    ) -> anyhow::Result<Workspace> {
         let Some(dir) = results_dir else {
             let private = tempfile::Builder::new()
                 .prefix("orchestrate-")
@@ -67,7 +83,10 @@ impl Workspace {
             .with_context(|| format!("could not resolve {}", shown(dir)))?;
         let lock = lock(&path)?;
         remove_abandoned_private_folders(&path);
-        clear_results(&path, input)?;
+        check_input(&path, input)?;
+        if !resume {
+            clear_results(&path)?;
+        }
         let private = tempfile::Builder::new()
             .prefix(&format!("{PRIVATE_PREFIX}{}-", std::process::id()))
             .tempdir_in(&path)
@@ -81,6 +100,64 @@ impl Workspace {
     /// The private folder.
     pub fn private(&self) -> &Path {
         self.private.path()
+    }
+
+    /// The results folder, if the user named one.
+    pub fn results_dir(&self) -> Option<&Path> {
+        self.results.as_ref().map(|results| results.path.as_path())
+    }
+
+    /// The results kept from an earlier run of the same job (`--resume`),
+    /// for the letters in `letters`, and that run's manifest. A result file
+    /// that is not valid (malformed, not a regular file, longer than the
+    /// input) is removed, and its letter runs again. Fails when the folder
+    /// holds results of another job, or results without a manifest.
+    pub fn cached(&self, job: &Manifest, letters: &[UnitType]) -> anyhow::Result<Kept> {
+        let Some(dir) = self.results_dir() else {
+            return Ok(Kept::default());
+        };
+        let recorded = Manifest::read(dir)?;
+        let any_results = UnitType::all().any(|l| result_path(dir, l).symlink_metadata().is_ok());
+        match &recorded {
+            Some(recorded) if !recorded.same_job(job) => bail!(
+                "results folder {} holds results of another input or child program; \
+                 run without --resume to replace them, or choose another --results-dir",
+                shown(dir)
+            ),
+            None if any_results => bail!(
+                "results folder {} holds results with no record of their input ({}); \
+                 run without --resume to replace them, or choose another --results-dir",
+                shown(dir),
+                manifest::FILE_NAME
+            ),
+            _ => {}
+        }
+        let mut cached = Vec::new();
+        for &letter in letters {
+            let path = result_path(dir, letter);
+            match crate::protocol::read_result(&path, job.input_length) {
+                Ok(crate::protocol::ResultFile::Length(length)) => cached.push((letter, length)),
+                Ok(crate::protocol::ResultFile::Missing) => {}
+                _ => {
+                    std::fs::remove_file(&path).with_context(|| {
+                        format!("could not remove the unusable result {}", shown(&path))
+                    })?;
+                }
+            }
+        }
+        Ok(Kept {
+            results: cached,
+            recorded,
+        })
+    }
+
+    /// Records what the results folder's results are of, before any is
+    /// published there.
+    pub fn record(&self, manifest: &Manifest) -> anyhow::Result<()> {
+        match self.results_dir() {
+            Some(dir) => manifest.write(dir, self.private()),
+            None => Ok(()),
+        }
     }
 
     /// Writes the children's polymer into the private folder, a slice at a
@@ -104,7 +181,7 @@ impl Workspace {
     /// (nothing without one), atomically, staged in the private folder.
     pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
         if let Some(results) = &self.results {
-            let path = results.path.join(format!("{letter}.txt"));
+            let path = result_path(&results.path, letter);
             files::write_atomically_via(self.private(), &path, format!("{length}\n").as_bytes())?;
         }
         Ok(())
@@ -155,18 +232,20 @@ fn remove_abandoned_private_folders(dir: &Path) {
     }
 }
 
-/// Removes every `<letter>.txt` left by an earlier run, so that the folder
-/// ends up holding this run's results only; refuses if one of them is the
-/// input itself (by device and inode, so a link cannot hide it).
-fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
+fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
+    dir.join(format!("{letter}.txt"))
+}
+
+/// Refuses a results folder where a result would land on the input itself
+/// (by device and inode, so a link cannot hide it), or on a folder.
+fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
     for letter in UnitType::all() {
-        let path = dir.join(format!("{letter}.txt"));
+        let path = result_path(dir, letter);
         let Ok(link) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        let target = std::fs::metadata(&path).ok();
-        if let (Some(input), Some(target)) = (input, &target)
-            && FileId::of(target) == input
+        if let (Some(input), Ok(target)) = (input, std::fs::metadata(&path))
+            && FileId::of(&target) == input
         {
             bail!(
                 "the input {} is where the result for letter {letter} goes; \
@@ -180,8 +259,24 @@ fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
                 shown(&path)
             );
         }
-        std::fs::remove_file(&path)
-            .with_context(|| format!("could not remove the old result {}", shown(&path)))?;
+    }
+    Ok(())
+}
+
+/// Removes every `<letter>.txt` and the manifest left by an earlier run,
+/// so that the folder ends up holding this run's results only.
+fn clear_results(dir: &Path) -> anyhow::Result<()> {
+    let paths = UnitType::all()
+        .map(|letter| result_path(dir, letter))
+        .chain([dir.join(manifest::FILE_NAME)]);
+    for path in paths {
+        match std::fs::remove_file(&path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(err)
+                    .with_context(|| format!("could not remove the old result {}", shown(&path)));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::supervise::Outcome;
 
 /// The job log: a header, then one line per letter with its final attempt.
 pub fn joblog(report: &Report) -> String {
@@ -16,10 +15,10 @@ pub fn joblog(report: &Report) -> String {
         let (letter, attempts) = (run.letter, run.attempts);
         match run.last {
             Some(attempt) => {
-                let length = match attempt.outcome {
-                    Outcome::Ok(length) => length.to_string(),
-                    _ => String::new(),
-                };
+                let length = attempt
+                    .outcome
+                    .length()
+                    .map_or_else(String::new, |length| length.to_string());
                 let _ = writeln!(
                     log,
                     "{letter}\t{attempts}\t{:.6}\t{:.6}\t{:.6}\t{}\t{length}",

@@ -1,10 +1,11 @@
 //! The report for programs: one JSON object with these fields (the README
 //! documents each):
 //! `min_length`, `best_letter`, `full_length`, `input_length`, `results`,
-//! `elapsed_ms`, `mode`, `jobs`, `attempts`.
+//! `cached`, `elapsed_ms`, `mode`, `jobs`, `attempts`.
 
 use super::Report;
 use crate::polymer::UnitType;
+use crate::supervise::Outcome;
 
 /// The JSON report of a run whose verdict is the minimum `length` after
 /// removing `letter`.
@@ -14,16 +15,28 @@ pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Val
         .iter()
         .map(|(l, &n)| (l.to_string(), n.into()))
         .collect();
+    let cached: Vec<String> = report
+        .attempts
+        .iter()
+        .filter(|a| matches!(a.outcome, Outcome::Cached(_)))
+        .map(|a| a.letter.to_string())
+        .collect();
+    let runs = report
+        .attempts
+        .iter()
+        .filter(|a| !matches!(a.outcome, Outcome::Cached(_)))
+        .count();
     serde_json::json!({
         "min_length": length,
         "best_letter": letter.to_string(),
         "full_length": report.full_length,
         "input_length": report.input_length,
         "results": results,
+        "cached": cached,
         "elapsed_ms": (report.elapsed.as_secs_f64() * 1e6).round() / 1e3,
         "mode": report.mode.to_string(),
         "jobs": report.jobs,
-        "attempts": report.attempts.len(),
+        "attempts": runs,
     })
 }
 

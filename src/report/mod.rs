@@ -16,7 +16,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::polymer::UnitType;
-use crate::supervise::{Attempt, Outcome};
+use crate::supervise::Attempt;
 
 /// Where the per-letter reactions ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -144,10 +144,7 @@ impl Report {
     pub fn results(&self) -> BTreeMap<UnitType, usize> {
         self.letter_runs()
             .into_iter()
-            .filter_map(|run| match run.last?.outcome {
-                Outcome::Ok(length) => Some((run.letter, length)),
-                _ => None,
-            })
+            .filter_map(|run| Some((run.letter, run.last?.outcome.length()?)))
             .collect()
     }
 
@@ -161,10 +158,7 @@ impl Report {
             .count();
         let succeeded = runs
             .iter()
-            .filter_map(|run| match run.last?.outcome {
-                Outcome::Ok(length) => Some((length, run.letter)),
-                _ => None,
-            })
+            .filter_map(|run| Some((run.last?.outcome.length()?, run.letter)))
             .collect::<Vec<_>>();
         if succeeded.len() == runs.len()
             && let Some(&(length, letter)) = succeeded.iter().min()
@@ -198,6 +192,7 @@ impl Report {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::supervise::Outcome;
 
     pub(crate) fn letter(c: char) -> UnitType {
         c.to_string().parse().unwrap()

@@ -3,7 +3,6 @@
 
 use super::{Report, Verdict};
 use crate::polymer::UnitType;
-use crate::supervise::Outcome;
 
 /// The two-line summary printed by default, for a run whose verdict is the
 /// minimum `length` after removing `letter`.
@@ -62,10 +61,10 @@ pub fn letter_table(report: &Report) -> String {
         let letter = run.letter;
         let line = match run.last {
             Some(attempt) => {
-                let length = match attempt.outcome {
-                    Outcome::Ok(length) => length.to_string(),
-                    _ => "-".into(),
-                };
+                let length = attempt
+                    .outcome
+                    .length()
+                    .map_or_else(|| "-".to_string(), |length| length.to_string());
                 let ms = format!("{:.3} ms", attempt.duration.as_secs_f64() * 1e3);
                 format!(
                     "{letter:<6} {length:>9} {ms:>11}  {}\n",

@@ -16,6 +16,9 @@ use crate::polymer::UnitType;
 pub enum Outcome {
     /// A valid result: the reacted length.
     Ok(usize),
+    /// A valid result kept from an earlier run of the same job (`--resume`):
+    /// no child ran.
+    Cached(usize),
     /// The child exited with this non-zero status.
     Exit(i32),
     /// The child was killed by this signal (not by us).
@@ -34,19 +37,28 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn is_ok(&self) -> bool {
-        matches!(self, Outcome::Ok(_))
+        self.length().is_some()
+    }
+
+    /// The reacted length, for a result found now or kept from before.
+    pub fn length(&self) -> Option<usize> {
+        match self {
+            Outcome::Ok(length) | Outcome::Cached(length) => Some(*length),
+            _ => None,
+        }
     }
 
     /// Whether the letter itself failed: neither a result nor stopped as
     /// collateral of the run ending. Only these are retried and reported.
     pub fn is_failure(&self) -> bool {
-        !matches!(self, Outcome::Ok(_) | Outcome::Killed)
+        !matches!(self, Outcome::Ok(_) | Outcome::Cached(_) | Outcome::Killed)
     }
 
     /// The short tag used in job logs: `ok`, `exit 3`, `signal 9`, ...
     pub fn tag(&self) -> String {
         match self {
             Outcome::Ok(_) => "ok".into(),
+            Outcome::Cached(_) => "cached".into(),
             Outcome::Exit(code) => format!("exit {code}"),
             Outcome::Signal(signal) => format!("signal {signal}"),
             Outcome::Timeout => "timeout".into(),
@@ -62,6 +74,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Ok(length) => write!(f, "reacted to {length} units"),
+            Outcome::Cached(length) => write!(f, "reacted to {length} units in an earlier run"),
             Outcome::Exit(code) => write!(f, "exited with status {code}"),
             Outcome::Signal(signal) => {
                 write!(f, "killed by signal {signal} ({})", signal_name(*signal))

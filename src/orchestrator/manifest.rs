@@ -1,0 +1,164 @@
+//! What a results folder holds results *of*: the record that makes results
+//! reusable (`--resume`) and that lets a later run refuse results of
+//! another job instead of mixing them in.
+//!
+//! `orchestrate.json` in the results folder, written atomically before any
+//! result is published there: the SHA-256 of the validated input, its
+//! length and reacted length, the identity of the child program (the
+//! SHA-256 of its file), and, for a Slurm job array, its job id and letters.
+
+use std::path::Path;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::files::{self, shown};
+
+/// The file name of the manifest in a results folder.
+pub const FILE_NAME: &str = "orchestrate.json";
+
+/// A Slurm job array submitted for a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArrayRecord {
+    pub job_id: String,
+    /// The letters, in task order: task `i` is letter `i`.
+    pub letters: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    pub input_sha256: String,
+    pub input_length: usize,
+    pub full_length: usize,
+    /// `sha256:<hex>` of the child program's file.
+    pub program: String,
+    pub array: Option<ArrayRecord>,
+}
+
+impl Manifest {
+    /// Whether results recorded under `self` are results of the job `other`
+    /// describes: the same input and the same child program.
+    pub fn same_job(&self, other: &Manifest) -> bool {
+        self.input_sha256 == other.input_sha256
+            && self.input_length == other.input_length
+            && self.program == other.program
+    }
+
+    pub fn to_json(&self) -> String {
+        let array = self
+            .array
+            .as_ref()
+            .map(|array| serde_json::json!({ "job_id": array.job_id, "letters": array.letters }));
+        let json = serde_json::json!({
+            "input_sha256": self.input_sha256,
+            "input_length": self.input_length,
+            "full_length": self.full_length,
+            "program": self.program,
+            "array": array,
+        });
+        format!("{json:#}\n")
+    }
+
+    fn from_json(text: &str) -> Option<Manifest> {
+        let json: serde_json::Value = serde_json::from_str(text).ok()?;
+        let string = |key: &str| json.get(key)?.as_str().map(String::from);
+        let number = |key: &str| {
+            json.get(key)?
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+        };
+        let array = match json.get("array") {
+            Some(serde_json::Value::Object(array)) => Some(ArrayRecord {
+                job_id: array.get("job_id")?.as_str()?.to_string(),
+                letters: array.get("letters")?.as_str()?.to_string(),
+            }),
+            _ => None,
+        };
+        Some(Manifest {
+            input_sha256: string("input_sha256")?,
+            input_length: number("input_length")?,
+            full_length: number("full_length")?,
+            program: string("program")?,
+            array,
+        })
+    }
+
+    /// The manifest in `dir`: `Ok(None)` when there is none; an error when
+    /// there is one that cannot be read.
+    pub fn read(dir: &Path) -> anyhow::Result<Option<Manifest>> {
+        let path = dir.join(FILE_NAME);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Manifest::from_json(&text)
+                .map(Some)
+                .with_context(|| format!("{} is not a manifest orchestrate wrote", shown(&path))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err).with_context(|| format!("could not read {}", shown(&path))),
+        }
+    }
+
+    pub fn write(&self, dir: &Path, staging: &Path) -> anyhow::Result<()> {
+        files::write_atomically_via(staging, &dir.join(FILE_NAME), self.to_json().as_bytes())
+    }
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The identity of a child program: the SHA-256 of its file.
+pub fn program_identity(program: &Path) -> anyhow::Result<String> {
+    let bytes =
+        std::fs::read(program).with_context(|| format!("could not read {}", shown(program)))?;
+    Ok(format!("sha256:{}", sha256(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_round_trips_and_knows_its_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = Manifest {
+            input_sha256: sha256(b"dabAcCaCBAcCcaDA"),
+            input_length: 16,
+            full_length: 10,
+            program: "sha256:00".into(),
+            array: Some(ArrayRecord {
+                job_id: "42".into(),
+                letters: "abc".into(),
+            }),
+        };
+        assert_eq!(Manifest::read(dir.path()).unwrap(), None);
+        manifest.write(dir.path(), dir.path()).unwrap();
+        let read = Manifest::read(dir.path()).unwrap().unwrap();
+        assert_eq!(read, manifest);
+        let other_input = Manifest {
+            input_sha256: sha256(b"aA"),
+            ..manifest.clone()
+        };
+        assert!(!read.same_job(&other_input));
+        let other_array = Manifest {
+            array: None,
+            ..manifest.clone()
+        };
+        assert!(
+            read.same_job(&other_array),
+            "the array does not change the job"
+        );
+        std::fs::write(dir.path().join(FILE_NAME), "{").unwrap();
+        assert!(Manifest::read(dir.path()).is_err());
+    }
+
+    #[test]
+    fn sha256_is_the_standard_digest() {
+        assert_eq!(
+            sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

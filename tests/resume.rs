@@ -1,0 +1,250 @@
+//! Results as checkpoints: `--resume` reuses the results a results folder
+//! holds for the same job, runs only the letters without a valid one, and
+//! refuses results of another input.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{entries, eventually, example, fixture, input, orchestrate, orchestrate_faulty};
+use predicates::prelude::*;
+
+fn starts(events: &Path) -> Vec<String> {
+    let mut letters: Vec<String> = fs::read_to_string(events)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.strip_prefix("start ").map(String::from))
+        .collect();
+    letters.sort();
+    letters
+}
+
+fn json_of(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).expect("stdout is one JSON object")
+}
+
+/// A resumed run of the worked example with the faulty stand-in (which logs
+/// every child it runs); returns its JSON. The run resumed must have used
+/// the same stand-in: a result counts for the child program that made it.
+fn resume(dir: &Path, results: &Path, events: &Path) -> serde_json::Value {
+    let output = orchestrate_faulty(dir)
+        .env("EVENT_LOG", events)
+        .args(["--json", "--resume", "--results-dir"])
+        .arg(results)
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json_of(&output.stdout)
+}
+
+#[test]
+fn resuming_after_failures_runs_only_the_failed_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    orchestrate_faulty(dir.path())
+        .env("FAULT_c", "exit")
+        .env("FAULT_q", "nowrite")
+        .args(["--keep-going", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .code(1);
+    assert_eq!(
+        entries(&results).len(),
+        24 + 1,
+        "24 results and the manifest"
+    );
+    let events = dir.path().join("events.log");
+    let json = resume(dir.path(), &results, &events);
+    assert_eq!(starts(&events), ["c", "q"]);
+    assert_eq!(json["min_length"], 4);
+    assert_eq!(json["results"].as_object().unwrap().len(), 26);
+    assert_eq!(json["cached"].as_array().unwrap().len(), 24);
+    assert_eq!(json["attempts"], 2);
+}
+
+#[test]
+fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    // Five letters finish, the others hang until the run is stopped.
+    let mut first = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("FAULT_ALL", "hang")
+        .envs(["a", "b", "c", "d", "e"].map(|l| (format!("FAULT_{l}"), "work")))
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg("--results-dir")
+        .arg(&results)
+        .arg(example())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Results are published as each letter settles.
+    eventually(30, "five published results", || {
+        ["a", "b", "c", "d", "e"]
+            .iter()
+            .all(|l| results.join(format!("{l}.txt")).exists())
+    });
+    // Killed outright: it cannot clean up. Its hanging children die with
+    // it; their own children (re-parented to init) are killed here.
+    common::signal(&first, libc::SIGKILL);
+    common::wait_within(&mut first, 20);
+    for pid in common::pids(&dir.path().join("pids")) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let events = dir.path().join("events.log");
+    let json = resume(dir.path(), &results, &events);
+    let expected: Vec<String> = ('f'..='z').map(String::from).collect();
+    assert_eq!(starts(&events), expected);
+    assert_eq!(json["min_length"], 4);
+    assert_eq!(json["cached"], serde_json::json!(["a", "b", "c", "d", "e"]));
+    assert!(
+        entries(&results)
+            .iter()
+            .all(|name| !name.starts_with(".orchestrate-")),
+        "the killed run's private folder was removed: {:?}",
+        entries(&results)
+    );
+}
+
+#[test]
+fn resuming_a_finished_run_does_no_work_and_prints_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let first = orchestrate_faulty(dir.path())
+        .args(["--json", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .output()
+        .unwrap();
+    let first = json_of(&first.stdout);
+    let events = dir.path().join("events.log");
+    let log = dir.path().join("log.tsv");
+    let output = orchestrate_faulty(dir.path())
+        .env("EVENT_LOG", &events)
+        .args(["--json", "--resume", "--joblog"])
+        .arg(&log)
+        .arg("--results-dir")
+        .arg(&results)
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json = json_of(&output.stdout);
+    assert!(!events.exists(), "no child started");
+    for field in [
+        "min_length",
+        "best_letter",
+        "full_length",
+        "input_length",
+        "results",
+    ] {
+        assert_eq!(json[field], first[field], "{field}");
+    }
+    assert_eq!(json["attempts"], 0);
+    assert_eq!(json["cached"].as_array().unwrap().len(), 26);
+    let log = fs::read_to_string(&log).unwrap();
+    assert_eq!(log.lines().filter(|l| l.contains("\tcached\t")).count(), 26);
+}
+
+#[test]
+fn resume_refuses_results_of_another_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    orchestrate(dir.path())
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success();
+    let before = fs::read_to_string(results.join("a.txt")).unwrap();
+    orchestrate(dir.path())
+        .args(["--resume", "--results-dir"])
+        .arg(&results)
+        .arg(input("polymer-50k.txt"))
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "orchestrate: error: results folder {} holds results of another input or child program; \
+             run without --resume to replace them, or choose another --results-dir\n",
+            results.display()
+        ));
+    assert_eq!(fs::read_to_string(results.join("a.txt")).unwrap(), before);
+    // Results with no record of their input are refused too.
+    fs::remove_file(results.join("orchestrate.json")).unwrap();
+    orchestrate(dir.path())
+        .args(["--resume", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no record of their input"));
+    // Without --resume the folder is simply replaced.
+    orchestrate(dir.path())
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(input("polymer-50k.txt"))
+        .assert()
+        .success()
+        .stdout("3190\n");
+}
+
+#[test]
+fn tampered_results_are_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    orchestrate_faulty(dir.path())
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success();
+    fs::write(results.join("c.txt"), "junk").unwrap();
+    fs::write(results.join("d.txt"), "17\n").unwrap(); // longer than the input
+    let elsewhere = dir.path().join("elsewhere.txt");
+    fs::write(&elsewhere, "1\n").unwrap();
+    fs::remove_file(results.join("e.txt")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, results.join("e.txt")).unwrap();
+    let events = dir.path().join("events.log");
+    let json = resume(dir.path(), &results, &events);
+    assert_eq!(starts(&events), ["c", "d", "e"]);
+    assert_eq!(json["min_length"], 4);
+    assert_eq!(json["results"]["e"], 10);
+    assert_eq!(fs::read_to_string(results.join("c.txt")).unwrap(), "4\n");
+    assert!(
+        !results
+            .join("e.txt")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read_to_string(&elsewhere).unwrap(),
+        "1\n",
+        "not followed"
+    );
+}
+
+#[test]
+fn resume_needs_a_results_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate(dir.path())
+        .arg("--resume")
+        .arg(example())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--results-dir"));
+}
