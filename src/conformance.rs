@@ -43,98 +43,86 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     const EXAMPLE: &[u8] = b"dabAcCaCBAcCcaDA\n";
-    let mut cases: Vec<Case> = [('a', 6), ('b', 8), ('c', 4), ('d', 6), ('e', 10)]
+    let lengths = [('a', 6), ('b', 8), ('c', 4), ('d', 6), ('e', 10)];
+    let mut cases: Vec<Case> = lengths
         .into_iter()
         .map(|(letter, length)| Case {
             name: format!("the worked example without {letter} reacts to {length}"),
-            given: Given {
-                input: EXAMPLE,
-                stdin: false,
-                letter,
-                stale_result: false,
-            },
+            given: Given::file(EXAMPLE, letter),
             expected: Expected::Length(length),
         })
         .collect();
-    let more = [
+    let crlf = &b"\xEF\xBB\xBFdabAcCaCBAcCcaDA\r\n"[..];
+    let bom_utf8 = &b"\xEF\xBB\xBFab\xC3\xA9"[..];
+    let more: [(&str, Given, Expected); 8] = [
         (
             "standard input (-)",
-            EXAMPLE,
-            true,
-            'c',
-            false,
+            Given {
+                stdin: true,
+                ..Given::file(EXAMPLE, 'c')
+            },
             Expected::Length(4),
         ),
         (
             "a byte-order mark and CRLF",
-            &b"\xEF\xBB\xBFdabAcCaCBAcCcaDA\r\n"[..],
-            false,
-            'c',
-            false,
+            Given::file(crlf, 'c'),
             Expected::Length(4),
         ),
         (
             "an empty polymer",
-            b"",
-            false,
-            'a',
-            false,
+            Given::file(b"", 'a'),
             Expected::Length(0),
         ),
         (
             "an existing result file is replaced",
-            EXAMPLE,
-            false,
-            'a',
-            true,
+            Given {
+                stale_result: true,
+                ..Given::file(EXAMPLE, 'a')
+            },
             Expected::Length(6),
         ),
         (
             "a digit is refused, naming its offset",
-            b"dab1",
-            false,
-            'a',
-            false,
+            Given::file(b"dab1", 'a'),
             Expected::Refusal("byte offset 3"),
         ),
         (
             "a space inside is refused, naming its offset",
-            b"ab cd\n",
-            false,
-            'a',
-            false,
+            Given::file(b"ab cd\n", 'a'),
             Expected::Refusal("byte offset 2"),
         ),
         (
             "a non-ASCII byte after a byte-order mark is refused, naming its offset",
-            b"\xEF\xBB\xBFab\xC3\xA9",
-            false,
-            'a',
-            false,
+            Given::file(bom_utf8, 'a'),
             Expected::Refusal("byte offset 5"),
         ),
         (
             "bad input on standard input is refused",
-            b"ab\0",
-            true,
-            'a',
-            false,
+            Given {
+                stdin: true,
+                ..Given::file(b"ab\0", 'a')
+            },
             Expected::Refusal("byte offset 2"),
         ),
     ];
-    for (name, input, stdin, letter, stale_result, expected) in more {
-        cases.push(Case {
-            name: name.to_string(),
-            given: Given {
-                input,
-                stdin,
-                letter,
-                stale_result,
-            },
-            expected,
-        });
-    }
+    cases.extend(more.into_iter().map(|(name, given, expected)| Case {
+        name: name.to_string(),
+        given,
+        expected,
+    }));
     cases
+}
+
+impl Given<'static> {
+    /// `input` in a file, for `letter`.
+    fn file(input: &'static [u8], letter: char) -> Self {
+        Given {
+            input,
+            stdin: false,
+            letter,
+            stale_result: false,
+        }
+    }
 }
 
 /// How one case went: its name, and what was wrong (`None`: passed).

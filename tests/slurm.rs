@@ -225,12 +225,9 @@ fn sigterm_through_srun_cancels_every_job_even_with_a_short_grace_period() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Each step logs its own pid and its grandchild's.
     eventually(60, "all 26 steps to start", || {
-        std::fs::read_to_string(dir.path().join("pids"))
-            .unwrap_or_default()
-            .lines()
-            .count()
-            == 26
+        pids(&dir.path().join("pids")).len() == 52
     });
     assert_eq!(queued(&conf, &name).len(), 26);
     signal(&child, libc::SIGTERM);
@@ -247,4 +244,209 @@ fn sigterm_through_srun_cancels_every_job_even_with_a_short_grace_period() {
         common::entries(&tmp).is_empty(),
         "temporary folder left behind"
     );
+}
+
+// ---- Job arrays (`--sbatch`) ----
+
+/// orchestrate running the letters as one job array named `name`, through
+/// the logging sbatch (every submission is a line of `dir/sbatch.log`).
+fn orchestrate_array(dir: &Path, conf: &Path, name: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::from_std(array_command(dir, conf, name));
+    cmd.timeout(Duration::from_secs(120));
+    cmd
+}
+
+fn array_command(dir: &Path, conf: &Path, name: &str) -> Command {
+    let mut cmd = Command::new(common::orchestrate_bin());
+    cmd.current_dir(dir).env("TMPDIR", dir);
+    let real = which_sbatch();
+    let path = format!(
+        "{}:{}",
+        fixture("sbatch-logger").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.env("SLURM_CONF", conf)
+        .env("PATH", path)
+        .env("REAL_SBATCH", real)
+        .env("SBATCH_LOG", dir.join("sbatch.log"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg(format!("--sbatch=--job-name={name}"))
+        .arg("--results-dir")
+        .arg(dir.join("results"));
+    cmd
+}
+
+fn which_sbatch() -> PathBuf {
+    let out = Command::new("sh")
+        .args(["-c", "command -v sbatch"])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// The job ids `squeue` lists under job name `name`.
+fn queued_by_name(conf: &Path, name: &str) -> Vec<String> {
+    let out = Command::new("squeue")
+        .args(["-h", "-r", "-o", "%i", "-n", name])
+        .env("SLURM_CONF", conf)
+        .output()
+        .expect("squeue runs");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn submissions(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("sbatch.log"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn a_job_array_finds_the_exact_minimum() {
+    let Some(conf) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = job_name("array");
+    for (polymer, minimum, best) in [(example(), 4, "c"), (input("polymer-50k.txt"), 3190, "t")] {
+        let output = orchestrate_array(dir.path(), &conf, &name)
+            .arg("--json")
+            .arg(&polymer)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["min_length"], minimum);
+        assert_eq!(json["best_letter"], best);
+        assert_eq!(json["results"].as_object().unwrap().len(), 26);
+    }
+    assert_eq!(submissions(dir.path()), 2, "one submission per run");
+    assert!(queued_by_name(&conf, &name).is_empty());
+}
+
+#[test]
+fn a_failing_array_task_is_named_with_its_stderr() {
+    let Some(conf) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = job_name("array-failing");
+    orchestrate_array(dir.path(), &conf, &name)
+        .env("FAULT_c", "exit")
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .args(["--keep-going", "--letters", "abc"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "letter c: child exited with status 3; its stderr ends: reduce: simulated failure for c",
+        ))
+        .stderr(predicate::str::contains("1 of 3 letters failed"));
+    assert!(queued_by_name(&conf, &name).is_empty());
+}
+
+#[test]
+fn sigterm_cancels_the_array_and_leaves_nothing_queued() {
+    let Some(conf) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = job_name("array-sigterm");
+    let events = dir.path().join("events.log");
+    let mut child = array_command(dir.path(), &conf, &name)
+        .env("FAULT_ALL", "hang")
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("EVENT_LOG", &events)
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .args(["--letters", "abcd"])
+        .arg(example())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(60, "every task to start", || {
+        pids(&dir.path().join("pids")).len() == 8
+    });
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_within(&mut child, 60).code(), Some(143));
+    assert!(
+        queued_by_name(&conf, &name).is_empty(),
+        "orchestrate returns only once squeue lists nothing"
+    );
+    let pids = pids(&dir.path().join("pids"));
+    eventually(30, "every task's processes to end", || {
+        pids.iter().all(|&pid| !alive(pid))
+    });
+}
+
+#[test]
+fn an_array_outlives_a_killed_orchestrate_and_resume_collects_it_without_submitting_again() {
+    let Some(conf) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = job_name("array-resume");
+    let events = dir.path().join("events.log");
+    let mut first = array_command(dir.path(), &conf, &name)
+        .env("EVENT_LOG", &events)
+        .env("SLOW", "2")
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg(example())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(60, "a task to start", || {
+        std::fs::read_to_string(&events).is_ok_and(|log| log.contains("start"))
+    });
+    signal(&first, libc::SIGKILL);
+    wait_within(&mut first, 20);
+    assert!(
+        !queued_by_name(&conf, &name).is_empty(),
+        "the array runs on without orchestrate"
+    );
+    let output = orchestrate_array(dir.path(), &conf, &name)
+        .arg("--resume")
+        .arg("--json")
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["min_length"], 4);
+    assert_eq!(json["results"].as_object().unwrap().len(), 26);
+    assert_eq!(submissions(dir.path()), 1, "no task was submitted twice");
+    assert!(queued_by_name(&conf, &name).is_empty());
+    // Resuming the finished run submits nothing and starts nothing.
+    let before = std::fs::read_to_string(&events).unwrap();
+    orchestrate_array(dir.path(), &conf, &name)
+        .arg("--resume")
+        .arg("-q")
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    assert_eq!(submissions(dir.path()), 1);
+    assert_eq!(std::fs::read_to_string(&events).unwrap(), before);
+    // And another input is refused.
+    orchestrate_array(dir.path(), &conf, &name)
+        .arg("--resume")
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg(input("polymer-50k.txt"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("holds results of another input"));
 }

@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::files::shown;
 use crate::input::Source;
-use crate::orchestrator::{Config, Mode, ProcessMode};
+use crate::orchestrator::{ArrayOptions, Config, Mode, ProcessMode};
 use crate::polymer::UnitType;
 use crate::report::ModeName;
 use crate::supervise::launcher::Launcher;
@@ -95,6 +95,26 @@ pub struct Args {
     #[arg(long)]
     pub no_prereact: bool,
 
+    /// Run the letters as one Slurm job array, submitted with sbatch (ARGS:
+    /// extra sbatch options, e.g. "--partition=short --time=5"), each task
+    /// the same child command line as in process mode, reporting through
+    /// files in --results-dir (required; on a filesystem every node shares).
+    /// Unlike local children, the array keeps running if orchestrate is
+    /// killed outright or its session drops: `orchestrate --resume --sbatch
+    /// --results-dir DIR INPUT` then collects it, submitting nothing twice.
+    /// SIGINT, SIGTERM, a timeout or a failure cancel it with scancel.
+    #[arg(
+        long,
+        value_name = "ARGS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        value_parser = parse_launcher,
+        requires = "results_dir",
+        conflicts_with = "launcher"
+    )]
+    pub sbatch: Option<Words>,
+
     /// Reuse the results that --results-dir holds from an earlier run of
     /// the same input and child program (recorded in its orchestrate.json):
     /// only letters without a valid result run. Refuses a folder that holds
@@ -175,6 +195,7 @@ impl Args {
             ("--keep-going", self.keep_going),
             ("--no-prereact", self.no_prereact),
             ("--resume", self.resume),
+            ("--sbatch", self.sbatch.is_some()),
         ];
         match process_only.iter().find(|(_, given)| *given) {
             Some((flag, _)) => Err(Args::command().error(
@@ -194,7 +215,7 @@ impl Args {
             .map_or_else(|| UnitType::all().collect(), |l| l.0);
         let jobs = self.jobs.map(|jobs| jobs as usize);
         let mode = match self.mode {
-            ModeName::Process => Mode::Process(ProcessMode {
+            ModeName::Process => Mode::Process(Box::new(ProcessMode {
                 program: ChildProgram {
                     program: reduce_bin(self.reduce_bin.as_ref())?,
                     launcher: Launcher::from_words(
@@ -212,7 +233,10 @@ impl Args {
                 results_dir: self.results_dir.clone(),
                 prereact: !self.no_prereact,
                 resume: self.resume,
-            }),
+                array: self.sbatch.clone().map(|words| ArrayOptions {
+                    sbatch_args: words.0,
+                }),
+            })),
             ModeName::Thread => Mode::Thread {
                 threads: jobs
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),

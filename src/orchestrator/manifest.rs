@@ -13,16 +13,18 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use crate::files::{self, shown};
+use crate::polymer::UnitType;
+use crate::supervise::array::Submitted;
 
 /// The file name of the manifest in a results folder.
 pub const FILE_NAME: &str = "orchestrate.json";
 
-/// A Slurm job array submitted for a run.
+/// The Slurm job arrays of a run: their folder (inside the results folder)
+/// and every submission, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArrayRecord {
-    pub job_id: String,
-    /// The letters, in task order: task `i` is letter `i`.
-    pub letters: String,
+    pub folder: String,
+    pub jobs: Vec<Submitted>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,10 +47,21 @@ impl Manifest {
     }
 
     pub fn to_json(&self) -> String {
-        let array = self
-            .array
-            .as_ref()
-            .map(|array| serde_json::json!({ "job_id": array.job_id, "letters": array.letters }));
+        let array = self.array.as_ref().map(|array| {
+            let jobs: Vec<serde_json::Value> = array
+                .jobs
+                .iter()
+                .map(|job| {
+                    let letters: String = job.letters.iter().map(|l| l.letter()).collect();
+                    serde_json::json!({
+                        "job_id": job.job_id,
+                        "letters": letters,
+                        "attempt": job.attempt,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "folder": array.folder, "jobs": jobs })
+        });
         let json = serde_json::json!({
             "input_sha256": self.input_sha256,
             "input_length": self.input_length,
@@ -68,10 +81,24 @@ impl Manifest {
                 .and_then(|n| usize::try_from(n).ok())
         };
         let array = match json.get("array") {
-            Some(serde_json::Value::Object(array)) => Some(ArrayRecord {
-                job_id: array.get("job_id")?.as_str()?.to_string(),
-                letters: array.get("letters")?.as_str()?.to_string(),
-            }),
+            Some(serde_json::Value::Object(array)) => {
+                let jobs = array
+                    .get("jobs")?
+                    .as_array()?
+                    .iter()
+                    .map(|job| {
+                        Some(Submitted {
+                            job_id: job.get("job_id")?.as_str()?.to_string(),
+                            letters: UnitType::parse_set_ordered(job.get("letters")?.as_str()?)?,
+                            attempt: u32::try_from(job.get("attempt")?.as_u64()?).ok()?,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(ArrayRecord {
+                    folder: array.get("folder")?.as_str()?.to_string(),
+                    jobs,
+                })
+            }
             _ => None,
         };
         Some(Manifest {
@@ -129,8 +156,12 @@ mod tests {
             full_length: 10,
             program: "sha256:00".into(),
             array: Some(ArrayRecord {
-                job_id: "42".into(),
-                letters: "abc".into(),
+                folder: "slurm-array-1".into(),
+                jobs: vec![Submitted {
+                    job_id: "42".into(),
+                    letters: UnitType::parse_set("cab").unwrap(),
+                    attempt: 1,
+                }],
             }),
         };
         assert_eq!(Manifest::read(dir.path()).unwrap(), None);

@@ -16,21 +16,19 @@
 mod background;
 mod in_process;
 pub mod manifest;
+mod process;
 mod workspace;
 
-use std::cell::RefCell;
+use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::input::{self, Loaded, Source};
+use crate::input::{self, Source};
 use crate::polymer::{Polymer, UnitType};
 use crate::report::{ModeName, Phase, Report};
 use crate::signals::Signals;
-use crate::supervise::{self, Attempt, Batch, ChildProgram, Outcome, Policy, Supervisor};
-use manifest::Manifest;
-use std::time::Duration;
-use workspace::Workspace;
+use crate::supervise::{Attempt, ChildProgram, Policy};
 
 /// Everything a run needs to know.
 #[derive(Clone, Debug)]
@@ -44,7 +42,7 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub enum Mode {
     /// One child process per letter, results through files.
-    Process(ProcessMode),
+    Process(Box<ProcessMode>),
     /// A pool of `threads` threads inside the orchestrator.
     Thread { threads: usize },
     /// One letter after another on one thread.
@@ -62,6 +60,15 @@ pub struct ProcessMode {
     pub prereact: bool,
     /// Reuse the results in `results_dir` of an earlier run of the same job.
     pub resume: bool,
+    /// Run the letters as one Slurm job array instead of local children.
+    pub array: Option<ArrayOptions>,
+}
+
+/// How a job array is submitted.
+#[derive(Clone, Debug)]
+pub struct ArrayOptions {
+    /// Extra `sbatch` options.
+    pub sbatch_args: Vec<OsString>,
 }
 
 impl Mode {
@@ -99,7 +106,7 @@ impl Interrupted {
 
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = supervise::attempt::signal_name(self.signal);
+        let name = crate::supervise::attempt::signal_name(self.signal);
         write!(f, "interrupted by {name}; every child was stopped")
     }
 }
@@ -147,7 +154,9 @@ pub fn run(
     })??;
     let input_length = loaded.polymer.len();
     let (attempts, full_length) = match &config.mode {
-        Mode::Process(process) => fan_out(config, process, loaded, &mut phases, signals, progress)?,
+        Mode::Process(process) => {
+            process::fan_out(config, process, loaded, &mut phases, signals, progress)?
+        }
         Mode::Thread { .. } | Mode::Serial => {
             let reacted = phases.time("react", || react_in_background(loaded.polymer, signals))?;
             let full_length = reacted.len();
@@ -168,127 +177,6 @@ pub fn run(
         jobs: config.mode.concurrency(config.letters.len()),
         elapsed: phases.epoch.elapsed(),
     })
-}
-
-/// The process mode: hand the children a private snapshot of the polymer,
-/// supervise them, publish what they found. With `--resume`, letters whose
-/// result the results folder already holds for this job are not run.
-fn fan_out(
-    config: &Config,
-    process: &ProcessMode,
-    loaded: Loaded,
-    phases: &mut Phases,
-    signals: &Signals,
-    progress: &dyn Fn(&Attempt),
-) -> anyhow::Result<(Vec<Attempt>, usize)> {
-    // Orphans of children are re-parented here, to be swept; where the
-    // platform has no subreapers, process groups still do most of it.
-    let _ = supervise::contain::become_subreaper();
-    let workspace = Workspace::create(process.results_dir.as_deref(), loaded.file, process.resume)?;
-    let mut polymer = loaded.polymer;
-    let mut job = None;
-    if workspace.results_dir().is_some() {
-        let (digested, digest) = phases.time("digest", || {
-            background::one(signals, move || {
-                let digest = manifest::sha256(polymer.units());
-                (polymer, digest)
-            })
-        })?;
-        polymer = digested;
-        job = Some(Manifest {
-            input_sha256: digest,
-            input_length: polymer.len(),
-            full_length: 0,
-            program: manifest::program_identity(&process.program.program)?,
-            array: None,
-        });
-    }
-    let workspace::Kept {
-        results: cached,
-        recorded,
-    } = match (&job, process.resume) {
-        (Some(job), true) => workspace.cached(job, &config.letters)?,
-        _ => workspace::Kept::default(),
-    };
-    let mut attempts: Vec<Attempt> = cached.iter().map(|&(l, n)| cached_attempt(l, n)).collect();
-    attempts.iter().for_each(progress);
-    let todo: Vec<UnitType> = config
-        .letters
-        .iter()
-        .copied()
-        .filter(|letter| cached.iter().all(|&(l, _)| l != *letter))
-        .collect();
-    if let (true, Some(recorded)) = (todo.is_empty(), &recorded) {
-        // A finished run, resumed: no work at all.
-        return Ok((attempts, recorded.full_length));
-    }
-    if process.prereact {
-        polymer = phases.time("react", || react_in_background(polymer, signals))?;
-    }
-    let snapshot = phases.time("write polymer file", || {
-        workspace.write_polymer(polymer.units(), signals)
-    })?;
-    let handed = polymer.len();
-    if !process.prereact {
-        polymer = phases.time("react", || react_in_background(polymer, signals))?;
-    }
-    let full_length = polymer.len();
-    drop(polymer);
-    if let Some(job) = &mut job {
-        job.full_length = full_length;
-        workspace.record(job)?;
-    }
-    if let Some(signal) = signals.stop_signal() {
-        return Err(Interrupted { signal }.into());
-    }
-    let batch = Batch {
-        letters: todo,
-        polymer: snapshot,
-        polymer_len: handed,
-        dir: workspace.private().to_path_buf(),
-    };
-    // Each result is published as soon as its letter settles, so that even
-    // a run killed outright leaves what it found for `--resume`.
-    let unpublished = RefCell::new(None);
-    let settled = |attempt: &Attempt| {
-        if let Outcome::Ok(length) = attempt.outcome
-            && unpublished.borrow().is_none()
-            && let Err(err) = workspace.publish(attempt.letter, length)
-        {
-            *unpublished.borrow_mut() = Some(err);
-        }
-        progress(attempt);
-    };
-    let supervision = Supervisor::new(
-        &batch,
-        &process.program,
-        &process.policy,
-        signals,
-        phases.epoch,
-        &settled,
-    )
-    .run();
-    if let Some(err) = unpublished.into_inner() {
-        return Err(err);
-    }
-    if let Some(signal) = supervision.interrupted {
-        return Err(Interrupted { signal }.into());
-    }
-    attempts.extend(supervision.attempts);
-    Ok((attempts, full_length))
-}
-
-/// A letter whose result was kept from an earlier run.
-fn cached_attempt(letter: UnitType, length: usize) -> Attempt {
-    Attempt {
-        letter,
-        number: 0,
-        spawned: Duration::ZERO,
-        started: Duration::ZERO,
-        duration: Duration::ZERO,
-        outcome: Outcome::Cached(length),
-        stderr_tail: Vec::new(),
-    }
 }
 
 /// The one full reaction, on a worker thread (on all cores for large

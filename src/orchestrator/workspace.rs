@@ -160,11 +160,20 @@ impl Workspace {
         }
     }
 
-    /// Writes the children's polymer into the private folder, a slice at a
-    /// time so that a stop signal is answered while a large one is written.
-    pub fn write_polymer(&self, units: &[u8], signals: &Signals) -> anyhow::Result<PathBuf> {
+    /// Writes the children's polymer into `folder` (created), or by
+    /// default the private folder, a slice at a time so that a stop signal
+    /// is answered while a large one is written.
+    pub fn write_polymer(
+        &self,
+        folder: Option<&Path>,
+        units: &[u8],
+        signals: &Signals,
+    ) -> anyhow::Result<PathBuf> {
         const SLICE: usize = 8 << 20;
-        let path = self.private().join("polymer.txt");
+        let folder = folder.unwrap_or(self.private());
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("could not create {}", shown(folder)))?;
+        let path = folder.join("polymer.txt");
         let context = || format!("could not write the children's polymer {}", shown(&path));
         let mut file = File::create_new(&path).with_context(context)?;
         for slice in units.chunks(SLICE) {
@@ -263,9 +272,19 @@ fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes every `<letter>.txt` and the manifest left by an earlier run,
-/// so that the folder ends up holding this run's results only.
+/// Removes every `<letter>.txt`, the manifest and the job array folders
+/// left by an earlier run, so that the folder ends up holding this run's
+/// results only.
 fn clear_results(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("slurm-array-")
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     let paths = UnitType::all()
         .map(|letter| result_path(dir, letter))
         .chain([dir.join(manifest::FILE_NAME)]);

@@ -44,6 +44,15 @@ impl UnitType {
         Ok(set)
     }
 
+    /// Letters spelled in a given order (each a letter; order and
+    /// duplicates kept), e.g. a job array's task order; `None` otherwise.
+    pub fn parse_set_ordered(letters: &str) -> Option<Vec<UnitType>> {
+        letters
+            .bytes()
+            .map(UnitType::from_ascii)
+            .collect::<Option<Vec<_>>>()
+    }
+
     /// The lowercase letter that names this unit type.
     pub fn letter(self) -> char {
         char::from(self.0)

@@ -31,6 +31,8 @@ pub enum Outcome {
     BadResult(String),
     /// The child could not be started.
     SpawnError(String),
+    /// A Slurm array task left the queue without reporting its exit.
+    Lost,
     /// Stopped by the orchestrator because the run was ending.
     Killed,
 }
@@ -65,6 +67,7 @@ impl Outcome {
             Outcome::NoResult => "no-result".into(),
             Outcome::BadResult(_) => "bad-result".into(),
             Outcome::SpawnError(_) => "spawn-error".into(),
+            Outcome::Lost => "lost".into(),
             Outcome::Killed => "killed".into(),
         }
     }
@@ -83,6 +86,7 @@ impl fmt::Display for Outcome {
             Outcome::NoResult => write!(f, "exited successfully without writing its result file"),
             Outcome::BadResult(why) => write!(f, "wrote a malformed result file ({why})"),
             Outcome::SpawnError(reason) => write!(f, "could not be started: {reason}"),
+            Outcome::Lost => write!(f, "left the Slurm queue without reporting its exit status"),
             Outcome::Killed => write!(f, "was stopped because the run ended"),
         }
     }

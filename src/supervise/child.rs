@@ -270,7 +270,7 @@ fn started_at(mark: &Path, spawned: Instant) -> Option<Instant> {
 
 /// The last `count` non-empty lines of a (possibly large) file, each cut to a
 /// readable length.
-fn tail_lines(file: &File, count: usize) -> Vec<String> {
+pub(super) fn tail_lines(file: &File, count: usize) -> Vec<String> {
     const WINDOW: u64 = 4096;
     let len = file.metadata().map_or(0, |m| m.len());
     let start = len.saturating_sub(WINDOW);

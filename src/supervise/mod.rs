@@ -17,6 +17,7 @@
 //! Not here: deciding what to run (the orchestrator) or how to show it (the
 //! report).
 
+pub mod array;
 pub mod attempt;
 mod child;
 pub mod contain;
