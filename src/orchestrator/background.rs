@@ -17,14 +17,18 @@ use crate::signals::{Signals, Waker};
 /// A worker's way to hand items to the waiting thread, and to hear that the
 /// run is stopping.
 pub struct Emit<T> {
-    sender: Sender<T>,
+    /// `None` only while dropping: the sender must be gone before the
+    /// waiting thread is woken to see that it is.
+    sender: Option<Sender<T>>,
     waker: Waker,
     cancelled: Arc<AtomicBool>,
 }
 
 impl<T> Emit<T> {
     pub fn send(&self, item: T) {
-        let _ = self.sender.send(item);
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(item);
+        }
         self.waker.wake();
     }
 
@@ -36,7 +40,10 @@ impl<T> Emit<T> {
 
 impl<T> Drop for Emit<T> {
     fn drop(&mut self) {
-        // The last worker to end wakes the waiting thread to see it.
+        // The last worker to end wakes the waiting thread to see it: after
+        // its sender is dropped, or the waiting thread could look too early
+        // and sleep through the end.
+        drop(self.sender.take());
         self.waker.wake();
     }
 }
@@ -48,13 +55,24 @@ impl<T> Drop for Emit<T> {
 pub fn run<T: Send + 'static>(
     signals: &Signals,
     workers: Vec<Box<dyn FnOnce(Emit<T>) + Send>>,
+    on_item: impl FnMut(T),
+) -> anyhow::Result<()> {
+    // A safety net only: workers wake the waiting thread when they emit
+    // and when they end.
+    run_polling(signals, workers, on_item, Duration::from_millis(100))
+}
+
+fn run_polling<T: Send + 'static>(
+    signals: &Signals,
+    workers: Vec<Box<dyn FnOnce(Emit<T>) + Send>>,
     mut on_item: impl FnMut(T),
+    poll: Duration,
 ) -> anyhow::Result<()> {
     let (sender, receiver) = mpsc::channel();
     let cancelled = Arc::new(AtomicBool::new(false));
     for work in workers {
         let emit = Emit {
-            sender: sender.clone(),
+            sender: Some(sender.clone()),
             waker: signals
                 .waker()
                 .context("could not set up a worker thread")?,
@@ -67,7 +85,7 @@ pub fn run<T: Send + 'static>(
         }
     }
     drop(sender);
-    let result = watch(signals, &receiver, &mut on_item);
+    let result = watch(signals, &receiver, &mut on_item, poll);
     if result.is_err() {
         cancelled.store(true, Ordering::Relaxed);
     }
@@ -78,6 +96,7 @@ fn watch<T>(
     signals: &Signals,
     receiver: &Receiver<T>,
     on_item: &mut impl FnMut(T),
+    poll: Duration,
 ) -> anyhow::Result<()> {
     loop {
         if let Some(signal) = signals.stop_signal() {
@@ -90,7 +109,7 @@ fn watch<T>(
                 Err(TryRecvError::Disconnected) => return Ok(()),
             }
         }
-        signals.wait(Duration::from_millis(100));
+        signals.wait(poll);
     }
 }
 
@@ -104,4 +123,42 @@ pub fn one<T: Send + 'static>(
     let worker: Box<dyn FnOnce(Emit<T>) + Send> = Box::new(move |emit| emit.send(work()));
     run(signals, vec![worker], |item| value = Some(item))?;
     value.context("a worker thread ended without its result")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the last worker woke the waiting thread before its
+    /// sender was gone, so the end was seen only at the next poll (100 ms
+    /// on every phase). With an hour between polls, a lost wake-up hangs
+    /// this test, and its deadline catches that.
+    #[test]
+    fn the_end_of_the_work_wakes_the_waiting_thread() {
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let signals = Signals::install().unwrap();
+            for round in 0..200u32 {
+                let mut got = Vec::new();
+                // The worker ends while the waiting thread waits (the pause
+                // only makes that likely; the test holds either way).
+                let workers: Vec<Box<dyn FnOnce(Emit<u32>) + Send>> = vec![Box::new(move |emit| {
+                    std::thread::sleep(Duration::from_micros(300));
+                    emit.send(round)
+                })];
+                run_polling(
+                    &signals,
+                    workers,
+                    |item| got.push(item),
+                    Duration::from_secs(3600),
+                )
+                .unwrap();
+                assert_eq!(got, [round]);
+            }
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("every round ended without waiting for a poll");
+    }
 }

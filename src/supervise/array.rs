@@ -308,7 +308,7 @@ impl<'a> ArraySupervisor<'a> {
             pause = if changed {
                 Duration::from_millis(20)
             } else {
-                (pause * 2).min(Duration::from_millis(250))
+                (pause * 2).min(Duration::from_millis(100))
             };
             self.signals.wait(pause);
         }
