@@ -16,7 +16,7 @@ fn json_of(output: &[u8]) -> serde_json::Value {
 /// Runs every mode on `path` and checks they agree on everything but timing.
 fn modes_agree(dir: &Path, path: &Path) {
     let mut answers = Vec::new();
-    for mode in ["process", "thread", "serial"] {
+    for mode in ["process", "thread", "serial", "sweep"] {
         let output = orchestrate(dir)
             .args(["--json", "--mode", mode])
             .arg(path)
@@ -49,6 +49,12 @@ fn modes_agree(dir: &Path, path: &Path) {
         "process and serial modes on {}",
         path.display()
     );
+    assert_eq!(
+        answers[0],
+        answers[3],
+        "process and sweep modes on {}",
+        path.display()
+    );
 }
 
 #[test]
@@ -72,6 +78,7 @@ fn the_json_report_names_the_mode_and_the_jobs_used() {
     let dir = tempfile::tempdir().unwrap();
     for (args, mode, jobs) in [
         (&["--mode", "serial"][..], "serial", 1),
+        (&["--mode", "sweep", "--jobs", "2"], "sweep", 2),
         (&["--mode", "thread", "--jobs", "3"], "thread", 3),
         (&["--jobs", "4"], "process", 4),
         (&[], "process", 26),
@@ -100,6 +107,7 @@ fn process_only_options_are_usage_errors_in_other_modes() {
         &["--mode", "thread", "--results-dir", "r"],
         &["--mode", "serial", "--reduce-bin", "x"],
         &["--mode", "thread", "--retries", "2"],
+        &["--mode", "sweep", "--keep-going"],
     ] {
         orchestrate(dir.path())
             .args(args)
@@ -130,7 +138,7 @@ fn joblog_rows(path: &Path) -> Vec<Vec<String>> {
 #[test]
 fn the_job_log_has_one_row_per_letter_with_timings_and_lengths() {
     let dir = tempfile::tempdir().unwrap();
-    for mode in ["process", "thread", "serial"] {
+    for mode in ["process", "thread", "serial", "sweep"] {
         let log = dir.path().join(format!("{mode}.tsv"));
         orchestrate(dir.path())
             .args(["-q", "--mode", mode, "--joblog"])

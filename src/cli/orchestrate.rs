@@ -122,9 +122,11 @@ pub struct Args {
     #[arg(long, requires = "results_dir")]
     pub resume: bool,
 
-    /// Where the per-letter reactions run: `process` (one `reduce` child
-    /// each), `thread` (a pool of --jobs threads in this process) or
-    /// `serial` (one after another on this thread).
+    /// Where and how each letter's length is found: `process` (one
+    /// `reduce` child each), `thread` (the same work on a pool of --jobs
+    /// threads in this process), `serial` (one after another on one
+    /// thread), or `sweep` (the one-pass algorithm: every letter from the
+    /// junctions of the reacted polymer, on --jobs threads).
     #[arg(long, value_enum, default_value_t = ModeName::Process)]
     pub mode: ModeName,
 
@@ -242,6 +244,10 @@ impl Args {
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
             },
             ModeName::Serial => Mode::Serial,
+            ModeName::Sweep => Mode::Sweep {
+                threads: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+            },
         };
         let input = self
             .input

@@ -1,25 +1,36 @@
-//! The in-process modes: the same per-letter work as a `reduce` child
-//! (remove the letter from the reacted polymer, react the rest), run on a
-//! pool of threads, or one letter after another on one, with no processes
-//! or files. They exist to compare against the process fan-out: same
-//! answer, same report, without the cost of starting processes.
+//! The in-process modes: each letter's length from the reacted polymer, on
+//! a pool of threads (or one), with no processes or files. `thread` and
+//! `serial` do the same per-letter work as a `reduce` child (remove the
+//! letter, react what is left) to compare processes against threads;
+//! `sweep` takes each letter's length from the junctions where its units
+//! were, without copying the polymer: the better algorithm, same report.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::background::{self, Emit};
-use crate::polymer::{Polymer, UnitType};
+use crate::polymer::{Polymer, Sweep, UnitType};
 use crate::signals::Signals;
 use crate::supervise::{Attempt, Outcome};
 
-/// Reacts `reacted` without each of `letters`, on `threads` worker threads,
-/// handing each attempt to `progress` as it ends. A stop signal ends the
-/// run at once ([`super::Interrupted`]).
+/// How a worker finds one letter's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Copy, remove the letter, react what is left (what a child does).
+    React,
+    /// Sweep the junctions of the reacted polymer, copying nothing.
+    Sweep,
+}
+
+/// Finds the length of `reacted` without each of `letters`, on `threads`
+/// worker threads, handing each attempt to `progress` as it ends. A stop
+/// signal ends the run at once ([`super::Interrupted`]).
 pub fn run(
     reacted: Polymer,
     letters: &[UnitType],
     threads: usize,
+    method: Method,
     signals: &Signals,
     epoch: Instant,
     progress: &dyn Fn(&Attempt),
@@ -31,7 +42,7 @@ pub fn run(
         .map(|_| {
             let (reacted, letters, next) = (reacted.clone(), letters.clone(), next.clone());
             let work: Box<dyn FnOnce(Emit<Attempt>) + Send> =
-                Box::new(move |emit| work_on(&reacted, &letters, &next, epoch, &emit));
+                Box::new(move |emit| work_on(&reacted, &letters, &next, method, epoch, &emit));
             work
         })
         .collect();
@@ -48,17 +59,23 @@ fn work_on(
     reacted: &Polymer,
     letters: &[UnitType],
     next: &AtomicUsize,
+    method: Method,
     epoch: Instant,
     emit: &Emit<Attempt>,
 ) {
-    // One buffer per worker, reused: memory stays at threads x |P|.
+    // One buffer per worker, reused: memory stays at threads x |P| (none
+    // for the sweep, whose buffers fill only as a letter needs).
     let mut scratch = Polymer::default();
+    let mut sweep = (method == Method::Sweep).then(|| Sweep::new(reacted.len()));
     while !emit.cancelled() {
         let Some(&letter) = letters.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;
         };
         let started = Instant::now();
-        let length = reacted.reacted_len_without(letter, &mut scratch);
+        let length = match &mut sweep {
+            Some(sweep) => sweep.length_of(reacted.units(), letter),
+            None => reacted.reacted_len_without(letter, &mut scratch),
+        };
         emit.send(Attempt {
             letter,
             number: 1,

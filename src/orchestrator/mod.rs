@@ -47,6 +47,9 @@ pub enum Mode {
     Thread { threads: usize },
     /// One letter after another on one thread.
     Serial,
+    /// Every letter from the junctions of the reacted polymer, on
+    /// `threads` threads: no copy, no re-reaction.
+    Sweep { threads: usize },
 }
 
 /// What the process mode needs.
@@ -77,6 +80,7 @@ impl Mode {
             Mode::Process(_) => ModeName::Process,
             Mode::Thread { .. } => ModeName::Thread,
             Mode::Serial => ModeName::Serial,
+            Mode::Sweep { .. } => ModeName::Sweep,
         }
     }
 
@@ -84,7 +88,7 @@ impl Mode {
     fn concurrency(&self, letters: usize) -> usize {
         let wanted = match self {
             Mode::Process(process) => process.policy.jobs,
-            Mode::Thread { threads } => *threads,
+            Mode::Thread { threads } | Mode::Sweep { threads } => *threads,
             Mode::Serial => 1,
         };
         wanted.clamp(1, letters.max(1))
@@ -157,13 +161,24 @@ pub fn run(
         Mode::Process(process) => {
             process::fan_out(config, process, loaded, &mut phases, signals, progress)?
         }
-        Mode::Thread { .. } | Mode::Serial => {
+        Mode::Thread { .. } | Mode::Serial | Mode::Sweep { .. } => {
             let reacted = phases.time("react", || react_in_background(loaded.polymer, signals))?;
             let full_length = reacted.len();
             let threads = config.mode.concurrency(config.letters.len());
             let epoch = phases.epoch;
-            let attempts =
-                in_process::run(reacted, &config.letters, threads, signals, epoch, progress)?;
+            let method = match config.mode {
+                Mode::Sweep { .. } => in_process::Method::Sweep,
+                _ => in_process::Method::React,
+            };
+            let attempts = in_process::run(
+                reacted,
+                &config.letters,
+                threads,
+                method,
+                signals,
+                epoch,
+                progress,
+            )?;
             (attempts, full_length)
         }
     };

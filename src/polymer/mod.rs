@@ -19,7 +19,7 @@ pub mod unit;
 mod testing;
 
 pub use kernel::react_with_plain_stack;
-pub use sweep::lengths_without_each;
+pub use sweep::{Sweep, lengths_without_each};
 pub use unit::{InvalidUnit, UnitType};
 
 use unit::first_non_unit;
@@ -97,9 +97,22 @@ impl Polymer {
     }
 
     /// Removes every unit of `unit_type` and fully reacts the rest, in place.
+    /// A polymer that is already reacted (as orchestrate hands its children)
+    /// reacts only where the removed units were: a compaction, not a
+    /// reaction of the whole.
     pub fn react_without(&mut self, unit_type: UnitType) {
-        self.remove(unit_type);
-        self.react();
+        if sweep::is_reacted(&self.units) {
+            let len = sweep::remove_from_reacted(&mut self.units, unit_type.letter() as u8);
+            self.units.truncate(len);
+        } else {
+            self.remove(unit_type);
+            self.react();
+        }
+    }
+
+    /// Whether the polymer is fully reacted already.
+    pub fn is_reacted(&self) -> bool {
+        sweep::is_reacted(&self.units)
     }
 
     /// The reacted length of this polymer without `unit_type`, computed in

@@ -1,6 +1,81 @@
-//! Every letter's reacted length from one fully reacted polymer.
+//! What a fully reacted polymer allows: removing a unit type reacts only
+//! where its units were (the junctions), so one letter's removal is a
+//! compaction, and every letter's length comes from one pass each.
+//!
+//! - [`is_reacted`]: whether a polymer is fully reacted (vectorised);
+//! - [`remove_from_reacted`]: one letter removed from a reacted polymer,
+//!   in place, reacting only at the junctions;
+//! - [`lengths_without_each`]: all 26 lengths, without copying.
 
 use super::unit::CASE_BIT;
+
+/// Whether no two adjacent units of `units` are the same letter in opposite
+/// cases. Whole blocks are checked without an early exit, so the compiler
+/// vectorises them; a reacting pair ends the scan at its block.
+pub fn is_reacted(units: &[u8]) -> bool {
+    if units.len() < 2 {
+        return true;
+    }
+    let (left, right) = (&units[..units.len() - 1], &units[1..]);
+    let reacts = |a: &[u8], b: &[u8]| {
+        a.iter()
+            .zip(b)
+            .fold(false, |any, (&x, &y)| any | (x ^ y == CASE_BIT))
+    };
+    let mut lefts = left.chunks_exact(BLOCK);
+    let mut rights = right.chunks_exact(BLOCK);
+    for (a, b) in (&mut lefts).zip(&mut rights) {
+        if reacts(a, b) {
+            return false;
+        }
+    }
+    !reacts(lefts.remainder(), rights.remainder())
+}
+
+/// Removes every unit of `letter` (lowercase) from `units`, which must be
+/// fully reacted, and reacts what is left, in place; returns the new
+/// length. The pieces between removed units are each still reacted, so
+/// units can only cancel where two pieces meet: each piece is moved down
+/// onto the kept part, cancelling at the seam first. (On input that is not
+/// reacted the length means nothing, but nothing goes wrong.)
+pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
+    let n = units.len();
+    let mut kept = 0;
+    let mut from = 0;
+    let mut join = |units: &mut [u8], mut start: usize, end: usize| {
+        while kept > 0 && start < end && units[kept - 1] ^ units[start] == CASE_BIT {
+            kept -= 1;
+            start += 1;
+        }
+        units.copy_within(start..end, kept);
+        kept += end - start;
+    };
+    let whole_blocks = n / BLOCK * BLOCK;
+    let mut offset = 0;
+    while offset < whole_blocks {
+        // The block's mask is taken before any of its bytes moves; pieces
+        // only move down, onto bytes already read.
+        let block: &[u8; BLOCK] = units[offset..offset + BLOCK]
+            .try_into()
+            .expect("a whole block");
+        let mut mask = letter_mask(block, letter);
+        while mask != 0 {
+            let cut = offset + mask.trailing_zeros() as usize;
+            join(units, from, cut);
+            from = cut + 1;
+            mask &= mask - 1;
+        }
+        offset += BLOCK;
+    }
+    for cut in whole_blocks..n {
+        if units[cut] | CASE_BIT == letter {
+            join(units, from, cut);
+            from = cut + 1;
+        }
+    }
+    join(units, from, n);
+    kept
+}
 
 /// The reacted length after removing each of the 26 unit types, from a
 /// polymer that is already fully reacted. (Any other bytes give lengths
@@ -18,8 +93,10 @@ pub fn lengths_without_each(reacted: &[u8]) -> [usize; 26] {
     std::array::from_fn(|k| sweep.length_without(reacted, b'a' + k as u8))
 }
 
-/// One letter's removal from a reacted polymer, swept junction by junction.
-struct Sweep {
+/// One letter's removal from a reacted polymer, swept junction by junction,
+/// without copying the polymer: reusable from letter to letter, one per
+/// thread.
+pub struct Sweep {
     /// The letter's positions, then the polymer's length as a last cut;
     /// with slack for the unconditional writes of `find_cuts`.
     cuts: Vec<usize>,
@@ -28,11 +105,22 @@ struct Sweep {
 }
 
 impl Sweep {
-    fn new(len: usize) -> Self {
+    /// A sweep for reacted polymers of up to `len` units. (Its buffers are
+    /// reserved for the worst case but filled only as a letter needs.)
+    pub fn new(len: usize) -> Self {
         Sweep {
             cuts: vec![0; len + 8],
             ranges: Vec::with_capacity(len),
         }
+    }
+
+    /// The reacted length of `reacted` (fully reacted, at most the length
+    /// this sweep was made for) without the units of `unit_type`.
+    pub fn length_of(&mut self, reacted: &[u8], unit_type: super::UnitType) -> usize {
+        if self.cuts.len() < reacted.len() + 8 {
+            *self = Sweep::new(reacted.len());
+        }
+        self.length_without(reacted, unit_type.letter() as u8)
     }
 
     /// Writes the positions of `letter`'s units into `cuts`, returns how many.
@@ -194,6 +282,63 @@ mod tests {
     }
 
     #[test]
+    fn removing_from_a_reacted_polymer_reacts_only_at_the_junctions() {
+        let nothing_reacts: Vec<u8> = (0..5_000).map(|i| b'a' + (i % 26) as u8).collect();
+        let everything_reacts: Vec<u8> = b"aA".repeat(2_500);
+        let deep = nested(26, 300);
+        let letter_everywhere = b"qQ"
+            .repeat(10)
+            .into_iter()
+            .chain(b"q".repeat(500))
+            .collect();
+        for units in [nothing_reacts, everything_reacts, deep, letter_everywhere] {
+            let polymer = reacted(&units);
+            assert!(is_reacted(&polymer));
+            for letter in [b'a', b'b', b'q', b'z'] {
+                let mut copy = polymer.clone();
+                let len = remove_from_reacted(&mut copy, letter);
+                let kept: Vec<u8> = units
+                    .iter()
+                    .copied()
+                    .filter(|&u| u | CASE_BIT != letter)
+                    .collect();
+                assert_eq!(
+                    &copy[..len],
+                    &naive_react(&kept)[..],
+                    "letter {}",
+                    letter as char
+                );
+            }
+        }
+    }
+
+    #[track_caller]
+    fn reacted_case(units: &[u8], expected: bool) {
+        assert_eq!(
+            is_reacted(units),
+            expected,
+            "{:?}",
+            units.escape_ascii().to_string()
+        );
+    }
+
+    #[test]
+    fn a_reacting_pair_anywhere_is_seen() {
+        reacted_case(b"", true);
+        reacted_case(b"a", true);
+        reacted_case(b"aA", false);
+        reacted_case(b"ab", true);
+        reacted_case(b"aa", true);
+        let mut long = b"ab".repeat(100);
+        reacted_case(&long, true);
+        for at in [0, 62, 63, 64, 127, 198] {
+            long = b"ab".repeat(100);
+            long[at + 1] = long[at] ^ CASE_BIT;
+            reacted_case(&long, false);
+        }
+    }
+
+    #[test]
     fn the_worked_example_lengths_for_every_letter() {
         let lengths = lengths_without_each(&reacted(b"dabAcCaCBAcCcaDA"));
         assert_eq!(&lengths[..5], &[6, 8, 4, 6, 10]);
@@ -214,8 +359,27 @@ mod tests {
         }
 
         #[test]
+        fn removal_from_a_reacted_polymer_agrees_with_the_naive_reference(
+            units in polymer(300),
+            letter in prop::sample::select(b"abcdz".to_vec()),
+        ) {
+            let mut polymer = reacted(&units);
+            prop_assert!(is_reacted(&polymer));
+            let len = remove_from_reacted(&mut polymer, letter);
+            let kept: Vec<u8> = units.iter().copied().filter(|&u| u | CASE_BIT != letter).collect();
+            prop_assert_eq!(&polymer[..len], &naive_react(&kept)[..]);
+        }
+
+        #[test]
+        fn reactedness_agrees_with_a_plain_scan(units in polymer(300)) {
+            prop_assert_eq!(is_reacted(&units), units.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT));
+        }
+
+        #[test]
         fn the_sweep_takes_any_bytes_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
             let _ = lengths_without_each(&bytes);
+            let _ = is_reacted(&bytes);
+            let _ = remove_from_reacted(&mut bytes.clone(), b'a');
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum ModeName {
     Thread,
     /// One letter after another on a single thread.
     Serial,
+    /// Every letter from the junctions of the reacted polymer (the one-pass
+    /// algorithm), on a pool of threads.
+    Sweep,
 }
 
 impl fmt::Display for ModeName {
@@ -35,6 +38,7 @@ impl fmt::Display for ModeName {
             ModeName::Process => "process",
             ModeName::Thread => "thread",
             ModeName::Serial => "serial",
+            ModeName::Sweep => "sweep",
         })
     }
 }
