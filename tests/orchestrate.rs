@@ -510,3 +510,19 @@ fn two_runs_at_once_in_the_same_directory_do_not_disturb_each_other() {
     assert_eq!(first, "4\n");
     assert_eq!(second, "3190\n");
 }
+
+#[test]
+fn under_a_queueing_launcher_the_timeout_counts_from_the_start_of_the_work() {
+    // Regression: a child held 3 s in a launcher's queue was timed out after
+    // 2 s, before it had started.
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate(dir.path())
+        .env("QUEUE_DELAY", "3")
+        .arg("--launcher")
+        .arg(fixture("queueing-launcher.sh"))
+        .args(["-q", "--timeout", "2", "--letters", "abc"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+}

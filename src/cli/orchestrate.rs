@@ -72,7 +72,9 @@ pub struct Args {
     pub jobs: Option<u32>,
 
     /// Per-child wall-clock limit in seconds (fractions allowed); a child
-    /// past it is stopped, with everything it started.
+    /// past it is stopped, with everything it started. Under a launcher or
+    /// --sbatch it counts from when the child's work started, as its start
+    /// mark says (docs/protocol.md), so time spent queueing does not count.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
 

@@ -182,6 +182,12 @@ pub fn run(
             (attempts, full_length)
         }
     };
+    let ran = attempts
+        .iter()
+        .filter(|a| !matches!(a.outcome, crate::supervise::Outcome::Cached(_)))
+        .map(|a| a.letter)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     Ok(Report {
         input_length,
         full_length,
@@ -189,7 +195,8 @@ pub fn run(
         attempts,
         letters: config.letters.clone(),
         mode: config.mode.name(),
-        jobs: config.mode.concurrency(config.letters.len()),
+        // What ran at once at most: letters kept from an earlier run did not.
+        jobs: config.mode.concurrency(ran),
         elapsed: phases.epoch.elapsed(),
     })
 }

@@ -78,6 +78,7 @@ impl Running {
         })?;
         // Spawning returns once the child's exec has succeeded.
         let started = mark.is_none().then(Instant::now);
+        let queued = mark.is_some();
         Ok(Running {
             job,
             attempt,
@@ -85,7 +86,13 @@ impl Running {
             spawned,
             started,
             mark,
-            life: life(spawned),
+            // Under a launcher the clock starts with the work (the start
+            // mark), not with a spawn that may sit in a queue.
+            life: if queued {
+                Life::Running { deadline: None }
+            } else {
+                life(spawned)
+            },
             stderr,
         })
     }
@@ -147,13 +154,16 @@ impl Running {
         }
     }
 
-    /// Looks for the start mark, if one is expected and not yet seen.
-    pub fn look_for_start_mark(&mut self) {
+    /// Looks for the start mark, if one is expected and not yet seen;
+    /// returns when the work started, the first time it is seen.
+    pub fn look_for_start_mark(&mut self) -> Option<Instant> {
         if self.started.is_none()
             && let Some(mark) = &self.mark
         {
             self.started = started_at(mark, self.spawned);
+            return self.started;
         }
+        None
     }
 
     /// Sweeps the exited child's process group and reaps it, then decides
@@ -180,7 +190,7 @@ impl Running {
             },
         };
         // A child that ran between two polls is seen only now.
-        self.look_for_start_mark();
+        let _ = self.look_for_start_mark();
         let stderr_tail = if outcome.is_ok() {
             Vec::new()
         } else {

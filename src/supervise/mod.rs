@@ -205,8 +205,13 @@ impl<'a> Supervisor<'a> {
         let mut ended = false;
         let mut index = 0;
         while index < self.running.len() {
-            if look_around {
-                self.running[index].look_for_start_mark();
+            if look_around
+                && let Some(started) = self.running[index].look_for_start_mark()
+                && let Life::Running { .. } = self.running[index].life
+            {
+                // Under a launcher that queues, the time limit counts from
+                // the start of the work, not from the spawn.
+                self.running[index].life = self.policy.life_from(started);
             }
             if !self.running[index].has_exited() {
                 index += 1;
