@@ -19,8 +19,17 @@ use predicates::prelude::*;
 
 const DEFAULT_CONF: &str = "/tmp/polymer-fanout-slurm/slurm.conf";
 
-/// The cluster's configuration file, when a cluster answers.
-fn cluster() -> Option<PathBuf> {
+/// The cluster's configuration file, when a cluster answers, with the
+/// cluster to this test alone until the guard drops: the tests share a
+/// two-CPU node, and eight of them at once (some 150 jobs) made srun fail
+/// now and then with "Unable to allocate resources".
+fn cluster() -> Option<(PathBuf, std::sync::MutexGuard<'static, ()>)> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    find_cluster().map(|conf| (conf, guard))
+}
+
+fn find_cluster() -> Option<PathBuf> {
     let conf = std::env::var_os("SLURM_CONF")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
@@ -115,7 +124,9 @@ fn job_name(test: &str) -> String {
 
 #[test]
 fn srun_runs_every_letter_as_a_job_step_with_the_right_minimum() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("minimum");
     for (polymer, minimum, best) in [(example(), 4, "c"), (input("polymer-50k.txt"), 3190, "t")] {
@@ -139,7 +150,9 @@ fn srun_runs_every_letter_as_a_job_step_with_the_right_minimum() {
 
 #[test]
 fn srun_reports_a_failing_child_with_its_letter_and_cancels_the_other_steps() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("failing");
     // Every other child would hang: the run ends only because the failure
@@ -172,7 +185,9 @@ fn srun_reports_a_failing_child_with_its_letter_and_cancels_the_other_steps() {
 
 #[test]
 fn a_timeout_through_srun_cancels_the_step() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("timeout");
     orchestrate_srun(dir.path(), &conf, &name)
@@ -199,7 +214,9 @@ fn a_timeout_through_srun_cancels_the_step() {
 
 #[test]
 fn sigterm_through_srun_cancels_every_job_even_with_a_short_grace_period() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("sigterm");
     let tmp = dir.path().join("tmp");
@@ -307,7 +324,9 @@ fn submissions(dir: &Path) -> usize {
 
 #[test]
 fn a_job_array_finds_the_exact_minimum() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("array");
     for (polymer, minimum, best) in [(example(), 4, "c"), (input("polymer-50k.txt"), 3190, "t")] {
@@ -332,7 +351,9 @@ fn a_job_array_finds_the_exact_minimum() {
 
 #[test]
 fn a_failing_array_task_is_named_with_its_stderr() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("array-failing");
     orchestrate_array(dir.path(), &conf, &name)
@@ -353,7 +374,9 @@ fn a_failing_array_task_is_named_with_its_stderr() {
 
 #[test]
 fn sigterm_cancels_the_array_and_leaves_nothing_queued() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("array-sigterm");
     let events = dir.path().join("events.log");
@@ -386,7 +409,9 @@ fn sigterm_cancels_the_array_and_leaves_nothing_queued() {
 
 #[test]
 fn an_array_outlives_a_killed_orchestrate_and_resume_collects_it_without_submitting_again() {
-    let Some(conf) = cluster() else { return };
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("array-resume");
     let events = dir.path().join("events.log");

@@ -212,6 +212,9 @@ fn react_in_background(mut polymer: Polymer, signals: &Signals) -> anyhow::Resul
         } else {
             polymer.react();
         }
+        // What follows (copies per thread, the children's file) then adds
+        // to the reacted size, not to the input's.
+        polymer.shrink_to_fit();
         polymer
     })
 }

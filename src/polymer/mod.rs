@@ -75,6 +75,12 @@ impl Polymer {
         self.units.is_empty()
     }
 
+    /// Gives back the memory the polymer no longer uses (after a reaction
+    /// shortened it): a gigabyte that reacted to a fifth keeps a fifth.
+    pub fn shrink_to_fit(&mut self) {
+        self.units.shrink_to_fit();
+    }
+
     /// Fully reacts the polymer in place.
     pub fn react(&mut self) {
         // SAFETY: a `Polymer` holds only ASCII letters (every constructor
