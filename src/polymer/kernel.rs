@@ -272,7 +272,7 @@ pub fn remove_in_place(units: &mut [u8], unit_type: UnitType) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{naive_react, nested, polymer};
+    use super::super::testing::{adversarial, naive_react, polymer};
     use super::*;
     use proptest::prelude::*;
 
@@ -306,16 +306,7 @@ mod tests {
 
     #[test]
     fn adversarial_inputs_agree_with_the_plain_stack() {
-        let nothing_reacts: Vec<u8> = (0..50_000).map(|i| b'a' + (i % 26) as u8).collect();
-        let everything_reacts: Vec<u8> = b"aA".repeat(25_000);
-        let all_cancel_across_seams = nested(26, 2_000);
-        let half_cancel = [nested(7, 3_000), nothing_reacts.clone()].concat();
-        for units in [
-            nothing_reacts,
-            everything_reacts,
-            all_cancel_across_seams,
-            half_cancel,
-        ] {
+        for units in adversarial() {
             let expected = react_with_plain_stack(&units);
             assert_eq!(fast(&units), expected);
             assert_eq!(parallel(&units, 3), expected);

@@ -231,7 +231,7 @@ fn letter_mask(block: &[u8; BLOCK], letter: u8) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{naive_react, nested, polymer};
+    use super::super::testing::{adversarial, naive_react, nested, polymer};
     use super::super::{Polymer, UnitType};
     use super::*;
     use proptest::prelude::*;
@@ -257,16 +257,7 @@ mod tests {
 
     #[test]
     fn adversarial_inputs_agree_with_removal_and_the_plain_stack() {
-        let nothing_reacts: Vec<u8> = (0..50_000).map(|i| b'a' + (i % 26) as u8).collect();
-        let everything_reacts: Vec<u8> = b"aA".repeat(25_000);
-        let all_cancel_across_seams = nested(26, 2_000);
-        let half_cancel = [nested(7, 3_000), nothing_reacts.clone()].concat();
-        for units in [
-            nothing_reacts,
-            everything_reacts,
-            all_cancel_across_seams,
-            half_cancel,
-        ] {
+        for units in adversarial() {
             let polymer = Polymer::parse(reacted(&units)).unwrap();
             let lengths = lengths_without_each(polymer.units());
             for (letter, &length) in UnitType::all().zip(&lengths) {

@@ -33,3 +33,18 @@ pub(crate) fn nested(depth: usize, copies: usize) -> Vec<u8> {
     }
     units
 }
+
+/// Inputs that stress the kernels and the sweep: nothing reacts, everything
+/// reacts, whole chunks cancel across seams, and half of each.
+pub(crate) fn adversarial() -> [Vec<u8>; 4] {
+    let nothing_reacts: Vec<u8> = (0..50_000).map(|i| b'a' + (i % 26) as u8).collect();
+    let everything_reacts: Vec<u8> = b"aA".repeat(25_000);
+    let all_cancel_across_seams = nested(26, 2_000);
+    let half_cancel = [nested(7, 3_000), nothing_reacts.clone()].concat();
+    [
+        nothing_reacts,
+        everything_reacts,
+        all_cancel_across_seams,
+        half_cancel,
+    ]
+}

@@ -135,6 +135,23 @@ struct Task {
     started: Option<Instant>,
 }
 
+impl Task {
+    /// The task's attempt as it ends now with `outcome`, timed from the
+    /// run's `epoch`.
+    fn attempt_with(&self, outcome: Outcome, epoch: Instant) -> Attempt {
+        let started = self.started.unwrap_or(self.submitted);
+        Attempt {
+            letter: self.letter,
+            number: self.attempt,
+            spawned: self.submitted.saturating_duration_since(epoch),
+            started: started.saturating_duration_since(epoch),
+            duration: started.elapsed(),
+            outcome,
+            stderr_tail: Vec::new(),
+        }
+    }
+}
+
 /// Asks `squeue` which of `jobs`' tasks are still queued or running;
 /// `None` when it does not answer.
 fn queued(jobs: &HashSet<String>) -> Option<HashSet<String>> {
@@ -416,20 +433,14 @@ impl<'a> ArraySupervisor<'a> {
     /// Records an ended task: a retry is a new submission; a final failure
     /// without `--keep-going` cancels the rest.
     fn settle(&mut self, task: Task, outcome: Outcome) {
-        let started = task.started.unwrap_or(task.submitted);
         let err = self.spec.path(task.letter, task.attempt, "err");
         let stderr_tail = match (&outcome, std::fs::File::open(&err)) {
             (outcome, Ok(file)) if !outcome.is_ok() => tail_lines(&file, 3),
             _ => Vec::new(),
         };
         let attempt = Attempt {
-            letter: task.letter,
-            number: task.attempt,
-            spawned: task.submitted.saturating_duration_since(self.epoch),
-            started: started.saturating_duration_since(self.epoch),
-            duration: started.elapsed(),
-            outcome,
             stderr_tail,
+            ..task.attempt_with(outcome, self.epoch)
         };
         match self.policy.after(&attempt) {
             Next::Retry if !self.halted => {
@@ -470,16 +481,7 @@ impl<'a> ArraySupervisor<'a> {
         let targets: Vec<String> = self.jobs.iter().cloned().collect();
         cancel(&targets, &self.jobs);
         for task in std::mem::take(&mut self.tasks) {
-            let started = task.started.unwrap_or(task.submitted);
-            let attempt = Attempt {
-                letter: task.letter,
-                number: task.attempt,
-                spawned: task.submitted.saturating_duration_since(self.epoch),
-                started: started.saturating_duration_since(self.epoch),
-                duration: started.elapsed(),
-                outcome: counts_as.clone(),
-                stderr_tail: Vec::new(),
-            };
+            let attempt = task.attempt_with(counts_as.clone(), self.epoch);
             (self.progress)(&attempt);
             self.attempts.push(attempt);
         }
