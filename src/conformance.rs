@@ -202,47 +202,54 @@ fn run_case(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs the child for `job` with a deadline; its exit code and stderr.
+/// Stderr goes to a file (a pipe could be held open by something the child
+/// left behind), and the child's process group is killed when it exits.
 fn run(
     program: &Path,
     job: &ChildJob,
     stdin: Option<&[u8]>,
     dir: &Path,
 ) -> anyhow::Result<(Option<i32>, String)> {
+    use std::os::unix::process::CommandExt;
+    let stderr_path = dir.join("stderr");
+    let stderr = std::fs::File::create(&stderr_path)?;
     let mut child = Command::new(program)
         .args(job.args())
         .current_dir(dir)
+        .process_group(0)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
         })
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .with_context(|| format!("could not start {}", crate::files::shown(program)))?;
     if let (Some(content), Some(mut pipe)) = (stdin, child.stdin.take()) {
         let _ = pipe.write_all(content);
     }
-    let mut stderr = child.stderr.take().context("stderr is piped")?;
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        text
-    });
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait()? {
-            break status;
+            break Some(status);
         }
         if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("did not exit within 20 s");
+            break None;
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    let stderr = reader.join().unwrap_or_default();
-    Ok((status.code(), stderr.trim_end().to_string()))
+    // SAFETY: killpg has no memory-safety preconditions; the group is the
+    // child's own (it leads it), and whatever it left there goes with it.
+    unsafe { libc::killpg(child.id() as libc::pid_t, libc::SIGKILL) };
+    let Some(status) = status else {
+        let _ = child.wait();
+        anyhow::bail!("did not exit within 20 s");
+    };
+    let stderr = crate::files::read_small(&stderr_path, 1 << 20).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&stderr).trim_end().to_string();
+    let _ = std::fs::remove_file(&stderr_path);
+    Ok((status.code(), stderr))
 }
 
 /// The program named on the command line, as an absolute path to run

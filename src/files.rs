@@ -30,6 +30,51 @@ pub fn shown(path: &Path) -> String {
     path.display().to_string().escape_debug().to_string()
 }
 
+/// What opening a file that someone else wrote found.
+#[derive(Debug)]
+pub enum Opened {
+    Missing,
+    /// Not a regular file: a symlink, a FIFO, a device, a folder.
+    NotRegular(&'static str),
+    Regular(File),
+}
+
+/// Opens a file that another program (a child, a task, an earlier run)
+/// wrote, never following a symlink and never blocking (a FIFO cannot hang
+/// the reader), and only if it is a regular file.
+pub fn open_regular(path: &Path) -> io::Result<Opened> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Opened::Missing),
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(Opened::NotRegular("a symlink, not a regular file"));
+        }
+        Err(err) => return Err(err),
+    };
+    if !file.metadata()?.is_file() {
+        return Ok(Opened::NotRegular("not a regular file"));
+    }
+    Ok(Opened::Regular(file))
+}
+
+/// The content of a small file another program wrote, read as
+/// [`open_regular`] opens it, or `None` when it is missing, not a regular
+/// file, or longer than `limit` bytes.
+pub fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let Ok(Opened::Regular(file)) = open_regular(path) else {
+        return None;
+    };
+    let mut content = Vec::new();
+    file.take(limit + 1).read_to_end(&mut content).ok()?;
+    (content.len() as u64 <= limit).then_some(content)
+}
+
 /// A temporary file in `dir`, readable like any file the user writes (not
 /// private like a usual temporary file), removed on drop unless persisted.
 fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {

@@ -12,9 +12,7 @@
 //! polymer that child was handed.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -73,22 +71,12 @@ pub enum ResultFile {
 /// symlink and without blocking (a FIFO cannot hang the reader), holding
 /// exactly ASCII digits and one newline, for a length of at most `limit`.
 pub fn read_result(path: &Path, limit: usize) -> io::Result<ResultFile> {
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path);
-    let file = match opened {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(ResultFile::Missing),
-        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
-            return Ok(ResultFile::Invalid("a symlink, not a regular file".into()));
-        }
-        Err(err) => return Err(err),
+    let file = match files::open_regular(path)? {
+        files::Opened::Missing => return Ok(ResultFile::Missing),
+        files::Opened::NotRegular(what) => return Ok(ResultFile::Invalid(what.into())),
+        files::Opened::Regular(file) => file,
     };
     let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Ok(ResultFile::Invalid("not a regular file".into()));
-    }
     if metadata.len() > LONGEST_RESULT {
         return Ok(ResultFile::Invalid(format!(
             "{} bytes long, more than any length",
@@ -156,16 +144,7 @@ pub fn write_start_mark() {
 /// the mark is there and whole (read like a result file: no symlink, no
 /// FIFO, small).
 pub fn read_start_mark(path: &Path) -> Option<SystemTime> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    File::take(file, 64).read_to_string(&mut text).ok()?;
+    let text = String::from_utf8(files::read_small(path, 64)?).ok()?;
     let nanos: u64 = text.strip_suffix('\n')?.parse().ok()?;
     Some(UNIX_EPOCH + Duration::from_nanos(nanos))
 }

@@ -402,11 +402,16 @@ fn orchestrate_never_counts_a_stale_result_file() {
         fs::read_to_string(results.join("unrelated.txt")).unwrap(),
         "keep me\n"
     );
-    assert!(
-        entries(&results)
-            .iter()
-            .all(|name| !name.starts_with(".polymer-")),
-        "the children's polymer file is removed"
+    assert_eq!(
+        entries(&results),
+        [
+            "a.txt",
+            "b.txt",
+            "c.txt",
+            "orchestrate.json",
+            "unrelated.txt"
+        ],
+        "the run's private folder, with the children's polymer, is removed"
     );
 }
 
@@ -470,9 +475,14 @@ fn orchestrate_runs_children_through_the_launcher_with_the_protocol_command_line
                 .starts_with(".orchestrate-"),
             "{line}"
         );
-        assert_eq!(
-            words[4],
-            private.join(format!("{letter}.1.txt")).to_str().unwrap()
+        let name = std::path::Path::new(words[4])
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            name.starts_with(&format!("{letter}.1.")) && name.ends_with(".txt"),
+            "a result path of the attempt's own: {line}"
         );
         assert_eq!(words[5], "--quiet");
         assert_eq!(words[6], private.join("polymer.txt").to_str().unwrap());
@@ -512,17 +522,33 @@ fn two_runs_at_once_in_the_same_directory_do_not_disturb_each_other() {
 }
 
 #[test]
-fn under_a_queueing_launcher_the_timeout_counts_from_the_start_of_the_work() {
-    // Regression: a child held 3 s in a launcher's queue was timed out after
-    // 2 s, before it had started.
+fn under_srun_the_timeout_counts_from_the_start_of_the_work() {
+    // Regression: a child held 3 s in srun's queue was timed out after 2 s,
+    // before it had started. (A stand-in srun that only queues.)
     let dir = tempfile::tempdir().unwrap();
     orchestrate(dir.path())
         .env("QUEUE_DELAY", "3")
         .arg("--launcher")
-        .arg(fixture("queueing-launcher.sh"))
+        .arg(fixture("fake-slurm/srun"))
         .args(["-q", "--timeout", "2", "--letters", "abc"])
         .arg(example())
         .assert()
         .success()
         .stdout("4\n");
+}
+
+#[test]
+fn under_another_launcher_the_timeout_counts_from_the_spawn() {
+    // A launcher that is not a scheduler gets no grace: a child that never
+    // starts its work is still stopped in time.
+    let dir = tempfile::tempdir().unwrap();
+    orchestrate(dir.path())
+        .env("QUEUE_DELAY", "1000")
+        .arg("--launcher")
+        .arg(fixture("queueing-launcher.sh"))
+        .args(["--timeout", "0.5", "--letters", "a"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("letter a: child timed out"));
 }

@@ -97,10 +97,10 @@ fn orchestrate_srun(dir: &Path, conf: &Path, name: &str) -> assert_cmd::Command 
 }
 
 /// The job ids `squeue` lists for a run whose srun job name is `name`
-/// (each child's job is `<name>-<letter>`).
+/// (each child's job is `<name>-<letter>-<attempt>`).
 fn queued(conf: &Path, name: &str) -> Vec<String> {
     let names: Vec<String> = ('a'..='z')
-        .map(|letter| format!("{name}-{letter}"))
+        .flat_map(|letter| (1..=3).map(move |attempt| format!("{name}-{letter}-{attempt}")))
         .collect();
     let out = Command::new("squeue")
         .args(["-h", "-o", "%i", "-n", &names.join(",")])

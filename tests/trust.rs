@@ -68,21 +68,29 @@ fn a_result_path_turned_into_a_symlink_to_a_fifo_cannot_hang_the_run() {
 
 #[test]
 fn a_child_cannot_write_a_sibling_letters_result() {
-    // Regression: the child for `a` wrote `b.txt` and `b` reported 1.
+    // Regression: the child for `a` wrote `b.txt` and `b` reported 1. Now
+    // `a` plants a result at `b.1.txt` too (the path b's first attempt
+    // would have if paths were only letter and attempt) and `b` exits 0
+    // without writing its own: b must fail, not report the planted 1.
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
-    let output = orchestrate_faulty(dir.path())
+    orchestrate_faulty(dir.path())
         .env("FAULT_a", "sibling")
-        .args(["--json", "--results-dir"])
+        .env("FAULT_b", "planted")
+        .args(["--keep-going", "--results-dir"])
         .arg(&results)
         .arg(example())
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["results"]["b"], 8);
-    assert_eq!(json["min_length"], 4);
-    assert_eq!(fs::read_to_string(results.join("b.txt")).unwrap(), "8\n");
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "letter b: child exited successfully without writing its result file",
+        ))
+        .stderr(predicate::str::contains("1 of 26 letters failed"));
+    assert!(
+        !results.join("b.txt").exists(),
+        "nothing was published for b"
+    );
 }
 
 #[test]
@@ -492,4 +500,66 @@ fn exhausted_resources_are_one_clear_line_and_status_1_never_a_panic() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[test]
+fn only_folders_orchestrate_made_are_removed_and_never_with_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    // Names close to the ones orchestrate makes, but not its own.
+    for name in [
+        "slurm-array-old",
+        ".orchestrate-mine",
+        ".orchestrate-1-toolongname",
+    ] {
+        fs::create_dir_all(results.join(name)).unwrap();
+        fs::write(results.join(name).join("keep.txt"), "mine").unwrap();
+    }
+    orchestrate(dir.path())
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    for name in [
+        "slurm-array-old",
+        ".orchestrate-mine",
+        ".orchestrate-1-toolongname",
+    ] {
+        assert!(
+            results.join(name).join("keep.txt").exists(),
+            "{name} was removed"
+        );
+    }
+    // A folder with orchestrate's own name that holds the input is refused,
+    // not removed (regression: the input's folder was deleted).
+    let own = results.join("slurm-array-123-456");
+    fs::create_dir(&own).unwrap();
+    fs::copy(example(), own.join("in.txt")).unwrap();
+    orchestrate(dir.path())
+        .arg("--results-dir")
+        .arg(&results)
+        .arg(own.join("in.txt"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the input is inside"));
+    assert!(own.join("in.txt").exists());
+}
+
+#[test]
+fn a_manifest_that_is_a_fifo_cannot_hang_a_resumed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    fs::create_dir(&results).unwrap();
+    mkfifo(&results.join("orchestrate.json"));
+    orchestrate(dir.path())
+        .args(["--resume", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "is not a manifest orchestrate wrote",
+        ));
 }

@@ -454,8 +454,8 @@ fn the_job_log_and_timeline_show_time_spent_waiting_in_a_launcher() {
     assert!(
         entries(&results)
             .iter()
-            .all(|name| !name.ends_with(".started")),
-        "start markers are removed: {:?}",
+            .all(|name| !name.starts_with(".orchestrate-")),
+        "the private folder, with the start marks, is removed: {:?}",
         entries(&results)
     );
 }

@@ -48,7 +48,7 @@ pub struct Args {
     /// A command prefix for every child, split like a shell would, e.g.
     /// "nice -n 10" or "srun --ntasks=1 --quiet". With children on other
     /// machines, --results-dir must be on a filesystem they all share.
-    /// Under srun each child's job is named <name>-<letter> (<name> from
+    /// Under srun each child's job is named <name>-<letter>-<attempt> (<name> from
     /// --job-name, default orchestrate-<pid>), and the job of a child that
     /// had to be stopped is cancelled with scancel.
     #[arg(long, value_name = "CMD", value_parser = parse_launcher)]
@@ -72,7 +72,7 @@ pub struct Args {
     pub jobs: Option<u32>,
 
     /// Per-child wall-clock limit in seconds (fractions allowed); a child
-    /// past it is stopped, with everything it started. Under a launcher or
+    /// past it is stopped, with everything it started. Under srun or
     /// --sbatch it counts from when the child's work started, as its start
     /// mark says (docs/protocol.md), so time spent queueing does not count.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]

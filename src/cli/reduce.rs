@@ -74,15 +74,23 @@ impl ReduceArgs {
 pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
     protocol::write_start_mark();
     let mut polymer = input::load(&args.source())?;
-    if let Some(letter) = args.letter {
-        polymer.remove(letter);
-    }
-    let length = match args.kernel {
-        Kernel::Fast => {
+    let length = match (args.kernel, args.letter) {
+        // An input that is already reacted (as orchestrate hands it) only
+        // needs compacting where the letter was.
+        (Kernel::Fast, Some(letter)) => {
+            polymer.react_without(letter);
+            polymer.len()
+        }
+        (Kernel::Fast, None) => {
             polymer.react();
             polymer.len()
         }
-        Kernel::PlainStack => react_with_plain_stack(polymer.units()).len(),
+        (Kernel::PlainStack, letter) => {
+            if let Some(letter) = letter {
+                polymer.remove(letter);
+            }
+            react_with_plain_stack(polymer.units()).len()
+        }
     };
     if let Some(path) = args.result_path() {
         protocol::write_result(&path, length)?;

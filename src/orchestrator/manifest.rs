@@ -94,10 +94,14 @@ impl Manifest {
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
-                Some(ArrayRecord {
-                    folder: array.get("folder")?.as_str()?.to_string(),
-                    jobs,
-                })
+                // Only a folder name this program makes: never a path.
+                let folder = array.get("folder")?.as_str()?;
+                Some(
+                    crate::supervise::array::is_folder_name(folder).then(|| ArrayRecord {
+                        folder: folder.to_string(),
+                        jobs,
+                    })?,
+                )
             }
             _ => None,
         };
@@ -114,13 +118,17 @@ impl Manifest {
     /// there is one that cannot be read.
     pub fn read(dir: &Path) -> anyhow::Result<Option<Manifest>> {
         let path = dir.join(FILE_NAME);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Manifest::from_json(&text)
-                .map(Some)
-                .with_context(|| format!("{} is not a manifest orchestrate wrote", shown(&path))),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err).with_context(|| format!("could not read {}", shown(&path))),
+        let not_ours = || format!("{} is not a manifest orchestrate wrote", shown(&path));
+        match files::open_regular(&path) {
+            Ok(files::Opened::Missing) => return Ok(None),
+            Err(err) => {
+                return Err(err).with_context(|| format!("could not read {}", shown(&path)));
+            }
+            _ => {}
         }
+        let content = files::read_small(&path, 1 << 20).with_context(not_ours)?;
+        let text = String::from_utf8(content).ok().with_context(not_ours)?;
+        Manifest::from_json(&text).map(Some).with_context(not_ours)
     }
 
     pub fn write(&self, dir: &Path, staging: &Path) -> anyhow::Result<()> {
@@ -156,7 +164,7 @@ mod tests {
             full_length: 10,
             program: "sha256:00".into(),
             array: Some(ArrayRecord {
-                folder: "slurm-array-1".into(),
+                folder: "slurm-array-1-2".into(),
                 jobs: vec![Submitted {
                     job_id: "42".into(),
                     letters: UnitType::parse_set("cab").unwrap(),

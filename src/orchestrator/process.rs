@@ -71,6 +71,7 @@ pub(super) fn fan_out(
     let supervision = supervise(
         process, &workspace, &handover, todo, &record, phases, signals, progress,
     )?;
+    forget_finished_array(process, &workspace, &handover, &supervision, &record)?;
     if let Some(signal) = supervision.interrupted {
         return Err(Interrupted { signal }.into());
     }
@@ -297,6 +298,46 @@ fn run_array(
     let attempt = earlier.iter().map(|s| s.attempt).max().unwrap_or(0) + 1;
     supervisor.submit(&orphaned, attempt)?;
     Ok(supervisor.run())
+}
+
+/// A job array with every letter done leaves nothing to collect: its
+/// folder (a copy of the polymer, the tasks' files) goes, and so does its
+/// record.
+fn forget_finished_array(
+    process: &ProcessMode,
+    workspace: &Workspace,
+    handover: &Handover,
+    supervision: &Supervision,
+    record: &RefCell<Option<Manifest>>,
+) -> anyhow::Result<()> {
+    let all_done = supervision
+        .attempts
+        .iter()
+        .all(|a| a.outcome.is_ok() || a.number < last_attempt(supervision, a.letter));
+    if let (true, None, Some(array), Some(_)) = (
+        all_done,
+        supervision.interrupted,
+        &handover.array,
+        &process.array,
+    ) {
+        workspace.remove_array_folder(&array.folder);
+        if let Some(job) = &mut *record.borrow_mut() {
+            job.array = None;
+            workspace.record(job)?;
+        }
+    }
+    Ok(())
+}
+
+/// The number of the last attempt at `letter` in a supervision.
+fn last_attempt(supervision: &Supervision, letter: UnitType) -> u32 {
+    supervision
+        .attempts
+        .iter()
+        .filter(|a| a.letter == letter)
+        .map(|a| a.number)
+        .max()
+        .unwrap_or(0)
 }
 
 /// A letter whose result was kept from an earlier run.

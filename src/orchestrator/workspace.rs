@@ -82,10 +82,11 @@ impl Workspace {
         let path = std::path::absolute(dir)
             .with_context(|| format!("could not resolve {}", shown(dir)))?;
         let lock = lock(&path)?;
-        remove_abandoned_private_folders(&path);
+        remove_abandoned_private_folders(&path, input)?;
         check_input(&path, input)?;
         if !resume {
-            clear_results(&path)?;
+            cancel_recorded_arrays(&path);
+            clear_results(&path, input)?;
         }
         let private = tempfile::Builder::new()
             .prefix(&format!("{PRIVATE_PREFIX}{}-", std::process::id()))
@@ -151,6 +152,15 @@ impl Workspace {
         })
     }
 
+    /// Removes a job array's folder once nothing is left to collect from it.
+    pub fn remove_array_folder(&self, folder: &str) {
+        if let Some(dir) = self.results_dir()
+            && crate::supervise::array::is_folder_name(folder)
+        {
+            let _ = std::fs::remove_dir_all(dir.join(folder));
+        }
+    }
+
     /// Records what the results folder's results are of, before any is
     /// published there.
     pub fn record(&self, manifest: &Manifest) -> anyhow::Result<()> {
@@ -207,7 +217,7 @@ fn lock(dir: &Path) -> anyhow::Result<File> {
     }
     let holder = private_folders(dir)
         .into_iter()
-        .filter_map(|(_, pid)| pid)
+        .map(|(_, pid)| pid)
         .next()
         .map_or_else(String::new, |pid| format!(" (pid {pid})"));
     bail!(
@@ -217,28 +227,57 @@ fn lock(dir: &Path) -> anyhow::Result<File> {
     )
 }
 
+/// The pid in the name of a private folder this program makes:
+/// `.orchestrate-<pid>-<six random letters or digits>`, exactly.
+fn private_folder_pid(name: &str) -> Option<u32> {
+    let (pid, random) = name.strip_prefix(PRIVATE_PREFIX)?.split_once('-')?;
+    let random_ok = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    random_ok.then(|| pid.parse().ok()).flatten()
+}
+
 /// Private folders in `dir`, with the pid of the run that made each.
-fn private_folders(dir: &Path) -> Vec<(PathBuf, Option<u32>)> {
+fn private_folders(dir: &Path) -> Vec<(PathBuf, u32)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     entries
         .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let rest = name.strip_prefix(PRIVATE_PREFIX)?;
-            let pid = rest.split('-').next().and_then(|pid| pid.parse().ok());
+            let pid = private_folder_pid(entry.file_name().to_str()?)?;
             Some((entry.path(), pid))
         })
         .collect()
 }
 
+/// Removes a folder this program made, unless the input is in it.
+fn remove_own_folder(folder: &Path, input: Option<FileId>) -> anyhow::Result<()> {
+    let holds_input = input.is_some_and(|input| {
+        std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.metadata().ok())
+            .any(|meta| FileId::of(&meta) == input)
+    });
+    if holds_input {
+        bail!(
+            "the input is inside {}, a folder an earlier run of orchestrate made and this run \
+             would remove; move the input or choose another --results-dir",
+            shown(folder)
+        );
+    }
+    let _ = std::fs::remove_dir_all(folder);
+    Ok(())
+}
+
 /// Removes what runs killed outright left: with the lock held, no other run
 /// is using a private folder here.
-fn remove_abandoned_private_folders(dir: &Path) {
+fn remove_abandoned_private_folders(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
     for (path, _) in private_folders(dir) {
-        let _ = std::fs::remove_dir_all(path);
+        remove_own_folder(&path, input)?;
     }
+    Ok(())
 }
 
 fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
@@ -272,17 +311,31 @@ fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Cancels the job arrays an earlier run recorded, before their folder
+/// goes: an array outlives a killed orchestrate, and its tasks would
+/// otherwise run on into a folder that is no more.
+fn cancel_recorded_arrays(dir: &Path) {
+    if let Ok(Some(Manifest {
+        array: Some(array), ..
+    })) = Manifest::read(dir)
+    {
+        let jobs: Vec<String> = array.jobs.iter().map(|j| j.job_id.clone()).collect();
+        crate::supervise::array::scancel(&jobs);
+    }
+}
+
 /// Removes every `<letter>.txt`, the manifest and the job array folders
 /// left by an earlier run, so that the folder ends up holding this run's
 /// results only.
-fn clear_results(dir: &Path) -> anyhow::Result<()> {
+fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with("slurm-array-")
-        {
-            let _ = std::fs::remove_dir_all(entry.path());
+        let ours = entry.file_type().is_ok_and(|t| t.is_dir())
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(crate::supervise::array::is_folder_name);
+        if ours {
+            remove_own_folder(&entry.path(), input)?;
         }
     }
     let paths = UnitType::all()

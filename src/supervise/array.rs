@@ -153,7 +153,8 @@ impl Task {
 }
 
 /// Asks `squeue` which of `jobs`' tasks are still queued or running;
-/// `None` when it does not answer.
+/// `None` when it does not answer (a busy or unreachable controller): then
+/// nothing may be concluded from it.
 fn queued(jobs: &HashSet<String>) -> Option<HashSet<String>> {
     if jobs.is_empty() {
         return Some(HashSet::new());
@@ -162,13 +163,12 @@ fn queued(jobs: &HashSet<String>) -> Option<HashSet<String>> {
     let output = Command::new("squeue")
         .args(["-h", "-r", "-o", "%i", "-j", &list.join(",")])
         .stdin(Stdio::null())
-        .stderr(Stdio::null())
         .output()
         .ok()?;
-    // squeue fails for job ids it no longer knows: then none is queued.
     if !output.status.success() {
-        let known = String::from_utf8_lossy(&output.stdout);
-        return known.trim().is_empty().then(HashSet::new);
+        // Job ids the controller no longer knows: none of them is queued.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return stderr.contains("Invalid job id").then(HashSet::new);
     }
     Some(
         String::from_utf8_lossy(&output.stdout)
@@ -178,9 +178,9 @@ fn queued(jobs: &HashSet<String>) -> Option<HashSet<String>> {
     )
 }
 
-/// Cancels `targets` (job ids, or `<job>_<index>` tasks) and waits, up to
-/// half a minute, until `squeue` lists none of `jobs`' tasks.
-pub fn cancel(targets: &[String], jobs: &HashSet<String>) {
+/// Asks Slurm to cancel `targets` (job ids, or `<job>_<index>` tasks),
+/// without waiting.
+pub fn scancel(targets: &[String]) {
     if targets.is_empty() {
         return;
     }
@@ -191,10 +191,15 @@ pub fn cancel(targets: &[String], jobs: &HashSet<String>) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
+}
+
+/// Cancels `targets` and waits, up to half a minute, until `squeue` says
+/// none of them is left; whether it said so.
+pub fn cancel(targets: &[String], jobs: &HashSet<String>) -> bool {
+    scancel(targets);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let left = queued(jobs);
-        let gone = left.is_some_and(|left| {
+        let gone = queued(jobs).is_some_and(|left| {
             targets.iter().all(|t| {
                 !left
                     .iter()
@@ -202,10 +207,11 @@ pub fn cancel(targets: &[String], jobs: &HashSet<String>) {
             })
         });
         if gone {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    false
 }
 
 /// The supervision of letters running as Slurm array tasks.
@@ -254,7 +260,10 @@ impl<'a> ArraySupervisor<'a> {
     /// queued, which must be submitted again.
     pub fn adopt(&mut self, earlier: &[Submitted], wanted: &[UnitType]) -> Vec<UnitType> {
         let jobs: HashSet<String> = earlier.iter().map(|s| s.job_id.clone()).collect();
-        let still = queued(&jobs).unwrap_or_default();
+        // If squeue does not answer, every task not yet reported is taken
+        // as still queued: submitting it again could run it twice, and the
+        // polling finds out soon enough which ones are really gone.
+        let still = queued(&jobs);
         let mut seen: Vec<UnitType> = Vec::new();
         let mut orphaned = Vec::new();
         for submitted in earlier.iter().rev() {
@@ -265,7 +274,7 @@ impl<'a> ArraySupervisor<'a> {
                 seen.push(letter);
                 let id = format!("{}_{index}", submitted.job_id);
                 let reported = self.spec.path(letter, submitted.attempt, "status").exists();
-                if reported || still.contains(&id) {
+                if reported || still.as_ref().is_none_or(|still| still.contains(&id)) {
                     self.jobs.insert(submitted.job_id.clone());
                     self.tasks.push(Task {
                         letter,
@@ -395,7 +404,8 @@ impl<'a> ArraySupervisor<'a> {
             .collect();
         for &i in late.iter().rev() {
             let task = self.tasks.swap_remove(i);
-            cancel(std::slice::from_ref(&task.id), &self.jobs);
+            // Not waited for here: the run's end waits for the queue.
+            scancel(std::slice::from_ref(&task.id));
             self.settle(task, Outcome::Timeout);
         }
         !late.is_empty()
@@ -434,8 +444,8 @@ impl<'a> ArraySupervisor<'a> {
     /// without `--keep-going` cancels the rest.
     fn settle(&mut self, task: Task, outcome: Outcome) {
         let err = self.spec.path(task.letter, task.attempt, "err");
-        let stderr_tail = match (&outcome, std::fs::File::open(&err)) {
-            (outcome, Ok(file)) if !outcome.is_ok() => tail_lines(&file, 3),
+        let stderr_tail = match (&outcome, files::open_regular(&err)) {
+            (outcome, Ok(files::Opened::Regular(file))) if !outcome.is_ok() => tail_lines(&file, 3),
             _ => Vec::new(),
         };
         let attempt = Attempt {
@@ -479,7 +489,7 @@ impl<'a> ArraySupervisor<'a> {
     fn cancel_all(&mut self, counts_as: Outcome) {
         self.halted = true;
         let targets: Vec<String> = self.jobs.iter().cloned().collect();
-        cancel(&targets, &self.jobs);
+        let _ = cancel(&targets, &self.jobs);
         for task in std::mem::take(&mut self.tasks) {
             let attempt = task.attempt_with(counts_as.clone(), self.epoch);
             (self.progress)(&attempt);
@@ -490,7 +500,7 @@ impl<'a> ArraySupervisor<'a> {
 
 /// A task's exit status, once its status file is there and whole.
 fn read_status(path: &Path) -> Option<i32> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = String::from_utf8(files::read_small(path, 16)?).ok()?;
     text.strip_suffix('\n')?.parse().ok()
 }
 
@@ -504,6 +514,16 @@ fn started_at(mark: &Path) -> Option<Instant> {
 /// The default job name of a run: `orchestrate-<pid>`.
 pub fn default_job_name() -> String {
     format!("orchestrate-{}", std::process::id())
+}
+
+/// Whether `name` is one [`folder_name`] makes: `slurm-array-<pid>-<ns>`.
+pub fn is_folder_name(name: &str) -> bool {
+    name.strip_prefix("slurm-array-")
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(pid, nanos)| {
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            digits(pid) && digits(nanos)
+        })
 }
 
 /// A folder name for a new array inside the results folder.

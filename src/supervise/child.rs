@@ -53,7 +53,7 @@ impl Running {
             _ => Some(job.result.with_extension("started")),
         };
         let stderr = capture_file()?;
-        let mut command = program.launcher.command(&program.program, &job);
+        let mut command = program.launcher.command(&program.program, &job, attempt);
         command
             .stdin(null.try_clone()?)
             .stdout(null.try_clone()?)
@@ -78,7 +78,8 @@ impl Running {
         })?;
         // Spawning returns once the child's exec has succeeded.
         let started = mark.is_none().then(Instant::now);
-        let queued = mark.is_some();
+        // Only a scheduler queues: there the clock waits for the start mark.
+        let queued = matches!(program.launcher, Launcher::Slurm { .. });
         Ok(Running {
             job,
             attempt,
@@ -86,8 +87,10 @@ impl Running {
             spawned,
             started,
             mark,
-            // Under a launcher the clock starts with the work (the start
-            // mark), not with a spawn that may sit in a queue.
+            // Under srun the clock starts with the work (the start mark),
+            // not with a spawn that may sit in a queue; under another
+            // launcher it starts at the spawn, and moves to the start mark
+            // if one comes.
             life: if queued {
                 Life::Running { deadline: None }
             } else {
@@ -150,6 +153,28 @@ impl Running {
                     self.signal_group(libc::SIGKILL);
                     self.life = Life::Killed { counts_as };
                 }
+            }
+        }
+    }
+
+    /// Keeps the captured stderr of a chatty child bounded: past 1 MiB, all
+    /// but its last 64 KiB is punched out (the file keeps its size, the
+    /// memory is given back), which is all a failure line ever shows.
+    pub fn bound_stderr(&self) {
+        const LIMIT: u64 = 1 << 20;
+        const KEEP: u64 = 64 << 10;
+        let len = self.stderr.metadata().map_or(0, |m| m.len());
+        if len > LIMIT {
+            let cut = (len - KEEP) & !4095;
+            // SAFETY: fallocate on a descriptor we own, integer arguments
+            // only; a failure leaves the file as it was.
+            unsafe {
+                libc::fallocate(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.stderr),
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    0,
+                    cut as libc::off_t,
+                );
             }
         }
     }

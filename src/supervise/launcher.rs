@@ -5,9 +5,11 @@
 //! `srun` gets one extra duty. Signalled while its job is still pending or
 //! its step is being launched, `srun` can exit without cancelling the job,
 //! which then runs on with nobody waiting for it. So each child's job gets
-//! a name of its own (`<name>-<letter>`, where `<name>` is the `--job-name`
-//! given in the launcher or `orchestrate-<pid>`), and a child that had to
-//! be stopped has its job cancelled by that name with `scancel`.
+//! a name of its own (`<name>-<letter>-<attempt>`, where `<name>` is the
+//! `--job-name` given in the launcher or `orchestrate-<pid>`), and a child
+//! that had to be stopped has its job cancelled by that name with
+//! `scancel`: a retry of the same letter has another name, so the
+//! cancellation of one attempt cannot reach the next.
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -71,8 +73,8 @@ impl Launcher {
         }
     }
 
-    /// The command that runs `program` for `job`.
-    pub fn command(&self, program: &Path, job: &ChildJob) -> Command {
+    /// The command that runs `program` for `job`, attempt `attempt`.
+    pub fn command(&self, program: &Path, job: &ChildJob, attempt: u32) -> Command {
         let mut command = match self {
             Launcher::Direct => Command::new(program),
             Launcher::Prefix(words) => {
@@ -87,7 +89,10 @@ impl Launcher {
             } => {
                 let mut command = Command::new(srun);
                 command
-                    .arg(format!("--job-name={}", job_name(name, job.letter)))
+                    .arg(format!(
+                        "--job-name={}",
+                        job_name(name, job.letter, attempt)
+                    ))
                     .args(options)
                     .arg(program);
                 command
@@ -99,13 +104,13 @@ impl Launcher {
 
     /// The command that cancels whatever a stopped child's launcher may
     /// have left running, if this launcher needs one.
-    pub fn cancel(&self, letter: UnitType) -> Option<Command> {
+    pub fn cancel(&self, letter: UnitType, attempt: u32) -> Option<Command> {
         match self {
             Launcher::Slurm { name, .. } => {
                 let mut command = Command::new("scancel");
                 command
                     .arg("--quiet")
-                    .arg(format!("--name={}", job_name(name, letter)))
+                    .arg(format!("--name={}", job_name(name, letter, attempt)))
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
@@ -116,8 +121,8 @@ impl Launcher {
     }
 }
 
-fn job_name(base: &str, letter: UnitType) -> String {
-    format!("{base}-{letter}")
+fn job_name(base: &str, letter: UnitType, attempt: u32) -> String {
+    format!("{base}-{letter}-{attempt}")
 }
 
 #[cfg(test)]
@@ -134,7 +139,7 @@ mod tests {
             result: "r/q.txt".into(),
             polymer: "p.txt".into(),
         };
-        let command = launcher.command(Path::new("/bin/reduce"), &job);
+        let command = launcher.command(Path::new("/bin/reduce"), &job, 2);
         std::iter::once(command.get_program())
             .chain(command.get_args())
             .map(|a| a.to_string_lossy().into_owned())
@@ -161,7 +166,7 @@ mod tests {
         );
         assert!(
             Launcher::from_words(words("nice -n 10"))
-                .cancel(UnitType::from_ascii(b'q').unwrap())
+                .cancel(UnitType::from_ascii(b'q').unwrap(), 2)
                 .is_none()
         );
     }
@@ -170,11 +175,15 @@ mod tests {
     fn slurm_case(prefix: &str, expected_name: &str) {
         let launcher = Launcher::from_words(words(prefix));
         let args = argv(&launcher);
-        assert_eq!(args[1], format!("--job-name={expected_name}-q"), "{prefix}");
+        assert_eq!(
+            args[1],
+            format!("--job-name={expected_name}-q-2"),
+            "{prefix}"
+        );
         assert_eq!(&args[2..4], ["--ntasks=1", "--quiet"], "{prefix}");
         assert_eq!(args[4], "/bin/reduce");
         let cancel = launcher
-            .cancel(UnitType::from_ascii(b'q').unwrap())
+            .cancel(UnitType::from_ascii(b'q').unwrap(), 2)
             .unwrap();
         let cancel: Vec<_> = cancel
             .get_args()
@@ -182,7 +191,7 @@ mod tests {
             .collect();
         assert_eq!(
             cancel,
-            ["--quiet".to_string(), format!("--name={expected_name}-q")]
+            ["--quiet".to_string(), format!("--name={expected_name}-q-2")]
         );
     }
 

@@ -53,11 +53,20 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The job of one attempt, with a result path of its own.
+    /// The job of one attempt, with a result path of its own: its name
+    /// carries a random token, so that no other child (a sibling guessing
+    /// `b.1.txt`, one left over from an earlier attempt) writes it by
+    /// accident.
     fn job(&self, letter: UnitType, attempt: u32) -> ChildJob {
+        use std::hash::{BuildHasher, Hasher};
+        let token = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         ChildJob {
             letter,
-            result: self.dir.join(format!("{letter}.{attempt}.txt")),
+            result: self
+                .dir
+                .join(format!("{letter}.{attempt}.{token:016x}.txt")),
             polymer: self.polymer.clone(),
         }
     }
@@ -205,6 +214,9 @@ impl<'a> Supervisor<'a> {
         let mut ended = false;
         let mut index = 0;
         while index < self.running.len() {
+            if look_around {
+                self.running[index].bound_stderr();
+            }
             if look_around
                 && let Some(started) = self.running[index].look_for_start_mark()
                 && let Life::Running { .. } = self.running[index].life
@@ -220,7 +232,7 @@ impl<'a> Supervisor<'a> {
             ended = true;
             let child = self.running.swap_remove(index);
             let (job, attempt) = child.conclude(self.epoch, self.batch.polymer_len);
-            self.cancel_launch(&job, &attempt.outcome);
+            self.cancel_launch(&job, &attempt);
             if self.running.is_empty() {
                 self.sweep_orphans();
             }
@@ -231,9 +243,9 @@ impl<'a> Supervisor<'a> {
 
     /// Under a launcher that needs it (srun), cancels what a stopped child
     /// may have left queued or running elsewhere.
-    fn cancel_launch(&mut self, job: &ChildJob, outcome: &Outcome) {
-        if matches!(outcome, Outcome::Timeout | Outcome::Killed)
-            && let Some(mut cancel) = self.program.launcher.cancel(job.letter)
+    fn cancel_launch(&mut self, job: &ChildJob, attempt: &Attempt) {
+        if matches!(attempt.outcome, Outcome::Timeout | Outcome::Killed)
+            && let Some(mut cancel) = self.program.launcher.cancel(job.letter, attempt.number)
             && let Ok(process) = cancel.spawn()
         {
             self.cancels.push(process);
