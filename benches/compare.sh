@@ -11,7 +11,10 @@
 # The cases of a table take turns, run after run, so a burst of load from
 # elsewhere on a shared machine falls on all of them alike.
 #
-# Needs bash and coreutils; builds the binaries and the generator itself:
+# Builds the binaries and the generator itself, and installs the peers it
+# compares with when they are missing (GNU parallel from Debian's packages,
+# rust-parallel with `cargo install --root target/peers`), so no case is
+# skipped; the floor is 26 statically linked no-op programs through xargs:
 #   bash benches/compare.sh [UNITS] [RUNS]
 # UNITS (default 100000000) sizes the large input; RUNS (default 11) is the
 # number of timed runs per case on the 50k input (large-input cases run 3).
@@ -22,6 +25,16 @@ units=${1:-100000000}
 runs=${2:-11}
 bin=target/release
 cargo build --locked --release --quiet --bins --examples
+command -v parallel > /dev/null ||
+    { apt-get update -qq > /dev/null && apt-get install -y -qq parallel > /dev/null; }
+peers=$PWD/target/peers
+[[ -x $peers/bin/rust-parallel ]] ||
+    cargo install --quiet --locked --root "$peers" rust-parallel
+mkdir -p "$peers/bin"
+printf 'int main(void) { return 0; }\n' > "$peers/noop.c"
+[[ -x $peers/bin/noop ]] || gcc -O2 -static -o "$peers/bin/noop" "$peers/noop.c"
+command -v /usr/bin/time > /dev/null ||
+    { apt-get update -qq > /dev/null && apt-get install -y -qq time > /dev/null; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -38,6 +51,20 @@ naive_fanout() { xargs_fanout "$1" --kernel plain-stack; }
 parallel_fanout() {
     printf '%s\n' "${letters[@]}" |
         parallel -j 26 "$bin/reduce" --letter {} --output "$work/parallel/{}.txt" --quiet "$1"
+}
+rust_parallel_fanout() {
+    printf '%s\n' "${letters[@]}" |
+        "$peers/bin/rust-parallel" -j 26 -r '.*' "$bin/reduce" --letter {0} --output "$work/parallel/{0}.txt" --quiet "$1"
+}
+shell_fanout() {
+    local l
+    for l in "${letters[@]}"; do
+        "$bin/reduce" --letter "$l" --output "$work/xargs/$l.txt" --quiet "$1" &
+    done
+    wait
+}
+floor() { # 26 statically linked no-op processes, 26 at once: what starting costs
+    printf '%s\n' "${letters[@]}" | xargs -P 26 -I{} "$peers/bin/noop" {}
 }
 orchestrate() { "$bin/orchestrate" -q "$@" > /dev/null; }
 
@@ -76,18 +103,18 @@ table() {
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 
 small=(
-    "xargs -P 26, 26 reduce children (baseline) => xargs_fanout"
+    "floor: 26 static no-op processes via xargs -P 26 (baseline) => floor"
     "orchestrate => orchestrate"
     "orchestrate --no-prereact => orchestrate --no-prereact"
     "orchestrate --jobs 2 => orchestrate --jobs 2"
     "orchestrate --mode thread => orchestrate --mode thread"
     "orchestrate --mode serial => orchestrate --mode serial"
+    "orchestrate --mode sweep => orchestrate --mode sweep"
+    "xargs -P 26, the same 26 reduce children => xargs_fanout"
+    "a shell loop with & and wait, the same children => shell_fanout"
+    "rust-parallel -j 26, the same children => rust_parallel_fanout"
+    "GNU parallel -j 26, the same children => parallel_fanout"
 )
-if command -v parallel > /dev/null; then
-    small+=("GNU parallel -j 26 => parallel_fanout")
-else
-    echo "(GNU parallel is not installed: its case is skipped)"
-fi
 table "50k-unit input, $runs runs" "$runs" inputs/polymer-50k.txt "${small[@]}"
 
 # Through Slurm in a table of its own: its daemons' clean-up after each
@@ -109,13 +136,17 @@ table "$units-unit input, 3 runs" 3 "$big" \
     "orchestrate --no-prereact => orchestrate --no-prereact" \
     "orchestrate --jobs 2 => orchestrate --jobs 2" \
     "orchestrate --mode thread => orchestrate --mode thread" \
-    "orchestrate --mode serial => orchestrate --mode serial"
+    "orchestrate --mode serial => orchestrate --mode serial" \
+    "orchestrate --mode sweep => orchestrate --mode sweep" \
+    "one plain full reaction: reduce -o - => \"\$bin/reduce\" -q -o -"
 
 echo
 if [[ -x /usr/bin/time ]]; then
     size=$(stat -c %s "$big")
     rss=$( { /usr/bin/time -f %M "$bin/reduce" --letter a -o - -q "$big"; } 2>&1)
     awk -v s="$size" -v r="$rss" 'BEGIN { printf "reduce peak RSS: %.1f MB for a %.1f MB input (%.3fx)\n", r / 1000, s / 1e6, r * 1000 / s }'
-else
-    echo "reduce peak RSS: skipped (/usr/bin/time not installed)"
+    for mode in process thread serial sweep; do
+        rss=$( { /usr/bin/time -f %M "$bin/orchestrate" -q --mode "$mode" "$big" > /dev/null; } 2>&1)
+        awk -v s="$size" -v r="$rss" -v m="$mode" 'BEGIN { printf "orchestrate --mode %s peak RSS: %.1f MB for a %.1f MB input (%.3fx)\n", m, r / 1000, s / 1e6, r * 1000 / s }'
+    done
 fi
