@@ -96,13 +96,24 @@ fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
             .iter()
             .all(|l| results.join(format!("{l}.txt")).exists())
     });
-    // Killed outright: it cannot clean up. Its hanging children die with
-    // it; their own children (re-parented to init) are killed here.
+    // Every hanging child and its grandchild are there (21 letters, two
+    // pids each) before orchestrate is killed outright. It cannot clean up:
+    // its children die with it, but what they started is re-parented to
+    // init (the documented limit), so the test ends each child's process
+    // group itself.
+    let pid_log = dir.path().join("pids");
+    eventually(30, "every hanging child and grandchild", || {
+        common::pids(&pid_log).len() == 42
+    });
     common::signal(&first, libc::SIGKILL);
     common::wait_within(&mut first, 20);
-    for pid in common::pids(&dir.path().join("pids")) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+    for pid in common::pids(&pid_log) {
+        // SAFETY: kill and killpg have no memory-safety preconditions; each
+        // logged child leads its own group, which holds its grandchildren.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
     }
     let events = dir.path().join("events.log");
     let json = resume(dir.path(), &results, &events);
