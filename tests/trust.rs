@@ -428,12 +428,16 @@ fn nothing_a_timed_out_child_started_outlives_the_run() {
 /// `value` (and, for the process limit, as the unprivileged user `nobody`,
 /// since root is exempt from it).
 fn limited(limit: libc::__rlimit_resource_t, value: u64, args: &[&str]) -> (Option<i32>, String) {
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+    // A temporary folder `nobody` may write in, checked empty afterwards.
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o1777)).unwrap();
     let mut command = Command::new(common::orchestrate_bin());
     command
         .args(args)
         .arg("-")
-        .env("TMPDIR", "/tmp")
+        .env("TMPDIR", tmp.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -460,6 +464,12 @@ fn limited(limit: libc::__rlimit_resource_t, value: u64, args: &[&str]) -> (Opti
     let status = common::wait_within(&mut child, 30);
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    // Regression: out of descriptors, the private folder was left behind.
+    assert!(
+        entries(tmp.path()).is_empty(),
+        "left in TMPDIR: {:?} ({stderr})",
+        entries(tmp.path())
+    );
     (status.code(), stderr)
 }
 

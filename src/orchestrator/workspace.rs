@@ -207,6 +207,17 @@ impl Workspace {
     }
 }
 
+impl Drop for Workspace {
+    /// `TempDir` removes the private folder through a directory descriptor,
+    /// which fails when the process is out of descriptors (a run can end
+    /// for that very reason): what needs none is done first, by path.
+    fn drop(&mut self) {
+        let dir = self.private.path();
+        let _ = std::fs::remove_file(dir.join("polymer.txt"));
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 /// Locks the results folder for this run, or names the run that holds it.
 fn lock(dir: &Path) -> anyhow::Result<File> {
     let handle =
