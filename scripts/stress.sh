@@ -4,7 +4,7 @@
 # temporary files left behind.
 #
 #   sudo scripts/stress.sh --slurm 20      # 20 x: fresh cluster, tests/slurm.rs, stop
-#   scripts/stress.sh --faults 50          # 50 x: tests/signals.rs and tests/orchestrate.rs
+#   scripts/stress.sh --faults 50          # 50 x: tests/signals.rs, orchestrate.rs, trust.rs, resume.rs
 #   sudo scripts/stress.sh --slurm 5 --faults 20
 #
 # Each round prints one line (`slurm round 3/20: pass (41 s)`, or `fail`
@@ -335,7 +335,7 @@ for n in $(seq "$slurm_rounds"); do
     run_round slurm "$n" "$slurm_rounds" --test slurm
 done
 for n in $(seq "$fault_rounds"); do
-    run_round faults "$n" "$fault_rounds" --no-fail-fast --test signals --test orchestrate
+    run_round faults "$n" "$fault_rounds" --no-fail-fast --test signals --test orchestrate --test trust --test resume
 done
 
 check_tmp_candidates
