@@ -494,9 +494,15 @@ fn exhausted_resources_are_one_clear_line_and_status_1_never_a_panic() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    // Too few file descriptors, at every point where they run out.
+    // Too few file descriptors, at every point where they run out. Near
+    // the edge (16, 20) a run may also succeed, when children end before
+    // the next ones need theirs; it must then be a clean success.
     for files in [5, 10, 12, 16, 20] {
         let (status, stderr) = limited(libc::RLIMIT_NOFILE, files, &[]);
+        if files > 12 && status == Some(0) {
+            assert_eq!(stderr, "", "{files} files");
+            continue;
+        }
         assert_eq!(status, Some(1), "{files} files: {stderr}");
         assert!(
             stderr.contains("Too many open files"),
