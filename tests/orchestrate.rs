@@ -3,14 +3,12 @@
 
 mod common;
 
+use common::json_of;
+
 use std::fs;
 
 use common::{entries, example, fixture, input, orchestrate, orchestrate_faulty};
 use predicates::prelude::*;
-
-fn json_of(output: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(output).expect("stdout is one JSON object")
-}
 
 #[test]
 fn orchestrate_reports_the_worked_example_minimum_in_every_format() {

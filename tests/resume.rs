@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::json_of;
+
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,10 +21,6 @@ fn starts(events: &Path) -> Vec<String> {
         .collect();
     letters.sort();
     letters
-}
-
-fn json_of(output: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(output).expect("stdout is one JSON object")
 }
 
 /// A resumed run of the worked example with the faulty stand-in (which logs

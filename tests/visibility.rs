@@ -3,15 +3,13 @@
 
 mod common;
 
+use common::json_of;
+
 use std::fs;
 use std::path::Path;
 
 use common::{entries, example, input, orchestrate, orchestrate_faulty};
 use predicates::prelude::*;
-
-fn json_of(output: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(output).expect("stdout is one JSON object")
-}
 
 /// Runs every mode on `path` and checks they agree on everything but timing.
 fn modes_agree(dir: &Path, path: &Path) {

@@ -184,7 +184,7 @@ pub fn run(
     };
     let ran = attempts
         .iter()
-        .filter(|a| !matches!(a.outcome, crate::supervise::Outcome::Cached(_)))
+        .filter(|a| !a.outcome.is_cached())
         .map(|a| a.letter)
         .collect::<std::collections::BTreeSet<_>>()
         .len();

@@ -5,7 +5,6 @@
 
 use super::Report;
 use crate::polymer::UnitType;
-use crate::supervise::Outcome;
 
 /// The JSON report of a run whose verdict is the minimum `length` after
 /// removing `letter`.
@@ -18,13 +17,13 @@ pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Val
     let cached: Vec<String> = report
         .attempts
         .iter()
-        .filter(|a| matches!(a.outcome, Outcome::Cached(_)))
+        .filter(|a| a.outcome.is_cached())
         .map(|a| a.letter.to_string())
         .collect();
     let runs = report
         .attempts
         .iter()
-        .filter(|a| !matches!(a.outcome, Outcome::Cached(_)))
+        .filter(|a| !a.outcome.is_cached())
         .count();
     serde_json::json!({
         "min_length": length,

@@ -25,7 +25,7 @@ use anyhow::{Context, bail};
 
 use super::Supervision;
 use super::attempt::{Attempt, Outcome};
-use super::child::tail_lines;
+use super::child::{started_at, tail_lines};
 use super::policy::{Next, Policy};
 use crate::files;
 use crate::polymer::UnitType;
@@ -367,7 +367,10 @@ impl<'a> ArraySupervisor<'a> {
         while index < self.tasks.len() {
             let task = &mut self.tasks[index];
             if task.started.is_none() {
-                task.started = started_at(&self.spec.path(task.letter, task.attempt, "started"));
+                task.started = started_at(
+                    &self.spec.path(task.letter, task.attempt, "started"),
+                    task.submitted,
+                );
             }
             let status_path = self.spec.path(task.letter, task.attempt, "status");
             let Some(status) = read_status(&status_path) else {
@@ -502,13 +505,6 @@ impl<'a> ArraySupervisor<'a> {
 fn read_status(path: &Path) -> Option<i32> {
     let text = String::from_utf8(files::read_small(path, 16)?).ok()?;
     text.strip_suffix('\n')?.parse().ok()
-}
-
-/// When a task's start mark says it started, on this machine's clock.
-fn started_at(mark: &Path) -> Option<Instant> {
-    let wall = protocol::read_start_mark(mark)?;
-    let ago = SystemTime::now().duration_since(wall).unwrap_or_default();
-    Instant::now().checked_sub(ago)
 }
 
 /// The default job name of a run: `orchestrate-<pid>`.

@@ -42,6 +42,11 @@ impl Outcome {
         self.length().is_some()
     }
 
+    /// Whether the result was kept from an earlier run: no child ran.
+    pub fn is_cached(&self) -> bool {
+        matches!(self, Outcome::Cached(_))
+    }
+
     /// The reacted length, for a result found now or kept from before.
     pub fn length(&self) -> Option<usize> {
         match self {

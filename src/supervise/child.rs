@@ -291,10 +291,10 @@ fn die_with_parent(command: &mut Command) {
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_command: &mut Command) {}
 
-/// When the child wrote its start mark, kept between the spawn and now (the
-/// clock of another machine may be a little off), or `None` while there is
-/// no mark.
-fn started_at(mark: &Path, spawned: Instant) -> Option<Instant> {
+/// When the child (or array task) wrote its start mark, kept between the
+/// spawn (or submission) and now (the clock of another machine may be a
+/// little off), or `None` while there is no mark.
+pub(super) fn started_at(mark: &Path, spawned: Instant) -> Option<Instant> {
     let wall_mark = protocol::read_start_mark(mark)?;
     // Read both clocks together, so the mark converts without drift.
     let (now, wall) = (Instant::now(), std::time::SystemTime::now());

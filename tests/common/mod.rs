@@ -149,3 +149,8 @@ pub fn must_not_skip() -> bool {
         .iter()
         .any(|name| std::env::var_os(name).is_some_and(|v| v == "1" || v == "true"))
 }
+
+/// The JSON object a run printed on stdout.
+pub fn json_of(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).expect("stdout is one JSON object")
+}
