@@ -52,3 +52,13 @@ done
 # against the polymer it was handed.
 rss=$( { /usr/bin/time -f %M "$bin/reduce" --letter a -o - -q "$big"; } 2>&1)
 awk -v s="$size" -v r="$rss" 'BEGIN { printf "reduce --letter a peak RSS: %.1f MB for a %.1f MB polymer (%.3fx)\n", r / 1000, s / 1e6, r * 1000 / s }'
+# A child in the default process mode, handed the reacted polymer (a sealed
+# in-memory file, which it maps): the largest peak among the 26 children,
+# through a wrapper program that runs each one under /usr/bin/time.
+printf '#!/bin/sh\nexec /usr/bin/time -f %%M -a -o "%s" "%s" "$@"\n' \
+    "$work/child-rss" "$bin/reduce" > "$work/timed-reduce"
+chmod +x "$work/timed-reduce"
+reacted=$("$bin/orchestrate" --json --reduce-bin "$work/timed-reduce" "$big" |
+    grep -oE '"full_length": *[0-9]+' | grep -oE '[0-9]+$')
+rss=$(sort -n "$work/child-rss" | tail -1)
+awk -v s="$reacted" -v r="$rss" 'BEGIN { printf "a child of orchestrate, largest peak RSS: %.1f MB for a %.1f MB reacted polymer (%.3fx)\n", r / 1000, s / 1e6, r * 1000 / s }'

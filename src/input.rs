@@ -11,13 +11,14 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 
 use crate::polymer::Polymer;
 use crate::polymer::unit::is_unit;
+use crate::sealed::Mapped;
 
 /// Where a polymer comes from: a path, or `-` for standard input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +121,25 @@ pub fn load_with_id(source: &Source) -> anyhow::Result<Loaded> {
     };
     let polymer = Polymer::parse(raw).with_context(|| source.to_string())?;
     Ok(Loaded { polymer, file })
+}
+
+/// Maps the input read-only when it is a file whose bytes can never change
+/// (a sealed in-memory file, as orchestrate hands its local children), so
+/// it is read in place instead of copied; `None` for any other input.
+pub fn map_sealed(source: &Source) -> anyhow::Result<Option<Mapped>> {
+    let Some(path) = source.path() else {
+        return Ok(None);
+    };
+    // Without blocking: a FIFO is opened, seen not to be one, and left to
+    // `load`.
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return Ok(None);
+    };
+    Mapped::of(&file).with_context(|| format!("could not read {source}"))
 }
 
 fn regular_file_id(handle: &impl std::os::fd::AsFd) -> Option<FileId> {

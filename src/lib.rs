@@ -15,6 +15,8 @@
 //! this list):
 //! - [`polymer`]: the pure domain: units, validation, reaction kernels, the
 //!   all-letters sweep, the generator;
+//! - [`sealed`]: in-memory files sealed against change, which readers map
+//!   instead of copying;
 //! - [`input`]: reading a polymer from a file or standard input;
 //! - [`files`]: writing files others read (atomically, or in place for a
 //!   device);
@@ -37,5 +39,6 @@ pub mod orchestrator;
 pub mod polymer;
 pub mod protocol;
 pub mod report;
+pub mod sealed;
 pub mod signals;
 pub mod supervise;

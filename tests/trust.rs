@@ -147,6 +147,26 @@ fn an_input_replaced_during_the_run_does_not_change_the_answer() {
 }
 
 #[test]
+fn a_child_cannot_change_the_polymer_its_siblings_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.log");
+    // Every child tries to change the polymer before its turn; one at a
+    // time, so a change would reach every later child.
+    orchestrate_faulty(dir.path())
+        .env("FAULT_ALL", "tamper")
+        .env("EVENT_LOG", &log)
+        .args(["--jobs", "1", "-q"])
+        .arg(input("polymer-50k.txt"))
+        .assert()
+        .success()
+        .stdout("3190\n");
+    let events = fs::read_to_string(&log).unwrap();
+    let tampering: Vec<&str> = events.lines().filter(|l| l.starts_with("tamper")).collect();
+    assert_eq!(tampering.len(), 26, "{events}");
+    assert!(tampering.iter().all(|l| l.ends_with(" kept")), "{events}");
+}
+
+#[test]
 fn two_runs_on_one_results_folder_never_mix_their_results() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");

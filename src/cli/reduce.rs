@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use crate::input::{self, Source};
-use crate::polymer::{UnitType, react_with_plain_stack};
+use anyhow::Context;
+
+use crate::polymer::{self, UnitType, react_with_plain_stack, sweep};
 use crate::protocol;
 
 /// React a polymer with one unit type removed and write the reacted length
@@ -73,8 +75,46 @@ impl ReduceArgs {
 /// Does what `args` ask and returns the reacted length.
 pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
     protocol::write_start_mark();
-    let mut polymer = input::load(&args.source())?;
-    let length = match (args.kernel, args.letter) {
+    let source = args.source();
+    let in_place = match (args.kernel, args.letter) {
+        (Kernel::Fast, Some(letter)) => length_in_place(&source, letter)?,
+        _ => None,
+    };
+    let length = match in_place {
+        Some(length) => length,
+        None => react(&source, args)?,
+    };
+    if let Some(path) = args.result_path() {
+        protocol::write_result(&path, length)?;
+    }
+    Ok(length)
+}
+
+/// At most this many segments (16 bytes each) for a reaction in place.
+const MAX_SEGMENTS: usize = 1 << 20;
+
+/// The length without `letter` of a reacted polymer that can be read in
+/// place (see `input::map_sealed`), without copying it; `None` when the
+/// input is not such a polymer, or would need too many segments.
+fn length_in_place(source: &Source, letter: UnitType) -> anyhow::Result<Option<usize>> {
+    let Some(mapped) = input::map_sealed(source)? else {
+        return Ok(None);
+    };
+    let units = polymer::validate(mapped.bytes()).with_context(|| source.to_string())?;
+    if !sweep::is_reacted(units) {
+        return Ok(None);
+    }
+    Ok(sweep::length_without_in_place(
+        units,
+        letter.letter() as u8,
+        MAX_SEGMENTS,
+    ))
+}
+
+/// Reads the polymer into memory and reacts it as `args` say.
+fn react(source: &Source, args: &ReduceArgs) -> anyhow::Result<usize> {
+    let mut polymer = input::load(source)?;
+    Ok(match (args.kernel, args.letter) {
         // An input that is already reacted (as orchestrate hands it) only
         // needs compacting where the letter was.
         (Kernel::Fast, Some(letter)) => {
@@ -91,11 +131,7 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
             }
             react_with_plain_stack(polymer.units()).len()
         }
-    };
-    if let Some(path) = args.result_path() {
-        protocol::write_result(&path, length)?;
-    }
-    Ok(length)
+    })
 }
 
 #[cfg(test)]
@@ -117,6 +153,70 @@ mod tests {
         assert_eq!(parsed.result_path(), Some(job.result.clone()));
         assert!(parsed.quiet);
         assert_eq!(parsed.source(), Source::Path(job.polymer.clone()));
+    }
+
+    /// A sealed in-memory file holding `content`, and its path.
+    fn sealed_file(content: &[u8]) -> (std::fs::File, Source) {
+        use std::io::Write;
+        let mut file = crate::sealed::create(c"test").unwrap();
+        file.write_all(content).unwrap();
+        crate::sealed::seal(&file).unwrap();
+        let path = crate::sealed::path_for_others(&file);
+        (file, Source::Path(path))
+    }
+
+    fn unit(letter: char) -> UnitType {
+        letter.to_string().parse().unwrap()
+    }
+
+    #[test]
+    fn a_sealed_reacted_polymer_is_read_in_place() {
+        // "dabAcCaCBAcCcaDA" reacted.
+        let (_file, source) = sealed_file(b"dabCBAcaDA\n");
+        for (letter, expected) in [('a', 6), ('b', 8), ('c', 4), ('d', 6), ('e', 10)] {
+            assert_eq!(
+                length_in_place(&source, unit(letter)).unwrap(),
+                Some(expected),
+                "{letter}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_inputs_are_left_to_the_copying_path() {
+        let (_file, unreacted) = sealed_file(b"dabAcCaCBAcCcaDA\n");
+        assert_eq!(length_in_place(&unreacted, unit('c')).unwrap(), None);
+        let (_file, too_many_segments) = sealed_file(&b"xaXb".repeat(MAX_SEGMENTS + 10));
+        assert_eq!(length_in_place(&too_many_segments, unit('a')).unwrap(), None);
+        let mut plain = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut plain, b"dabCBAcaDA\n").unwrap();
+        let plain = Source::Path(plain.path().to_path_buf());
+        assert_eq!(length_in_place(&plain, unit('c')).unwrap(), None);
+        assert_eq!(length_in_place(&Source::Stdin, unit('c')).unwrap(), None);
+        // Whichever path, the same answers.
+        for source in [unreacted, too_many_segments] {
+            let args = ReduceArgs::try_parse_from(["reduce", "-l", "a", "-o", "-", "x"]).unwrap();
+            let copied = react(&source, &args).unwrap();
+            let expected = match &source {
+                Source::Path(p) => {
+                    let raw = std::fs::read(p).unwrap();
+                    let mut polymer = crate::polymer::Polymer::parse(raw).unwrap();
+                    polymer.remove(unit('a'));
+                    react_with_plain_stack(polymer.units()).len()
+                }
+                Source::Stdin => unreachable!(),
+            };
+            assert_eq!(copied, expected);
+        }
+    }
+
+    #[test]
+    fn a_sealed_file_that_is_not_a_polymer_is_an_error_naming_it() {
+        let (_file, source) = sealed_file(b"ab1\n");
+        let err = length_in_place(&source, unit('a')).unwrap_err();
+        let line = format!("{err:#}");
+        assert!(line.starts_with(&source.to_string()), "{line}");
+        assert!(line.contains("byte offset 2: '1'"), "{line}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::input::Loaded;
 use crate::polymer::{Polymer, UnitType};
 use crate::signals::Signals;
 use crate::supervise::array::{self, ArraySpec, ArraySupervisor, Submitted};
+use crate::supervise::launcher::Launcher;
 use crate::supervise::{self, Attempt, Batch, Outcome, Supervision, Supervisor};
 
 pub(super) fn fan_out(
@@ -83,6 +84,9 @@ pub(super) fn fan_out(
 struct Handover {
     /// The children's copy of the polymer.
     snapshot: PathBuf,
+    /// When that copy is a sealed in-memory file: the file, kept open for
+    /// as long as children may open it by path.
+    _shared: Option<std::fs::File>,
     full_length: usize,
     /// For a job array: its folder, and the submissions made so far.
     array: Option<ArrayRecord>,
@@ -216,6 +220,7 @@ fn hand_over(
             if let (Some(recorded), true) = (recorded, snapshot.is_file()) {
                 return Ok(Handover {
                     snapshot,
+                    _shared: None,
                     full_length: recorded.full_length,
                     array: Some(earlier),
                 });
@@ -235,14 +240,25 @@ fn hand_over(
     if process.prereact {
         polymer = phases.time("react", || react_in_background(polymer, signals))?;
     }
-    let snapshot = phases.time("write polymer file", || {
-        workspace.write_polymer(folder.as_deref(), polymer.units(), signals)
+    let local = process.array.is_none() && process.program.launcher == Launcher::Direct;
+    let (snapshot, shared) = phases.time("write polymer file", || {
+        if local {
+            match Workspace::share_polymer(polymer.units(), signals) {
+                Ok((file, path)) => return Ok((path, Some(file))),
+                Err(err) if err.is::<Interrupted>() => return Err(err),
+                // Not on this platform: a plain file does the same.
+                Err(_) => {}
+            }
+        }
+        let path = workspace.write_polymer(folder.as_deref(), polymer.units(), signals)?;
+        Ok((path, None))
     })?;
     if !process.prereact {
         polymer = phases.time("react", || react_in_background(polymer, signals))?;
     }
     Ok(Handover {
         snapshot,
+        _shared: shared,
         full_length: polymer.len(),
         array,
     })

@@ -30,6 +30,7 @@ use super::manifest::{self, Manifest};
 use crate::files::{self, shown};
 use crate::input::FileId;
 use crate::polymer::UnitType;
+use crate::sealed;
 use crate::signals::Signals;
 
 /// The prefix of private folders inside a results folder.
@@ -179,21 +180,31 @@ impl Workspace {
         units: &[u8],
         signals: &Signals,
     ) -> anyhow::Result<PathBuf> {
-        const SLICE: usize = 8 << 20;
         let folder = folder.unwrap_or(self.private());
         std::fs::create_dir_all(folder)
             .with_context(|| format!("could not create {}", shown(folder)))?;
         let path = folder.join("polymer.txt");
         let context = || format!("could not write the children's polymer {}", shown(&path));
-        let mut file = File::create_new(&path).with_context(context)?;
-        for slice in units.chunks(SLICE) {
-            if let Some(signal) = signals.stop_signal() {
-                return Err(Interrupted { signal }.into());
-            }
-            file.write_all(slice).with_context(context)?;
-        }
-        file.write_all(b"\n").with_context(context)?;
+        let file = File::create_new(&path).with_context(context)?;
+        write_in_slices(&file, units, signals).with_context(context)?;
         Ok(path)
+    }
+
+    /// Writes the children's copy of the polymer into a sealed in-memory
+    /// file, which children on this machine map instead of copying: one
+    /// copy for all of them, which no one can change. The file lives as
+    /// long as the handle returned; its path works for processes of this
+    /// user. An error means the platform offers no such file (the caller
+    /// writes a plain one then), or a stop signal.
+    pub fn share_polymer(units: &[u8], signals: &Signals) -> anyhow::Result<(File, PathBuf)> {
+        let file = sealed::create(c"polymer").context("no sealed in-memory files")?;
+        write_in_slices(&file, units, signals)
+            .and_then(|()| Ok(sealed::seal(&file)?))
+            .context("could not write the children's polymer in memory")?;
+        let path = sealed::path_for_others(&file);
+        // Children open it by this path: if this process cannot, they cannot.
+        File::open(&path).with_context(|| format!("could not open {}", shown(&path)))?;
+        Ok((file, path))
     }
 
     /// Publishes a validated result as `<letter>.txt` in the results folder
@@ -216,6 +227,20 @@ impl Drop for Workspace {
         let _ = std::fs::remove_file(dir.join("polymer.txt"));
         let _ = std::fs::remove_dir(dir);
     }
+}
+
+/// Writes `units` and a newline to `file`, a slice at a time, stopping at
+/// a stop signal.
+fn write_in_slices(mut file: &File, units: &[u8], signals: &Signals) -> anyhow::Result<()> {
+    const SLICE: usize = 8 << 20;
+    for slice in units.chunks(SLICE) {
+        if let Some(signal) = signals.stop_signal() {
+            return Err(Interrupted { signal }.into());
+        }
+        file.write_all(slice)?;
+    }
+    file.write_all(b"\n")?;
+    Ok(())
 }
 
 /// Locks the results folder for this run, or names the run that holds it.

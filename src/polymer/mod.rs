@@ -34,30 +34,9 @@ pub struct Polymer {
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 impl Polymer {
-    /// Validates raw input, reusing its buffer.
-    ///
-    /// A leading UTF-8 byte-order mark and trailing whitespace (spaces, tabs,
-    /// `\n`, `\r`) are dropped; every other byte must be an ASCII letter. The
-    /// empty polymer is valid.
+    /// Validates raw input, reusing its buffer: see [`validate`].
     pub fn parse(mut raw: Vec<u8>) -> Result<Polymer, InvalidUnit> {
-        let start = if raw.starts_with(BYTE_ORDER_MARK) {
-            BYTE_ORDER_MARK.len()
-        } else {
-            0
-        };
-        let end = raw.len()
-            - raw[start..]
-                .iter()
-                .rev()
-                .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-                .count();
-        if let Some(position) = first_non_unit(&raw[start..end]) {
-            let offset = start + position;
-            return Err(InvalidUnit {
-                offset,
-                byte: raw[offset],
-            });
-        }
+        let (start, end) = polymer_bounds(&raw)?;
         raw.truncate(end);
         raw.drain(..start);
         Ok(Polymer { units: raw })
@@ -139,6 +118,38 @@ impl Default for Polymer {
     /// The empty polymer.
     fn default() -> Self {
         Polymer { units: Vec::new() }
+    }
+}
+
+/// Validates raw input in place and returns its units.
+///
+/// A leading UTF-8 byte-order mark and trailing whitespace (spaces, tabs,
+/// `\n`, `\r`) are dropped; every other byte must be an ASCII letter. The
+/// empty polymer is valid.
+pub fn validate(raw: &[u8]) -> Result<&[u8], InvalidUnit> {
+    let (start, end) = polymer_bounds(raw)?;
+    Ok(&raw[start..end])
+}
+
+/// Where the units of `raw` start and end, if it is a polymer.
+fn polymer_bounds(raw: &[u8]) -> Result<(usize, usize), InvalidUnit> {
+    let start = if raw.starts_with(BYTE_ORDER_MARK) {
+        BYTE_ORDER_MARK.len()
+    } else {
+        0
+    };
+    let end = raw.len()
+        - raw[start..]
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+    match first_non_unit(&raw[start..end]) {
+        Some(position) => Err(InvalidUnit {
+            offset: start + position,
+            byte: raw[start + position],
+        }),
+        None => Ok((start, end)),
     }
 }
 
@@ -294,6 +305,10 @@ mod tests {
     #[track_caller]
     fn parse_case(input: &[u8], expected: Result<&str, (usize, u8)>) {
         let parsed = Polymer::parse(input.to_vec());
+        assert_eq!(
+            validate(input).map(<[u8]>::to_vec),
+            parsed.clone().map(Polymer::into_units)
+        );
         match expected {
             Ok(units) => assert_eq!(
                 parsed.map(|p| p.into_units()),

@@ -5,7 +5,9 @@
 //! - [`is_reacted`]: whether a polymer is fully reacted (vectorised);
 //! - [`remove_from_reacted`]: one letter removed from a reacted polymer,
 //!   in place, reacting only at the junctions;
-//! - [`lengths_without_each`]: all 26 lengths, without copying.
+//! - [`lengths_without_each`]: all 26 lengths, without copying;
+//! - [`length_without_in_place`]: one letter's length, reading the polymer
+//!   in place (for a read-only mapping), with a bounded stack.
 
 use super::unit::CASE_BIT;
 
@@ -75,6 +77,114 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
     }
     join(units, from, n);
     kept
+}
+
+/// The reacted length of `reacted` (fully reacted) without the units of
+/// `letter` (lowercase), read in place: nothing is copied, so a polymer
+/// mapped read-only needs no memory of its own. `None` when the kept part
+/// would need more than `max_segments` segments (see below), which takes
+/// one junction after another that cancels part of its pieces; the caller
+/// then compacts a copy instead. (Bytes other than a reacted polymer give a
+/// length that means nothing, but never undefined behaviour or a panic.)
+///
+/// The kept part is a stack of *segments* of `reacted`, each standing for
+/// its units other than `letter`'s. A piece that joins with no cancellation
+/// extends the top segment over the removed unit before it, so the stack
+/// grows only at a junction where units cancelled and the piece survived:
+/// on real inputs a few per thousand units.
+pub fn length_without_in_place(reacted: &[u8], letter: u8, max_segments: usize) -> Option<usize> {
+    let mut kept = Segments {
+        reacted,
+        letter,
+        below: Vec::new(),
+        max_below: max_segments.saturating_sub(1),
+        top: (0, 0),
+        clean: true,
+        cancelled: 0,
+    };
+    let n = reacted.len();
+    let mut removed = 0;
+    let mut from = 0;
+    let mut blocks = reacted.chunks_exact(BLOCK);
+    let mut offset = 0;
+    for block in &mut blocks {
+        let mut mask = letter_mask(block.try_into().expect("a whole block"), letter);
+        removed += mask.count_ones() as usize;
+        while mask != 0 {
+            let cut = offset + mask.trailing_zeros() as usize;
+            kept.join(from, cut)?;
+            from = cut + 1;
+            mask &= mask - 1;
+        }
+        offset += BLOCK;
+    }
+    for (i, &unit) in blocks.remainder().iter().enumerate() {
+        if unit | CASE_BIT == letter {
+            kept.join(from, offset + i)?;
+            from = offset + i + 1;
+            removed += 1;
+        }
+    }
+    kept.join(from, n)?;
+    Some(n - removed - 2 * kept.cancelled)
+}
+
+/// The kept part of a reacted polymer while one letter's units are taken
+/// out of it, as segments of the polymer: see [`length_without_in_place`].
+struct Segments<'a> {
+    reacted: &'a [u8],
+    letter: u8,
+    /// The segments under the top one, each holding at least one kept unit.
+    below: Vec<(usize, usize)>,
+    max_below: usize,
+    /// The top segment, half-open; when it is not empty, its last unit is a
+    /// kept one (not `letter`'s).
+    top: (usize, usize),
+    /// Whether everything between the end of `top` and the next piece is
+    /// removed units only, so that the piece can extend `top`.
+    clean: bool,
+    cancelled: usize,
+}
+
+impl Segments<'_> {
+    /// Joins the piece `reacted[from..cut]` (no unit of the letter, reacted)
+    /// to the kept part, cancelling at the seam first.
+    #[inline(always)]
+    fn join(&mut self, mut from: usize, cut: usize) -> Option<()> {
+        let units = self.reacted;
+        while from < cut
+            && self.top.0 < self.top.1
+            && units[self.top.1 - 1] ^ units[from] == CASE_BIT
+        {
+            self.cancelled += 1;
+            self.clean = false;
+            from += 1;
+            self.top.1 -= 1;
+            while self.top.0 < self.top.1 && units[self.top.1 - 1] | CASE_BIT == self.letter {
+                self.top.1 -= 1;
+            }
+            if self.top.0 == self.top.1
+                && let Some(below) = self.below.pop()
+            {
+                self.top = below;
+            }
+        }
+        if from < cut {
+            if self.top.0 == self.top.1 {
+                self.top = (from, cut);
+            } else if self.clean {
+                self.top.1 = cut;
+            } else {
+                if self.below.len() >= self.max_below {
+                    return None;
+                }
+                self.below.push(self.top);
+                self.top = (from, cut);
+            }
+            self.clean = true;
+        }
+        Some(())
+    }
 }
 
 /// The reacted length after removing each of the 26 unit types, from a
@@ -303,6 +413,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn in_place_lengths_agree_on_adversarial_inputs() {
+        for units in adversarial() {
+            let polymer = reacted(&units);
+            // The sweep of every letter, itself checked against removal and
+            // the plain stack above.
+            for (k, &expected) in lengths_without_each(&polymer).iter().enumerate() {
+                let letter = b'a' + k as u8;
+                assert_eq!(
+                    length_without_in_place(&polymer, letter, usize::MAX),
+                    Some(expected),
+                    "letter {}",
+                    letter as char
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn in_place_removal_gives_up_past_its_segment_budget() {
+        // Each "xaXb" after the first cancels an x across a removed a and
+        // leaves part of its piece: one more segment each time.
+        let units = b"xaXb".repeat(100);
+        let polymer = reacted(&units);
+        let expected = naive_lengths(&units)[0];
+        assert_eq!(length_without_in_place(&polymer, b'a', 10), None);
+        assert_eq!(length_without_in_place(&polymer, b'a', 100), Some(expected));
+        // Junctions that cancel nothing never add a segment.
+        let calm = reacted(&b"xayb".repeat(1_000));
+        assert_eq!(length_without_in_place(&calm, b'a', 1), Some(3_000));
+    }
+
     #[track_caller]
     fn reacted_case(units: &[u8], expected: bool) {
         assert_eq!(
@@ -362,6 +504,19 @@ mod tests {
         }
 
         #[test]
+        fn in_place_lengths_agree_with_the_naive_reference(
+            units in prop::collection::vec(prop::sample::select(b"aAbBcCdDeEzZ".to_vec()), 0..400),
+            letter in prop::sample::select(b"abcz".to_vec()),
+            budget in 0usize..6,
+        ) {
+            let polymer = reacted(&units);
+            let expected = naive_lengths(&units)[usize::from(letter - b'a')];
+            prop_assert_eq!(length_without_in_place(&polymer, letter, usize::MAX), Some(expected));
+            let bounded = length_without_in_place(&polymer, letter, budget);
+            prop_assert!(bounded.is_none() || bounded == Some(expected));
+        }
+
+        #[test]
         fn reactedness_agrees_with_a_plain_scan(units in polymer(300)) {
             prop_assert_eq!(is_reacted(&units), units.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT));
         }
@@ -371,6 +526,7 @@ mod tests {
             let _ = lengths_without_each(&bytes);
             let _ = is_reacted(&bytes);
             let _ = remove_from_reacted(&mut bytes.clone(), b'a');
+            let _ = length_without_in_place(&bytes, b'a', 3);
         }
     }
 }
