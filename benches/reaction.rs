@@ -9,6 +9,9 @@
 
 use std::hint::black_box;
 
+#[path = "baseline/sweep_6593806.rs"]
+mod baseline;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use polymer_fanout::polymer::{self, Polymer, generate};
 
@@ -42,13 +45,22 @@ fn kernels(c: &mut Criterion) {
     }
 }
 
+/// The whole job on the shipped input: today's `solve`, and the baseline
+/// (the version of commit 6593806) measured in the same run.
 fn whole_job(c: &mut Criterion) {
     let raw = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/inputs/polymer-50k.txt"
     ))
     .expect("the shipped input is in inputs/");
-    c.bench_function("whole_job/polymer-50k", |b| {
+    let today = polymer::solve(raw.clone()).expect("valid input");
+    assert_eq!(
+        baseline::solve(raw.clone()),
+        (today.full_length, today.lengths),
+        "the baseline gives the same answer"
+    );
+    let mut group = c.benchmark_group("whole_job/polymer-50k");
+    group.bench_function("solve", |b| {
         b.iter_batched(
             || raw.clone(),
             |raw| {
@@ -59,6 +71,14 @@ fn whole_job(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    group.bench_function("baseline_6593806", |b| {
+        b.iter_batched(
+            || raw.clone(),
+            |raw| baseline::solve(black_box(raw)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
 }
 
 fn sweep(c: &mut Criterion) {

@@ -187,7 +187,10 @@ mod tests {
         let (_file, unreacted) = sealed_file(b"dabAcCaCBAcCcaDA\n");
         assert_eq!(length_in_place(&unreacted, unit('c')).unwrap(), None);
         let (_file, too_many_segments) = sealed_file(&b"xaXb".repeat(MAX_SEGMENTS + 10));
-        assert_eq!(length_in_place(&too_many_segments, unit('a')).unwrap(), None);
+        assert_eq!(
+            length_in_place(&too_many_segments, unit('a')).unwrap(),
+            None
+        );
         let mut plain = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut plain, b"dabCBAcaDA\n").unwrap();
         let plain = Source::Path(plain.path().to_path_buf());

@@ -63,10 +63,10 @@ fn work_on(
     epoch: Instant,
     emit: &Emit<Attempt>,
 ) {
-    // One buffer per worker, reused: memory stays at threads x |P| (none
-    // for the sweep, whose buffers fill only as a letter needs).
+    // One buffer per worker, reused: memory stays at threads x |P| (for
+    // the sweep, only the segments of the kept part).
     let mut scratch = Polymer::default();
-    let mut sweep = (method == Method::Sweep).then(|| Sweep::new(reacted.len()));
+    let mut sweep = (method == Method::Sweep).then(Sweep::new);
     while !emit.cancelled() {
         let Some(&letter) = letters.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;

@@ -93,98 +93,8 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
 /// grows only at a junction where units cancelled and the piece survived:
 /// on real inputs a few per thousand units.
 pub fn length_without_in_place(reacted: &[u8], letter: u8, max_segments: usize) -> Option<usize> {
-    let mut kept = Segments {
-        reacted,
-        letter,
-        below: Vec::new(),
-        max_below: max_segments.saturating_sub(1),
-        top: (0, 0),
-        clean: true,
-        cancelled: 0,
-    };
-    let n = reacted.len();
-    let mut removed = 0;
-    let mut from = 0;
-    let mut blocks = reacted.chunks_exact(BLOCK);
-    let mut offset = 0;
-    for block in &mut blocks {
-        let mut mask = letter_mask(block.try_into().expect("a whole block"), letter);
-        removed += mask.count_ones() as usize;
-        while mask != 0 {
-            let cut = offset + mask.trailing_zeros() as usize;
-            kept.join(from, cut)?;
-            from = cut + 1;
-            mask &= mask - 1;
-        }
-        offset += BLOCK;
-    }
-    for (i, &unit) in blocks.remainder().iter().enumerate() {
-        if unit | CASE_BIT == letter {
-            kept.join(from, offset + i)?;
-            from = offset + i + 1;
-            removed += 1;
-        }
-    }
-    kept.join(from, n)?;
-    Some(n - removed - 2 * kept.cancelled)
-}
-
-/// The kept part of a reacted polymer while one letter's units are taken
-/// out of it, as segments of the polymer: see [`length_without_in_place`].
-struct Segments<'a> {
-    reacted: &'a [u8],
-    letter: u8,
-    /// The segments under the top one, each holding at least one kept unit.
-    below: Vec<(usize, usize)>,
-    max_below: usize,
-    /// The top segment, half-open; when it is not empty, its last unit is a
-    /// kept one (not `letter`'s).
-    top: (usize, usize),
-    /// Whether everything between the end of `top` and the next piece is
-    /// removed units only, so that the piece can extend `top`.
-    clean: bool,
-    cancelled: usize,
-}
-
-impl Segments<'_> {
-    /// Joins the piece `reacted[from..cut]` (no unit of the letter, reacted)
-    /// to the kept part, cancelling at the seam first.
-    #[inline(always)]
-    fn join(&mut self, mut from: usize, cut: usize) -> Option<()> {
-        let units = self.reacted;
-        while from < cut
-            && self.top.0 < self.top.1
-            && units[self.top.1 - 1] ^ units[from] == CASE_BIT
-        {
-            self.cancelled += 1;
-            self.clean = false;
-            from += 1;
-            self.top.1 -= 1;
-            while self.top.0 < self.top.1 && units[self.top.1 - 1] | CASE_BIT == self.letter {
-                self.top.1 -= 1;
-            }
-            if self.top.0 == self.top.1
-                && let Some(below) = self.below.pop()
-            {
-                self.top = below;
-            }
-        }
-        if from < cut {
-            if self.top.0 == self.top.1 {
-                self.top = (from, cut);
-            } else if self.clean {
-                self.top.1 = cut;
-            } else {
-                if self.below.len() >= self.max_below {
-                    return None;
-                }
-                self.below.push(self.top);
-                self.top = (from, cut);
-            }
-            self.clean = true;
-        }
-        Some(())
-    }
+    let mut kept = Kept::default();
+    kept.sweep(reacted, letter, max_segments.saturating_sub(1))
 }
 
 /// The reacted length after removing each of the 26 unit types, from a
@@ -193,119 +103,314 @@ impl Segments<'_> {
 ///
 /// Removing every unit of one type cuts the reacted polymer into pieces
 /// that are each still reacted, so reactions can only happen where two
-/// pieces meet. The kept part is a stack of slices of `reacted`; at each
-/// junction, units cancel while the end of the kept part reacts with the
-/// start of the next piece. One pass records every letter's positions, so
-/// all 26 letters cost about `reacted.len()` plus the removed units and
-/// cancellations, not 26 passes over the polymer.
+/// pieces meet (see [`length_without_in_place`]), and most junctions can be
+/// seen not to react from their two neighbours alone (see [`Kept`]). One
+/// vectorised pass finds the few that need a look, each is handed to its
+/// own letter's kept part, and a count of each letter does the rest: all
+/// 26 letters for about two passes over the polymer.
 pub fn lengths_without_each(reacted: &[u8]) -> [usize; 26] {
-    let mut sweep = Sweep::new(reacted.len());
-    std::array::from_fn(|k| sweep.length_without(reacted, b'a' + k as u8))
+    let mut kept: [Kept; 27] = Default::default();
+    let counts = letter_counts(reacted);
+    for_each_junction_to_look_at(reacted, |at| {
+        let unit = reacted[at];
+        // Unbounded: never `None`.
+        let _ = kept[letter_index(unit)].look(reacted, unit | CASE_BIT, at, usize::MAX);
+    });
+    std::array::from_fn(|k| {
+        let kept = &mut kept[k];
+        kept.removed = counts[k];
+        let _ = kept.finish(reacted, b'a' + k as u8, usize::MAX);
+        kept.length(reacted.len())
+    })
 }
 
-/// One letter's removal from a reacted polymer, swept junction by junction,
-/// without copying the polymer: reusable from letter to letter, one per
-/// thread.
+/// How many units of each letter `units` holds (either case), `a` to `z`,
+/// then how many other bytes.
+fn letter_counts(units: &[u8]) -> [usize; 27] {
+    // Every byte value counted as it is (no arithmetic per byte), in two
+    // tables taking turns, so that a run of one letter does not wait on
+    // its own last count.
+    let mut tables = [[0usize; 256]; 2];
+    let mut pairs = units.chunks_exact(2);
+    for pair in &mut pairs {
+        tables[0][usize::from(pair[0])] += 1;
+        tables[1][usize::from(pair[1])] += 1;
+    }
+    for &unit in pairs.remainder() {
+        tables[0][usize::from(unit)] += 1;
+    }
+    let mut counts = [0usize; 27];
+    for byte in 0..=255u8 {
+        counts[letter_index(byte)] += tables[0][usize::from(byte)] + tables[1][usize::from(byte)];
+    }
+    counts
+}
+
+/// 0 to 25 for a letter (either case), 26 for any other byte.
+fn letter_index(unit: u8) -> usize {
+    usize::from((unit | CASE_BIT).wrapping_sub(b'a').min(26))
+}
+
+/// One letter's removal from a reacted polymer at a time, swept over the
+/// polymer itself, copying nothing: reusable from letter to letter, one per
+/// thread. Memory: the kept part's segments only.
+#[derive(Default)]
 pub struct Sweep {
-    /// The letter's positions, then the polymer's length as a last cut;
-    /// with slack for the unconditional writes of `find_cuts`.
-    cuts: Vec<usize>,
-    /// The kept part below its last range: half-open ranges of the polymer.
-    ranges: Vec<(usize, usize)>,
+    kept: Kept,
 }
 
 impl Sweep {
-    /// A sweep for reacted polymers of up to `len` units. (Its buffers are
-    /// reserved for the worst case but filled only as a letter needs.)
-    pub fn new(len: usize) -> Self {
-        Sweep {
-            cuts: vec![0; len + 8],
-            ranges: Vec::with_capacity(len),
-        }
+    pub fn new() -> Self {
+        Sweep::default()
     }
 
-    /// The reacted length of `reacted` (fully reacted, at most the length
-    /// this sweep was made for) without the units of `unit_type`.
+    /// The reacted length of `reacted` (fully reacted) without the units of
+    /// `unit_type`.
     pub fn length_of(&mut self, reacted: &[u8], unit_type: super::UnitType) -> usize {
-        if self.cuts.len() < reacted.len() + 8 {
-            *self = Sweep::new(reacted.len());
+        self.kept
+            .sweep(reacted, unit_type.letter() as u8, usize::MAX)
+            .expect("an unbounded sweep always finishes")
+    }
+}
+
+/// The kept part of a reacted polymer while one letter's units are taken
+/// out of it, as a stack of *segments* of the polymer, each standing for
+/// its units other than the letter's; the polymer from `from` on is still
+/// to come.
+///
+/// A removed unit is a junction between what is kept before it and what
+/// follows it. When the unit before it is kept (not the letter, not
+/// cancelled) and the unit after it is not the letter, the junction reacts
+/// exactly when those two neighbours do, which a vectorised pass can tell
+/// for all junctions at once. So only the junctions where the neighbours
+/// react, or where the unit before is the letter too, need a [`look`]; the
+/// others join the kept part as they are. The one other way a neighbour
+/// is not the true end of the kept part, a cancellation that reached past
+/// it, is followed through by `look` itself.
+///
+/// [`look`]: Kept::look
+struct Kept {
+    /// The segments under the top one, each holding at least one kept unit.
+    below: Vec<(usize, usize)>,
+    /// The top segment, half-open; when it is not empty, its last unit is a
+    /// kept one (not the letter's).
+    top: (usize, usize),
+    /// Whether everything between the end of `top` and `from` is removed
+    /// units only, so that what follows can extend `top`.
+    clean: bool,
+    /// Where the polymer not yet joined starts.
+    from: usize,
+    cancelled: usize,
+    removed: usize,
+}
+
+impl Default for Kept {
+    fn default() -> Self {
+        Kept {
+            below: Vec::new(),
+            top: (0, 0),
+            clean: true,
+            from: 0,
+            cancelled: 0,
+            removed: 0,
         }
-        self.length_without(reacted, unit_type.letter() as u8)
+    }
+}
+
+impl Kept {
+    /// Sweeps `letter` (lowercase) out of `reacted` from scratch; `None`
+    /// past `max_below` segments under the top one.
+    fn sweep(&mut self, reacted: &[u8], letter: u8, max_below: usize) -> Option<usize> {
+        let below = std::mem::take(&mut self.below);
+        *self = Kept {
+            below,
+            ..Kept::default()
+        };
+        self.below.clear();
+        let mut looks = Ok(());
+        let removed = for_each_junction_of(reacted, letter, |at| {
+            if looks.is_ok() {
+                looks = self.look(reacted, letter, at, max_below).ok_or(());
+            }
+        });
+        looks.ok()?;
+        self.removed = removed;
+        self.finish(reacted, letter, max_below)?;
+        Some(self.length(reacted.len()))
     }
 
-    /// Writes the positions of `letter`'s units into `cuts`, returns how many.
-    ///
-    /// Each 64-unit block becomes a bit mask; its first four positions are
-    /// written whether or not they exist (the count moves on by the real
-    /// number), so the common block costs no unpredictable branch.
-    fn find_cuts(&mut self, reacted: &[u8], letter: u8) -> usize {
-        let cuts = &mut self.cuts;
-        let mut count = 0;
-        let mut blocks = reacted.chunks_exact(BLOCK);
-        let mut offset = 0;
-        for block in &mut blocks {
-            let mut mask = letter_mask(block.try_into().expect("a whole block"), letter);
-            let found = mask.count_ones() as usize;
-            for slot in &mut cuts[count..count + 4] {
-                *slot = offset + mask.trailing_zeros() as usize;
-                mask &= mask.wrapping_sub(1);
-            }
-            let mut extra = count + 4;
-            while mask != 0 {
-                cuts[extra] = offset + mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                extra += 1;
-            }
-            count += found;
-            offset += BLOCK;
-        }
-        for (i, &unit) in blocks.remainder().iter().enumerate() {
-            if unit | CASE_BIT == letter {
-                cuts[count] = offset + i;
-                count += 1;
-            }
-        }
-        count
+    /// The reacted length, once the whole polymer of `len` units has
+    /// joined and `removed` holds the letter's count.
+    fn length(&self, len: usize) -> usize {
+        len - self.removed - 2 * self.cancelled
     }
 
-    /// The reacted length of `reacted` without the units of `letter`
-    /// (lowercase).
-    ///
-    /// The kept part is a stack of ranges; its last range lives in
-    /// registers (`last`), because every junction compares its end with the
-    /// start of the next piece, and cancellations eat into it.
-    fn length_without(&mut self, reacted: &[u8], letter: u8) -> usize {
-        let removed = self.find_cuts(reacted, letter);
-        self.cuts[removed] = reacted.len();
-        let ranges = &mut self.ranges;
-        ranges.clear();
-        let mut last = (0, 0);
-        let mut cancelled = 0;
-        let mut from_next = 0;
-        for &cut in &self.cuts[..=removed] {
-            // The piece `reacted[from..cut]` joins the kept part.
-            let mut from = from_next;
-            // Most junctions cancel nothing: one comparison decides.
-            while from < cut && last.0 < last.1 && reacted[last.1 - 1] ^ reacted[from] == CASE_BIT {
-                last.1 -= 1;
-                from += 1;
-                cancelled += 1;
-                if last.0 == last.1
-                    && let Some(below) = ranges.pop()
-                {
-                    last = below;
-                }
-            }
-            if from < cut {
-                if last.0 < last.1 {
-                    ranges.push(last);
-                }
-                last = (from, cut);
-            }
-            from_next = cut + 1;
+    /// Looks at the junction at `at` (a unit of `letter`): first joins the
+    /// polymer before it, then cancels while the end of the kept part
+    /// reacts with what follows (skipping units of the letter). Junctions
+    /// must come in order; one already passed by a cancellation is skipped.
+    /// `None` past `max_below` segments under the top.
+    #[inline]
+    fn look(&mut self, units: &[u8], letter: u8, at: usize, max_below: usize) -> Option<()> {
+        if at < self.from {
+            return Some(());
         }
-        reacted.len() - removed - 2 * cancelled
+        self.append(units, letter, at, max_below)?;
+        let mut next = at + 1;
+        loop {
+            while next < units.len() && units[next] | CASE_BIT == letter {
+                next += 1;
+            }
+            if next == units.len()
+                || self.top.0 == self.top.1
+                || units[self.top.1 - 1] ^ units[next] != CASE_BIT
+            {
+                break;
+            }
+            self.cancelled += 1;
+            self.clean = false;
+            next += 1;
+            self.top.1 -= 1;
+            while self.top.0 < self.top.1 && units[self.top.1 - 1] | CASE_BIT == letter {
+                self.top.1 -= 1;
+            }
+            if self.top.0 == self.top.1
+                && let Some(below) = self.below.pop()
+            {
+                self.top = below;
+            }
+        }
+        self.from = next;
+        Some(())
     }
+
+    /// Joins the rest of the polymer.
+    fn finish(&mut self, units: &[u8], letter: u8, max_below: usize) -> Option<()> {
+        self.append(units, letter, units.len(), max_below)
+    }
+
+    /// Joins `units[from..to]` to the kept part as it is: every junction in
+    /// it is known not to react.
+    fn append(&mut self, units: &[u8], letter: u8, to: usize, max_below: usize) -> Option<()> {
+        let mut end = to;
+        while end > self.from && units[end - 1] | CASE_BIT == letter {
+            end -= 1;
+        }
+        if end > self.from {
+            if self.top.0 == self.top.1 {
+                self.top = (self.from, end);
+            } else if self.clean {
+                self.top.1 = end;
+            } else {
+                if self.below.len() >= max_below {
+                    return None;
+                }
+                self.below.push(self.top);
+                self.top = (self.from, end);
+            }
+            self.clean = true;
+        }
+        self.from = to;
+        Some(())
+    }
+}
+
+/// Whether the junction at `at` needs a look (see [`Kept`]): the unit
+/// before it is the same letter, or the units on either side react.
+fn needs_look(units: &[u8], at: usize) -> bool {
+    at >= 1
+        && at < units.len()
+        && (units[at - 1] | CASE_BIT == units[at] | CASE_BIT
+            || units
+                .get(at + 1)
+                .is_some_and(|&next| units[at - 1] ^ next == CASE_BIT))
+}
+
+/// Calls `look` with every position of `units` that needs a look, in order.
+fn for_each_junction_to_look_at(units: &[u8], mut look: impl FnMut(usize)) {
+    let mut at = 1;
+    while at + BLOCK < units.len() {
+        let mut mask = looks_mask(window(units, at));
+        while mask != 0 {
+            look(at + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+        at += BLOCK;
+    }
+    (at..units.len())
+        .filter(|&i| needs_look(units, i))
+        .for_each(look);
+}
+
+/// Calls `look` with every position of a unit of `letter` that needs a
+/// look, in order, and returns how many units of `letter` there are.
+fn for_each_junction_of(units: &[u8], letter: u8, mut look: impl FnMut(usize)) -> usize {
+    let mut count = usize::from(units.first().is_some_and(|&u| u | CASE_BIT == letter));
+    let mut at = 1;
+    while at + BLOCK < units.len() {
+        let window = window(units, at);
+        let ours = letter_mask(window[1..=BLOCK].try_into().expect("a whole block"), letter);
+        count += ours.count_ones() as usize;
+        let mut mask = ours & looks_mask(window);
+        while mask != 0 {
+            look(at + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+        at += BLOCK;
+    }
+    for i in at..units.len() {
+        if units[i] | CASE_BIT == letter {
+            count += 1;
+            if needs_look(units, i) {
+                look(i);
+            }
+        }
+    }
+    count
+}
+
+/// The block at `at` with one unit on either side (needs `at >= 1` and
+/// `at + BLOCK < units.len()`).
+fn window(units: &[u8], at: usize) -> &[u8; BLOCK + 2] {
+    units[at - 1..at + BLOCK + 1]
+        .try_into()
+        .expect("a block and its neighbours")
+}
+
+/// Bit `i` is set when the junction at `window[i + 1]` needs a look.
+#[cfg(target_arch = "x86_64")]
+fn looks_mask(window: &[u8; BLOCK + 2]) -> u64 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_xor_si128,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
+    // always available; each load reads 16 bytes starting at `k`, `k + 1`
+    // or `k + 2` for `k <= 48`, so within the 66 bytes of `window`; loadu
+    // has no alignment requirement.
+    unsafe {
+        let case = _mm_set1_epi8(CASE_BIT as i8);
+        let mut mask = 0;
+        for k in (0..BLOCK).step_by(16) {
+            let before = _mm_loadu_si128(window[k..].as_ptr().cast());
+            let unit = _mm_loadu_si128(window[k + 1..].as_ptr().cast());
+            let after = _mm_loadu_si128(window[k + 2..].as_ptr().cast());
+            let same_letter = _mm_cmpeq_epi8(_mm_or_si128(before, case), _mm_or_si128(unit, case));
+            let react = _mm_cmpeq_epi8(_mm_xor_si128(before, after), case);
+            let looks = _mm_or_si128(same_letter, react);
+            mask |= u64::from(_mm_movemask_epi8(looks) as u16) << k;
+        }
+        mask
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn looks_mask(window: &[u8; BLOCK + 2]) -> u64 {
+    (0..BLOCK).fold(0, |mask, i| {
+        let (before, unit, after) = (window[i], window[i + 1], window[i + 2]);
+        let looks = before | CASE_BIT == unit | CASE_BIT || before ^ after == CASE_BIT;
+        mask | (u64::from(looks) << i)
+    })
 }
 
 const BLOCK: usize = 64;
@@ -514,6 +619,22 @@ mod tests {
             prop_assert_eq!(length_without_in_place(&polymer, letter, usize::MAX), Some(expected));
             let bounded = length_without_in_place(&polymer, letter, budget);
             prop_assert!(bounded.is_none() || bounded == Some(expected));
+        }
+
+        #[test]
+        fn the_vectorised_pass_finds_exactly_the_junctions_that_need_a_look(
+            bytes in prop::collection::vec(prop::sample::select(b"aAbBzZ\0".to_vec()), 0..300),
+            letter in prop::sample::select(b"abz".to_vec()),
+        ) {
+            let mut found = Vec::new();
+            for_each_junction_to_look_at(&bytes, |at| found.push(at));
+            let expected: Vec<usize> = (0..bytes.len()).filter(|&i| needs_look(&bytes, i)).collect();
+            prop_assert_eq!(&found, &expected);
+            let mut ours = Vec::new();
+            let count = for_each_junction_of(&bytes, letter, |at| ours.push(at));
+            let of_letter = |&i: &usize| bytes[i] | CASE_BIT == letter;
+            prop_assert_eq!(ours, expected.into_iter().filter(of_letter).collect::<Vec<_>>());
+            prop_assert_eq!(count, (0..bytes.len()).filter(of_letter).count());
         }
 
         #[test]
