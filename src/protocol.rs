@@ -1,7 +1,8 @@
 //! The contract between `orchestrate` and its children, both directions in
 //! one place, and nothing else: the child's command line (built here, parsed
 //! by `reduce`'s command line in `cli`), the result file (written atomically
-//! by the child, read strictly by the parent), and the start mark.
+//! by the child, read strictly by the parent), the start mark, and the
+//! parent-death request.
 //!
 //! A result file holds exactly the decimal reacted length and a newline
 //! (`4\n`). It appears by rename, so a reader sees either no file or the
@@ -147,6 +148,57 @@ pub fn read_start_mark(path: &Path) -> Option<SystemTime> {
     let text = String::from_utf8(files::read_small(path, 64)?).ok()?;
     let nanos: u64 = text.strip_suffix('\n')?.parse().ok()?;
     Some(UNIX_EPOCH + Duration::from_nanos(nanos))
+}
+
+/// The environment variable through which the parent asks a child to have
+/// the kernel kill it when the parent dies, instead of arranging that
+/// itself between fork and exec (which rules out the faster `posix_spawn`).
+/// Its value is the parent's pid. Only `reduce` is handed it: any other
+/// child program gets the death signal set up for it.
+pub const PARENT_PID_ENV: &str = "POLYMER_FANOUT_PARENT_PID";
+
+/// Heeds [`PARENT_PID_ENV`] when it is set: asks for SIGKILL when the parent
+/// dies, and fails if the parent is already gone (then the signal would
+/// never come).
+pub fn heed_parent_death() -> anyhow::Result<()> {
+    let Some(value) = std::env::var_os(PARENT_PID_ENV) else {
+        return Ok(());
+    };
+    let parent = value
+        .to_str()
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("{PARENT_PID_ENV} is not a process id: {value:?}"))?;
+    die_with(parent).with_context(|| format!("parent process {parent} is gone"))
+}
+
+/// Has the kernel SIGKILL this process when the thread that started it
+/// ends, and checks that its parent is still `parent` (if it died before
+/// the request, the signal will never come). Async-signal-safe: it
+/// allocates nothing, so it may run between fork and exec.
+#[cfg(target_os = "linux")]
+pub fn die_with(parent: libc::pid_t) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only; getppid has no arguments.
+    unsafe {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::getppid() != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn die_with(_parent: libc::pid_t) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
 
 mod common;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{alive, entries, eventually, example, fixture, pids, signal, wait_within};
+use common::{alive, entries, eventually, example, fixture, mkfifo, pids, signal, wait_within};
 
 const STOP_SIGNALS: [(i32, &str); 4] = [
     (libc::SIGINT, "SIGINT"),
@@ -127,6 +128,76 @@ fn children_die_when_orchestrate_is_killed_outright() {
     assert_all_gone(dir.path());
 }
 
+/// `reduce` started by a shell that stands in for orchestrate: asked, as
+/// orchestrate asks it, to die with that shell, it blocks reading a FIFO
+/// that nothing is written to. Returns the shell and reduce's pid, once reduce is
+/// blocked there (so past its request, which is the first thing it does),
+/// and the FIFO's writer, which keeps it blocked while it is open.
+fn reduce_blocked_under_a_parent(dir: &Path) -> (Child, i32, std::fs::File) {
+    let fifo = dir.join("input.fifo");
+    mkfifo(&fifo);
+    let pid_file = dir.join("reduce.pid");
+    let parent = Command::new("sh")
+        .arg("-c")
+        .arg(r#"POLYMER_FANOUT_PARENT_PID=$$ "$0" --letter a -o - "$1" & echo $! > "$2"; wait"#)
+        .arg(common::reduce_bin())
+        .arg(&fifo)
+        .arg(&pid_file)
+        .spawn()
+        .unwrap();
+    eventually(10, "reduce to start", || pids(&pid_file).len() == 1);
+    let reduce = pids(&pid_file)[0];
+    // Opening a FIFO to write without blocking succeeds once a reader has
+    // it open: then reduce is reading it (and blocks, nothing is written).
+    let mut writer = None;
+    eventually(10, "reduce to open the FIFO", || {
+        writer = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .ok();
+        writer.is_some()
+    });
+    (parent, reduce, writer.unwrap())
+}
+
+#[test]
+fn reduce_asked_to_die_with_its_parent_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut parent, reduce, _writer) = reduce_blocked_under_a_parent(dir.path());
+    signal(&parent, libc::SIGKILL);
+    wait_within(&mut parent, 10);
+    let gone = (0..1000).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        !alive(reduce)
+    });
+    if !gone {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(reduce, libc::SIGKILL) };
+    }
+    assert!(
+        gone,
+        "reduce outlived the parent that asked it to die with it"
+    );
+}
+
+#[test]
+fn reduce_asked_to_die_with_a_parent_already_gone_stops_at_once() {
+    // Pid 1 is never the parent of a process the test starts.
+    let output = Command::new(common::reduce_bin())
+        .env("POLYMER_FANOUT_PARENT_PID", "1")
+        .args(["--letter", "a", "-o", "-"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "reduce: error: parent process 1 is gone: No such process (os error 3)\n"
+    );
+    assert!(output.stdout.is_empty());
+}
+
 /// The number of threads of process `pid`.
 fn threads(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count())
@@ -181,9 +252,7 @@ fn every_stop_signal_ends_a_read_of_standard_input_that_never_ends() {
 fn a_stop_signal_ends_the_open_of_a_fifo_that_has_no_writer() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("input.fifo");
-    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    mkfifo(&fifo);
     let mut child = start_reading(dir.path(), &fifo, Stdio::null());
     signal(&child, libc::SIGTERM);
     assert_eq!(wait_within(&mut child, 20).code(), Some(143));

@@ -7,17 +7,12 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{alive, entries, eventually, example, input, orchestrate, orchestrate_faulty, pids};
+use common::{
+    alive, entries, eventually, example, input, mkfifo, orchestrate, orchestrate_faulty, pids,
+};
 use predicates::prelude::*;
-
-fn mkfifo(path: &Path) {
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-}
 
 /// Runs the faulty stand-in with `FAULT_<letter>=<mode>` and expects the run
 /// to fail naming that letter and `reason`, leaving nothing behind.

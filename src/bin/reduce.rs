@@ -5,8 +5,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use polymer_fanout::cli::{self, reduce::ReduceArgs};
+use polymer_fanout::protocol;
 
 fn main() -> ExitCode {
+    // First: the parent orchestrate may already be waiting on this child.
+    if let Err(err) = protocol::heed_parent_death() {
+        cli::say(&format!("reduce: error: {err:#}"));
+        return ExitCode::FAILURE;
+    }
     let args = ReduceArgs::parse();
     if let Some(what) = args.generate {
         return cli::generate(what, ReduceArgs::command());

@@ -3,7 +3,7 @@
 //! so that a [`Mode`] never holds what it cannot use.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -219,28 +219,32 @@ impl Args {
             .map_or_else(|| UnitType::all().collect(), |l| l.0);
         let jobs = self.jobs.map(|jobs| jobs as usize);
         let mode = match self.mode {
-            ModeName::Process => Mode::Process(Box::new(ProcessMode {
-                program: ChildProgram {
-                    program: reduce_bin(self.reduce_bin.as_ref())?,
-                    launcher: Launcher::from_words(
-                        self.launcher.clone().map(|w| w.0).unwrap_or_default(),
-                    ),
-                },
-                policy: Policy {
-                    jobs: jobs.unwrap_or(letters.len()),
-                    timeout: self.timeout,
-                    keep_going: self.keep_going,
-                    retries: self.retries,
-                    grace: self.grace,
-                    ..Policy::default()
-                },
-                results_dir: self.results_dir.clone(),
-                prereact: !self.no_prereact,
-                resume: self.resume,
-                array: self.sbatch.clone().map(|words| ArrayOptions {
-                    sbatch_args: words.0,
-                }),
-            })),
+            ModeName::Process => {
+                let (program, heeds_parent_pid) = reduce_bin(self.reduce_bin.as_ref())?;
+                Mode::Process(Box::new(ProcessMode {
+                    program: ChildProgram {
+                        program,
+                        heeds_parent_pid,
+                        launcher: Launcher::from_words(
+                            self.launcher.clone().map(|w| w.0).unwrap_or_default(),
+                        ),
+                    },
+                    policy: Policy {
+                        jobs: jobs.unwrap_or(letters.len()),
+                        timeout: self.timeout,
+                        keep_going: self.keep_going,
+                        retries: self.retries,
+                        grace: self.grace,
+                        ..Policy::default()
+                    },
+                    results_dir: self.results_dir.clone(),
+                    prereact: !self.no_prereact,
+                    resume: self.resume,
+                    array: self.sbatch.clone().map(|words| ArrayOptions {
+                        sbatch_args: words.0,
+                    }),
+                }))
+            }
             ModeName::Thread => Mode::Thread {
                 threads: jobs
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
@@ -265,7 +269,20 @@ impl Args {
 
 /// The child program: as given, else `reduce` beside this executable, else
 /// `reduce` on PATH. Checked here so that nothing is spawned in vain.
-fn reduce_bin(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+/// With it, whether it is the `reduce` beside this executable (which heeds
+/// the parent-death request of the protocol).
+fn reduce_bin(given: Option<&PathBuf>) -> anyhow::Result<(PathBuf, bool)> {
+    let name = format!("reduce{}", std::env::consts::EXE_SUFFIX);
+    let sibling = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name(&name))
+        .filter(|sibling| sibling.is_file());
+    let is_sibling = |path: &Path| {
+        let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+        sibling
+            .as_deref()
+            .is_some_and(|sibling| same(path, sibling))
+    };
     if let Some(path) = given {
         let found = if path.components().count() > 1 {
             path.is_file().then(|| path.clone())
@@ -275,20 +292,19 @@ fn reduce_bin(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
         let Some(found) = found else {
             bail!("--reduce-bin {}: no such program", shown(path));
         };
-        return std::path::absolute(&found)
-            .with_context(|| format!("could not resolve {}", shown(&found)));
+        let found = std::path::absolute(&found)
+            .with_context(|| format!("could not resolve {}", shown(&found)))?;
+        let ours = is_sibling(&found);
+        return Ok((found, ours));
     }
-    let name = format!("reduce{}", std::env::consts::EXE_SUFFIX);
-    if let Ok(exe) = std::env::current_exe() {
-        let sibling = exe.with_file_name(&name);
-        if sibling.is_file() {
-            return Ok(sibling);
-        }
+    if let Some(sibling) = sibling {
+        return Ok((sibling, true));
     }
-    which::which(&name).map_err(|_| {
+    let found = which::which(&name).map_err(|_| {
         anyhow::anyhow!(
             "could not find the `reduce` program beside orchestrate or on PATH; \
              build it with `cargo build --release` or name it with --reduce-bin"
         )
-    })
+    })?;
+    Ok((found, false))
 }

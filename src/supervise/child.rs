@@ -20,6 +20,9 @@ use crate::protocol::{self, ChildJob, ResultFile};
 pub struct ChildProgram {
     pub program: PathBuf,
     pub launcher: Launcher,
+    /// Whether the program is this package's `reduce`, which heeds
+    /// [`protocol::PARENT_PID_ENV`].
+    pub heeds_parent_pid: bool,
 }
 
 /// A child process that has been spawned and not yet reaped.
@@ -62,7 +65,7 @@ impl Running {
         if let Some(mark) = &mark {
             command.env(protocol::START_MARK_ENV, mark);
         }
-        die_with_parent(&mut command);
+        die_with_parent(&mut command, program);
         // Taken before the spawn: by the time spawn returns, the child may
         // already have started its work.
         let spawned = Instant::now();
@@ -259,37 +262,23 @@ fn capture_file() -> io::Result<File> {
 
 /// Has the kernel SIGKILL the child when the thread that spawned it ends,
 /// which covers a SIGKILL of the orchestrator. Children are spawned from
-/// the thread that runs the supervision loop, which lives as long as the run.
-#[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command) {
-    let parent = std::process::id() as libc::pid_t;
+/// the thread that runs the supervision loop, which lives as long as the
+/// run. A program that heeds [`protocol::PARENT_PID_ENV`] (this package's
+/// `reduce`) is asked to arrange it itself, which lets the spawn use
+/// `posix_spawn`; any other gets it arranged between fork and exec.
+fn die_with_parent(command: &mut Command, program: &ChildProgram) {
+    let parent = std::process::id();
+    if program.heeds_parent_pid && program.launcher == Launcher::Direct {
+        command.env(protocol::PARENT_PID_ENV, parent.to_string());
+        return;
+    }
     // SAFETY: the closure runs in the forked child before exec and calls
-    // only prctl and getppid, both async-signal-safe; it allocates nothing
-    // (the error is built from a raw OS code).
+    // only `protocol::die_with`, which is async-signal-safe and allocates
+    // nothing.
     unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl, in which case
-            // the death signal will never come: check and bail out.
-            if libc::getppid() != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
+        command.pre_exec(move || protocol::die_with(parent as libc::pid_t));
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_command: &mut Command) {}
 
 /// When the child (or array task) wrote its start mark, kept between the
 /// spawn (or submission) and now (the clock of another machine may be a
@@ -322,4 +311,41 @@ pub(super) fn tail_lines(file: &File, count: usize) -> Vec<String> {
         .map(|line| line.chars().take(200).collect())
         .collect();
     lines[lines.len().saturating_sub(count)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parent_pid_of(command: &Command) -> Option<String> {
+        command
+            .get_envs()
+            .find(|(name, _)| *name == protocol::PARENT_PID_ENV)
+            .and_then(|(_, value)| value.map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    #[test]
+    fn only_reduce_started_directly_is_asked_to_arrange_its_own_death() {
+        let program = |heeds_parent_pid, launcher| ChildProgram {
+            program: PathBuf::from("/bin/reduce"),
+            launcher,
+            heeds_parent_pid,
+        };
+        let srun = Launcher::from_words(vec!["srun".into()]);
+        let cases = [
+            (program(true, Launcher::Direct), true),
+            (program(false, Launcher::Direct), false),
+            (program(true, srun), false),
+            (
+                program(true, Launcher::from_words(vec!["nice".into()])),
+                false,
+            ),
+        ];
+        for (program, asked) in cases {
+            let mut command = Command::new(&program.program);
+            die_with_parent(&mut command, &program);
+            let expected = asked.then(|| std::process::id().to_string());
+            assert_eq!(parent_pid_of(&command), expected, "{program:?}");
+        }
+    }
 }

@@ -104,6 +104,13 @@ pub fn pids(path: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
 /// Sends `signal` to a child process of the test.
 pub fn signal(child: &std::process::Child, signal: i32) {
     // SAFETY: kill has no memory-safety preconditions; the pid is our own
