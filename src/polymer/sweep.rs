@@ -315,20 +315,36 @@ impl Kept {
     }
 }
 
-/// Whether the junction at `at` needs a look (see [`Kept`]): the unit
-/// before it is the same letter, or the units on either side react.
+/// Whether the junction at `at` needs a look (see [`Kept`]). With `b` and
+/// `d` the units on either side and `a` the one before `b`: when `b` is
+/// another letter, when `b` and `d` react; when `b` is the same letter (a
+/// run of removed units), when `a` and `d` react, or `a` is the same
+/// letter too (a longer run: always looked at). A run that goes on past
+/// `at` is left to its last unit.
 fn needs_look(units: &[u8], at: usize) -> bool {
-    at >= 1
-        && at < units.len()
-        && (units[at - 1] | CASE_BIT == units[at] | CASE_BIT
-            || units
-                .get(at + 1)
-                .is_some_and(|&next| units[at - 1] ^ next == CASE_BIT))
+    let unit = |i: usize| units.get(i).copied();
+    let (Some(c), Some(b)) = (unit(at), at.checked_sub(1).and_then(unit)) else {
+        return false;
+    };
+    let a = at.checked_sub(2).and_then(unit);
+    let d = unit(at + 1);
+    let same = |x: u8| x | CASE_BIT == c | CASE_BIT;
+    let react =
+        |x: Option<u8>, y: Option<u8>| matches!((x, y), (Some(x), Some(y)) if x ^ y == CASE_BIT);
+    if same(b) {
+        a.is_some_and(same) || react(a, d)
+    } else {
+        react(Some(b), d)
+    }
 }
 
 /// Calls `look` with every position of `units` that needs a look, in order.
 fn for_each_junction_to_look_at(units: &[u8], mut look: impl FnMut(usize)) {
     let mut at = 1;
+    if needs_look(units, at) {
+        look(at);
+    }
+    at += 1;
     while at + BLOCK < units.len() {
         let mut mask = looks_mask(window(units, at));
         while mask != 0 {
@@ -345,12 +361,26 @@ fn for_each_junction_to_look_at(units: &[u8], mut look: impl FnMut(usize)) {
 /// Calls `look` with every position of a unit of `letter` that needs a
 /// look, in order, and returns how many units of `letter` there are.
 fn for_each_junction_of(units: &[u8], letter: u8, mut look: impl FnMut(usize)) -> usize {
-    let mut count = usize::from(units.first().is_some_and(|&u| u | CASE_BIT == letter));
-    let mut at = 1;
+    let mut count = 0;
+    let mut scalar = |i: usize, look: &mut dyn FnMut(usize)| {
+        if units.get(i).is_some_and(|&u| u | CASE_BIT == letter) {
+            count += 1;
+            if needs_look(units, i) {
+                look(i);
+            }
+        }
+    };
+    scalar(0, &mut look);
+    scalar(1, &mut look);
+    let mut at = 2;
+    let mut counted = 0;
     while at + BLOCK < units.len() {
         let window = window(units, at);
-        let ours = letter_mask(window[1..=BLOCK].try_into().expect("a whole block"), letter);
-        count += ours.count_ones() as usize;
+        let ours = letter_mask(
+            window[2..BLOCK + 2].try_into().expect("a whole block"),
+            letter,
+        );
+        counted += ours.count_ones() as usize;
         let mut mask = ours & looks_mask(window);
         while mask != 0 {
             look(at + mask.trailing_zeros() as usize);
@@ -359,45 +389,44 @@ fn for_each_junction_of(units: &[u8], letter: u8, mut look: impl FnMut(usize)) -
         at += BLOCK;
     }
     for i in at..units.len() {
-        if units[i] | CASE_BIT == letter {
-            count += 1;
-            if needs_look(units, i) {
-                look(i);
-            }
-        }
+        scalar(i, &mut look);
     }
-    count
+    count + counted
 }
 
-/// The block at `at` with one unit on either side (needs `at >= 1` and
-/// `at + BLOCK < units.len()`).
-fn window(units: &[u8], at: usize) -> &[u8; BLOCK + 2] {
-    units[at - 1..at + BLOCK + 1]
+/// The block at `at` with two units before it and one after (needs
+/// `at >= 2` and `at + BLOCK < units.len()`).
+fn window(units: &[u8], at: usize) -> &[u8; BLOCK + 3] {
+    units[at - 2..at + BLOCK + 1]
         .try_into()
         .expect("a block and its neighbours")
 }
 
-/// Bit `i` is set when the junction at `window[i + 1]` needs a look.
+/// Bit `i` is set when the junction at `window[i + 2]` needs a look: the
+/// rule of [`needs_look`], 16 junctions at a time.
 #[cfg(target_arch = "x86_64")]
-fn looks_mask(window: &[u8; BLOCK + 2]) -> u64 {
+fn looks_mask(window: &[u8; BLOCK + 3]) -> u64 {
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        _mm_xor_si128,
+        _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8, _mm_xor_si128,
     };
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
-    // always available; each load reads 16 bytes starting at `k`, `k + 1`
-    // or `k + 2` for `k <= 48`, so within the 66 bytes of `window`; loadu
-    // has no alignment requirement.
+    // always available; each load reads 16 bytes starting at `k` to `k + 3`
+    // for `k <= 48`, so within the 67 bytes of `window`; loadu has no
+    // alignment requirement.
     unsafe {
         let case = _mm_set1_epi8(CASE_BIT as i8);
+        let load = |i: usize| _mm_loadu_si128(window[i..i + 16].as_ptr().cast());
         let mut mask = 0;
         for k in (0..BLOCK).step_by(16) {
-            let before = _mm_loadu_si128(window[k..].as_ptr().cast());
-            let unit = _mm_loadu_si128(window[k + 1..].as_ptr().cast());
-            let after = _mm_loadu_si128(window[k + 2..].as_ptr().cast());
-            let same_letter = _mm_cmpeq_epi8(_mm_or_si128(before, case), _mm_or_si128(unit, case));
-            let react = _mm_cmpeq_epi8(_mm_xor_si128(before, after), case);
-            let looks = _mm_or_si128(same_letter, react);
+            let (a, b, c, d) = (load(k), load(k + 1), load(k + 2), load(k + 3));
+            let letter = _mm_or_si128(c, case);
+            let b_same = _mm_cmpeq_epi8(_mm_or_si128(b, case), letter);
+            let a_same = _mm_cmpeq_epi8(_mm_or_si128(a, case), letter);
+            let a_d = _mm_cmpeq_epi8(_mm_xor_si128(a, d), case);
+            let b_d = _mm_cmpeq_epi8(_mm_xor_si128(b, d), case);
+            let in_run = _mm_and_si128(b_same, _mm_or_si128(a_same, a_d));
+            let looks = _mm_or_si128(in_run, _mm_andnot_si128(b_same, b_d));
             mask |= u64::from(_mm_movemask_epi8(looks) as u16) << k;
         }
         mask
@@ -405,10 +434,15 @@ fn looks_mask(window: &[u8; BLOCK + 2]) -> u64 {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn looks_mask(window: &[u8; BLOCK + 2]) -> u64 {
+fn looks_mask(window: &[u8; BLOCK + 3]) -> u64 {
     (0..BLOCK).fold(0, |mask, i| {
-        let (before, unit, after) = (window[i], window[i + 1], window[i + 2]);
-        let looks = before | CASE_BIT == unit | CASE_BIT || before ^ after == CASE_BIT;
+        let (a, b, c, d) = (window[i], window[i + 1], window[i + 2], window[i + 3]);
+        let same = |x: u8| x | CASE_BIT == c | CASE_BIT;
+        let looks = if same(b) {
+            same(a) || a ^ d == CASE_BIT
+        } else {
+            b ^ d == CASE_BIT
+        };
         mask | (u64::from(looks) << i)
     })
 }
