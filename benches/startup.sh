@@ -5,10 +5,12 @@
 #      a statically linked C no-op (the floor's program), `reduce --version`,
 #      a child's job (one letter of the reacted 50k polymer, a new result
 #      file written) and the same job without the file (`-o -`);
-#   2. `orchestrate -q` on the 50k input with the dynamically linked
-#      `reduce` and with a statically linked one (`-C target-feature=
-#      +crt-static`, built into target/static), both named with
-#      --reduce-bin so both are started the same way, in turns.
+#   2. `orchestrate -q` on the 50k input with a copy of the dynamically
+#      linked `reduce` and with a statically linked one (`-C target-feature=
+#      +crt-static`, built into target/static), both named with --reduce-bin
+#      so both are started the same way (fork, death signal set before
+#      exec), and with its default, the `reduce` beside it (posix_spawn),
+#      in turns.
 #
 #   bash benches/startup.sh [RUNS]    # default 11
 set -euo pipefail
