@@ -183,10 +183,11 @@ impl Sweep {
 /// cancelled) and the unit after it is not the letter, the junction reacts
 /// exactly when those two neighbours do, which a vectorised pass can tell
 /// for all junctions at once. So only the junctions where the neighbours
-/// react, or where the unit before is the letter too, need a [`look`]; the
-/// others join the kept part as they are. The one other way a neighbour
-/// is not the true end of the kept part, a cancellation that reached past
-/// it, is followed through by `look` itself.
+/// react (around a run of two removed units, the units around the run),
+/// or inside a longer run, need a [`look`] (see [`needs_look`]); the others
+/// join the kept part as they are. The one other way a neighbour is not
+/// the true end of the kept part, a cancellation that reached past it, is
+/// followed through by `look` itself.
 ///
 /// [`look`]: Kept::look
 struct Kept {
