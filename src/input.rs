@@ -11,6 +11,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -124,20 +125,25 @@ pub fn load_with_id(source: &Source) -> anyhow::Result<Loaded> {
 }
 
 /// Maps the input read-only when it is a file whose bytes can never change
-/// (a sealed in-memory file, as orchestrate hands its local children), so
-/// it is read in place instead of copied; `None` for any other input.
+/// (a sealed in-memory file, as orchestrate hands its local children on
+/// standard input), so it is read in place instead of copied; `None` for
+/// any other input. Reads nothing: the input is still whole for [`load`].
 pub fn map_sealed(source: &Source) -> anyhow::Result<Option<Mapped>> {
-    let Some(path) = source.path() else {
-        return Ok(None);
-    };
-    // Without blocking: a FIFO is opened, seen not to be one, and left to
-    // `load`.
-    let Ok(file) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    else {
-        return Ok(None);
+    let file = match source {
+        Source::Stdin => match io::stdin().as_fd().try_clone_to_owned() {
+            Ok(fd) => File::from(fd),
+            Err(_) => return Ok(None),
+        },
+        // Without blocking: a FIFO is opened, seen not to be sealed, and
+        // left to `load`.
+        Source::Path(path) => match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(file) => file,
+            Err(_) => return Ok(None),
+        },
     };
     Mapped::of(&file).with_context(|| format!("could not read {source}"))
 }

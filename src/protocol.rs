@@ -2,7 +2,7 @@
 //! one place, and nothing else: the child's command line (built here, parsed
 //! by `reduce`'s command line in `cli`), the result file (written atomically
 //! by the child, read strictly by the parent), the start mark, and the
-//! parent-death request.
+//! parent-death request of orchestrate's own `reduce`.
 //!
 //! A result file holds exactly the decimal reacted length and a newline
 //! (`4\n`). It appears by rename, so a reader sees either no file or the
@@ -150,25 +150,25 @@ pub fn read_start_mark(path: &Path) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
-/// The environment variable through which the parent asks a child to have
-/// the kernel kill it when the parent dies, instead of arranging that
-/// itself between fork and exec (which rules out the faster `posix_spawn`).
-/// Its value is the parent's pid. Only `reduce` is handed it: any other
-/// child program gets the death signal set up for it.
-pub const PARENT_PID_ENV: &str = "POLYMER_FANOUT_PARENT_PID";
+/// The option through which the parent asks its own `reduce` to have the
+/// kernel kill it when the parent dies, instead of arranging that itself
+/// between fork and exec (which rules out the faster `posix_spawn`). Its
+/// value is the parent's pid. Only `reduce` gets it, last on its command
+/// line: an older `reduce` refuses it (the run fails rather than lose the
+/// guarantee), and any other child program gets the death signal set up
+/// for it.
+pub const PARENT_PID_OPTION: &str = "--parent-pid";
 
-/// Heeds [`PARENT_PID_ENV`] when it is set: asks for SIGKILL when the parent
-/// dies, and fails if the parent is already gone (then the signal would
-/// never come).
-pub fn heed_parent_death() -> anyhow::Result<()> {
-    let Some(value) = std::env::var_os(PARENT_PID_ENV) else {
-        return Ok(());
-    };
-    let parent = value
-        .to_str()
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("{PARENT_PID_ENV} is not a process id: {value:?}"))?;
-    die_with(parent).with_context(|| format!("parent process {parent} is gone"))
+/// Heeds [`PARENT_PID_OPTION`]: asks for SIGKILL when `parent` dies, and
+/// fails if `parent` is no longer this process's parent (then the signal
+/// would never come).
+pub fn heed_parent_pid(parent: libc::pid_t) -> anyhow::Result<()> {
+    die_with(parent).map_err(|_| {
+        anyhow::anyhow!(
+            "process {parent} is not this process's parent (it has exited, or a program between \
+             them did not exec reduce)"
+        )
+    })
 }
 
 /// Has the kernel SIGKILL this process when the thread that started it

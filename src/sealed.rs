@@ -3,8 +3,9 @@
 //! grow it again. That is what makes it safe to read in place through a
 //! read-only mapping: the bytes under a `&[u8]` can never change, and no
 //! page of the mapping can be cut off (which would kill the reader with
-//! `SIGBUS`). Orchestrate hands its local children the polymer this way;
-//! every child shares the one copy instead of reading its own.
+//! `SIGBUS`). Orchestrate hands its local children the polymer this way,
+//! on their standard input; every child shares the one copy instead of
+//! reading its own.
 //!
 //! Not here: what the bytes mean (`polymer`, `input`).
 
@@ -53,15 +54,12 @@ pub fn seal(_file: &File) -> io::Result<()> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
-/// A path by which other processes of this user can open `file` while this
-/// process keeps it open (`/proc/<pid>/fd/<n>`), without inheriting it.
-pub fn path_for_others(file: &File) -> PathBuf {
+/// A path by which this process can open `file` afresh (`/proc/self/fd/<n>`):
+/// a new open file description, with an offset of its own, which can be
+/// handed to a child as its standard input.
+pub fn path_for_self(file: &File) -> PathBuf {
     use std::os::fd::AsRawFd;
-    PathBuf::from(format!(
-        "/proc/{}/fd/{}",
-        std::process::id(),
-        file.as_raw_fd()
-    ))
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 /// The bytes of a sealed file, mapped read-only.
@@ -152,11 +150,8 @@ mod tests {
         assert_eq!(mapped.bytes(), b"dabAcCaCBAcCcaDA\n");
         assert!(file.write_all(b"x").is_err(), "writing is refused");
         assert!(file.set_len(3).is_err(), "shrinking is refused");
-        let reopened = File::open(path_for_others(&file)).unwrap();
-        assert_eq!(
-            std::fs::read(path_for_others(&file)).unwrap(),
-            mapped.bytes()
-        );
+        let reopened = File::open(path_for_self(&file)).unwrap();
+        assert_eq!(std::fs::read(path_for_self(&file)).unwrap(), mapped.bytes());
         assert!(Mapped::of(&reopened).unwrap().is_some());
     }
 

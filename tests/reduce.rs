@@ -318,3 +318,44 @@ fn reduce_plain_stack_kernel_gives_the_same_answers() {
         .success()
         .stdout("10\n");
 }
+
+/// A sealed in-memory file holding `content`, opened afresh for reading
+/// (as orchestrate hands each local child the polymer on standard input).
+fn sealed_stdin(content: &[u8]) -> std::fs::File {
+    use std::io::Write;
+    let mut file = polymer_fanout::sealed::create(c"test").unwrap();
+    file.write_all(content).unwrap();
+    polymer_fanout::sealed::seal(&file).unwrap();
+    std::fs::File::open(polymer_fanout::sealed::path_for_self(&file)).unwrap()
+}
+
+/// `reduce --letter c -o - -` with `stdin`: its status, stdout and stderr.
+fn reduce_c_from(stdin: std::fs::File) -> (Option<i32>, String, String) {
+    let output = std::process::Command::new(common::reduce_bin())
+        .args(["--letter", "c", "-o", "-", "-"])
+        .stdin(stdin)
+        .output()
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (
+        output.status.code(),
+        text(output.stdout),
+        text(output.stderr),
+    )
+}
+
+#[test]
+fn reduce_reads_a_sealed_polymer_on_standard_input_whole() {
+    // Reacted (read in place), and not reacted (read as a stream after the
+    // look at it): both from the first byte.
+    for content in [&b"dabCBAcaDA\n"[..], b"dabAcCaCBAcCcaDA\n"] {
+        let expected = (Some(0), "4\n".to_string(), String::new());
+        assert_eq!(reduce_c_from(sealed_stdin(content)), expected);
+    }
+    let (status, stdout, stderr) = reduce_c_from(sealed_stdin(b"ab1\n"));
+    assert_eq!((status, stdout.as_str()), (Some(1), ""));
+    assert_eq!(
+        stderr,
+        "reduce: error: <stdin>: byte offset 2: '1' is not a polymer unit (expected A-Z or a-z)\n"
+    );
+}

@@ -139,7 +139,7 @@ fn reduce_blocked_under_a_parent(dir: &Path) -> (Child, i32, std::fs::File) {
     let pid_file = dir.join("reduce.pid");
     let parent = Command::new("sh")
         .arg("-c")
-        .arg(r#"POLYMER_FANOUT_PARENT_PID=$$ "$0" --letter a -o - "$1" & echo $! > "$2"; wait"#)
+        .arg(r#""$0" --letter a -o - "$1" --parent-pid $$ & echo $! > "$2"; wait"#)
         .arg(common::reduce_bin())
         .arg(&fifo)
         .arg(&pid_file)
@@ -185,17 +185,72 @@ fn reduce_asked_to_die_with_its_parent_does() {
 fn reduce_asked_to_die_with_a_parent_already_gone_stops_at_once() {
     // Pid 1 is never the parent of a process the test starts.
     let output = Command::new(common::reduce_bin())
-        .env("POLYMER_FANOUT_PARENT_PID", "1")
-        .args(["--letter", "a", "-o", "-"])
+        .args(["--letter", "a", "-o", "-", "--parent-pid", "1"])
         .arg(example())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "reduce: error: parent process 1 is gone: No such process (os error 3)\n"
+        "reduce: error: process 1 is not this process's parent (it has exited, or a program \
+         between them did not exec reduce)\n"
     );
     assert!(output.stdout.is_empty());
+}
+
+/// The children of process `pid`.
+fn children_of(pid: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|c| c.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn reduce_children_die_when_orchestrate_is_killed_outright() {
+    // The reduce beside orchestrate, started with posix_spawn, arranges its
+    // own death. A child seen with the sealed polymer mapped is past that
+    // (it maps after asking); it is stopped, so that only the kernel's
+    // SIGKILL can end it, and orchestrate is killed.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.txt");
+    // Already reacted, so each child maps 20 MB and scans it a while.
+    std::fs::write(&input, b"ab".repeat(10_000_000)).unwrap();
+    let mut orchestrate = Command::new(common::orchestrate_bin())
+        .env("TMPDIR", dir.path())
+        .arg("-q")
+        .arg(&input)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stopped = None;
+    eventually(30, "a reduce child with the polymer mapped", || {
+        for child in children_of(orchestrate.id()) {
+            let maps = std::fs::read_to_string(format!("/proc/{child}/maps")).unwrap_or_default();
+            if maps.contains("memfd:polymer") {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(child, libc::SIGSTOP) };
+                if alive(child) {
+                    stopped = Some(child);
+                    return true;
+                }
+            }
+        }
+        false
+    });
+    let stopped = stopped.unwrap();
+    signal(&orchestrate, libc::SIGKILL);
+    wait_within(&mut orchestrate, 10);
+    let gone = (0..1000).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        !alive(stopped)
+    });
+    if !gone {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(stopped, libc::SIGKILL) };
+    }
+    assert!(gone, "a reduce child outlived orchestrate");
 }
 
 /// The number of threads of process `pid`.

@@ -69,6 +69,12 @@ fn every_mode_gives_the_same_answer() {
         .unwrap();
         modes_agree(dir.path(), &path);
     }
+    // Removing `a` makes every `x` cancel with the next `X` while `b`
+    // stays: more segments than a sweep holds (1 Mi), so the sweep mode
+    // and every child fall back to a copy for that letter.
+    let path = dir.path().join("many-segments.txt");
+    fs::write(&path, b"xaXb".repeat((1 << 20) + 10)).unwrap();
+    modes_agree(dir.path(), &path);
 }
 
 #[test]

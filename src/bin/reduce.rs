@@ -8,12 +8,14 @@ use polymer_fanout::cli::{self, reduce::ReduceArgs};
 use polymer_fanout::protocol;
 
 fn main() -> ExitCode {
-    // First: the parent orchestrate may already be waiting on this child.
-    if let Err(err) = protocol::heed_parent_death() {
+    let args = ReduceArgs::parse();
+    // First: orchestrate may already be gone.
+    if let Some(parent) = args.parent_pid
+        && let Err(err) = protocol::heed_parent_pid(parent)
+    {
         cli::say(&format!("reduce: error: {err:#}"));
         return ExitCode::FAILURE;
     }
-    let args = ReduceArgs::parse();
     if let Some(what) = args.generate {
         return cli::generate(what, ReduceArgs::command());
     }

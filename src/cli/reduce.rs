@@ -9,7 +9,8 @@ use clap::Parser;
 use crate::input::{self, Source};
 use anyhow::Context;
 
-use crate::polymer::{self, UnitType, react_with_plain_stack, sweep};
+use crate::polymer::sweep::{self, MAX_SEGMENTS};
+use crate::polymer::{self, UnitType, react_with_plain_stack};
 use crate::protocol;
 
 /// React a polymer with one unit type removed and write the reacted length
@@ -39,6 +40,11 @@ pub struct ReduceArgs {
     /// stack that benchmarks use as the naive baseline.
     #[arg(long, value_enum, default_value_t = Kernel::Fast, hide = true)]
     pub kernel: Kernel,
+
+    /// Die with this parent process (orchestrate passes its pid to the
+    /// `reduce` beside it; see docs/protocol.md).
+    #[arg(long, value_name = "PID", hide = true)]
+    pub parent_pid: Option<libc::pid_t>,
 
     /// Print a man page or a shell completion script, and exit.
     #[arg(long, value_name = "WHAT", value_enum, exclusive = true)]
@@ -89,9 +95,6 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
     }
     Ok(length)
 }
-
-/// At most this many segments (16 bytes each) for a reaction in place.
-const MAX_SEGMENTS: usize = 1 << 20;
 
 /// The length without `letter` of a reacted polymer that can be read in
 /// place (see `input::map_sealed`), without copying it; `None` when the
@@ -161,7 +164,7 @@ mod tests {
         let mut file = crate::sealed::create(c"test").unwrap();
         file.write_all(content).unwrap();
         crate::sealed::seal(&file).unwrap();
-        let path = crate::sealed::path_for_others(&file);
+        let path = crate::sealed::path_for_self(&file);
         (file, Source::Path(path))
     }
 
@@ -196,7 +199,7 @@ mod tests {
         let plain = Source::Path(plain.path().to_path_buf());
         assert_eq!(length_in_place(&plain, unit('c')).unwrap(), None);
         assert_eq!(length_in_place(&Source::Stdin, unit('c')).unwrap(), None);
-        // Whichever path, the same answers.
+        // The copying path answers them.
         for source in [unreacted, too_many_segments] {
             let args = ReduceArgs::try_parse_from(["reduce", "-l", "a", "-o", "-", "x"]).unwrap();
             let copied = react(&source, &args).unwrap();

@@ -64,7 +64,8 @@ fn work_on(
     emit: &Emit<Attempt>,
 ) {
     // One buffer per worker, reused: memory stays at threads x |P| (for
-    // the sweep, only the segments of the kept part).
+    // the sweep, the segments of the kept part, and a copy only for a
+    // letter that needs more than `MAX_SEGMENTS` of them).
     let mut scratch = Polymer::default();
     let mut sweep = (method == Method::Sweep).then(Sweep::new);
     while !emit.cancelled() {
@@ -72,8 +73,13 @@ fn work_on(
             return;
         };
         let started = Instant::now();
-        let length = match &mut sweep {
-            Some(sweep) => sweep.length_of(reacted.units(), letter),
+        // A letter whose sweep would hold too many segments is done as the
+        // other modes do it, on a copy.
+        let length = match sweep
+            .as_mut()
+            .and_then(|s| s.length_of(reacted.units(), letter))
+        {
+            Some(length) => length,
             None => reacted.reacted_len_without(letter, &mut scratch),
         };
         emit.send(Attempt {

@@ -85,8 +85,8 @@ struct Handover {
     /// The children's copy of the polymer.
     snapshot: PathBuf,
     /// When that copy is a sealed in-memory file: the file, kept open for
-    /// as long as children may open it by path.
-    _shared: Option<std::fs::File>,
+    /// as long as children are started (each gets it as standard input).
+    shared: Option<std::fs::File>,
     full_length: usize,
     /// For a job array: its folder, and the submissions made so far.
     array: Option<ArrayRecord>,
@@ -151,6 +151,7 @@ fn supervise(
                 letters: todo,
                 polymer_len,
                 polymer: handover.snapshot.clone(),
+                polymer_on_stdin: handover.shared.is_some(),
                 dir: workspace.private().to_path_buf(),
             };
             let policy = &process.policy;
@@ -220,7 +221,7 @@ fn hand_over(
             if let (Some(recorded), true) = (recorded, snapshot.is_file()) {
                 return Ok(Handover {
                     snapshot,
-                    _shared: None,
+                    shared: None,
                     full_length: recorded.full_length,
                     array: Some(earlier),
                 });
@@ -258,7 +259,7 @@ fn hand_over(
     }
     Ok(Handover {
         snapshot,
-        _shared: shared,
+        shared,
         full_length: polymer.len(),
         array,
     })

@@ -191,18 +191,19 @@ impl Workspace {
     }
 
     /// Writes the children's copy of the polymer into a sealed in-memory
-    /// file, which children on this machine map instead of copying: one
-    /// copy for all of them, which no one can change. The file lives as
-    /// long as the handle returned; its path works for processes of this
-    /// user. An error means the platform offers no such file (the caller
-    /// writes a plain one then), or a stop signal.
+    /// file, which children on this machine get as their standard input
+    /// (each opened afresh by the returned path, so each reads from the
+    /// start) and `reduce` maps instead of copying: one copy for all of
+    /// them, which no one can change. The file lives as long as the handle
+    /// returned. Any error (no such files here, out of descriptors or
+    /// memory) but a stop signal leaves the caller to write a plain file.
     pub fn share_polymer(units: &[u8], signals: &Signals) -> anyhow::Result<(File, PathBuf)> {
         let file = sealed::create(c"polymer").context("no sealed in-memory files")?;
         write_in_slices(&file, units, signals)
             .and_then(|()| Ok(sealed::seal(&file)?))
             .context("could not write the children's polymer in memory")?;
-        let path = sealed::path_for_others(&file);
-        // Children open it by this path: if this process cannot, they cannot.
+        let path = sealed::path_for_self(&file);
+        // Each child's standard input is opened by this path.
         File::open(&path).with_context(|| format!("could not open {}", shown(&path)))?;
         Ok((file, path))
     }

@@ -82,7 +82,8 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
 /// The reacted length of `reacted` (fully reacted) without the units of
 /// `letter` (lowercase), read in place: nothing is copied, so a polymer
 /// mapped read-only needs no memory of its own. `None` when the kept part
-/// would need more than `max_segments` segments (see below), which takes
+/// would need more than `max_segments` segments (see below; one is always
+/// allowed), which takes
 /// one junction after another that cancels part of its pieces; the caller
 /// then compacts a copy instead. (Bytes other than a reacted polymer give a
 /// length that means nothing, but never undefined behaviour or a panic.)
@@ -151,9 +152,14 @@ fn letter_index(unit: u8) -> usize {
     usize::from((unit | CASE_BIT).wrapping_sub(b'a').min(26))
 }
 
+/// The segments a sweep of one letter may hold before its caller takes
+/// another way (16 bytes each: 16 MiB).
+pub const MAX_SEGMENTS: usize = 1 << 20;
+
 /// One letter's removal from a reacted polymer at a time, swept over the
 /// polymer itself, copying nothing: reusable from letter to letter, one per
-/// thread. Memory: the kept part's segments only.
+/// thread. Memory: the kept part's segments only, at most
+/// [`MAX_SEGMENTS`].
 #[derive(Default)]
 pub struct Sweep {
     kept: Kept,
@@ -165,11 +171,10 @@ impl Sweep {
     }
 
     /// The reacted length of `reacted` (fully reacted) without the units of
-    /// `unit_type`.
-    pub fn length_of(&mut self, reacted: &[u8], unit_type: super::UnitType) -> usize {
+    /// `unit_type`, or `None` when that takes more than [`MAX_SEGMENTS`].
+    pub fn length_of(&mut self, reacted: &[u8], unit_type: super::UnitType) -> Option<usize> {
         self.kept
-            .sweep(reacted, unit_type.letter() as u8, usize::MAX)
-            .expect("an unbounded sweep always finishes")
+            .sweep(reacted, unit_type.letter() as u8, MAX_SEGMENTS - 1)
     }
 }
 

@@ -20,9 +20,16 @@ use crate::protocol::{self, ChildJob, ResultFile};
 pub struct ChildProgram {
     pub program: PathBuf,
     pub launcher: Launcher,
-    /// Whether the program is this package's `reduce`, which heeds
-    /// [`protocol::PARENT_PID_ENV`].
+    /// Whether the program is this package's `reduce`, which takes
+    /// [`protocol::PARENT_PID_OPTION`].
     pub heeds_parent_pid: bool,
+}
+
+/// The files a child is started with: `/dev/null`, and what its standard
+/// input is instead, if anything.
+pub struct Handles<'a> {
+    pub null: &'a File,
+    pub stdin: Option<File>,
 }
 
 /// A child process that has been spawned and not yet reaped.
@@ -49,16 +56,21 @@ impl Running {
         attempt: u32,
         program: &ChildProgram,
         life: impl FnOnce(Instant) -> Life,
-        null: &File,
+        handles: Handles,
     ) -> io::Result<Running> {
+        let Handles { null, stdin } = handles;
         let mark = match program.launcher {
             Launcher::Direct => None,
             _ => Some(job.result.with_extension("started")),
         };
         let stderr = capture_file()?;
         let mut command = program.launcher.command(&program.program, &job, attempt);
+        let stdin = match stdin {
+            Some(polymer) => polymer,
+            None => null.try_clone()?,
+        };
         command
-            .stdin(null.try_clone()?)
+            .stdin(stdin)
             .stdout(null.try_clone()?)
             .stderr(stderr.try_clone()?)
             .process_group(0);
@@ -263,13 +275,16 @@ fn capture_file() -> io::Result<File> {
 /// Has the kernel SIGKILL the child when the thread that spawned it ends,
 /// which covers a SIGKILL of the orchestrator. Children are spawned from
 /// the thread that runs the supervision loop, which lives as long as the
-/// run. A program that heeds [`protocol::PARENT_PID_ENV`] (this package's
-/// `reduce`) is asked to arrange it itself, which lets the spawn use
-/// `posix_spawn`; any other gets it arranged between fork and exec.
+/// run. This package's `reduce`, started directly, is asked to arrange it
+/// itself ([`protocol::PARENT_PID_OPTION`]), which lets the spawn use
+/// `posix_spawn` (an older `reduce` refuses the option, loudly); any other
+/// program gets it arranged between fork and exec.
 fn die_with_parent(command: &mut Command, program: &ChildProgram) {
     let parent = std::process::id();
     if program.heeds_parent_pid && program.launcher == Launcher::Direct {
-        command.env(protocol::PARENT_PID_ENV, parent.to_string());
+        command
+            .arg(protocol::PARENT_PID_OPTION)
+            .arg(parent.to_string());
         return;
     }
     // SAFETY: the closure runs in the forked child before exec and calls
@@ -318,10 +333,10 @@ mod tests {
     use super::*;
 
     fn parent_pid_of(command: &Command) -> Option<String> {
-        command
-            .get_envs()
-            .find(|(name, _)| *name == protocol::PARENT_PID_ENV)
-            .and_then(|(_, value)| value.map(|v| v.to_string_lossy().into_owned()))
+        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+        args.windows(2)
+            .find(|pair| pair[0] == protocol::PARENT_PID_OPTION)
+            .map(|pair| pair[1].to_string())
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use policy::{Backoff, Life, Next, Policy};
 use crate::polymer::UnitType;
 use crate::protocol::ChildJob;
 use crate::signals::Signals;
-use child::Running;
+use child::{Handles, Running};
 
 /// The letters of one run and what their children are handed.
 #[derive(Clone, Debug)]
@@ -45,6 +45,10 @@ pub struct Batch {
     pub letters: Vec<UnitType>,
     /// The polymer every child reads (a private snapshot).
     pub polymer: PathBuf,
+    /// Whether children get `polymer` as their standard input (opened
+    /// afresh for each, so each reads from its start) and `-` as the
+    /// polymer on their command line, instead of the path.
+    pub polymer_on_stdin: bool,
     /// Its length: no valid result is larger.
     pub polymer_len: usize,
     /// A private folder for this run's per-attempt result files and start
@@ -67,8 +71,20 @@ impl Batch {
             result: self
                 .dir
                 .join(format!("{letter}.{attempt}.{token:016x}.txt")),
-            polymer: self.polymer.clone(),
+            polymer: if self.polymer_on_stdin {
+                PathBuf::from("-")
+            } else {
+                self.polymer.clone()
+            },
         }
+    }
+
+    /// What a child gets as its standard input: the polymer, opened for it
+    /// alone, when children read it there.
+    fn stdin(&self) -> std::io::Result<Option<std::fs::File>> {
+        self.polymer_on_stdin
+            .then(|| std::fs::File::open(&self.polymer))
+            .transpose()
     }
 }
 
@@ -179,15 +195,16 @@ impl<'a> Supervisor<'a> {
             return false;
         };
         let job = self.batch.job(letter, number);
-        let spawned = match &self.null {
-            Some(null) => Running::spawn(
+        let spawned = match (&self.null, self.batch.stdin()) {
+            (Some(null), Ok(stdin)) => Running::spawn(
                 job,
                 number,
                 self.program,
                 |at| self.policy.life_from(at),
-                null,
+                Handles { null, stdin },
             ),
-            None => Err(std::io::Error::other("could not open /dev/null")),
+            (None, _) => Err(std::io::Error::other("could not open /dev/null")),
+            (_, Err(err)) => Err(err),
         };
         match spawned {
             Ok(child) => self.running.push(child),
