@@ -19,8 +19,10 @@ use crate::supervise::{Attempt, Outcome};
 pub enum Method {
     /// Copy, remove the letter, react what is left (what a child does).
     React,
-    /// Sweep the junctions of the reacted polymer, copying nothing.
-    Sweep,
+    /// Sweep the junctions of the reacted polymer, copying nothing, with at
+    /// most this many segments per worker (a letter that needs more is
+    /// done as `React` does it).
+    Sweep { max_segments: usize },
 }
 
 /// Finds the length of `reacted` without each of `letters`, on `threads`
@@ -65,9 +67,12 @@ fn work_on(
 ) {
     // One buffer per worker, reused: memory stays at threads x |P| (for
     // the sweep, the segments of the kept part, and a copy only for a
-    // letter that needs more than `MAX_SEGMENTS` of them).
+    // letter that needs more than its budget).
     let mut scratch = Polymer::default();
-    let mut sweep = (method == Method::Sweep).then(Sweep::new);
+    let mut sweep = match method {
+        Method::Sweep { max_segments } => Some(Sweep::with_budget(max_segments)),
+        Method::React => None,
+    };
     while !emit.cancelled() {
         let Some(&letter) = letters.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::input::{self, Source};
+use crate::polymer::sweep::{MAX_SEGMENTS, SEGMENT_BYTES};
 use crate::polymer::{Polymer, UnitType};
 use crate::report::{ModeName, Phase, Report};
 use crate::signals::Signals;
@@ -167,7 +168,9 @@ pub fn run(
             let threads = config.mode.concurrency(config.letters.len());
             let epoch = phases.epoch;
             let method = match config.mode {
-                Mode::Sweep { .. } => in_process::Method::Sweep,
+                Mode::Sweep { .. } => in_process::Method::Sweep {
+                    max_segments: sweep_budget(input_length, full_length, threads),
+                },
                 _ => in_process::Method::React,
             };
             let attempts = in_process::run(
@@ -217,4 +220,29 @@ fn react_in_background(mut polymer: Polymer, signals: &Signals) -> anyhow::Resul
         polymer.shrink_to_fit();
         polymer
     })
+}
+
+/// The segments each of `threads` sweeps may hold: what the reaction of an
+/// `input_length`-unit input down to `reacted_length` units gave back
+/// (memory already counted in the run's peak, when the input was read),
+/// and never less than [`MAX_SEGMENTS`].
+fn sweep_budget(input_length: usize, reacted_length: usize, threads: usize) -> usize {
+    let freed = input_length.saturating_sub(reacted_length);
+    (freed / SEGMENT_BYTES / threads.max(1)).max(MAX_SEGMENTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_may_use_what_the_reaction_gave_back_and_never_less_than_the_floor() {
+        // 1 GB that reacts to 194 MB, two threads: 806 MB / 16 / 2.
+        assert_eq!(
+            sweep_budget(1_000_000_000, 194_000_000, 2),
+            806_000_000 / SEGMENT_BYTES / 2
+        );
+        assert_eq!(sweep_budget(50_000, 9_848, 2), MAX_SEGMENTS);
+        assert_eq!(sweep_budget(100, 100, 0), MAX_SEGMENTS);
+    }
 }

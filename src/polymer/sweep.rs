@@ -161,25 +161,38 @@ fn letter_index(unit: u8) -> usize {
 /// another way (16 bytes each: 16 MiB).
 pub const MAX_SEGMENTS: usize = 1 << 20;
 
+/// The memory one segment of a sweep takes.
+pub const SEGMENT_BYTES: usize = std::mem::size_of::<(usize, usize)>();
+
 /// One letter's removal from a reacted polymer at a time, swept over the
 /// polymer itself, copying nothing: reusable from letter to letter, one per
-/// thread. Memory: the kept part's segments only, at most
-/// [`MAX_SEGMENTS`].
-#[derive(Default)]
+/// thread. Memory: the kept part's segments only, at most a budget.
 pub struct Sweep {
     kept: Kept,
+    max_segments: usize,
+}
+
+impl Default for Sweep {
+    /// A sweep of at most [`MAX_SEGMENTS`] segments.
+    fn default() -> Self {
+        Sweep::with_budget(MAX_SEGMENTS)
+    }
 }
 
 impl Sweep {
-    pub fn new() -> Self {
-        Sweep::default()
+    /// A sweep of at most `max_segments` segments (at least one).
+    pub fn with_budget(max_segments: usize) -> Self {
+        Sweep {
+            kept: Kept::default(),
+            max_segments: max_segments.max(1),
+        }
     }
 
     /// The reacted length of `reacted` (fully reacted) without the units of
-    /// `unit_type`, or `None` when that takes more than [`MAX_SEGMENTS`].
+    /// `unit_type`, or `None` when that takes more segments than the budget.
     pub fn length_of(&mut self, reacted: &[u8], unit_type: super::UnitType) -> Option<usize> {
         self.kept
-            .sweep(reacted, unit_type.letter() as u8, MAX_SEGMENTS - 1)
+            .sweep(reacted, unit_type.letter() as u8, self.max_segments - 1)
     }
 }
 
