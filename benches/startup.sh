@@ -60,6 +60,7 @@ loop() { # CMD...: 100 runs, prints microseconds per run; `{}` in CMD is
     echo $(((end - start) / 100000))
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 labels=(
     "static C no-op (baseline)"
@@ -87,7 +88,7 @@ echo "|---|---:|---:|"
 base=$(median < "$work/times.0")
 for k in "${!commands[@]}"; do
     m=$(median < "$work/times.$k")
-    echo "| ${labels[$k]} | $m | $(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }') |"
+    echo "| ${labels[$k]} | $m | $(ratio "$m" "$base") |"
 done
 
 kinds=(dynamic static default)
@@ -112,6 +113,5 @@ echo "|---|---:|---:|"
 base=$(median < "$work/orchestrate.dynamic")
 for kind in "${kinds[@]}"; do
     m=$(median < "$work/orchestrate.$kind")
-    printf '| %s | %.1f | %s |\n' "${kind_label[$kind]}" "$(echo "$m / 1000" | bc -l)" \
-        "$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
+    printf '| %s | %.1f | %s |\n' "${kind_label[$kind]}" "$(echo "$m / 1000" | bc -l)" "$(ratio "$m" "$base")"
 done

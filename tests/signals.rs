@@ -128,6 +128,22 @@ fn children_die_when_orchestrate_is_killed_outright() {
     assert_all_gone(dir.path());
 }
 
+/// Waits up to 10 s for process `pid` (not the test's child) to die; if it
+/// does not, kills it, so that the failure leaves nothing behind, and fails
+/// with `failure`.
+#[track_caller]
+fn assert_dies(pid: i32, failure: &str) {
+    let gone = (0..1000).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        !alive(pid)
+    });
+    if !gone {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(gone, "{failure}");
+}
+
 /// `reduce` started by a shell that stands in for orchestrate: asked, as
 /// orchestrate asks it, to die with that shell, it blocks reading a FIFO
 /// that nothing is written to. Returns the shell and reduce's pid, once reduce is
@@ -167,17 +183,9 @@ fn reduce_asked_to_die_with_its_parent_does() {
     let (mut parent, reduce, _writer) = reduce_blocked_under_a_parent(dir.path());
     signal(&parent, libc::SIGKILL);
     wait_within(&mut parent, 10);
-    let gone = (0..1000).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-        !alive(reduce)
-    });
-    if !gone {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(reduce, libc::SIGKILL) };
-    }
-    assert!(
-        gone,
-        "reduce outlived the parent that asked it to die with it"
+    assert_dies(
+        reduce,
+        "reduce outlived the parent that asked it to die with it",
     );
 }
 
@@ -242,15 +250,7 @@ fn reduce_children_die_when_orchestrate_is_killed_outright() {
     let stopped = stopped.unwrap();
     signal(&orchestrate, libc::SIGKILL);
     wait_within(&mut orchestrate, 10);
-    let gone = (0..1000).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-        !alive(stopped)
-    });
-    if !gone {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(stopped, libc::SIGKILL) };
-    }
-    assert!(gone, "a reduce child outlived orchestrate");
+    assert_dies(stopped, "a reduce child outlived orchestrate");
 }
 
 /// The number of threads of process `pid`.
