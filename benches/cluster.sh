@@ -8,6 +8,8 @@
 #   SLURM_CONF=/tmp/polymer-fanout-slurm/slurm.conf bash benches/cluster.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 runs=${1:-5}
 cargo build --locked --release --quiet
@@ -49,9 +51,8 @@ for ((r = 0; r < runs; r++)); do
         times[$name]+="$(((end - start) / 1000)) "
     done
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base=$(echo "${times[srun]}" | median)
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; $runs runs per case"
+echo "machine: $(machine); $runs runs per case"
 printf '| %-34s | %9s | %7s | %s |\n' "50k input, one-node Slurm" "median ms" "vs srun" "all runs (ms)"
 printf '|%s|%s|%s|%s|\n' "---" "---:" "---:" "---"
 for name in "${order[@]}"; do

@@ -20,6 +20,8 @@
 # number of timed runs per case on the 50k input (large-input cases run 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 units=${1:-100000000}
 runs=${2:-11}
@@ -93,14 +95,14 @@ table() {
     local base=
     for k in "${!commands[@]}"; do
         local ms
-        ms=$(sort -n "$work/times.$k" | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }')
+        ms=$(printf '%.1f' "$(echo "$(median < "$work/times.$k") / 1000" | bc -l)")
         [[ -z $base ]] && base=$ms
-        echo "| ${labels[$k]} | $ms | $(awk -v a="$ms" -v b="$base" 'BEGIN { printf "%.2f", a / b }') |"
+        echo "| ${labels[$k]} | $ms | $(ratio "$ms" "$base") |"
         rm -f "$work/times.$k"
     done
 }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
+echo "machine: $(machine)"
 
 small=(
     "floor: 26 static no-op processes via xargs -P 26 (baseline) => floor"

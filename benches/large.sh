@@ -6,6 +6,8 @@
 #   bash benches/large.sh [UNITS] [RUNS]    # default 1000000000 (1 GB), 3 runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 units=${1:-1000000000}
 runs=${2:-3}
@@ -34,14 +36,13 @@ for ((r = 0; r < runs; r++)); do
         times[$k]+="$(((end - start) / 1000000)) "
     done
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; $units units, $runs runs"
+echo "machine: $(machine); $units units, $runs runs"
 echo "| $units-unit input | median ms | ratio | runs (ms) |"
 echo "|---|---:|---:|---|"
 base=$(echo "${times[0]}" | median)
 for k in "${!cases[@]}"; do
     m=$(echo "${times[$k]}" | median)
-    printf '| %s | %s | %.2f | %s|\n' "${cases[$k]%%|*}" "$m" "$(echo "$m / $base" | bc -l)" "${times[$k]}"
+    printf '| %s | %s | %s | %s|\n' "${cases[$k]%%|*}" "$m" "$(ratio "$m" "$base")" "${times[$k]}"
 done
 size=$(stat -c %s "$big")
 for mode in process thread serial sweep; do

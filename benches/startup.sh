@@ -15,6 +15,8 @@
 #   bash benches/startup.sh [RUNS]    # default 11
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 runs=${1:-11}
 cargo build --locked --release --quiet --bins
@@ -59,8 +61,6 @@ loop() { # CMD...: 100 runs, prints microseconds per run; `{}` in CMD is
     end=$(date +%s%N)
     echo $(((end - start) / 100000))
 }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 labels=(
     "static C no-op (baseline)"
@@ -81,15 +81,30 @@ for ((r = 0; r < runs; r++)); do
         rm -f "$work"/out/*
     done
 done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
-echo
-echo "| one process at a time, $runs runs of 100 | median µs per run | ratio |"
-echo "|---|---:|---:|"
-base=$(median < "$work/times.0")
+# table TITLE UNIT DIVISOR FORMAT (LABEL FILE)...: the median of the
+# microseconds in each FILE, divided by DIVISOR and printed with FORMAT, and
+# its ratio to the first.
+table() {
+    local title=$1 unit=$2 divisor=$3 format=$4
+    shift 4
+    local base m
+    base=$(median < "$2")
+    echo
+    echo "| $title | median $unit | ratio |"
+    echo "|---|---:|---:|"
+    while (($# > 0)); do
+        m=$(median < "$2")
+        printf '| %s | %s | %s |\n' "$1" "$(awk -v m="$m" -v d="$divisor" -v f="$format" 'BEGIN { printf f, m / d }')" "$(ratio "$m" "$base")"
+        shift 2
+    done
+}
+
+echo "machine: $(machine)"
+rows=()
 for k in "${!commands[@]}"; do
-    m=$(median < "$work/times.$k")
-    echo "| ${labels[$k]} | $m | $(ratio "$m" "$base") |"
+    rows+=("${labels[$k]}" "$work/times.$k")
 done
+table "one process at a time, $runs runs of 100" "µs per run" 1 %d "${rows[@]}"
 
 kinds=(dynamic static default)
 declare -A kind_label=(
@@ -107,11 +122,8 @@ for ((r = 0; r < runs; r++)); do
         echo $(((end - start) / 1000)) >> "$work/orchestrate.$kind"
     done
 done
-echo
-echo "| orchestrate -q, 50k input, $runs runs | median ms | ratio |"
-echo "|---|---:|---:|"
-base=$(median < "$work/orchestrate.dynamic")
+rows=()
 for kind in "${kinds[@]}"; do
-    m=$(median < "$work/orchestrate.$kind")
-    printf '| %s | %.1f | %s |\n' "${kind_label[$kind]}" "$(echo "$m / 1000" | bc -l)" "$(ratio "$m" "$base")"
+    rows+=("${kind_label[$kind]}" "$work/orchestrate.$kind")
 done
+table "orchestrate -q, 50k input, $runs runs" ms 1000 %.1f "${rows[@]}"
