@@ -172,13 +172,6 @@ pub struct Sweep {
     max_segments: usize,
 }
 
-impl Default for Sweep {
-    /// A sweep of at most [`MAX_SEGMENTS`] segments.
-    fn default() -> Self {
-        Sweep::with_budget(MAX_SEGMENTS)
-    }
-}
-
 impl Sweep {
     /// A sweep of at most `max_segments` segments (at least one).
     pub fn with_budget(max_segments: usize) -> Self {
