@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::polymer::UnitType;
-use crate::protocol::{self, ChildJob, ResultFile};
+use crate::protocol::{self, Assignment, ResultFile};
 
 /// What one run of the child is given.
 struct Given<'a> {
@@ -160,12 +160,17 @@ fn run_case(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir.join("out"))?;
         std::fs::write(&result, "999\n")?;
     }
-    let job = ChildJob {
+    let assignment = Assignment {
         letter: UnitType::from_ascii(given.letter as u8).context("a letter")?,
         result: result.clone(),
         polymer: if given.stdin { "-".into() } else { polymer },
     };
-    let (status, stderr) = run(program, &job, given.stdin.then_some(given.input), dir)?;
+    let (status, stderr) = run(
+        program,
+        &assignment,
+        given.stdin.then_some(given.input),
+        dir,
+    )?;
     match case.expected {
         Expected::Length(length) => {
             anyhow::ensure!(
@@ -201,12 +206,12 @@ fn run_case(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the child for `job` with a deadline; its exit code and stderr.
+/// Runs the child for `assignment` with a deadline; its exit code and stderr.
 /// Stderr goes to a file (a pipe could be held open by something the child
 /// left behind), and the child's process group is killed when it exits.
 fn run(
     program: &Path,
-    job: &ChildJob,
+    assignment: &Assignment,
     stdin: Option<&[u8]>,
     dir: &Path,
 ) -> anyhow::Result<(Option<i32>, String)> {
@@ -214,7 +219,7 @@ fn run(
     let stderr_path = dir.join("stderr");
     let stderr = std::fs::File::create(&stderr_path)?;
     let mut child = Command::new(program)
-        .args(job.args())
+        .args(assignment.args())
         .current_dir(dir)
         .process_group(0)
         .stdin(if stdin.is_some() {

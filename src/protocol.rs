@@ -1,8 +1,9 @@
 //! The contract between `orchestrate` and its children, both directions in
 //! one place, and nothing else: the child's command line (built here, parsed
 //! by `reduce`'s command line in `cli`), the result file (written atomically
-//! by the child, read strictly by the parent), the start mark, and the
-//! parent-death request of orchestrate's own `reduce`.
+//! by the child, read strictly by the parent), the start mark, the
+//! parent-death request of orchestrate's own `reduce`, and what a Slurm
+//! array task runs: its script and the status file it leaves.
 //!
 //! A result file holds exactly the decimal reacted length and a newline
 //! (`4\n`). It appears by rename, so a reader sees either no file or the
@@ -22,15 +23,16 @@ use anyhow::Context;
 use crate::files::{self, shown};
 use crate::polymer::UnitType;
 
-/// One child's job: react `polymer` without `letter`, write to `result`.
+/// What one attempt is given: react `polymer` without `letter`, write to
+/// `result`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChildJob {
+pub struct Assignment {
     pub letter: UnitType,
     pub result: PathBuf,
     pub polymer: PathBuf,
 }
 
-impl ChildJob {
+impl Assignment {
     /// The arguments after the program name, exactly
     /// `--letter <l> --output <result> --quiet <polymer>`.
     pub fn args(&self) -> Vec<OsString> {
@@ -123,31 +125,85 @@ fn parse_result(content: &[u8], limit: usize) -> ResultFile {
 
 /// The environment variable through which the parent asks a child to mark
 /// the moment its work starts, by writing the named file. Under a launcher
-/// that queues (`srun`), that moment is later than the spawn, and the
-/// difference is the queueing delay the job log and timeline show.
+/// that queues (`srun`) or in a job array, that moment is later than the
+/// spawn or submission, and the difference is the queueing delay the job
+/// log and timeline show.
 pub const START_MARK_ENV: &str = "POLYMER_FANOUT_START_FILE";
 
-/// Writes the start mark named by [`START_MARK_ENV`], if any: the wall-clock
-/// time in nanoseconds since the Unix epoch (a file's own modification time
-/// is too coarse: milliseconds apart on Linux). Best effort: timing
-/// information must never make a child fail.
+/// A start mark: when the work started (wall clock), and the host it runs
+/// on, if the writer said.
+///
+/// On disk: the nanoseconds since the Unix epoch, optionally a space and
+/// the host name, and a newline (`1764536000123456789 n2\n`). A file's own
+/// modification time would be too coarse: milliseconds apart on Linux.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartMark {
+    pub at: SystemTime,
+    pub host: Option<String>,
+}
+
+/// Writes the start mark named by [`START_MARK_ENV`], if any, with this
+/// host's name. Best effort: timing information must never make a child
+/// fail.
 pub fn write_start_mark() {
     if let Some(path) = std::env::var_os(START_MARK_ENV) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let _ =
-            files::write_atomically(Path::new(&path), format!("{}\n", now.as_nanos()).as_bytes());
+        let line = match this_host() {
+            Some(host) => format!("{} {host}\n", now.as_nanos()),
+            None => format!("{}\n", now.as_nanos()),
+        };
+        let _ = files::write_atomically(Path::new(&path), line.as_bytes());
     }
 }
 
-/// When the child that wrote the start mark at `path` started its work, if
-/// the mark is there and whole (read like a result file: no symlink, no
-/// FIFO, small).
-pub fn read_start_mark(path: &Path) -> Option<SystemTime> {
-    let text = String::from_utf8(files::read_small(path, 64)?).ok()?;
-    let nanos: u64 = text.strip_suffix('\n')?.parse().ok()?;
-    Some(UNIX_EPOCH + Duration::from_nanos(nanos))
+/// The start mark at `path`, if it is there and whole (read like a result
+/// file: no symlink, no FIFO, small). A host name that is not one (empty,
+/// too long, odd bytes) is dropped; the time still counts.
+pub fn read_start_mark(path: &Path) -> Option<StartMark> {
+    let text = String::from_utf8(files::read_small(path, 128)?).ok()?;
+    let line = text.strip_suffix('\n')?;
+    let (nanos, host) = match line.split_once(' ') {
+        Some((nanos, host)) => (nanos, is_host_name(host).then(|| host.to_string())),
+        None => (line, None),
+    };
+    let nanos: u64 = nanos.parse().ok()?;
+    Some(StartMark {
+        at: UNIX_EPOCH + Duration::from_nanos(nanos),
+        host,
+    })
+}
+
+/// Whether `name` can be a host name: 1 to 64 letters, digits, `.`, `-`
+/// or `_` (what job logs and timelines can show as it is).
+fn is_host_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// The name of the host this process runs on: Slurm's name for the node
+/// when running under Slurm (`SLURMD_NODENAME`), else the system's host
+/// name.
+pub fn this_host() -> Option<String> {
+    if let Some(node) = std::env::var("SLURMD_NODENAME")
+        .ok()
+        .filter(|n| is_host_name(n))
+    {
+        return Some(node);
+    }
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname writes at most `buffer.len()` bytes into the
+    // buffer we own.
+    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    let name = std::str::from_utf8(&buffer[..end]).ok()?;
+    is_host_name(name).then(|| name.to_string())
 }
 
 /// The option through which the parent asks its own `reduce` to have the
@@ -199,6 +255,110 @@ pub fn die_with(parent: libc::pid_t) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 pub fn die_with(_parent: libc::pid_t) -> io::Result<()> {
     Ok(())
+}
+
+/// One task of a Slurm job array: an attempt at a letter, reporting
+/// through files named `<letter>.<attempt>.<what>` in the array's folder
+/// (on a filesystem every node shares).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArrayTask {
+    pub letter: UnitType,
+    pub attempt: u32,
+}
+
+impl ArrayTask {
+    /// The task's file `what` in the array folder `dir`.
+    pub fn file(self, dir: &Path, what: TaskFile) -> PathBuf {
+        let what = match what {
+            TaskFile::Result => "txt",
+            TaskFile::StartMark => "started",
+            TaskFile::Stderr => "err",
+            TaskFile::Status => "status",
+        };
+        dir.join(format!("{}.{}.{what}", self.letter, self.attempt))
+    }
+
+    /// What the task's child is given: the same command line as a local
+    /// child's, with the array's copy of the polymer.
+    pub fn assignment(self, dir: &Path) -> Assignment {
+        Assignment {
+            letter: self.letter,
+            result: self.file(dir, TaskFile::Result),
+            polymer: dir.join(ARRAY_POLYMER),
+        }
+    }
+}
+
+/// The files an array task leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskFile {
+    /// Written by the child, as any child's result file.
+    Result,
+    /// Written by the child, as under a launcher ([`START_MARK_ENV`]).
+    StartMark,
+    /// The child's standard error.
+    Stderr,
+    /// Written by the task's script once the child has exited: its exit
+    /// status in decimal and a newline (`0\n`), renamed into place. The
+    /// rule of local children holds: a result counts only once its writer
+    /// exited with status 0, which this file says.
+    Status,
+}
+
+/// The name of the polymer's copy in an array's folder.
+pub const ARRAY_POLYMER: &str = "polymer.txt";
+
+/// The script of one submission of a job array: task `i` runs `program`
+/// for `tasks[i]` with the command line of [`Assignment::args`], its start
+/// mark and stderr in the task's files, then records the exit status
+/// ([`TaskFile::Status`]). Every path is quoted for the shell here, so the
+/// command line a task runs is exactly the one a local child gets.
+pub fn array_script(dir: &Path, program: &Path, tasks: &[ArrayTask]) -> anyhow::Result<String> {
+    let quote = |path: &std::ffi::OsStr| -> anyhow::Result<String> {
+        let text = path.to_str().context("a path that is not UTF-8")?;
+        Ok(shlex::try_quote(text)
+            .context("a path with a NUL byte")?
+            .into_owned())
+    };
+    let mut cases = String::new();
+    for (index, task) in tasks.iter().enumerate() {
+        let args = task
+            .assignment(dir)
+            .args()
+            .iter()
+            .map(|arg| quote(arg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        cases.push_str(&format!(
+            "{index}) mark={}; err={}; status={}; set -- {} ;;\n",
+            quote(task.file(dir, TaskFile::StartMark).as_os_str())?,
+            quote(task.file(dir, TaskFile::Stderr).as_os_str())?,
+            quote(task.file(dir, TaskFile::Status).as_os_str())?,
+            args.join(" "),
+        ));
+    }
+    Ok(format!(
+        r#"#!/bin/sh
+# Tasks of a job array submitted by orchestrate: task N runs case N below.
+# It reports through files only (docs/protocol.md).
+case "$SLURM_ARRAY_TASK_ID" in
+{cases}*) echo "no task $SLURM_ARRAY_TASK_ID in $0" >&2; exit 2 ;;
+esac
+{env}="$mark"
+export {env}
+{program} "$@" < /dev/null > /dev/null 2> "$err"
+code=$?
+echo "$code" > "$status.tmp" && mv -f "$status.tmp" "$status"
+exit "$code"
+"#,
+        env = START_MARK_ENV,
+        program = quote(program.as_os_str())?,
+    ))
+}
+
+/// A task's exit status, once its status file is there and whole.
+pub fn read_status(path: &Path) -> Option<i32> {
+    let text = String::from_utf8(files::read_small(path, 16)?).ok()?;
+    text.strip_suffix('\n')?.parse().ok()
 }
 
 #[cfg(test)]
@@ -293,8 +453,114 @@ mod tests {
         let before = SystemTime::now();
         write_start_mark();
         let mark = read_start_mark(&path).expect("a mark was written");
-        assert!(before <= mark && mark <= SystemTime::now());
+        assert!(before <= mark.at && mark.at <= SystemTime::now());
+        assert_eq!(mark.host, this_host());
         std::fs::write(&path, "12").unwrap();
         assert_eq!(read_start_mark(&path), None, "a partial mark is not read");
+    }
+
+    #[track_caller]
+    fn mark_case(content: &str, expected: Option<(u64, Option<&str>)>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mark");
+        std::fs::write(&path, content).unwrap();
+        let expected = expected.map(|(nanos, host)| StartMark {
+            at: UNIX_EPOCH + Duration::from_nanos(nanos),
+            host: host.map(String::from),
+        });
+        assert_eq!(read_start_mark(&path), expected, "{content:?}");
+    }
+
+    #[test]
+    fn a_start_mark_names_its_host_when_the_writer_did() {
+        mark_case("17\n", Some((17, None)));
+        mark_case("17 n2\n", Some((17, Some("n2"))));
+        mark_case(
+            "17 node-3.cluster_a\n",
+            Some((17, Some("node-3.cluster_a"))),
+        );
+        mark_case("17 a host\n", Some((17, None)));
+        mark_case("17 \x1b[31m\n", Some((17, None)));
+        mark_case(&format!("17 {}\n", "h".repeat(65)), Some((17, None)));
+        mark_case("17 \n", Some((17, None)));
+        mark_case(" n2\n", None);
+        mark_case("x n2\n", None);
+        mark_case("17 n2", None);
+    }
+
+    #[test]
+    fn an_array_task_runs_the_child_command_line_and_reports_its_status() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("it's an \"array\" $dir");
+        std::fs::create_dir(&dir).unwrap();
+        let program = dir.join("child.sh");
+        std::fs::write(
+            &program,
+            "#!/bin/sh\n\
+             printf '%s\\n' \"$@\" > \"$(dirname \"$0\")/argv.$SLURM_ARRAY_TASK_ID\"\n\
+             printf '%s\\n' \"$POLYMER_FANOUT_START_FILE\" > \"$(dirname \"$0\")/mark.$SLURM_ARRAY_TASK_ID\"\n\
+             echo \"complaint $SLURM_ARRAY_TASK_ID\" >&2\n\
+             exit $((SLURM_ARRAY_TASK_ID * 3))\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &program,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let task = |letter: u8, attempt| ArrayTask {
+            letter: UnitType::from_ascii(letter).unwrap(),
+            attempt,
+        };
+        let tasks = [task(b'a', 1), task(b'q', 2)];
+        let script = dir.join("tasks.sh");
+        std::fs::write(&script, array_script(&dir, &program, &tasks).unwrap()).unwrap();
+        let run = |index: usize| {
+            std::process::Command::new("sh")
+                .arg(&script)
+                .env("SLURM_ARRAY_TASK_ID", index.to_string())
+                .status()
+                .unwrap()
+                .code()
+        };
+        for (index, task) in tasks.iter().enumerate() {
+            let code = (index * 3) as i32;
+            assert_eq!(run(index), Some(code));
+            let argv = std::fs::read_to_string(dir.join(format!("argv.{index}"))).unwrap();
+            let expected: Vec<String> = task
+                .assignment(&dir)
+                .args()
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(argv.lines().collect::<Vec<_>>(), expected);
+            let mark = std::fs::read_to_string(dir.join(format!("mark.{index}"))).unwrap();
+            assert_eq!(
+                PathBuf::from(mark.trim_end()),
+                task.file(&dir, TaskFile::StartMark)
+            );
+            assert_eq!(read_status(&task.file(&dir, TaskFile::Status)), Some(code));
+            let stderr = std::fs::read_to_string(task.file(&dir, TaskFile::Stderr)).unwrap();
+            assert_eq!(stderr, format!("complaint {index}\n"));
+        }
+        assert_eq!(run(2), Some(2), "a task the script does not have fails");
+        assert!(!dir.join("argv.2").exists());
+    }
+
+    #[test]
+    fn a_status_file_is_read_strictly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.1.status");
+        assert_eq!(read_status(&path), None);
+        for (content, expected) in [
+            ("0\n", Some(0)),
+            ("3\n", Some(3)),
+            ("3", None),
+            ("", None),
+            ("x\n", None),
+        ] {
+            std::fs::write(&path, content).unwrap();
+            assert_eq!(read_status(&path), expected, "{content:?}");
+        }
     }
 }

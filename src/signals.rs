@@ -67,6 +67,28 @@ impl Signals {
         })
     }
 
+    /// Signals that hear no signal of the process, only wakers (and, in
+    /// tests, stop requests made up for them): for supervising without
+    /// taking over the process's signals.
+    pub fn detached() -> io::Result<Signals> {
+        let (wake, alarm) = UnixStream::pair()?;
+        alarm.set_nonblocking(true)?;
+        Ok(Signals {
+            wake,
+            alarm,
+            stops: Arc::new(AtomicUsize::new(0)),
+            last_stop: Arc::new(AtomicI32::new(0)),
+            ids: Vec::new(),
+        })
+    }
+
+    /// Acts as if the stop signal `signal` had arrived.
+    #[cfg(test)]
+    pub(crate) fn request_stop(&self, signal: i32) {
+        self.last_stop.store(signal, Ordering::SeqCst);
+        self.stops.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// A handle that wakes [`Signals::wait`] from another thread.
     pub fn waker(&self) -> io::Result<Waker> {
         Ok(Waker(self.alarm.try_clone()?))

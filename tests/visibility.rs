@@ -244,11 +244,11 @@ fn the_job_log_shows_letters_stopped_or_never_started_after_a_failure() {
         .assert()
         .code(1);
     let rows = outcomes(&log);
-    assert_eq!(rows[0].1, "killed", "{rows:?}");
+    assert_eq!(rows[0].1, "cancelled", "{rows:?}");
     assert_eq!(rows[1].1, "exit 3");
     assert!(
         rows.iter()
-            .all(|r| ["killed", "exit 3", "not-started"].contains(&r.1.as_str())),
+            .all(|r| ["cancelled", "exit 3", "not-started"].contains(&r.1.as_str())),
         "{rows:?}"
     );
 }

@@ -11,11 +11,11 @@ use clap::{CommandFactory, Parser};
 
 use crate::files::shown;
 use crate::input::Source;
-use crate::orchestrator::{ArrayOptions, Config, Mode, ProcessMode};
+use crate::orchestrator::{Config, Mode, ProcessMode, ResultsDir, Runner};
 use crate::polymer::UnitType;
 use crate::report::ModeName;
+use crate::supervise::Policy;
 use crate::supervise::launcher::Launcher;
-use crate::supervise::{ChildProgram, Policy};
 
 /// Find the shortest polymer left after removing one unit type, with one
 /// `reduce` child process per letter.
@@ -221,14 +221,27 @@ impl Args {
         let mode = match self.mode {
             ModeName::Process => {
                 let (program, heeds_parent_pid) = reduce_bin(self.reduce_bin.as_ref())?;
-                Mode::Process(Box::new(ProcessMode {
-                    program: ChildProgram {
-                        program,
-                        heeds_parent_pid,
+                let results = self.results_dir.clone().map(|path| ResultsDir {
+                    path,
+                    resume: self.resume,
+                });
+                let runner = match (self.sbatch.clone(), results) {
+                    (Some(words), Some(results)) => Runner::Array {
+                        sbatch_args: words.0,
+                        results,
+                    },
+                    // clap requires --results-dir with --sbatch.
+                    (Some(_), None) => bail!("--sbatch needs --results-dir"),
+                    (None, results) => Runner::Local {
                         launcher: Launcher::from_words(
                             self.launcher.clone().map(|w| w.0).unwrap_or_default(),
                         ),
+                        results,
                     },
+                };
+                Mode::Process(Box::new(ProcessMode {
+                    program,
+                    heeds_parent_pid,
                     policy: Policy {
                         jobs: jobs.unwrap_or(letters.len()),
                         timeout: self.timeout,
@@ -237,12 +250,8 @@ impl Args {
                         grace: self.grace,
                         ..Policy::default()
                     },
-                    results_dir: self.results_dir.clone(),
                     prereact: !self.no_prereact,
-                    resume: self.resume,
-                    array: self.sbatch.clone().map(|words| ArrayOptions {
-                        sbatch_args: words.0,
-                    }),
+                    runner,
                 }))
             }
             ModeName::Thread => Mode::Thread {

@@ -140,22 +140,23 @@ fn react(source: &Source, args: &ReduceArgs) -> anyhow::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::ChildJob;
+    use crate::protocol::Assignment;
 
     #[test]
     fn the_child_command_line_round_trips_through_the_reduce_parser() {
-        let job = ChildJob {
+        let assignment = Assignment {
             letter: "q".parse().unwrap(),
             result: PathBuf::from("/tmp/run/q.txt"),
             polymer: PathBuf::from("/tmp/run/polymer"),
         };
-        let parsed =
-            ReduceArgs::try_parse_from(std::iter::once(OsString::from("reduce")).chain(job.args()))
-                .unwrap();
-        assert_eq!(parsed.letter, Some(job.letter));
-        assert_eq!(parsed.result_path(), Some(job.result.clone()));
+        let parsed = ReduceArgs::try_parse_from(
+            std::iter::once(OsString::from("reduce")).chain(assignment.args()),
+        )
+        .unwrap();
+        assert_eq!(parsed.letter, Some(assignment.letter));
+        assert_eq!(parsed.result_path(), Some(assignment.result.clone()));
         assert!(parsed.quiet);
-        assert_eq!(parsed.source(), Source::Path(job.polymer.clone()));
+        assert_eq!(parsed.source(), Source::Path(assignment.polymer.clone()));
     }
 
     /// A sealed in-memory file holding `content`, and its path.

@@ -93,6 +93,7 @@ fn work_on(
             spawned: started.duration_since(epoch),
             started: started.duration_since(epoch),
             duration: started.elapsed(),
+            host: None,
             outcome: Outcome::Ok(length),
             stderr_tail: Vec::new(),
         });

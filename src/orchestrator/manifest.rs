@@ -5,7 +5,8 @@
 //! `orchestrate.json` in the results folder, written atomically before any
 //! result is published there: the SHA-256 of the validated input, its
 //! length and reacted length, the identity of the child program (the
-//! SHA-256 of its file), and, for a Slurm job array, its job id and letters.
+//! SHA-256 of its file), and, for a Slurm job array, its folder (also the
+//! name of its jobs) and every submission: job id and tasks.
 
 use std::path::Path;
 
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::files::{self, shown};
 use crate::polymer::UnitType;
+use crate::protocol::ArrayTask;
 use crate::supervise::array::Submitted;
 
 /// The file name of the manifest in a results folder.
@@ -52,12 +54,12 @@ impl Manifest {
                 .jobs
                 .iter()
                 .map(|job| {
-                    let letters: String = job.letters.iter().map(|l| l.letter()).collect();
-                    serde_json::json!({
-                        "job_id": job.job_id,
-                        "letters": letters,
-                        "attempt": job.attempt,
-                    })
+                    let tasks: Vec<String> = job
+                        .tasks
+                        .iter()
+                        .map(|t| format!("{}.{}", t.letter, t.attempt))
+                        .collect();
+                    serde_json::json!({ "job_id": job.job_id, "tasks": tasks })
                 })
                 .collect();
             serde_json::json!({ "folder": array.folder, "jobs": jobs })
@@ -89,8 +91,7 @@ impl Manifest {
                     .map(|job| {
                         Some(Submitted {
                             job_id: job.get("job_id")?.as_str()?.to_string(),
-                            letters: UnitType::parse_set_ordered(job.get("letters")?.as_str()?)?,
-                            attempt: u32::try_from(job.get("attempt")?.as_u64()?).ok()?,
+                            tasks: tasks_of(job)?,
                         })
                     })
                     .collect::<Option<Vec<_>>>()?;
@@ -136,6 +137,36 @@ impl Manifest {
     }
 }
 
+/// The tasks of one recorded submission: `"tasks": ["a.1", "q.2"]`, or,
+/// as the previous version wrote them, `"letters": "aq", "attempt": 1`.
+fn tasks_of(job: &serde_json::Value) -> Option<Vec<ArrayTask>> {
+    if let Some(tasks) = job.get("tasks") {
+        return tasks
+            .as_array()?
+            .iter()
+            .map(|task| {
+                let (letter, attempt) = task.as_str()?.split_once('.')?;
+                let [letter] = letter.as_bytes() else {
+                    return None;
+                };
+                Some(ArrayTask {
+                    letter: UnitType::from_ascii(*letter)
+                        .filter(|_| letter.is_ascii_lowercase())?,
+                    attempt: attempt.parse().ok()?,
+                })
+            })
+            .collect();
+    }
+    let attempt = u32::try_from(job.get("attempt")?.as_u64()?).ok()?;
+    let letters = UnitType::parse_set_ordered(job.get("letters")?.as_str()?)?;
+    Some(
+        letters
+            .into_iter()
+            .map(|letter| ArrayTask { letter, attempt })
+            .collect(),
+    )
+}
+
 /// The SHA-256 of `bytes`, in hex.
 pub fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -167,8 +198,12 @@ mod tests {
                 folder: "slurm-array-1-2".into(),
                 jobs: vec![Submitted {
                     job_id: "42".into(),
-                    letters: UnitType::parse_set("cab").unwrap(),
-                    attempt: 1,
+                    tasks: UnitType::parse_set("cab")
+                        .unwrap()
+                        .into_iter()
+                        .zip([1, 3, 2])
+                        .map(|(letter, attempt)| ArrayTask { letter, attempt })
+                        .collect(),
                 }],
             }),
         };
@@ -191,6 +226,20 @@ mod tests {
         );
         std::fs::write(dir.path().join(FILE_NAME), "{").unwrap();
         assert!(Manifest::read(dir.path()).is_err());
+    }
+
+    #[test]
+    fn a_manifest_of_the_previous_version_still_names_its_array_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"input_sha256": "00", "input_length": 16, "full_length": 10,
+            "program": "sha256:00", "array": {"folder": "slurm-array-1-2",
+            "jobs": [{"job_id": "42", "letters": "ca", "attempt": 2}]}}"#;
+        std::fs::write(dir.path().join(FILE_NAME), old).unwrap();
+        let read = Manifest::read(dir.path()).unwrap().unwrap();
+        let tasks = &read.array.unwrap().jobs[0].tasks;
+        let letters: String = tasks.iter().map(|t| t.letter.letter()).collect();
+        assert_eq!(letters, "ca");
+        assert!(tasks.iter().all(|t| t.attempt == 2));
     }
 
     #[test]

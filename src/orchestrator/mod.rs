@@ -29,7 +29,8 @@ use crate::polymer::sweep::{MAX_SEGMENTS, SEGMENT_BYTES};
 use crate::polymer::{Polymer, UnitType};
 use crate::report::{ModeName, Phase, Report};
 use crate::signals::Signals;
-use crate::supervise::{Attempt, ChildProgram, Policy};
+use crate::supervise::launcher::Launcher;
+use crate::supervise::{Attempt, Policy};
 
 /// Everything a run needs to know.
 #[derive(Clone, Debug)]
@@ -56,23 +57,51 @@ pub enum Mode {
 /// What the process mode needs.
 #[derive(Clone, Debug)]
 pub struct ProcessMode {
-    pub program: ChildProgram,
+    /// The child program.
+    pub program: PathBuf,
+    /// Whether it is this package's `reduce`, which takes
+    /// [`crate::protocol::PARENT_PID_OPTION`].
+    pub heeds_parent_pid: bool,
     pub policy: Policy,
-    /// Publish validated results here; by default they stay private.
-    pub results_dir: Option<PathBuf>,
     /// Hand children the fully reacted polymer (true) or the original input.
     pub prereact: bool,
-    /// Reuse the results in `results_dir` of an earlier run of the same job.
-    pub resume: bool,
-    /// Run the letters as one Slurm job array instead of local children.
-    pub array: Option<ArrayOptions>,
+    pub runner: Runner,
 }
 
-/// How a job array is submitted.
+/// Where the children run.
 #[derive(Clone, Debug)]
-pub struct ArrayOptions {
-    /// Extra `sbatch` options.
-    pub sbatch_args: Vec<OsString>,
+pub enum Runner {
+    /// As children of orchestrate, directly or behind a launcher, results
+    /// published into a folder or kept private.
+    Local {
+        launcher: Launcher,
+        results: Option<ResultsDir>,
+    },
+    /// As the tasks of a Slurm job array, which report through a results
+    /// folder every node shares: it cannot do without one.
+    Array {
+        /// Extra `sbatch` options.
+        sbatch_args: Vec<OsString>,
+        results: ResultsDir,
+    },
+}
+
+/// A folder where validated results are published.
+#[derive(Clone, Debug)]
+pub struct ResultsDir {
+    pub path: PathBuf,
+    /// Reuse the results it holds of an earlier run of the same input and
+    /// program.
+    pub resume: bool,
+}
+
+impl Runner {
+    pub fn results(&self) -> Option<&ResultsDir> {
+        match self {
+            Runner::Local { results, .. } => results.as_ref(),
+            Runner::Array { results, .. } => Some(results),
+        }
+    }
 }
 
 impl Mode {

@@ -1,8 +1,9 @@
 //! The process mode: hand the children a private snapshot of the polymer,
-//! run them (local children, or one Slurm job array), publish what they
-//! found. With `--resume`, letters whose result the results folder already
-//! holds for this job are not run, and tasks of an earlier job array still
-//! queued or running are waited for, not submitted again.
+//! run them (local children, or the tasks of a Slurm job array), publish
+//! what they found. With `--resume`, letters whose result the results
+//! folder already holds for the same input and program are not run, and
+//! tasks of an earlier job array still queued or running are waited for,
+//! not submitted again.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -10,13 +11,16 @@ use std::time::Duration;
 
 use super::manifest::{self, ArrayRecord, Manifest};
 use super::workspace::{Kept, Workspace};
-use super::{Config, Interrupted, Phases, ProcessMode, background, react_in_background};
+use super::{Config, Interrupted, Phases, ProcessMode, Runner, background, react_in_background};
 use crate::input::Loaded;
 use crate::polymer::{Polymer, UnitType};
+use crate::protocol::ARRAY_POLYMER;
 use crate::signals::Signals;
-use crate::supervise::array::{self, ArraySpec, ArraySupervisor, Submitted};
+use crate::supervise::array::{self, Array, ArraySpec, Submitted};
 use crate::supervise::launcher::Launcher;
-use crate::supervise::{self, Attempt, Batch, Outcome, Supervision, Supervisor};
+use crate::supervise::local::Local;
+use crate::supervise::queue::Slurm;
+use crate::supervise::{self, Attempt, ChildProgram, Outcome, Supervision, Supervisor};
 
 pub(super) fn fan_out(
     config: &Config,
@@ -29,13 +33,15 @@ pub(super) fn fan_out(
     // Orphans of children are re-parented here, to be swept; where the
     // platform has no subreapers, process groups still do most of it.
     let _ = supervise::contain::become_subreaper();
-    let workspace = Workspace::create(process.results_dir.as_deref(), loaded.file, process.resume)?;
-    let (polymer, job) = identify(&workspace, process, loaded.polymer, phases, signals)?;
+    let results = process.runner.results();
+    let resume = results.is_some_and(|r| r.resume);
+    let workspace = Workspace::create(results.map(|r| r.path.as_path()), loaded.file, resume)?;
+    let (polymer, manifest) = identify(&workspace, process, loaded.polymer, phases, signals)?;
     let Kept {
         results: cached,
         recorded,
-    } = match (&job, process.resume) {
-        (Some(job), true) => workspace.cached(job, &config.letters)?,
+    } = match &manifest {
+        Some(manifest) if resume => workspace.cached(manifest, &config.letters)?,
         _ => Kept::default(),
     };
     let mut attempts: Vec<Attempt> = cached.iter().map(|&(l, n)| cached_attempt(l, n)).collect();
@@ -58,13 +64,13 @@ pub(super) fn fan_out(
         phases,
         signals,
     )?;
-    let record = RefCell::new(job.map(|job| Manifest {
+    let record = RefCell::new(manifest.map(|manifest| Manifest {
         full_length: handover.full_length,
         array: handover.array.clone(),
-        ..job
+        ..manifest
     }));
-    if let Some(job) = &*record.borrow() {
-        workspace.record(job)?;
+    if let Some(manifest) = &*record.borrow() {
+        workspace.record(manifest)?;
     }
     if let Some(signal) = signals.stop_signal() {
         return Err(Interrupted { signal }.into());
@@ -117,8 +123,9 @@ fn supervise(
         progress(attempt);
     };
     let polymer_len = polymer_len(&handover.snapshot)?;
-    let supervision = match (&process.array, &handover.array) {
-        (Some(options), Some(array)) => {
+    let policy = &process.policy;
+    let supervision = match (&process.runner, &handover.array) {
+        (Runner::Array { sbatch_args, .. }, Some(array)) => {
             let submitted = |s: &Submitted| {
                 if let Err(err) = record_submission(record, workspace, s) {
                     unpublished.borrow_mut().get_or_insert(err);
@@ -131,40 +138,41 @@ fn supervise(
                     .parent()
                     .unwrap_or(Path::new("."))
                     .to_path_buf(),
-                program: process.program.program.clone(),
-                sbatch_args: options.sbatch_args.clone(),
-                job_name: array::default_job_name(),
+                program: process.program.clone(),
+                sbatch_args: sbatch_args.clone(),
+                name: array.folder.clone(),
             };
-            run_array(
+            let mut backend = Array::new(
                 &spec,
-                &array.jobs,
-                &todo,
-                process,
-                signals,
-                phases,
-                &settled,
+                Slurm,
+                policy.queue_poll,
+                array.jobs.len(),
                 &submitted,
-            )?
+            );
+            let (adopted, todo) = backend.adopt(&array.jobs, &todo);
+            let mut supervisor = Supervisor::new(backend, policy, signals, phases.epoch, &settled);
+            for (task, started) in adopted {
+                supervisor.adopt(task.letter, task.attempt, started);
+            }
+            supervisor.run(todo)
         }
-        _ => {
-            let batch = Batch {
-                letters: todo,
-                polymer_len,
-                polymer: handover.snapshot.clone(),
-                polymer_on_stdin: handover.shared.is_some(),
-                dir: workspace.private().to_path_buf(),
+        (Runner::Local { launcher, .. }, _) => {
+            let program = ChildProgram {
+                program: process.program.clone(),
+                launcher: launcher.clone(),
+                heeds_parent_pid: process.heeds_parent_pid,
             };
-            let policy = &process.policy;
-            Supervisor::new(
-                &batch,
-                &process.program,
-                policy,
-                signals,
-                phases.epoch,
-                &settled,
-            )
-            .run()
+            let backend = Local::new(
+                &program,
+                handover.snapshot.clone(),
+                handover.shared.is_some(),
+                polymer_len,
+                workspace.private().to_path_buf(),
+            );
+            Supervisor::new(backend, policy, signals, phases.epoch, &settled)
+                .run(todo.into_iter().map(|letter| (letter, 1)))
         }
+        (Runner::Array { .. }, None) => unreachable!("an array run hands over to an array folder"),
     };
     match unpublished.into_inner() {
         Some(err) => Err(err),
@@ -190,14 +198,14 @@ fn identify(
             (polymer, digest)
         })
     })?;
-    let job = Manifest {
+    let manifest = Manifest {
         input_sha256: digest,
         input_length: polymer.len(),
         full_length: 0,
-        program: manifest::program_identity(&process.program.program)?,
+        program: manifest::program_identity(&process.program)?,
         array: None,
     };
-    Ok((polymer, Some(job)))
+    Ok((polymer, Some(manifest)))
 }
 
 /// Decides where the children's copy of the polymer goes and writes it:
@@ -215,9 +223,9 @@ fn hand_over(
 ) -> anyhow::Result<Handover> {
     let earlier = recorded.and_then(|r| r.array.clone());
     let results = workspace.results_dir();
-    let array = match (&process.array, earlier, results) {
-        (Some(_), Some(earlier), Some(dir)) if dir.join(&earlier.folder).is_dir() => {
-            let snapshot = dir.join(&earlier.folder).join("polymer.txt");
+    let array = match (&process.runner, earlier, results) {
+        (Runner::Array { .. }, Some(earlier), Some(dir)) if dir.join(&earlier.folder).is_dir() => {
+            let snapshot = dir.join(&earlier.folder).join(ARRAY_POLYMER);
             if let (Some(recorded), true) = (recorded, snapshot.is_file()) {
                 return Ok(Handover {
                     snapshot,
@@ -228,11 +236,11 @@ fn hand_over(
             }
             Some(earlier)
         }
-        (Some(_), _, Some(_)) => Some(ArrayRecord {
+        (Runner::Array { .. }, _, _) => Some(ArrayRecord {
             folder: array::folder_name(),
             jobs: Vec::new(),
         }),
-        _ => None,
+        (Runner::Local { .. }, _, _) => None,
     };
     let folder = array
         .as_ref()
@@ -241,7 +249,13 @@ fn hand_over(
     if process.prereact {
         polymer = phases.time("react", || react_in_background(polymer, signals))?;
     }
-    let local = process.array.is_none() && process.program.launcher == Launcher::Direct;
+    let local = matches!(
+        process.runner,
+        Runner::Local {
+            launcher: Launcher::Direct,
+            ..
+        }
+    );
     let (snapshot, shared) = phases.time("write polymer file", || {
         if local {
             match Workspace::share_polymer(polymer.units(), signals) {
@@ -271,11 +285,11 @@ fn record_submission(
     workspace: &Workspace,
     submitted: &Submitted,
 ) -> anyhow::Result<()> {
-    if let Some(job) = &mut *record.borrow_mut() {
-        if let Some(array) = &mut job.array {
+    if let Some(manifest) = &mut *record.borrow_mut() {
+        if let Some(array) = &mut manifest.array {
             array.jobs.push(submitted.clone());
         }
-        workspace.record(job)?;
+        workspace.record(manifest)?;
     }
     Ok(())
 }
@@ -287,34 +301,6 @@ fn polymer_len(snapshot: &Path) -> anyhow::Result<usize> {
         .map_err(anyhow::Error::from)?
         .len();
     Ok(usize::try_from(size.saturating_sub(1)).unwrap_or(usize::MAX))
-}
-
-/// Runs `todo` as Slurm array tasks: adopts those of `earlier` submissions
-/// still queued or finished, submits the rest as one new array.
-#[allow(clippy::too_many_arguments)]
-fn run_array(
-    spec: &ArraySpec,
-    earlier: &[Submitted],
-    todo: &[UnitType],
-    process: &ProcessMode,
-    signals: &Signals,
-    phases: &Phases,
-    settled: &dyn Fn(&Attempt),
-    submitted: &dyn Fn(&Submitted),
-) -> anyhow::Result<Supervision> {
-    spec.write_script()?;
-    let mut supervisor = ArraySupervisor::new(
-        spec,
-        &process.policy,
-        signals,
-        phases.epoch,
-        settled,
-        submitted,
-    );
-    let orphaned = supervisor.adopt(earlier, todo);
-    let attempt = earlier.iter().map(|s| s.attempt).max().unwrap_or(0) + 1;
-    supervisor.submit(&orphaned, attempt)?;
-    Ok(supervisor.run())
 }
 
 /// A job array with every letter done leaves nothing to collect: its
@@ -331,16 +317,16 @@ fn forget_finished_array(
         .attempts
         .iter()
         .all(|a| a.outcome.is_ok() || a.number < last_attempt(supervision, a.letter));
-    if let (true, None, Some(array), Some(_)) = (
+    if let (true, None, Some(array), Runner::Array { .. }) = (
         all_done,
         supervision.interrupted,
         &handover.array,
-        &process.array,
+        &process.runner,
     ) {
         workspace.remove_array_folder(&array.folder);
-        if let Some(job) = &mut *record.borrow_mut() {
-            job.array = None;
-            workspace.record(job)?;
+        if let Some(manifest) = &mut *record.borrow_mut() {
+            manifest.array = None;
+            workspace.record(manifest)?;
         }
     }
     Ok(())
@@ -365,6 +351,7 @@ fn cached_attempt(letter: UnitType, length: usize) -> Attempt {
         spawned: Duration::ZERO,
         started: Duration::ZERO,
         duration: Duration::ZERO,
+        host: None,
         outcome: Outcome::Cached(length),
         stderr_tail: Vec::new(),
     }

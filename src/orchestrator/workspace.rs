@@ -350,14 +350,16 @@ fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
 
 /// Cancels the job arrays an earlier run recorded, before their folder
 /// goes: an array outlives a killed orchestrate, and its tasks would
-/// otherwise run on into a folder that is no more.
+/// otherwise run on into a folder that is no more. Only jobs that still
+/// carry the array's name: a recorded id may name someone else's job now.
 fn cancel_recorded_arrays(dir: &Path) {
+    use crate::supervise::queue::{Queue, Slurm};
     if let Ok(Some(Manifest {
         array: Some(array), ..
     })) = Manifest::read(dir)
     {
         let jobs: Vec<String> = array.jobs.iter().map(|j| j.job_id.clone()).collect();
-        crate::supervise::array::scancel(&jobs);
+        Slurm.cancel(&array.folder, &jobs, false);
     }
 }
 

@@ -209,6 +209,7 @@ pub(crate) mod tests {
             spawned: Duration::from_millis(1),
             started: Duration::from_millis(1),
             duration: Duration::from_millis(1),
+            host: None,
             outcome,
             stderr_tail: Vec::new(),
         }
@@ -281,7 +282,7 @@ pub(crate) mod tests {
     fn the_final_line_counts_letters_stopped_because_of_a_failure() {
         let mut r = report(&[('a', 4)], "abcd");
         r.attempts.push(attempt('b', 1, Outcome::Exit(3)));
-        r.attempts.push(attempt('c', 1, Outcome::Killed));
+        r.attempts.push(attempt('c', 1, Outcome::Cancelled));
         assert_eq!(
             r.verdict().to_string(),
             "1 of 4 letters failed (2 more stopped or never started; --keep-going runs them all); no minimum reported"

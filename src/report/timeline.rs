@@ -237,7 +237,7 @@ fn colour(outcome: &Outcome) -> &'static str {
         Outcome::Ok(_) => "#4e9a06",
         Outcome::Cached(_) => "#8ae234",
         Outcome::Timeout => "#f57900",
-        Outcome::Killed => "#888a85",
+        Outcome::Cancelled => "#888a85",
         _ => "#cc0000",
     }
 }

@@ -1,515 +1,375 @@
-//! Letters run as one Slurm job array (`--sbatch`): one submission, one
-//! scheduling decision, one job id to cancel, and tasks that keep running
-//! if orchestrate goes away.
+//! Attempts as the tasks of a Slurm job array (`--sbatch`): the [`Backend`]
+//! that submits all the letters waiting in one pass as one array: one
+//! submission, one scheduling decision, tasks that keep running if
+//! orchestrate goes away.
 //!
 //! A task reports through files only, in the array's folder (on a
-//! filesystem every node shares): its start mark when it starts, its result
-//! file, its stderr, and, written by the task's own wrapper after the child
-//! exits, its exit status (`<letter>.<attempt>.status`, renamed into
-//! place). The rule of the process mode holds: a result counts only once
-//! its writer finished with status 0. Completion is seen by polling those
-//! files; a task that left the queue without a status file failed.
+//! filesystem every node shares): see [`protocol::TaskFile`]. The rule of
+//! local children holds: a result counts only once its writer exited with
+//! status 0, which the task's status file says. A task has ended when its
+//! status file is there, or when the queue no longer holds it; one that
+//! left without a status file is [`Outcome::Lost`] (its node failed, or it
+//! was cancelled from outside). Arrays are submitted with `--no-requeue`:
+//! a task whose node fails ends instead of waiting minutes to run the same
+//! attempt again, and the loop retries it (with `--retries`) on the nodes
+//! left, as a new attempt with files of its own. Should a task be requeued
+//! all the same (`scontrol requeue`), it is still the same attempt: it is
+//! waited for while the queue holds it, and its letter counts once.
 //!
-//! Timeouts count from a task's start mark, not its submission (queueing is
-//! not the task's fault); retries are new submissions of one task. On a
-//! stop signal, a timeout or fail-fast, the jobs are cancelled with
-//! `scancel`, and `squeue` is asked until none of them is left.
+//! Stopping a task is cancelling it; it counts as ended once the queue no
+//! longer holds it, so a retry never runs beside the attempt it replaces.
+//! While the queue does not answer nothing is concluded from it; a task
+//! killed (SIGKILL through `scancel`) is given up half a minute later even
+//! then, so a dead controller cannot hang a stop.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
-
-use super::Supervision;
-use super::attempt::{Attempt, Outcome};
-use super::child::{started_at, tail_lines};
-use super::policy::{Next, Policy};
+use super::attempt::Outcome;
+use super::backend::{Backend, Clock, Concluded, Mark, Signal, Started};
+use super::child::{outcome_of_result, started_at, tail_lines};
+use super::queue::{Queue, Submission};
 use crate::files;
 use crate::polymer::UnitType;
-use crate::protocol::{self, ResultFile};
+use crate::protocol::{self, ArrayTask, TaskFile};
 use crate::signals::Signals;
 
-/// How often `squeue` is asked whether tasks are still there.
-const QUEUE_POLL: Duration = Duration::from_millis(500);
+/// How long a task killed through the queue may still be listed before it
+/// is given up on.
+const KILLED_GIVE_UP: Duration = Duration::from_secs(30);
+
+/// How long the end of a run waits for its tasks to leave the queue (a task
+/// that reported is still completing for a moment).
+const DEPARTURE: Duration = Duration::from_secs(30);
 
 /// A job array's settings and folder.
 #[derive(Clone, Debug)]
 pub struct ArraySpec {
-    /// The array's folder: the polymer, the task script, every task's files.
+    /// The array's folder: the polymer, the task scripts, every task's files.
     pub dir: PathBuf,
     pub program: PathBuf,
     /// Extra `sbatch` options, e.g. `--partition=short`.
     pub sbatch_args: Vec<OsString>,
-    pub job_name: String,
+    /// The name of every job of the array: its identity in the queue (the
+    /// folder's name, unique to the run that made it).
+    pub name: String,
     /// The polymer's length: no valid result is larger.
     pub polymer_len: usize,
 }
 
-/// A submitted array: its job id, its letters in task order, and the
-/// attempt its tasks are.
+/// A submitted array: its job id, and its tasks in index order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submitted {
     pub job_id: String,
-    pub letters: Vec<UnitType>,
-    pub attempt: u32,
+    pub tasks: Vec<ArrayTask>,
 }
 
-impl ArraySpec {
-    fn path(&self, letter: UnitType, attempt: u32, what: &str) -> PathBuf {
-        self.dir.join(format!("{letter}.{attempt}.{what}"))
-    }
-
-    /// Writes the task script: run the child for the task's letter, then
-    /// record its exit status, each file renamed into place.
-    pub fn write_script(&self) -> anyhow::Result<()> {
-        let quote = |path: &Path| -> anyhow::Result<String> {
-            let text = path.to_str().context("a path that is not UTF-8")?;
-            Ok(shlex::try_quote(text)
-                .context("a path with a NUL byte")?
-                .into_owned())
-        };
-        let script = format!(
-            r#"#!/bin/sh
-# One task of a job array submitted by orchestrate: $1 is the attempt,
-# $2 the letters in task order. Reports through files only.
-dir={dir}
-attempt="$1"
-letter=$(printf '%s' "$2" | cut -c "$((SLURM_ARRAY_TASK_ID + 1))")
-base="$dir/$letter.$attempt"
-date +%s%N > "$base.started.tmp" && mv "$base.started.tmp" "$base.started"
-{program} --letter "$letter" --output "$base.txt" --quiet "$dir/polymer.txt" 2> "$base.err"
-status=$?
-echo "$status" > "$base.status.tmp" && mv "$base.status.tmp" "$base.status"
-exit "$status"
-"#,
-            dir = quote(&self.dir)?,
-            program = quote(&self.program)?,
-        );
-        files::write_atomically(&self.dir.join("task.sh"), script.as_bytes())
-    }
-
-    /// Submits `letters` as one array, attempt `attempt`; the job id.
-    pub fn submit(&self, letters: &[UnitType], attempt: u32) -> anyhow::Result<Submitted> {
-        let spelled: String = letters.iter().map(|l| l.letter()).collect();
-        let output = Command::new("sbatch")
-            .arg("--parsable")
-            .arg(format!("--array=0-{}", letters.len().saturating_sub(1)))
-            .arg(format!("--job-name={}", self.job_name))
-            .arg("--output=/dev/null")
-            .args(&self.sbatch_args)
-            .arg(self.dir.join("task.sh"))
-            .arg(attempt.to_string())
-            .arg(&spelled)
-            .stdin(Stdio::null())
-            .output()
-            .context("could not run sbatch")?;
-        if !output.status.success() {
-            bail!(
-                "sbatch failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
-        if job_id.is_empty() || !job_id.chars().all(|c| c.is_ascii_digit()) {
-            bail!("sbatch printed no job id: {}", stdout.trim());
-        }
-        Ok(Submitted {
-            job_id,
-            letters: letters.to_vec(),
-            attempt,
-        })
-    }
+/// What the queue said last, and when it was asked.
+struct View {
+    asked: Instant,
+    tasks: HashMap<String, Option<String>>,
 }
 
-/// One letter's task in flight.
-struct Task {
-    letter: UnitType,
-    attempt: u32,
+/// One task in flight.
+pub struct Task {
+    task: ArrayTask,
     /// `<job id>_<index>`, as squeue and scancel name it.
     id: String,
     submitted: Instant,
-    started: Option<Instant>,
+    /// From when a view of the queue says something about it: the moment
+    /// it was in the queue for sure.
+    queued_by: Instant,
+    marked: bool,
+    killed: Option<Instant>,
+    node: Option<String>,
 }
 
-impl Task {
-    /// The task's attempt as it ends now with `outcome`, timed from the
-    /// run's `epoch`.
-    fn attempt_with(&self, outcome: Outcome, epoch: Instant) -> Attempt {
-        let started = self.started.unwrap_or(self.submitted);
-        Attempt {
-            letter: self.letter,
-            number: self.attempt,
-            spawned: self.submitted.saturating_duration_since(epoch),
-            started: started.saturating_duration_since(epoch),
-            duration: started.elapsed(),
-            outcome,
-            stderr_tail: Vec::new(),
-        }
-    }
-}
-
-/// Asks `squeue` which of `jobs`' tasks are still queued or running;
-/// `None` when it does not answer (a busy or unreachable controller): then
-/// nothing may be concluded from it.
-fn queued(jobs: &HashSet<String>) -> Option<HashSet<String>> {
-    if jobs.is_empty() {
-        return Some(HashSet::new());
-    }
-    let list: Vec<&str> = jobs.iter().map(String::as_str).collect();
-    let output = Command::new("squeue")
-        .args(["-h", "-r", "-o", "%i", "-j", &list.join(",")])
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        // Job ids the controller no longer knows: none of them is queued.
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return stderr.contains("Invalid job id").then(HashSet::new);
-    }
-    Some(
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| line.trim().to_string())
-            .collect(),
-    )
-}
-
-/// Asks Slurm to cancel `targets` (job ids, or `<job>_<index>` tasks),
-/// without waiting.
-pub fn scancel(targets: &[String]) {
-    if targets.is_empty() {
-        return;
-    }
-    let _ = Command::new("scancel")
-        .arg("--quiet")
-        .args(targets)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Cancels `targets` and waits, up to half a minute, until `squeue` says
-/// none of them is left; whether it said so.
-pub fn cancel(targets: &[String], jobs: &HashSet<String>) -> bool {
-    scancel(targets);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let gone = queued(jobs).is_some_and(|left| {
-            targets.iter().all(|t| {
-                !left
-                    .iter()
-                    .any(|q| q == t || q.starts_with(&format!("{t}_")))
-            })
-        });
-        if gone {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
-}
-
-/// The supervision of letters running as Slurm array tasks.
-pub struct ArraySupervisor<'a> {
+/// The job-array backend over the queue `Q`.
+pub struct Array<'a, Q: Queue> {
     spec: &'a ArraySpec,
-    policy: &'a Policy,
-    signals: &'a Signals,
-    epoch: Instant,
-    progress: &'a dyn Fn(&Attempt),
-    /// Heard of every submission, so the run can record it.
+    queue: Q,
+    /// How often the queue is asked.
+    queue_poll: Duration,
+    /// Heard of every submission, so the run can record it at once.
     on_submit: &'a dyn Fn(&Submitted),
-    tasks: Vec<Task>,
-    jobs: HashSet<String>,
-    attempts: Vec<Attempt>,
-    halted: bool,
-    last_queue_poll: Option<Instant>,
+    jobs: Vec<String>,
+    submissions: usize,
+    view: Option<View>,
+    /// Cancellations asked for since the last pass, sent together.
+    to_stop: Vec<String>,
+    to_kill: Vec<String>,
 }
 
-impl<'a> ArraySupervisor<'a> {
+impl<'a, Q: Queue> Array<'a, Q> {
+    /// `submissions`: how many were made into this folder before (their
+    /// scripts keep their names).
     pub fn new(
         spec: &'a ArraySpec,
-        policy: &'a Policy,
-        signals: &'a Signals,
-        epoch: Instant,
-        progress: &'a dyn Fn(&Attempt),
+        queue: Q,
+        queue_poll: Duration,
+        submissions: usize,
         on_submit: &'a dyn Fn(&Submitted),
-    ) -> ArraySupervisor<'a> {
-        ArraySupervisor {
+    ) -> Array<'a, Q> {
+        Array {
             spec,
-            policy,
-            signals,
-            epoch,
-            progress,
+            queue,
+            queue_poll,
             on_submit,
-            tasks: Vec::new(),
-            jobs: HashSet::new(),
-            attempts: Vec::new(),
-            halted: false,
-            last_queue_poll: None,
+            jobs: Vec::new(),
+            submissions,
+            view: None,
+            to_stop: Vec::new(),
+            to_kill: Vec::new(),
         }
     }
 
-    /// Takes over the tasks of arrays submitted earlier (`--resume`; later
-    /// submissions, retries, take precedence) for the letters in `wanted`;
-    /// returns the letters whose last task is neither finished nor still
-    /// queued, which must be submitted again.
-    pub fn adopt(&mut self, earlier: &[Submitted], wanted: &[UnitType]) -> Vec<UnitType> {
-        let jobs: HashSet<String> = earlier.iter().map(|s| s.job_id.clone()).collect();
-        // If squeue does not answer, every task not yet reported is taken
-        // as still queued: submitting it again could run it twice, and the
-        // polling finds out soon enough which ones are really gone.
-        let still = queued(&jobs);
-        let mut seen: Vec<UnitType> = Vec::new();
-        let mut orphaned = Vec::new();
-        for submitted in earlier.iter().rev() {
-            for (index, &letter) in submitted.letters.iter().enumerate() {
-                if !wanted.contains(&letter) || seen.contains(&letter) {
-                    continue;
-                }
-                seen.push(letter);
-                let id = format!("{}_{index}", submitted.job_id);
-                let reported = self.spec.path(letter, submitted.attempt, "status").exists();
-                if reported || still.as_ref().is_none_or(|still| still.contains(&id)) {
-                    self.jobs.insert(submitted.job_id.clone());
-                    self.tasks.push(Task {
-                        letter,
-                        attempt: submitted.attempt,
-                        id,
-                        submitted: self.epoch,
-                        started: None,
-                    });
-                } else {
-                    orphaned.push(letter);
-                }
-            }
-        }
-        orphaned.extend(wanted.iter().filter(|l| !seen.contains(l)).copied());
-        orphaned.sort();
-        orphaned
+    fn file(&self, task: ArrayTask, what: TaskFile) -> PathBuf {
+        task.file(&self.spec.dir, what)
     }
 
-    /// Submits `letters` as a new array (attempt `attempt`), after removing
-    /// what an earlier task of that attempt may have left.
-    pub fn submit(&mut self, letters: &[UnitType], attempt: u32) -> anyhow::Result<()> {
-        if letters.is_empty() {
-            return Ok(());
-        }
-        for &letter in letters {
-            for what in ["started", "txt", "err", "status"] {
-                let _ = std::fs::remove_file(self.spec.path(letter, attempt, what));
-            }
-        }
-        let submitted = self.spec.submit(letters, attempt)?;
-        (self.on_submit)(&submitted);
+    /// Takes over the tasks of arrays submitted earlier (`--resume`) for
+    /// the letters in `wanted`: a letter's last task is adopted if it
+    /// reported or the queue still holds it as ours. Returns the adopted
+    /// tasks, and the letters to run with the number of their next attempt.
+    #[allow(clippy::type_complexity)]
+    pub fn adopt(
+        &mut self,
+        earlier: &[Submitted],
+        wanted: &[UnitType],
+    ) -> (Vec<(ArrayTask, Started<Task>)>, Vec<(UnitType, u32)>) {
+        let jobs: Vec<String> = earlier.iter().map(|s| s.job_id.clone()).collect();
+        // If the queue does not answer, every task not yet reported is
+        // taken as still queued: submitting it again could run it twice,
+        // and the polling finds out soon enough which ones are really gone.
+        let still = self.queue.queued(&self.spec.name, &jobs);
         let now = Instant::now();
-        self.jobs.insert(submitted.job_id.clone());
-        for (index, &letter) in submitted.letters.iter().enumerate() {
-            self.tasks.push(Task {
-                letter,
-                attempt,
-                id: format!("{}_{index}", submitted.job_id),
-                submitted: now,
-                started: None,
+        let mut adopted = Vec::new();
+        let mut todo = Vec::new();
+        for &letter in wanted {
+            let last = earlier.iter().enumerate().rev().find_map(|(_, s)| {
+                let index = s.tasks.iter().position(|t| t.letter == letter)?;
+                Some((s, index))
             });
-        }
-        Ok(())
-    }
-
-    /// Polls until every task has reported, failed or been cancelled.
-    pub fn run(mut self) -> Supervision {
-        let mut interrupted = None;
-        let mut pause = self.policy.first_poll.max(Duration::from_millis(20));
-        while !self.tasks.is_empty() {
-            if let Some(signal) = self.signals.stop_signal() {
-                interrupted = Some(signal);
-                self.cancel_all(Outcome::Killed);
-                break;
-            }
-            let changed = self.collect_reports() | self.enforce_timeouts() | self.find_lost();
-            pause = if changed {
-                Duration::from_millis(20)
-            } else {
-                (pause * 2).min(Duration::from_millis(100))
-            };
-            self.signals.wait(pause);
-        }
-        if interrupted.is_none() {
-            self.await_departure();
-        }
-        Supervision {
-            attempts: self.attempts,
-            interrupted,
-        }
-    }
-
-    /// Waits (up to half a minute, or until a stop signal) for the run's
-    /// jobs to leave the queue: a task that reported is still completing
-    /// for a moment, and a run that returns leaves nothing behind.
-    fn await_departure(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && self.signals.stop_signal().is_none() {
-            if queued(&self.jobs).is_some_and(|left| left.is_empty()) {
-                return;
-            }
-            self.signals.wait(Duration::from_millis(100));
-        }
-    }
-
-    /// Concludes every task whose status file has appeared.
-    fn collect_reports(&mut self) -> bool {
-        let mut changed = false;
-        let mut index = 0;
-        while index < self.tasks.len() {
-            let task = &mut self.tasks[index];
-            if task.started.is_none() {
-                task.started = started_at(
-                    &self.spec.path(task.letter, task.attempt, "started"),
-                    task.submitted,
-                );
-            }
-            let status_path = self.spec.path(task.letter, task.attempt, "status");
-            let Some(status) = read_status(&status_path) else {
-                index += 1;
+            let Some((submitted, index)) = last else {
+                todo.push((letter, 1));
                 continue;
             };
-            let task = self.tasks.swap_remove(index);
-            let outcome = match status {
-                0 => match protocol::read_result(
-                    &self.spec.path(task.letter, task.attempt, "txt"),
-                    self.spec.polymer_len,
-                ) {
-                    Ok(ResultFile::Length(length)) => Outcome::Ok(length),
-                    Ok(ResultFile::Missing) => Outcome::NoResult,
-                    Ok(ResultFile::Invalid(why)) => Outcome::BadResult(why),
-                    Err(err) => Outcome::BadResult(format!("unreadable: {err}")),
-                },
-                code => Outcome::Exit(code),
-            };
-            self.settle(task, outcome);
-            changed = true;
+            let task = submitted.tasks[index];
+            let id = format!("{}_{index}", submitted.job_id);
+            let reported = self.file(task, TaskFile::Status).exists();
+            let queued = still
+                .as_ref()
+                .is_none_or(|still| still.iter().any(|q| q.id == id));
+            if !(reported || queued) {
+                todo.push((letter, task.attempt + 1));
+                continue;
+            }
+            if !self.jobs.contains(&submitted.job_id) {
+                self.jobs.push(submitted.job_id.clone());
+            }
+            adopted.push((task, self.started(task, id, now)));
         }
-        changed
+        (adopted, todo)
     }
 
-    /// Cancels tasks that have run past `--timeout` since their start.
-    fn enforce_timeouts(&mut self) -> bool {
-        let Some(timeout) = self.policy.timeout else {
-            return false;
-        };
-        let now = Instant::now();
-        let late: Vec<usize> = (0..self.tasks.len())
-            .filter(|&i| self.tasks[i].started.is_some_and(|s| now >= s + timeout))
-            .collect();
-        for &i in late.iter().rev() {
-            let task = self.tasks.swap_remove(i);
-            // Not waited for here: the run's end waits for the queue.
-            scancel(std::slice::from_ref(&task.id));
-            self.settle(task, Outcome::Timeout);
+    fn started(&self, task: ArrayTask, id: String, now: Instant) -> Started<Task> {
+        Started {
+            task: Task {
+                task,
+                id,
+                submitted: now,
+                queued_by: now,
+                marked: false,
+                killed: None,
+                node: None,
+            },
+            spawned: now,
+            clock: Clock::Mark,
+            host: None,
         }
-        !late.is_empty()
     }
 
-    /// Fails the tasks that left the queue without a status file.
-    fn find_lost(&mut self) -> bool {
-        let now = Instant::now();
-        if self
-            .last_queue_poll
-            .is_some_and(|last| now < last + QUEUE_POLL)
-        {
-            return false;
-        }
-        self.last_queue_poll = Some(now);
-        let Some(still) = queued(&self.jobs) else {
-            return false;
-        };
-        let mut lost = Vec::new();
-        for (i, task) in self.tasks.iter().enumerate() {
-            let reported = self.spec.path(task.letter, task.attempt, "status");
-            // Asked after squeue: a task that reported and left in between
-            // has its status file by now.
-            if !still.contains(&task.id) && !reported.exists() {
-                lost.push(i);
+    /// Submits `tasks` as one array, after removing what an earlier task of
+    /// the same attempt may have left.
+    fn submit(&mut self, tasks: &[ArrayTask]) -> anyhow::Result<Submitted> {
+        for &task in tasks {
+            for what in [
+                TaskFile::StartMark,
+                TaskFile::Result,
+                TaskFile::Stderr,
+                TaskFile::Status,
+            ] {
+                let _ = std::fs::remove_file(self.file(task, what));
             }
         }
-        for &i in lost.iter().rev() {
-            let task = self.tasks.swap_remove(i);
-            self.settle(task, Outcome::Lost);
-        }
-        !lost.is_empty()
+        self.submissions += 1;
+        let script = self
+            .spec
+            .dir
+            .join(format!("submission-{}.sh", self.submissions));
+        let text = protocol::array_script(&self.spec.dir, &self.spec.program, tasks)?;
+        files::write_atomically(&script, text.as_bytes())?;
+        let job_id = self.queue.submit(&Submission {
+            script: &script,
+            name: &self.spec.name,
+            tasks,
+            options: &self.spec.sbatch_args,
+        })?;
+        let submitted = Submitted {
+            job_id,
+            tasks: tasks.to_vec(),
+        };
+        (self.on_submit)(&submitted);
+        self.jobs.push(submitted.job_id.clone());
+        Ok(submitted)
     }
 
-    /// Records an ended task: a retry is a new submission; a final failure
-    /// without `--keep-going` cancels the rest.
-    fn settle(&mut self, task: Task, outcome: Outcome) {
-        let err = self.spec.path(task.letter, task.attempt, "err");
-        let stderr_tail = match (&outcome, files::open_regular(&err)) {
-            (outcome, Ok(files::Opened::Regular(file))) if !outcome.is_ok() => tail_lines(&file, 3),
+    /// Sends the cancellations asked for since the last pass.
+    fn send_cancellations(&mut self) {
+        for (targets, kill) in [(&mut self.to_stop, false), (&mut self.to_kill, true)] {
+            if !targets.is_empty() {
+                self.queue.cancel(&self.spec.name, targets, kill);
+                targets.clear();
+            }
+        }
+    }
+}
+
+impl<Q: Queue> Backend for Array<'_, Q> {
+    type Task = Task;
+
+    /// Every letter waiting: one submission for all of them.
+    fn batch_size(&self) -> usize {
+        usize::MAX
+    }
+
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Task>, String>> {
+        let tasks: Vec<ArrayTask> = wanted
+            .iter()
+            .map(|&(letter, attempt)| ArrayTask { letter, attempt })
+            .collect();
+        let submitted_at = Instant::now();
+        match self.submit(&tasks) {
+            Ok(submitted) => {
+                let now = Instant::now();
+                tasks
+                    .iter()
+                    .enumerate()
+                    .map(|(index, &task)| {
+                        let id = format!("{}_{index}", submitted.job_id);
+                        let mut started = self.started(task, id, now);
+                        started.spawned = submitted_at;
+                        started.task.submitted = submitted_at;
+                        Ok(started)
+                    })
+                    .collect()
+            }
+            Err(err) => tasks.iter().map(|_| Err(format!("{err:#}"))).collect(),
+        }
+    }
+
+    fn refresh(&mut self, now: Instant) {
+        self.send_cancellations();
+        if self
+            .view
+            .as_ref()
+            .is_some_and(|view| now < view.asked + self.queue_poll)
+        {
+            return;
+        }
+        let asked = Instant::now();
+        if let Some(queued) = self.queue.queued(&self.spec.name, &self.jobs) {
+            self.view = Some(View {
+                asked,
+                tasks: queued.into_iter().map(|q| (q.id, q.node)).collect(),
+            });
+        }
+    }
+
+    fn look(&mut self, task: &mut Task) -> Option<Mark> {
+        if task.marked {
+            return None;
+        }
+        let mark = started_at(&self.file(task.task, TaskFile::StartMark), task.submitted)?;
+        task.marked = true;
+        Some(mark)
+    }
+
+    fn has_ended(&mut self, task: &mut Task) -> bool {
+        // Asked before the status file: a task that reported and left the
+        // queue before the view was taken has its status file by now.
+        let view = self.view.as_ref().filter(|v| v.asked >= task.queued_by);
+        if let Some(view) = view
+            && let Some(node @ Some(_)) = view.tasks.get(&task.id)
+        {
+            task.node.clone_from(node);
+        }
+        let left = view.is_some_and(|v| !v.tasks.contains_key(&task.id));
+        let reported = self.file(task.task, TaskFile::Status).exists();
+        let given_up = task
+            .killed
+            .is_some_and(|killed| killed.elapsed() >= KILLED_GIVE_UP);
+        reported || left || given_up
+    }
+
+    fn signal(&mut self, task: &mut Task, signal: Signal) {
+        match signal {
+            Signal::Stop => self.to_stop.push(task.id.clone()),
+            Signal::Kill => {
+                task.killed = Some(Instant::now());
+                self.to_kill.push(task.id.clone());
+            }
+        }
+    }
+
+    fn conclude(&mut self, task: Task, _stopped: bool) -> Concluded {
+        let outcome = match protocol::read_status(&self.file(task.task, TaskFile::Status)) {
+            Some(0) => outcome_of_result(
+                &self.file(task.task, TaskFile::Result),
+                self.spec.polymer_len,
+            ),
+            Some(code) => Outcome::Exit(code),
+            None => Outcome::Lost,
+        };
+        let stderr_tail = match files::open_regular(&self.file(task.task, TaskFile::Stderr)) {
+            Ok(files::Opened::Regular(file)) if !outcome.is_ok() => tail_lines(&file, 3),
             _ => Vec::new(),
         };
-        let attempt = Attempt {
+        Concluded {
+            outcome,
+            host: task.node,
             stderr_tail,
-            ..task.attempt_with(outcome, self.epoch)
+        }
+    }
+
+    /// Waits (bounded, and briefly after a stop signal) until the queue
+    /// holds none of the run's tasks: a run that returns leaves nothing
+    /// behind.
+    fn finish(&mut self, signals: &Signals, interrupted: bool) {
+        self.send_cancellations();
+        let patience = if interrupted {
+            Duration::from_secs(5)
+        } else {
+            DEPARTURE
         };
-        match self.policy.after(&attempt) {
-            Next::Retry if !self.halted => {
-                if let Err(err) = self.submit(&[task.letter], task.attempt + 1) {
-                    let failed = Attempt {
-                        number: task.attempt + 1,
-                        outcome: Outcome::SpawnError(format!("{err:#}")),
-                        stderr_tail: Vec::new(),
-                        ..attempt.clone()
-                    };
-                    (self.progress)(&failed);
-                    self.attempts.push(attempt);
-                    self.attempts.push(failed);
-                    self.halt_if(!self.policy.keep_going);
-                    return;
-                }
+        let deadline = Instant::now() + patience;
+        let requests = signals.stop_requests();
+        while Instant::now() < deadline && signals.stop_requests() == requests {
+            if self
+                .queue
+                .queued(&self.spec.name, &self.jobs)
+                .is_some_and(|left| left.is_empty())
+            {
+                return;
             }
-            Next::Retry => (self.progress)(&attempt),
-            Next::Settled { halt } => {
-                (self.progress)(&attempt);
-                self.halt_if(halt);
-            }
-        }
-        self.attempts.push(attempt);
-    }
-
-    fn halt_if(&mut self, halt: bool) {
-        if halt && !self.halted {
-            self.halted = true;
-            self.cancel_all(Outcome::Killed);
+            signals.wait(
+                self.queue_poll
+                    .clamp(Duration::from_millis(1), Duration::from_millis(100)),
+            );
         }
     }
-
-    /// Cancels every job of the run, waits until none is queued, and counts
-    /// the tasks in flight as `counts_as`.
-    fn cancel_all(&mut self, counts_as: Outcome) {
-        self.halted = true;
-        let targets: Vec<String> = self.jobs.iter().cloned().collect();
-        let _ = cancel(&targets, &self.jobs);
-        for task in std::mem::take(&mut self.tasks) {
-            let attempt = task.attempt_with(counts_as.clone(), self.epoch);
-            (self.progress)(&attempt);
-            self.attempts.push(attempt);
-        }
-    }
-}
-
-/// A task's exit status, once its status file is there and whole.
-fn read_status(path: &Path) -> Option<i32> {
-    let text = String::from_utf8(files::read_small(path, 16)?).ok()?;
-    text.strip_suffix('\n')?.parse().ok()
-}
-
-/// The default job name of a run: `orchestrate-<pid>`.
-pub fn default_job_name() -> String {
-    format!("orchestrate-{}", std::process::id())
 }
 
 /// Whether `name` is one [`folder_name`] makes: `slurm-array-<pid>-<ns>`.
@@ -522,7 +382,8 @@ pub fn is_folder_name(name: &str) -> bool {
         })
 }
 
-/// A folder name for a new array inside the results folder.
+/// A folder name for a new array inside the results folder, unique to the
+/// run: also the name of the array's jobs in the queue.
 pub fn folder_name() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -530,3 +391,6 @@ pub fn folder_name() -> String {
         .as_nanos();
     format!("slurm-array-{}-{nanos}", std::process::id())
 }
+
+#[cfg(test)]
+mod tests;

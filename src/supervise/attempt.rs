@@ -33,8 +33,9 @@ pub enum Outcome {
     SpawnError(String),
     /// A Slurm array task left the queue without reporting its exit.
     Lost,
-    /// Stopped by the orchestrator because the run was ending.
-    Killed,
+    /// Stopped (or taken off a queue) by the orchestrator because the run
+    /// was ending.
+    Cancelled,
 }
 
 impl Outcome {
@@ -58,7 +59,10 @@ impl Outcome {
     /// Whether the letter itself failed: neither a result nor stopped as
     /// collateral of the run ending. Only these are retried and reported.
     pub fn is_failure(&self) -> bool {
-        !matches!(self, Outcome::Ok(_) | Outcome::Cached(_) | Outcome::Killed)
+        !matches!(
+            self,
+            Outcome::Ok(_) | Outcome::Cached(_) | Outcome::Cancelled
+        )
     }
 
     /// The short tag used in job logs: `ok`, `exit 3`, `signal 9`, ...
@@ -73,7 +77,7 @@ impl Outcome {
             Outcome::BadResult(_) => "bad-result".into(),
             Outcome::SpawnError(_) => "spawn-error".into(),
             Outcome::Lost => "lost".into(),
-            Outcome::Killed => "killed".into(),
+            Outcome::Cancelled => "cancelled".into(),
         }
     }
 }
@@ -92,7 +96,7 @@ impl fmt::Display for Outcome {
             Outcome::BadResult(why) => write!(f, "wrote a malformed result file ({why})"),
             Outcome::SpawnError(reason) => write!(f, "could not be started: {reason}"),
             Outcome::Lost => write!(f, "left the Slurm queue without reporting its exit status"),
-            Outcome::Killed => write!(f, "was stopped because the run ended"),
+            Outcome::Cancelled => write!(f, "was cancelled because the run ended"),
         }
     }
 }
@@ -128,6 +132,8 @@ pub struct Attempt {
     pub started: Duration,
     /// From `started` to the end of the attempt.
     pub duration: Duration,
+    /// The host it ran on, when known.
+    pub host: Option<String>,
     pub outcome: Outcome,
     /// The last lines the child wrote to stderr, for failures.
     pub stderr_tail: Vec<String>,

@@ -1,6 +1,7 @@
 //! One child process from spawn to verdict: how it is started (its own
 //! process group, stderr captured, death with the parent), how it is
-//! signalled, and what its attempt amounted to once it exited.
+//! signalled, and what its attempt amounted to once it exited. The
+//! decisions (when to stop it, what follows) are the loop's.
 
 use std::fs::File;
 use std::io;
@@ -10,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::attempt::{Attempt, Outcome};
+use super::attempt::Outcome;
+use super::backend::{Concluded, Mark};
 use super::launcher::Launcher;
-use super::policy::{Escalation, Life};
-use crate::protocol::{self, ChildJob, ResultFile};
+use crate::protocol::{self, Assignment, ResultFile, StartMark};
 
 /// The program each child runs, and how.
 #[derive(Clone, Debug)]
@@ -34,37 +35,34 @@ pub struct Handles<'a> {
 
 /// A child process that has been spawned and not yet reaped.
 pub struct Running {
-    pub job: ChildJob,
-    pub attempt: u32,
+    pub assignment: Assignment,
     process: std::process::Child,
     spawned: Instant,
-    /// When its work started: at spawn for a direct child; under a
-    /// launcher, once its start mark has been seen.
-    started: Option<Instant>,
-    /// The start mark, under a launcher only: there the spawn says nothing
-    /// about when the work starts (a queue may hold it).
+    /// The start mark, under a launcher only, until it has been seen:
+    /// there the spawn says nothing about when the work starts (a queue may
+    /// hold it).
     mark: Option<PathBuf>,
-    pub life: Life,
     /// The child's stderr, captured.
     stderr: File,
 }
 
 impl Running {
-    /// Spawns `program` for `job`, leading a process group of its own.
+    /// Spawns `program` for `assignment`, leading a process group of its own.
     pub fn spawn(
-        job: ChildJob,
+        assignment: Assignment,
         attempt: u32,
         program: &ChildProgram,
-        life: impl FnOnce(Instant) -> Life,
         handles: Handles,
     ) -> io::Result<Running> {
         let Handles { null, stdin } = handles;
         let mark = match program.launcher {
             Launcher::Direct => None,
-            _ => Some(job.result.with_extension("started")),
+            _ => Some(assignment.result.with_extension("started")),
         };
         let stderr = capture_file()?;
-        let mut command = program.launcher.command(&program.program, &job, attempt);
+        let mut command = program
+            .launcher
+            .command(&program.program, &assignment, attempt);
         let stdin = match stdin {
             Some(polymer) => polymer,
             None => null.try_clone()?,
@@ -91,26 +89,11 @@ impl Running {
                 ),
             ),
         })?;
-        // Spawning returns once the child's exec has succeeded.
-        let started = mark.is_none().then(Instant::now);
-        // Only a scheduler queues: there the clock waits for the start mark.
-        let queued = matches!(program.launcher, Launcher::Slurm { .. });
         Ok(Running {
-            job,
-            attempt,
+            assignment,
             process,
             spawned,
-            started,
             mark,
-            // Under srun the clock starts with the work (the start mark),
-            // not with a spawn that may sit in a queue; under another
-            // launcher it starts at the spawn, and moves to the start mark
-            // if one comes.
-            life: if queued {
-                Life::Running { deadline: None }
-            } else {
-                life(spawned)
-            },
             stderr,
         })
     }
@@ -119,9 +102,13 @@ impl Running {
         self.process.id() as libc::pid_t
     }
 
+    pub fn spawned(&self) -> Instant {
+        self.spawned
+    }
+
     /// Whether the child has exited, without reaping it: while it is an
     /// unreaped zombie its pid, and so its process group id, cannot be
-    /// reused, which makes the final sweep of its group safe.
+    /// reused, which makes the final kill of its group safe.
     pub fn has_exited(&self) -> bool {
         // SAFETY: waitid only writes into `info`, a zeroed siginfo_t we own;
         // WNOWAIT leaves the child waitable for `Child::wait` later.
@@ -137,38 +124,13 @@ impl Running {
         }
     }
 
-    fn signal_group(&self, signal: libc::c_int) {
+    /// Sends `signal` to the child's process group.
+    pub fn signal_group(&self, signal: libc::c_int) {
         // SAFETY: killpg has no memory-safety preconditions. The group id is
         // the pid of our unreaped child, so it names its group and no other.
         // Errors (the group is already empty) are irrelevant here.
         unsafe {
             libc::killpg(self.pid(), signal);
-        }
-    }
-
-    /// Starts stopping a running child (SIGTERM to its group); the attempt
-    /// will count as `counts_as`. A child already being stopped is left as
-    /// it is.
-    pub fn stop(&mut self, now: Instant, counts_as: Outcome) {
-        if let Life::Running { .. } = self.life {
-            self.signal_group(libc::SIGTERM);
-            self.life = Life::Stopping {
-                since: now,
-                counts_as,
-            };
-        }
-    }
-
-    /// Carries out what the policy decided for this child.
-    pub fn escalate(&mut self, escalation: Escalation, now: Instant) {
-        match escalation {
-            Escalation::Stop(counts_as) => self.stop(now, counts_as),
-            Escalation::Kill => {
-                if let Some(counts_as) = self.life.counts_as().cloned() {
-                    self.signal_group(libc::SIGKILL);
-                    self.life = Life::Killed { counts_as };
-                }
-            }
         }
     }
 
@@ -194,59 +156,50 @@ impl Running {
         }
     }
 
-    /// Looks for the start mark, if one is expected and not yet seen;
-    /// returns when the work started, the first time it is seen.
-    pub fn look_for_start_mark(&mut self) -> Option<Instant> {
-        if self.started.is_none()
-            && let Some(mark) = &self.mark
-        {
-            self.started = started_at(mark, self.spawned);
-            return self.started;
-        }
-        None
+    /// The start mark, if one is expected, the first time it is seen.
+    pub fn look_for_start_mark(&mut self) -> Option<Mark> {
+        let mark = started_at(self.mark.as_deref()?, self.spawned)?;
+        self.mark = None;
+        Some(mark)
     }
 
-    /// Sweeps the exited child's process group and reaps it, then decides
+    /// Kills the exited child's process group and reaps it, then decides
     /// what the attempt amounted to. `limit` is the length of the polymer
     /// the child was handed: no valid result is larger.
-    pub fn conclude(mut self, epoch: Instant, limit: usize) -> (ChildJob, Attempt) {
+    pub fn conclude(mut self, limit: usize) -> (Assignment, Concluded) {
         // Anything the child left running in its group goes with it.
         self.signal_group(libc::SIGKILL);
-        let status = self.process.wait();
-        let outcome = match (self.life.counts_as(), status) {
-            (Some(outcome), _) => outcome.clone(),
-            (None, Err(err)) => Outcome::SpawnError(format!("could not wait for the child: {err}")),
-            (None, Ok(status)) => match (status.code(), status.signal()) {
+        let outcome = match self.process.wait() {
+            Err(err) => Outcome::SpawnError(format!("could not wait for the child: {err}")),
+            Ok(status) => match (status.code(), status.signal()) {
                 // Only now, with its writer gone, is the result file read.
-                (Some(0), _) => match protocol::read_result(&self.job.result, limit) {
-                    Ok(ResultFile::Length(length)) => Outcome::Ok(length),
-                    Ok(ResultFile::Missing) => Outcome::NoResult,
-                    Ok(ResultFile::Invalid(why)) => Outcome::BadResult(why),
-                    Err(err) => Outcome::BadResult(format!("unreadable: {err}")),
-                },
+                (Some(0), _) => outcome_of_result(&self.assignment.result, limit),
                 (Some(code), _) => Outcome::Exit(code),
                 (None, Some(signal)) => Outcome::Signal(signal),
                 (None, None) => Outcome::Exit(-1),
             },
         };
-        // A child that ran between two polls is seen only now.
-        let _ = self.look_for_start_mark();
         let stderr_tail = if outcome.is_ok() {
             Vec::new()
         } else {
             tail_lines(&self.stderr, 3)
         };
-        let started = self.started.unwrap_or(self.spawned);
-        let attempt = Attempt {
-            letter: self.job.letter,
-            number: self.attempt,
-            spawned: self.spawned.duration_since(epoch),
-            started: started.duration_since(epoch),
-            duration: started.elapsed(),
+        let concluded = Concluded {
             outcome,
+            host: None,
             stderr_tail,
         };
-        (self.job, attempt)
+        (self.assignment, concluded)
+    }
+}
+
+/// What the result file of a child that exited with status 0 amounts to.
+pub(super) fn outcome_of_result(path: &Path, limit: usize) -> Outcome {
+    match protocol::read_result(path, limit) {
+        Ok(ResultFile::Length(length)) => Outcome::Ok(length),
+        Ok(ResultFile::Missing) => Outcome::NoResult,
+        Ok(ResultFile::Invalid(why)) => Outcome::BadResult(why),
+        Err(err) => Outcome::BadResult(format!("unreadable: {err}")),
     }
 }
 
@@ -298,13 +251,19 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) {
 /// When the child (or array task) wrote its start mark, kept between the
 /// spawn (or submission) and now (the clock of another machine may be a
 /// little off), or `None` while there is no mark.
-pub(super) fn started_at(mark: &Path, spawned: Instant) -> Option<Instant> {
-    let wall_mark = protocol::read_start_mark(mark)?;
+pub(super) fn started_at(mark: &Path, spawned: Instant) -> Option<Mark> {
+    let StartMark {
+        at: wall_mark,
+        host,
+    } = protocol::read_start_mark(mark)?;
     // Read both clocks together, so the mark converts without drift.
     let (now, wall) = (Instant::now(), std::time::SystemTime::now());
     let ago = wall.duration_since(wall_mark).unwrap_or_default();
     let at = now.checked_sub(ago).unwrap_or(spawned);
-    Some(at.clamp(spawned, now))
+    Some(Mark {
+        at: at.clamp(spawned, now),
+        host,
+    })
 }
 
 /// The last `count` non-empty lines of a (possibly large) file, each cut to a

@@ -4,9 +4,10 @@
 //! in that group, but not a process that left it (`setsid`, `setpgid`) or
 //! was orphaned by a double fork. On Linux, `orchestrate` therefore makes
 //! itself a *child subreaper*: every orphaned descendant of a child is
-//! re-parented to `orchestrate` instead of to init, where the sweep below
-//! finds it, kills it and reaps it. The sweep runs after each child ends and
-//! once more before the run returns, so no descendant outlives the run.
+//! re-parented to `orchestrate` instead of to init, where [`kill_orphans`]
+//! finds it, kills it and reaps it. That runs whenever the last running
+//! child has ended and once more before the run returns, so no descendant
+//! outlives the run.
 //!
 //! Not covered: a SIGKILL of `orchestrate` itself. Its direct children then
 //! die by their parent-death signal, but their descendants are re-parented
@@ -38,7 +39,7 @@ pub fn become_subreaper() -> io::Result<()> {
 /// again and again (a killed orphan's own children are re-parented here in
 /// turn), until none is left or a few seconds have passed. Returns how many
 /// processes it killed.
-pub fn sweep_orphans(keep: &[libc::pid_t]) -> usize {
+pub fn kill_orphans(keep: &[libc::pid_t]) -> usize {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut killed = 0;
     loop {

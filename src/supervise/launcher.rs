@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::polymer::UnitType;
-use crate::protocol::ChildJob;
+use crate::protocol::Assignment;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Launcher {
@@ -73,8 +73,8 @@ impl Launcher {
         }
     }
 
-    /// The command that runs `program` for `job`, attempt `attempt`.
-    pub fn command(&self, program: &Path, job: &ChildJob, attempt: u32) -> Command {
+    /// The command that runs `program` for `assignment`, attempt `attempt`.
+    pub fn command(&self, program: &Path, assignment: &Assignment, attempt: u32) -> Command {
         let mut command = match self {
             Launcher::Direct => Command::new(program),
             Launcher::Prefix(words) => {
@@ -91,14 +91,14 @@ impl Launcher {
                 command
                     .arg(format!(
                         "--job-name={}",
-                        job_name(name, job.letter, attempt)
+                        job_name(name, assignment.letter, attempt)
                     ))
                     .args(options)
                     .arg(program);
                 command
             }
         };
-        command.args(job.args());
+        command.args(assignment.args());
         command
     }
 
@@ -134,12 +134,12 @@ mod tests {
     }
 
     fn argv(launcher: &Launcher) -> Vec<String> {
-        let job = ChildJob {
+        let assignment = Assignment {
             letter: UnitType::from_ascii(b'q').unwrap(),
             result: "r/q.txt".into(),
             polymer: "p.txt".into(),
         };
-        let command = launcher.command(Path::new("/bin/reduce"), &job, 2);
+        let command = launcher.command(Path::new("/bin/reduce"), &assignment, 2);
         std::iter::once(command.get_program())
             .chain(command.get_args())
             .map(|a| a.to_string_lossy().into_owned())

@@ -25,6 +25,9 @@ pub struct Policy {
     pub first_poll: Duration,
     /// ...up to this.
     pub max_poll: Duration,
+    /// How often a scheduler's queue is asked what it still holds (each
+    /// question costs the controller a request).
+    pub queue_poll: Duration,
 }
 
 impl Default for Policy {
@@ -37,6 +40,7 @@ impl Default for Policy {
             grace: Duration::from_secs(2),
             first_poll: Duration::from_millis(1),
             max_poll: Duration::from_millis(50),
+            queue_poll: Duration::from_millis(500),
         }
     }
 }
@@ -46,9 +50,10 @@ impl Default for Policy {
 pub enum Life {
     /// Working, with the moment it is out of time.
     Running { deadline: Option<Instant> },
-    /// Sent SIGTERM at `since`; the attempt will count as `counts_as`.
+    /// Asked to stop at `since` (SIGTERM, or a cancellation in a queue);
+    /// the attempt will count as `counts_as`.
     Stopping { since: Instant, counts_as: Outcome },
-    /// Sent SIGKILL after stopping; only its exit is awaited.
+    /// Sent SIGKILL after stopping; only its end is awaited.
     Killed { counts_as: Outcome },
 }
 
@@ -88,9 +93,9 @@ impl Policy {
         }
     }
 
-    /// Whether one more child may be alive next to `running` others.
-    pub fn has_room(&self, running: usize) -> bool {
-        running < self.jobs.max(1)
+    /// How many more attempts may be in flight next to `running` others.
+    pub fn room(&self, running: usize) -> usize {
+        self.jobs.max(1).saturating_sub(running)
     }
 
     /// After an attempt ends: try the letter again, or settle it (and halt
@@ -172,6 +177,7 @@ mod tests {
             spawned: Duration::ZERO,
             started: Duration::ZERO,
             duration: Duration::ZERO,
+            host: None,
             outcome,
             stderr_tail: Vec::new(),
         }
@@ -218,11 +224,11 @@ mod tests {
     }
 
     #[test]
-    fn a_child_stopped_because_the_run_ended_is_neither_retried_nor_a_failure() {
+    fn an_attempt_cancelled_because_the_run_ended_is_neither_retried_nor_a_failure() {
         case(
             &policy(5, false),
             1,
-            Outcome::Killed,
+            Outcome::Cancelled,
             Next::Settled { halt: false },
         );
     }
@@ -269,7 +275,7 @@ mod tests {
         let t0 = Instant::now();
         let stopping = Life::Stopping {
             since: t0,
-            counts_as: Outcome::Killed,
+            counts_as: Outcome::Cancelled,
         };
         assert_eq!(p.escalation(&stopping, t0, true), Some(Escalation::Kill));
     }
@@ -293,13 +299,14 @@ mod tests {
             jobs: 2,
             ..Policy::default()
         };
-        assert!(p.has_room(1));
-        assert!(!p.has_room(2));
+        assert_eq!(p.room(1), 1);
+        assert_eq!(p.room(2), 0);
+        assert_eq!(p.room(3), 0);
         let zero = Policy {
             jobs: 0,
             ..Policy::default()
         };
-        assert!(zero.has_room(0), "at least one child runs");
+        assert_eq!(zero.room(0), 1, "at least one child runs");
     }
 
     #[test]

@@ -1,0 +1,665 @@
+//! Every decision about array tasks, made by the one supervision loop over a
+//! fake queue: no Slurm, no process. The fake moves one step each time it
+//! is asked what it holds: a task submitted is pending, then runs on its
+//! node (writing its start mark), then does what its plan says.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::*;
+use crate::supervise::queue::Queued;
+use crate::supervise::{Attempt, Policy, Supervisor};
+
+/// What a task does once it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// After `steps`, exits with `code`; with 0, having written `length`.
+    Report {
+        steps: usize,
+        code: i32,
+        length: usize,
+    },
+    /// After `steps`, leaves the queue without a word (its node died).
+    Vanish { steps: usize },
+    /// Runs until cancelled.
+    Hang,
+    /// After `steps`, Slurm requeues it: pending again, then it runs once
+    /// more (a second start mark) and reports `length`.
+    Requeued { steps: usize, length: usize },
+}
+
+use Plan::*;
+
+fn ok(length: usize) -> Plan {
+    Report {
+        steps: 2,
+        code: 0,
+        length,
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Live {
+    id: String,
+    name: String,
+    task: ArrayTask,
+    node: Option<String>,
+    /// Steps since it started running; `None` while pending.
+    running: Option<usize>,
+    requeued: bool,
+}
+
+/// The fake cluster: its queue, its nodes, what it was asked.
+struct World {
+    dir: PathBuf,
+    plan: Box<dyn Fn(ArrayTask) -> Plan>,
+    live: Vec<Live>,
+    step: usize,
+    next_job: u32,
+    /// Each submission's tasks, in order.
+    submitted: Vec<Vec<ArrayTask>>,
+    /// Submissions to fail, counted down.
+    failing_submissions: usize,
+    /// Steps at which the queue does not answer.
+    silent: std::ops::Range<usize>,
+    /// Every cancellation: targets, and whether it was a kill.
+    cancelled: Vec<(Vec<String>, bool)>,
+    /// Letters seen with two attempts in the queue at once.
+    overlaps: Vec<UnitType>,
+}
+
+impl World {
+    /// One step of the world: tasks start, run, report or vanish.
+    fn step(&mut self) {
+        self.step += 1;
+        let mut index = 0;
+        while index < self.live.len() {
+            let live = &mut self.live[index];
+            if live.name == "someone-else" {
+                // Not ours: it runs on, whatever it is.
+                index += 1;
+                continue;
+            }
+            let Some(steps) = live.running else {
+                live.running = Some(0);
+                live.node = Some(format!(
+                    "n{}",
+                    (live.task.letter.letter() as usize - 97) % 3 + 1
+                ));
+                let mark = format!("{} {}\n", now_nanos(), live.node.as_deref().unwrap());
+                std::fs::write(live.task.file(&self.dir, TaskFile::StartMark), mark).unwrap();
+                index += 1;
+                continue;
+            };
+            live.running = Some(steps + 1);
+            let task = live.task;
+            let gone = match (self.plan)(task) {
+                Report {
+                    steps: after,
+                    code,
+                    length,
+                } if steps + 1 >= after => {
+                    self.report(task, code, length);
+                    true
+                }
+                Requeued {
+                    steps: after,
+                    length,
+                } if steps + 1 >= after => {
+                    if live.requeued {
+                        self.report(task, 0, length);
+                        true
+                    } else {
+                        live.requeued = true;
+                        live.running = None;
+                        false
+                    }
+                }
+                Vanish { steps: after } => steps + 1 >= after,
+                _ => false,
+            };
+            if gone {
+                self.live.remove(index);
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    fn report(&self, task: ArrayTask, code: i32, length: usize) {
+        if code == 0 {
+            protocol::write_result(&task.file(&self.dir, TaskFile::Result), length).unwrap();
+        } else {
+            std::fs::write(task.file(&self.dir, TaskFile::Stderr), "it went wrong\n").unwrap();
+        }
+        std::fs::write(task.file(&self.dir, TaskFile::Status), format!("{code}\n")).unwrap();
+    }
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[derive(Clone)]
+struct FakeQueue(Rc<RefCell<World>>);
+
+impl Queue for FakeQueue {
+    fn submit(&mut self, submission: &Submission) -> anyhow::Result<String> {
+        let mut world = self.0.borrow_mut();
+        if world.failing_submissions > 0 {
+            world.failing_submissions -= 1;
+            anyhow::bail!("sbatch failed: Socket timed out");
+        }
+        world.next_job += 1;
+        let job = world.next_job.to_string();
+        for (index, &task) in submission.tasks.iter().enumerate() {
+            if world.live.iter().any(|l| l.task.letter == task.letter) {
+                world.overlaps.push(task.letter);
+            }
+            world.live.push(Live {
+                id: format!("{job}_{index}"),
+                name: submission.name.to_string(),
+                task,
+                node: None,
+                running: None,
+                requeued: false,
+            });
+        }
+        world.submitted.push(submission.tasks.to_vec());
+        Ok(job)
+    }
+
+    fn queued(&mut self, name: &str, jobs: &[String]) -> Option<Vec<Queued>> {
+        let mut world = self.0.borrow_mut();
+        world.step();
+        if world.silent.contains(&world.step) {
+            return None;
+        }
+        Some(
+            world
+                .live
+                .iter()
+                .filter(|l| {
+                    l.name == name && jobs.iter().any(|j| l.id.starts_with(&format!("{j}_")))
+                })
+                .map(|l| Queued {
+                    id: l.id.clone(),
+                    node: l.node.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    fn cancel(&mut self, name: &str, targets: &[String], kill: bool) {
+        let mut world = self.0.borrow_mut();
+        world.cancelled.push((targets.to_vec(), kill));
+        world
+            .live
+            .retain(|l| l.name != name || !targets.contains(&l.id));
+    }
+}
+
+/// A run of the array over the fake, and what it left.
+struct Run {
+    attempts: Vec<Attempt>,
+    interrupted: Option<i32>,
+    world: Rc<RefCell<World>>,
+    /// The step at which each attempt settled, in order.
+    settled_at: Vec<usize>,
+    recorded: Vec<Submitted>,
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn outcome(&self, letter: char) -> Vec<(u32, Outcome)> {
+        self.attempts
+            .iter()
+            .filter(|a| a.letter.letter() == letter)
+            .map(|a| (a.number, a.outcome.clone()))
+            .collect()
+    }
+
+    fn world(&self) -> std::cell::Ref<'_, World> {
+        self.world.borrow()
+    }
+}
+
+/// An earlier submission: its tasks, and those that reported a length.
+type Earlier = (Vec<ArrayTask>, Vec<(ArrayTask, usize)>);
+
+struct Setup {
+    plan: Box<dyn Fn(ArrayTask) -> Plan>,
+    policy: Policy,
+    letters: &'static str,
+    failing_submissions: usize,
+    silent: std::ops::Range<usize>,
+    /// Tasks of an earlier run, for `--resume`: submitted into the fake
+    /// queue (and reported, where `reported` says) before the run.
+    earlier: Vec<Earlier>,
+    /// Tasks of `earlier` that left the queue without a word.
+    vanished: Vec<ArrayTask>,
+    /// A job of someone else, under a reused id, holding these tasks.
+    foreign: Vec<ArrayTask>,
+    stop_at_step: Option<usize>,
+}
+
+fn setup(plan: impl Fn(ArrayTask) -> Plan + 'static) -> Setup {
+    Setup {
+        plan: Box::new(plan),
+        policy: Policy {
+            first_poll: Duration::from_millis(1),
+            max_poll: Duration::from_millis(2),
+            grace: Duration::from_millis(50),
+            ..Policy::default()
+        },
+        letters: "abc",
+        failing_submissions: 0,
+        silent: 0..0,
+        earlier: Vec::new(),
+        vanished: Vec::new(),
+        foreign: Vec::new(),
+        stop_at_step: None,
+    }
+}
+
+fn task(letter: char, attempt: u32) -> ArrayTask {
+    ArrayTask {
+        letter: UnitType::from_ascii(letter as u8).unwrap(),
+        attempt,
+    }
+}
+
+impl Setup {
+    fn run(self) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ArraySpec {
+            dir: dir.path().to_path_buf(),
+            program: PathBuf::from("/bin/reduce"),
+            sbatch_args: Vec::new(),
+            name: "slurm-array-1-1".into(),
+            polymer_len: 100,
+        };
+        let world = Rc::new(RefCell::new(World {
+            dir: spec.dir.clone(),
+            plan: self.plan,
+            live: Vec::new(),
+            step: 0,
+            next_job: 0,
+            submitted: Vec::new(),
+            failing_submissions: 0,
+            silent: self.silent,
+            cancelled: Vec::new(),
+            overlaps: Vec::new(),
+        }));
+        let mut queue = FakeQueue(Rc::clone(&world));
+        let mut earlier = Vec::new();
+        for (tasks, reported) in &self.earlier {
+            let job_id = queue
+                .submit(&Submission {
+                    script: Path::new("old.sh"),
+                    name: &spec.name,
+                    tasks,
+                    options: &[],
+                })
+                .unwrap();
+            for &(task, length) in reported {
+                world.borrow().report(task, 0, length);
+                world.borrow_mut().live.retain(|l| l.task != task);
+            }
+            earlier.push(Submitted {
+                job_id,
+                tasks: tasks.clone(),
+            });
+        }
+        world
+            .borrow_mut()
+            .live
+            .retain(|l| !self.vanished.contains(&l.task));
+        if !self.foreign.is_empty() {
+            // The controller lost its state: job ids start again, and the
+            // id of an earlier submission now names someone else's job.
+            let mut w = world.borrow_mut();
+            w.live.retain(|l| !self.foreign.contains(&l.task));
+            for (index, &task) in self.foreign.iter().enumerate() {
+                w.live.push(Live {
+                    id: format!("1_{index}"),
+                    name: "someone-else".into(),
+                    task,
+                    node: Some("n9".into()),
+                    running: Some(0),
+                    requeued: false,
+                });
+            }
+        }
+        world.borrow_mut().failing_submissions = self.failing_submissions;
+        let recorded = RefCell::new(Vec::new());
+        let on_submit = |s: &Submitted| recorded.borrow_mut().push(s.clone());
+        let settled_at = RefCell::new(Vec::new());
+        let signals = Signals::detached().unwrap();
+        let progress = |_: &Attempt| settled_at.borrow_mut().push(world.borrow().step);
+        let letters = UnitType::parse_set(self.letters).unwrap();
+        let mut array = Array::new(
+            &spec,
+            FakeQueue(Rc::clone(&world)),
+            Duration::ZERO,
+            1,
+            &on_submit,
+        );
+        let (adopted, todo) = array.adopt(&earlier, &letters);
+        let stop_at = self.stop_at_step;
+        let watcher = StopAt {
+            inner: array,
+            signals: &signals,
+            world: Rc::clone(&world),
+            at: stop_at,
+        };
+        let mut supervisor =
+            Supervisor::new(watcher, &self.policy, &signals, Instant::now(), &progress);
+        for (task, started) in adopted {
+            supervisor.adopt(task.letter, task.attempt, started);
+        }
+        let supervision = supervisor.run(todo);
+        Run {
+            attempts: supervision.attempts,
+            interrupted: supervision.interrupted,
+            world,
+            settled_at: settled_at.into_inner(),
+            recorded: recorded.into_inner(),
+            _dir: dir,
+        }
+    }
+}
+
+/// The array backend, with a stop request made up at a given step.
+struct StopAt<'a, 'b> {
+    inner: Array<'a, FakeQueue>,
+    signals: &'b Signals,
+    world: Rc<RefCell<World>>,
+    at: Option<usize>,
+}
+
+impl Backend for StopAt<'_, '_> {
+    type Task = Task;
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Task>, String>> {
+        self.inner.start(wanted)
+    }
+    fn refresh(&mut self, now: Instant) {
+        if self.at.is_some_and(|at| self.world.borrow().step >= at) {
+            self.at = None;
+            self.signals.request_stop(libc::SIGTERM);
+        }
+        self.inner.refresh(now)
+    }
+    fn look(&mut self, task: &mut Task) -> Option<Mark> {
+        self.inner.look(task)
+    }
+    fn has_ended(&mut self, task: &mut Task) -> bool {
+        self.inner.has_ended(task)
+    }
+    fn signal(&mut self, task: &mut Task, signal: Signal) {
+        self.inner.signal(task, signal)
+    }
+    fn conclude(&mut self, task: Task, stopped: bool) -> Concluded {
+        self.inner.conclude(task, stopped)
+    }
+    fn finish(&mut self, signals: &Signals, interrupted: bool) {
+        self.inner.finish(signals, interrupted)
+    }
+}
+
+#[test]
+fn every_task_that_reports_gives_its_letter_its_length_and_host() {
+    let run = setup(|t| ok(10 + (t.letter.letter() as usize - 97))).run();
+    assert_eq!(run.outcome('a'), [(1, Outcome::Ok(10))]);
+    assert_eq!(run.outcome('b'), [(1, Outcome::Ok(11))]);
+    assert_eq!(run.outcome('c'), [(1, Outcome::Ok(12))]);
+    let hosts: Vec<_> = run.attempts.iter().map(|a| a.host.clone()).collect();
+    assert!(
+        hosts
+            .iter()
+            .all(|h| h.as_deref().is_some_and(|h| h.starts_with('n'))),
+        "{hosts:?}"
+    );
+    let world = run.world();
+    assert_eq!(world.submitted.len(), 1, "one submission for every letter");
+    assert!(world.live.is_empty(), "nothing left in the queue");
+    assert!(world.cancelled.is_empty());
+    assert_eq!(run.recorded.len(), 1, "the submission was recorded");
+}
+
+#[test]
+fn a_task_lost_without_a_report_fails_its_letter_naming_its_node() {
+    let run = setup(|t| {
+        if t.letter.letter() == 'b' {
+            Vanish { steps: 2 }
+        } else {
+            ok(5)
+        }
+    })
+    .run();
+    assert_eq!(run.outcome('b'), [(1, Outcome::Lost)]);
+    let lost = run
+        .attempts
+        .iter()
+        .find(|a| a.outcome == Outcome::Lost)
+        .unwrap();
+    assert_eq!(lost.host.as_deref(), Some("n2"));
+    // Fail-fast: the others were cancelled (or had already reported).
+    assert!(
+        run.attempts.iter().all(|a| a.letter.letter() == 'b'
+            || matches!(a.outcome, Outcome::Ok(5) | Outcome::Cancelled))
+    );
+    assert!(run.world().live.is_empty());
+}
+
+#[test]
+fn a_lost_task_is_retried_as_a_new_submission_and_counts_once() {
+    let mut s = setup(|t| {
+        if t == task('b', 1) {
+            Vanish { steps: 2 }
+        } else {
+            ok(7)
+        }
+    });
+    s.policy.retries = 1;
+    let run = s.run();
+    assert_eq!(run.outcome('b'), [(1, Outcome::Lost), (2, Outcome::Ok(7))]);
+    assert_eq!(run.outcome('a'), [(1, Outcome::Ok(7))]);
+    let world = run.world();
+    assert_eq!(
+        world.submitted,
+        [
+            vec![task('a', 1), task('b', 1), task('c', 1)],
+            vec![task('b', 2)]
+        ]
+    );
+    assert!(
+        world.overlaps.is_empty(),
+        "never two attempts of one letter queued at once"
+    );
+}
+
+#[test]
+fn a_task_requeued_by_slurm_is_the_same_attempt_and_is_waited_for() {
+    let mut s = setup(|t| {
+        if t.letter.letter() == 'a' {
+            Requeued {
+                steps: 2,
+                length: 3,
+            }
+        } else {
+            ok(4)
+        }
+    });
+    s.policy.retries = 2;
+    let run = s.run();
+    assert_eq!(run.outcome('a'), [(1, Outcome::Ok(3))]);
+    assert_eq!(run.world().submitted.len(), 1, "nothing submitted again");
+    assert!(run.world().cancelled.is_empty());
+}
+
+#[test]
+fn a_task_past_its_timeout_is_cancelled_and_retried_only_once_it_left_the_queue() {
+    let mut s = setup(|t| if t == task('c', 1) { Hang } else { ok(2) });
+    s.policy.timeout = Some(Duration::from_millis(40));
+    s.policy.retries = 1;
+    let run = s.run();
+    assert_eq!(
+        run.outcome('c'),
+        [(1, Outcome::Timeout), (2, Outcome::Ok(2))]
+    );
+    let world = run.world();
+    assert_eq!(
+        world.cancelled.first().map(|(t, kill)| (t.len(), *kill)),
+        Some((1, false))
+    );
+    assert!(world.overlaps.is_empty());
+    assert!(world.live.is_empty());
+}
+
+#[test]
+fn a_failed_submission_is_a_failed_attempt_retried_like_any_other() {
+    let mut s = setup(|_| ok(9));
+    s.failing_submissions = 1;
+    s.policy.retries = 1;
+    let run = s.run();
+    for letter in ['a', 'b', 'c'] {
+        let outcomes = run.outcome(letter);
+        assert!(
+            matches!(outcomes[0], (1, Outcome::SpawnError(ref why)) if why.contains("sbatch failed")),
+            "{outcomes:?}"
+        );
+        assert_eq!(outcomes[1], (2, Outcome::Ok(9)));
+    }
+    assert_eq!(run.world().submitted.len(), 1);
+}
+
+#[test]
+fn a_failed_submission_without_retries_fails_the_run() {
+    let mut s = setup(|_| ok(9));
+    s.failing_submissions = 1;
+    let run = s.run();
+    assert_eq!(run.attempts.len(), 3);
+    assert!(
+        run.attempts
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::SpawnError(_)))
+    );
+    assert!(run.world().submitted.is_empty());
+}
+
+#[test]
+fn nothing_is_concluded_while_the_queue_does_not_answer() {
+    let mut s = setup(|t| {
+        if t.letter.letter() == 'a' {
+            Vanish { steps: 1 }
+        } else {
+            Hang
+        }
+    });
+    s.letters = "ab";
+    s.silent = 2..40;
+    s.policy.keep_going = true;
+    s.stop_at_step = Some(60);
+    let run = s.run();
+    assert_eq!(run.outcome('a'), [(1, Outcome::Lost)]);
+    assert!(
+        run.settled_at[0] >= 40,
+        "lost only once the queue answered: {:?}",
+        run.settled_at
+    );
+    assert_eq!(run.outcome('b'), [(1, Outcome::Cancelled)]);
+    assert_eq!(run.interrupted, Some(libc::SIGTERM));
+}
+
+#[test]
+fn a_stop_request_cancels_every_task_and_waits_until_the_queue_is_empty() {
+    let mut s = setup(|_| Hang);
+    s.stop_at_step = Some(3);
+    let run = s.run();
+    assert_eq!(run.interrupted, Some(libc::SIGTERM));
+    assert!(run.attempts.iter().all(|a| a.outcome == Outcome::Cancelled));
+    assert_eq!(run.attempts.len(), 3);
+    assert!(run.world().live.is_empty());
+}
+
+#[test]
+fn a_failure_without_keep_going_cancels_the_other_tasks() {
+    let run = setup(|t| match t.letter.letter() {
+        'a' => Report {
+            steps: 2,
+            code: 3,
+            length: 0,
+        },
+        _ => Hang,
+    })
+    .run();
+    let a = &run
+        .attempts
+        .iter()
+        .find(|a| a.letter.letter() == 'a')
+        .unwrap();
+    assert_eq!(a.outcome, Outcome::Exit(3));
+    assert_eq!(a.stderr_tail, ["it went wrong"]);
+    assert_eq!(run.outcome('b'), [(1, Outcome::Cancelled)]);
+    assert_eq!(run.outcome('c'), [(1, Outcome::Cancelled)]);
+    assert!(run.world().live.is_empty());
+}
+
+#[test]
+fn resume_adopts_what_is_ours_and_submits_the_rest_again() {
+    let mut s = setup(|_| ok(6));
+    s.letters = "abcd";
+    // An earlier run submitted a-d: a reported, b is still queued, c left
+    // without a word, and d's job id now belongs to someone else's job.
+    s.earlier = vec![(
+        vec![task('a', 1), task('b', 1), task('c', 1), task('d', 1)],
+        vec![(task('a', 1), 8)],
+    )];
+    s.vanished = vec![task('c', 1)];
+    s.foreign = vec![task('d', 1)];
+    let run = s.run();
+    assert_eq!(run.outcome('a'), [(1, Outcome::Ok(8))]);
+    assert_eq!(run.outcome('b'), [(1, Outcome::Ok(6))]);
+    assert_eq!(run.outcome('c'), [(2, Outcome::Ok(6))]);
+    assert_eq!(run.outcome('d'), [(2, Outcome::Ok(6))]);
+    let world = run.world();
+    assert_eq!(
+        world.submitted.last().unwrap(),
+        &vec![task('c', 2), task('d', 2)]
+    );
+    let foreign = world
+        .live
+        .iter()
+        .filter(|l| l.name == "someone-else")
+        .count();
+    assert_eq!(
+        foreign, 1,
+        "someone else's job was neither waited on nor cancelled"
+    );
+    assert!(world.cancelled.is_empty());
+}
+
+#[test]
+fn resume_waits_for_every_task_while_the_queue_does_not_answer() {
+    let mut s = setup(|_| ok(6));
+    s.letters = "ab";
+    s.earlier = vec![(vec![task('a', 1), task('b', 1)], vec![])];
+    s.silent = 1..2;
+    let run = s.run();
+    assert_eq!(run.outcome('a'), [(1, Outcome::Ok(6))]);
+    assert_eq!(run.outcome('b'), [(1, Outcome::Ok(6))]);
+    assert_eq!(
+        run.world().submitted.len(),
+        1,
+        "only the earlier submission"
+    );
+}

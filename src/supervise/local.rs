@@ -1,0 +1,221 @@
+//! Attempts as child processes of orchestrate, started directly or behind a
+//! launcher prefix (`nice`, `srun`): the [`Backend`] of the process mode
+//! without `--sbatch`.
+//!
+//! Every child leads its own process group, so a stop reaches whatever it
+//! started there, and a terminal's Ctrl-C reaches only the orchestrator,
+//! which forwards it. On Linux each child also asks the kernel to kill it if
+//! the orchestrator dies, and the orchestrator is the subreaper of the
+//! children's descendants (see [`contain`](super::contain)).
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::Child as Process;
+use std::time::{Duration, Instant};
+
+use super::backend::{Backend, Clock, Concluded, Mark, Signal, Started};
+use super::child::{ChildProgram, Handles, Running};
+use super::contain;
+use super::launcher::Launcher;
+use crate::polymer::UnitType;
+use crate::protocol::Assignment;
+use crate::signals::Signals;
+
+/// The letters' children: what each is handed, and how it is started.
+pub struct Local<'a> {
+    program: &'a ChildProgram,
+    /// The polymer every child reads (a private snapshot).
+    polymer: PathBuf,
+    /// Whether children get `polymer` as their standard input (opened
+    /// afresh for each, so each reads from its start) and `-` as the
+    /// polymer on their command line, instead of the path.
+    polymer_on_stdin: bool,
+    /// Its length: no valid result is larger.
+    polymer_len: usize,
+    /// A private folder for this run's per-attempt result files and start
+    /// marks: a path there is given to one attempt only.
+    dir: PathBuf,
+    /// This machine's name, where direct children run.
+    host: Option<String>,
+    /// Every child's stdin and stdout: one /dev/null, duplicated per child.
+    null: Option<File>,
+    /// Launcher clean-ups (scancel) of stopped children, run alongside.
+    cancels: Vec<Process>,
+    /// The pids of the children alive, spared by the kill of orphans.
+    alive: Vec<libc::pid_t>,
+}
+
+/// A child of the local backend.
+pub struct Child {
+    running: Running,
+    attempt: u32,
+}
+
+impl<'a> Local<'a> {
+    pub fn new(
+        program: &'a ChildProgram,
+        polymer: PathBuf,
+        polymer_on_stdin: bool,
+        polymer_len: usize,
+        dir: PathBuf,
+    ) -> Local<'a> {
+        Local {
+            program,
+            polymer,
+            polymer_on_stdin,
+            polymer_len,
+            dir,
+            host: crate::protocol::this_host(),
+            null: File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .ok(),
+            cancels: Vec::new(),
+            alive: Vec::new(),
+        }
+    }
+
+    /// The assignment of one attempt, with a result path of its own: its
+    /// name carries a random token, so that no other child (a sibling
+    /// guessing `b.1.txt`, one left over from an earlier attempt) writes it
+    /// by accident.
+    fn assignment(&self, letter: UnitType, attempt: u32) -> Assignment {
+        use std::hash::{BuildHasher, Hasher};
+        let token = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Assignment {
+            letter,
+            result: self
+                .dir
+                .join(format!("{letter}.{attempt}.{token:016x}.txt")),
+            polymer: if self.polymer_on_stdin {
+                PathBuf::from("-")
+            } else {
+                self.polymer.clone()
+            },
+        }
+    }
+
+    fn spawn(&mut self, letter: UnitType, attempt: u32) -> std::io::Result<Child> {
+        let Some(null) = &self.null else {
+            return Err(std::io::Error::other("could not open /dev/null"));
+        };
+        let stdin = self
+            .polymer_on_stdin
+            .then(|| File::open(&self.polymer))
+            .transpose()?;
+        let assignment = self.assignment(letter, attempt);
+        let running = Running::spawn(assignment, attempt, self.program, Handles { null, stdin })?;
+        self.alive.push(running.pid());
+        Ok(Child { running, attempt })
+    }
+
+    /// Kills whatever the ended children left behind outside their groups,
+    /// sparing the children alive and the clean-ups running.
+    fn kill_orphans(&self) {
+        let keep: Vec<libc::pid_t> = self
+            .alive
+            .iter()
+            .copied()
+            .chain(self.cancels.iter().map(|c| c.id() as libc::pid_t))
+            .collect();
+        contain::kill_orphans(&keep);
+    }
+}
+
+impl Backend for Local<'_> {
+    type Task = Child;
+
+    /// One: children that end while the others are still being spawned
+    /// are seen at once.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Child>, String>> {
+        let clock = match self.program.launcher {
+            Launcher::Direct => Clock::Spawn,
+            // Only a scheduler queues: there the clock waits for the mark.
+            Launcher::Slurm { .. } => Clock::Mark,
+            Launcher::Prefix(_) => Clock::SpawnUntilMark,
+        };
+        let host = (self.program.launcher == Launcher::Direct)
+            .then(|| self.host.clone())
+            .flatten();
+        wanted
+            .iter()
+            .map(|&(letter, attempt)| {
+                let child = self.spawn(letter, attempt).map_err(|err| err.to_string())?;
+                Ok(Started {
+                    spawned: child.running.spawned(),
+                    task: child,
+                    clock,
+                    host: host.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn look(&mut self, child: &mut Child) -> Option<Mark> {
+        child.running.bound_stderr();
+        child.running.look_for_start_mark()
+    }
+
+    fn has_ended(&mut self, child: &mut Child) -> bool {
+        child.running.has_exited()
+    }
+
+    fn signal(&mut self, child: &mut Child, signal: Signal) {
+        child.running.signal_group(match signal {
+            Signal::Stop => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        });
+    }
+
+    fn conclude(&mut self, child: Child, stopped: bool) -> Concluded {
+        let pid = child.running.pid();
+        self.alive.retain(|&alive| alive != pid);
+        let (assignment, concluded) = child.running.conclude(self.polymer_len);
+        // Under a launcher that needs it (srun), cancels what a stopped
+        // child may have left queued or running elsewhere.
+        if stopped
+            && let Some(mut cancel) = self
+                .program
+                .launcher
+                .cancel(assignment.letter, child.attempt)
+            && let Ok(process) = cancel.spawn()
+        {
+            self.cancels.push(process);
+        }
+        concluded
+    }
+
+    /// Only while no child runs: an orphan cannot be traced back to the
+    /// child that started it, and one that a running child still needs (a
+    /// helper it daemonised) must not be killed under it.
+    fn idle(&mut self) {
+        self.kill_orphans();
+    }
+
+    /// Waits for the launcher clean-ups (killing them after a while: a
+    /// scheduler that does not answer must not hang the run), and kills
+    /// orphans once more.
+    fn finish(&mut self, _signals: &Signals, _interrupted: bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.cancels.is_empty() {
+            self.cancels
+                .retain_mut(|cancel| matches!(cancel.try_wait(), Ok(None)));
+            if Instant::now() >= deadline {
+                for cancel in &mut self.cancels {
+                    let _ = cancel.kill();
+                    let _ = cancel.wait();
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        contain::kill_orphans(&[]);
+    }
+}
