@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on this machine, for running and testing
-# `orchestrate --launcher srun ...` against a real scheduler.
+# A Slurm cluster on this machine, for running and testing `orchestrate
+# --launcher srun ...` and `--sbatch` against a real scheduler.
 #
-#   sudo scripts/slurm-local.sh start   # install if needed, configure, start, wait until idle
-#   sudo scripts/slurm-local.sh stop    # cancel jobs, stop the daemons, remove state, logs, cgroups
-#   scripts/slurm-local.sh env          # print the SLURM_CONF line to export
+#   sudo scripts/slurm-local.sh start             # one node: this machine
+#   sudo scripts/slurm-local.sh start --nodes 3   # three nodes n1..n3, one controller
+#   sudo scripts/slurm-local.sh fail-node n2      # n2 loses power: every process of it dies at once
+#   sudo scripts/slurm-local.sh revive-node n2    # n2 boots again (slurmd back; Slurm returns it to service)
+#   sudo scripts/slurm-local.sh stop              # cancel jobs, stop the daemons, remove everything it made
+#   scripts/slurm-local.sh env                    # print the SLURM_CONF line to export
+#
+# With --nodes N, each node is a slurmd in a network namespace of its own
+# (pfslurm-n1, ...), with its own hostname (a UTS namespace) and one
+# address on a bridge this script creates (pfslurm0, 10.213.57.0/24: the
+# controller .1, node i .(10+i)); no other address is ever used, and
+# nothing is routed off the bridge. The controller and the client
+# commands run outside the namespaces and reach the nodes over the
+# bridge, as a login node reaches compute nodes. Namespaces do not
+# separate files: the results folder, munge's socket and the
+# configuration are shared, as a cluster's shared filesystem would share
+# them. Each node tracks its processes in cgroups of its own
+# (/sys/fs/cgroup/freezer/slurm_<node>). The controller declares a node
+# that stops answering DOWN within SlurmdTimeout (5 s) plus its ping
+# cycle: about 20-30 s here.
 #
 # Needs root, a cgroup v1 freezer hierarchy at /sys/fs/cgroup/freezer, and
 # Debian's packages slurmd, slurmctld, slurm-client and munge (installed by
@@ -36,6 +53,9 @@ set -euo pipefail
 dir=${SLURM_LOCAL_DIR:-/tmp/polymer-fanout-slurm}
 conf=$dir/slurm.conf
 freezer=/sys/fs/cgroup/freezer
+bridge=pfslurm0
+prefix=10.213.57
+netns_prefix=pfslurm-
 
 say() { echo "slurm-local: $*" >&2; }
 
@@ -83,14 +103,14 @@ start_munge() {
     exit 1
 }
 
+# The settings every cluster shares; $1 the controller line, then the
+# node and partition lines on standard input.
 write_config() {
-    local host cpus
-    host=$(hostname -s)
-    cpus=$(nproc)
     mkdir -p "$dir/state" "$dir/spool"
-    cat > "$conf" << CONF
+    {
+        cat << CONF
 ClusterName=local
-SlurmctldHost=$host
+$1
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -102,21 +122,22 @@ SelectTypeParameters=CR_CPU
 SchedulerType=sched/builtin
 MpiDefault=none
 ReturnToService=2
+SlurmdTimeout=5
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/slurmctld.log
-SlurmdLogFile=$dir/slurmd.log
+SlurmdLogFile=$dir/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 KillWait=5
-NodeName=$host CPUs=$cpus State=UNKNOWN
-PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:26
 CONF
+        cat
+    } > "$conf"
     # Read from beside slurm.conf. cgroup/v1 named explicitly: autodetect
     # picks it here too, but a machine where it would pick v2 needs
     # settings (IgnoreSystemd) this script does not write, and should fail
@@ -128,7 +149,64 @@ CgroupAutomount=no
 CONF
 }
 
+# The nodes of the running cluster, one name a line.
+nodes() {
+    cat "$dir/nodes" 2> /dev/null || true
+}
+
+# A bridge and, for each node, a network namespace joined to it by a veth
+# pair, with the node's address.
+make_network() {
+    local count=$1 i
+    ip link add "$bridge" type bridge
+    ip addr add "$prefix.1/24" dev "$bridge"
+    ip link set "$bridge" up
+    for i in $(seq "$count"); do
+        ip netns add "${netns_prefix}n$i"
+        ip link add "pfslurm-h$i" type veth peer name eth0 netns "${netns_prefix}n$i"
+        ip link set "pfslurm-h$i" master "$bridge" up
+        ip -n "${netns_prefix}n$i" addr add "$prefix.$((10 + i))/24" dev eth0
+        ip -n "${netns_prefix}n$i" link set eth0 up
+        ip -n "${netns_prefix}n$i" link set lo up
+    done
+}
+
+# Starts node $1's slurmd inside its namespace, as that host. nsenter, not
+# `ip netns exec`, which remounts /sys and hides the cgroup hierarchies.
+start_node() {
+    local node=$1
+    nsenter --net="/run/netns/$netns_prefix$node" unshare --uts \
+        sh -c 'hostname "$1"; exec slurmd -f "$2" -N "$1"' sh "$node" "$conf"
+}
+
+# Waits until sinfo shows $1 nodes idle.
+wait_idle() {
+    local want=$1 idle
+    for _ in $(seq 300); do
+        idle=$(sinfo -h -N -o '%N %T' 2> /dev/null | awk '$2 == "idle"' | wc -l)
+        if [[ $idle -ge $want ]]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    say "the nodes did not become idle; logs in $dir"
+    sinfo -N >&2 || true
+    tail -n 20 "$dir"/*.log >&2 || true
+    exit 1
+}
+
 start() {
+    local count=0 host nodes
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --nodes)
+                [[ $# -ge 2 && $2 =~ ^[1-9][0-9]?$ ]] || { say "--nodes takes a number of nodes, 1 to 99"; exit 2; }
+                count=$2
+                shift 2
+                ;;
+            *) say "unknown option $1"; exit 2 ;;
+        esac
+    done
     [[ $(id -u) -eq 0 ]] || { say "start needs root"; exit 1; }
     install_packages
     if [[ -f $dir/slurmctld.pid ]] && kill -0 "$(cat "$dir/slurmctld.pid")" 2> /dev/null; then
@@ -137,20 +215,65 @@ start() {
     fi
     check_cgroups
     start_munge
-    write_config
+    host=$(hostname -s)
     export SLURM_CONF=$conf
+    if [[ $count -eq 0 ]]; then
+        write_config "SlurmctldHost=$host" << CONF
+NodeName=$host CPUs=$(nproc) State=UNKNOWN
+PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:26
+CONF
+        echo "$host" > "$dir/nodes"
+        slurmctld -c -f "$conf"
+        slurmd -f "$conf"
+        wait_idle 1
+        say "node $host idle; export SLURM_CONF=$conf"
+        return
+    fi
+    if ip link show "$bridge" > /dev/null 2>&1 || [[ -n $(ip netns list | grep "^$netns_prefix") ]]; then
+        say "a network of an earlier cluster is still there; run stop first"
+        exit 1
+    fi
+    nodes=$(for i in $(seq "$count"); do echo "n$i"; done)
+    write_config "SlurmctldHost=$host($prefix.1)" << CONF
+$(for i in $(seq "$count"); do echo "NodeName=n$i NodeAddr=$prefix.$((10 + i)) CPUs=$(nproc) State=UNKNOWN"; done)
+PartitionName=local Nodes=n[1-$count] Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:26
+CONF
+    echo "$nodes" > "$dir/nodes"
+    make_network "$count"
     slurmctld -c -f "$conf"
-    slurmd -f "$conf"
-    for _ in $(seq 300); do
-        if [[ $(sinfo -h -o %T 2> /dev/null) == idle ]]; then
-            say "node $(hostname -s) idle; export SLURM_CONF=$conf"
-            return
-        fi
-        sleep 0.1
+    for node in $nodes; do
+        start_node "$node"
     done
-    say "the node did not become idle; logs in $dir"
-    tail -n 20 "$dir/slurmctld.log" "$dir/slurmd.log" >&2 || true
-    exit 1
+    wait_idle "$count"
+    say "nodes $(tr '\n' ' ' <<< "$nodes")idle; export SLURM_CONF=$conf"
+}
+
+# Node $1 loses power: every process in its namespace (slurmd, its
+# slurmstepds, their tasks) is killed at once, frozen first so that
+# nothing forks meanwhile. The controller finds out only by the node's
+# silence.
+fail_node() {
+    local node=$1 ns=$netns_prefix$1 pids
+    [[ -e /run/netns/$ns ]] || { say "no node $node (no namespace $ns)"; exit 1; }
+    for _ in $(seq 50); do
+        pids=$(ip netns pids "$ns")
+        [[ -n $pids ]] || break
+        # shellcheck disable=SC2086 # one pid a word
+        kill -STOP $pids 2> /dev/null || true
+        # shellcheck disable=SC2086
+        kill -KILL $pids 2> /dev/null || true
+        sleep 0.05
+    done
+    rm -f "$dir/slurmd-$node.pid"
+    say "node $node is down (every process of it killed)"
+}
+
+revive_node() {
+    local node=$1
+    [[ -e /run/netns/$netns_prefix$node ]] || { say "no node $node"; exit 1; }
+    export SLURM_CONF=$conf
+    start_node "$node"
+    say "slurmd of $node started"
 }
 
 # Jobs still queued or running are cancelled while the daemons are up, so
@@ -198,13 +321,13 @@ remove_cgroups() {
 }
 
 stop() {
-    local pids=() pid host
+    local pids=() pid ns left
     cancel_jobs
-    # Both at once: each takes 1-2 s to shut down, and neither needs the
-    # other for it.
-    for daemon in slurmd slurmctld; do
-        if [[ -f $dir/$daemon.pid ]]; then
-            pids+=("$(cat "$dir/$daemon.pid")")
+    # Every daemon at once: each takes 1-2 s to shut down, and none needs
+    # the others for it.
+    for file in "$dir"/slurmd*.pid "$dir"/slurmctld.pid; do
+        if [[ -f $file ]]; then
+            pids+=("$(cat "$file")")
         fi
     done
     for pid in "${pids[@]}"; do
@@ -217,21 +340,48 @@ stop() {
         done
         kill -9 "$pid" 2> /dev/null || true
     done
-    host=$(hostname -s)
+    # The nodes' namespaces, found by name, whatever state says: whatever
+    # still runs in one (a slurmstepd, a task) is killed, then the
+    # namespace goes, and its veth with it.
+    while read -r ns; do
+        [[ -n $ns ]] || continue
+        for _ in $(seq 50); do
+            left=$(ip netns pids "$ns" 2> /dev/null | tr '\n' ' ')
+            [[ -n ${left// /} ]] || break
+            say "killing leftover processes in $ns: $left"
+            # shellcheck disable=SC2086 # one pid a word
+            kill -KILL $left 2> /dev/null || true
+            sleep 0.1
+        done
+        ip netns delete "$ns" 2> /dev/null || say "could not delete namespace $ns"
+    done < <(ip netns list 2> /dev/null | awk -v p="$netns_prefix" 'index($1, p) == 1 { print $1 }')
+    if ip link show "$bridge" > /dev/null 2>&1; then
+        ip link delete "$bridge" || say "could not delete bridge $bridge"
+    fi
+    # Every node's cgroups: this host's, and those named like the nodes.
     for hierarchy in /sys/fs/cgroup/*/; do
-        remove_cgroups "${hierarchy}slurm_$host"
+        for top in "${hierarchy}slurm_$(hostname -s)" "${hierarchy}"slurm_n[0-9]*; do
+            remove_cgroups "$top"
+        done
     done
     pkill -x munged 2> /dev/null || true
     rm -rf "$dir"
     say "stopped"
 }
 
-case ${1:-} in
-    start) start ;;
+command=${1:-}
+shift || true
+case $command in
+    start) start "$@" ;;
     stop) stop ;;
+    fail-node | revive-node)
+        [[ $# -eq 1 && $1 =~ ^n[0-9]+$ ]] || { echo "usage: $0 $command NODE (n1, n2, ...)" >&2; exit 2; }
+        [[ $(id -u) -eq 0 ]] || { say "$command needs root"; exit 1; }
+        if [[ $command == fail-node ]]; then fail_node "$1"; else revive_node "$1"; fi
+        ;;
     env) echo "export SLURM_CONF=$conf" ;;
     *)
-        echo "usage: $0 start|stop|env" >&2
+        echo "usage: $0 start [--nodes N]|stop|fail-node NODE|revive-node NODE|env" >&2
         exit 2
         ;;
 esac

@@ -26,6 +26,8 @@ pub const FILE_NAME: &str = "orchestrate.json";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArrayRecord {
     pub folder: String,
+    /// The name of its jobs.
+    pub name: String,
     pub jobs: Vec<Submitted>,
 }
 
@@ -62,7 +64,7 @@ impl Manifest {
                     serde_json::json!({ "job_id": job.job_id, "tasks": tasks })
                 })
                 .collect();
-            serde_json::json!({ "folder": array.folder, "jobs": jobs })
+            serde_json::json!({ "folder": array.folder, "name": array.name, "jobs": jobs })
         });
         let json = serde_json::json!({
             "input_sha256": self.input_sha256,
@@ -97,12 +99,18 @@ impl Manifest {
                     .collect::<Option<Vec<_>>>()?;
                 // Only a folder name this program makes: never a path.
                 let folder = array.get("folder")?.as_str()?;
-                Some(
-                    crate::supervise::array::is_folder_name(folder).then(|| ArrayRecord {
+                Some(crate::supervise::array::is_folder_name(folder).then(|| {
+                    ArrayRecord {
                         folder: folder.to_string(),
+                        // Before names were recorded, they were the folder's.
+                        name: array
+                            .get("name")
+                            .and_then(|n| n.as_str())
+                            .unwrap_or(folder)
+                            .to_string(),
                         jobs,
-                    })?,
-                )
+                    }
+                })?)
             }
             _ => None,
         };
@@ -196,6 +204,7 @@ mod tests {
             program: "sha256:00".into(),
             array: Some(ArrayRecord {
                 folder: "slurm-array-1-2".into(),
+                name: "mine".into(),
                 jobs: vec![Submitted {
                     job_id: "42".into(),
                     tasks: UnitType::parse_set("cab")

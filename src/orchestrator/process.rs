@@ -19,7 +19,7 @@ use crate::signals::Signals;
 use crate::supervise::array::{self, Array, ArraySpec, Submitted};
 use crate::supervise::launcher::Launcher;
 use crate::supervise::local::Local;
-use crate::supervise::queue::Slurm;
+use crate::supervise::queue::{self, Slurm};
 use crate::supervise::{self, Attempt, ChildProgram, Outcome, Supervision, Supervisor};
 
 pub(super) fn fan_out(
@@ -140,7 +140,7 @@ fn supervise(
                     .to_path_buf(),
                 program: process.program.clone(),
                 sbatch_args: sbatch_args.clone(),
-                name: array.folder.clone(),
+                name: array.name.clone(),
             };
             let mut backend = Array::new(
                 &spec,
@@ -236,10 +236,14 @@ fn hand_over(
             }
             Some(earlier)
         }
-        (Runner::Array { .. }, _, _) => Some(ArrayRecord {
-            folder: array::folder_name(),
-            jobs: Vec::new(),
-        }),
+        (Runner::Array { sbatch_args, .. }, _, _) => {
+            let folder = array::folder_name();
+            Some(ArrayRecord {
+                name: queue::job_name(sbatch_args).unwrap_or_else(|| folder.clone()),
+                folder,
+                jobs: Vec::new(),
+            })
+        }
         (Runner::Local { .. }, _, _) => None,
     };
     let folder = array

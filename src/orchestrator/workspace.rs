@@ -350,16 +350,25 @@ fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
 
 /// Cancels the job arrays an earlier run recorded, before their folder
 /// goes: an array outlives a killed orchestrate, and its tasks would
-/// otherwise run on into a folder that is no more. Only jobs that still
-/// carry the array's name: a recorded id may name someone else's job now.
+/// otherwise run on into a folder that is no more. Only jobs that are still
+/// the array's: a recorded id may name someone else's job now.
 fn cancel_recorded_arrays(dir: &Path) {
-    use crate::supervise::queue::{Queue, Slurm};
+    use crate::supervise::queue::{Identity, Queue, Slurm};
     if let Ok(Some(Manifest {
         array: Some(array), ..
     })) = Manifest::read(dir)
     {
         let jobs: Vec<String> = array.jobs.iter().map(|j| j.job_id.clone()).collect();
-        Slurm.cancel(&array.folder, &jobs, false);
+        let ours = Identity {
+            name: array.name.clone(),
+            dir: dir.join(&array.folder),
+        };
+        // Asked first, so only what carries the array's name and runs in
+        // its folder is cancelled.
+        if let Some(tasks) = Slurm.queued(&ours, &jobs) {
+            let tasks: Vec<String> = tasks.into_iter().map(|t| t.id).collect();
+            Slurm.cancel(&ours, &tasks, false);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The report for programs: one JSON object with these fields (the README
 //! documents each):
 //! `min_length`, `best_letter`, `full_length`, `input_length`, `results`,
-//! `cached`, `elapsed_ms`, `mode`, `jobs`, `attempts`.
+//! `cached`, `elapsed_ms`, `mode`, `jobs`, `attempts`, `hosts`.
 
 use super::Report;
 use crate::polymer::UnitType;
@@ -25,6 +25,12 @@ pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Val
         .iter()
         .filter(|a| !a.outcome.is_cached())
         .count();
+    // Where each letter's last attempt ran, when known.
+    let hosts: serde_json::Map<String, serde_json::Value> = report
+        .letter_runs()
+        .into_iter()
+        .filter_map(|run| Some((run.letter.to_string(), run.last?.host.clone()?.into())))
+        .collect();
     serde_json::json!({
         "min_length": length,
         "best_letter": letter.to_string(),
@@ -36,6 +42,7 @@ pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Val
         "mode": report.mode.to_string(),
         "jobs": report.jobs,
         "attempts": runs,
+        "hosts": hosts,
     })
 }
 

@@ -23,6 +23,7 @@ pub fn summary(report: &Report, letter: UnitType, length: usize) -> String {
 /// One line per failed attempt, naming the letter and the reason, with the
 /// end of the child's stderr; retried attempts are warnings.
 pub fn failure_lines(report: &Report) -> Vec<String> {
+    let this_host = crate::protocol::this_host();
     report
         .failures()
         .into_iter()
@@ -32,8 +33,14 @@ pub fn failure_lines(report: &Report) -> Vec<String> {
             } else {
                 ("error", String::new())
             };
+            // Where it ran, when that is not here: which node a lost letter
+            // was on.
+            let place = match &attempt.host {
+                Some(host) if Some(host) != this_host.as_ref() => format!(" on {host}"),
+                _ => String::new(),
+            };
             let mut line = format!(
-                "{level}: letter {}: child {}{suffix}",
+                "{level}: letter {}: child{place} {}{suffix}",
                 attempt.letter, attempt.outcome
             );
             if !attempt.stderr_tail.is_empty() {
@@ -54,8 +61,8 @@ pub fn failed_line(verdict: Verdict) -> String {
 /// in columns that line up.
 pub fn letter_table(report: &Report) -> String {
     let mut table = format!(
-        "{:<6} {:>9} {:>11}  {}\n",
-        "letter", "length", "duration", "outcome"
+        "{:<6} {:>9} {:>11}  {:<11} {}\n",
+        "letter", "length", "duration", "outcome", "host"
     );
     for run in report.letter_runs() {
         let letter = run.letter;
@@ -66,12 +73,16 @@ pub fn letter_table(report: &Report) -> String {
                     .length()
                     .map_or_else(|| "-".to_string(), |length| length.to_string());
                 let ms = format!("{:.3} ms", attempt.duration.as_secs_f64() * 1e3);
+                let host = attempt.host.as_deref().unwrap_or("-");
                 format!(
-                    "{letter:<6} {length:>9} {ms:>11}  {}\n",
+                    "{letter:<6} {length:>9} {ms:>11}  {:<11} {host}\n",
                     attempt.outcome.tag()
                 )
             }
-            None => format!("{letter:<6} {:>9} {:>11}  not-started\n", "-", "-"),
+            None => format!(
+                "{letter:<6} {:>9} {:>11}  {:<11} -\n",
+                "-", "-", "not-started"
+            ),
         };
         table.push_str(&line);
     }
@@ -85,7 +96,9 @@ mod tests {
 
     #[test]
     fn the_verbose_table_lines_up() {
-        let table = letter_table(&report(&[('a', 123_456), ('c', 4)], "abc"));
+        let mut r = report(&[('a', 123_456), ('c', 4)], "abc");
+        r.attempts[0].host = Some("n1".into());
+        let table = letter_table(&r);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4);
         // Every column ends where the header's does.
@@ -105,7 +118,30 @@ mod tests {
             assert_eq!(row[1], header[1], "length column of {line:?}");
         }
         assert!(lines[2].starts_with("b      "), "{table}");
-        assert!(lines[2].ends_with("not-started"), "{table}");
+        assert!(lines[2].contains("not-started"), "{table}");
+        assert_eq!(row_host(lines[1]), "n1", "{table}");
+        assert_eq!(row_host(lines[2]), "-", "{table}");
+    }
+
+    fn row_host(line: &str) -> &str {
+        line.split_whitespace().last().unwrap()
+    }
+
+    #[test]
+    fn a_failure_names_the_host_it_ran_on_when_that_is_elsewhere() {
+        use crate::supervise::Outcome;
+        let mut r = report(&[], "bc");
+        let mut lost = super::super::tests::attempt('b', 1, Outcome::Lost);
+        lost.host = Some("n2".into());
+        let mut here = super::super::tests::attempt('c', 1, Outcome::Exit(3));
+        here.host = crate::protocol::this_host();
+        r.attempts = vec![lost, here];
+        let lines = failure_lines(&r);
+        assert_eq!(
+            lines[0],
+            "error: letter b: child on n2 left the Slurm queue without reporting its exit status"
+        );
+        assert_eq!(lines[1], "error: letter c: child exited with status 3");
     }
 
     #[test]

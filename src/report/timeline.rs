@@ -121,13 +121,21 @@ fn axis(chart: &mut Chart) {
     ));
 }
 
-/// The label and bars of one letter at height `y`.
+/// The label and bars of one letter at height `y`: the label names the
+/// host its last attempt ran on, when known.
 fn letter_row(chart: &mut Chart, report: &Report, letter: UnitType, is_best: bool, y: f64) {
     let weight = if is_best { "bold" } else { "normal" };
+    let host = report
+        .attempts
+        .iter()
+        .rev()
+        .find(|a| a.letter == letter)
+        .and_then(|a| a.host.as_deref())
+        .map_or_else(String::new, |host| format!(" @ {}", escape(host)));
     let label = if is_best {
-        format!("{letter} (best)")
+        format!("{letter}{host} (best)")
     } else {
-        letter.to_string()
+        format!("{letter}{host}")
     };
     chart.line(format_args!(
         r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-weight="{weight}">{label}</text>"#,
@@ -161,8 +169,12 @@ fn attempt_bar(chart: &mut Chart, attempt: &Attempt, is_best: bool, y: f64) {
     } else {
         (colour(&attempt.outcome), "")
     };
+    let host = attempt.host.as_deref().map(escape);
+    let (data_host, on_host) = host.as_ref().map_or_else(Default::default, |host| {
+        (format!(r#" data-host="{host}""#), format!(" on {host}"))
+    });
     chart.line(format_args!(
-        r#"<rect class="bar letter" data-letter="{letter}" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{ROW}" fill="{fill}"{stroke}><title>{letter} (attempt {}): {}, {}</title></rect>"#,
+        r#"<rect class="bar letter" data-letter="{letter}"{data_host} x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{ROW}" fill="{fill}"{stroke}><title>{letter} (attempt {}{on_host}): {}, {}</title></rect>"#,
         (x1 - x0).max(1.0),
         attempt.number,
         escape(&attempt.outcome.to_string()),

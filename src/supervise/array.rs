@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::attempt::Outcome;
 use super::backend::{Backend, Clock, Concluded, Mark, Signal, Started};
 use super::child::{outcome_of_result, started_at, tail_lines};
-use super::queue::{Queue, Submission};
+use super::queue::{Identity, Queue, Submission};
 use crate::files;
 use crate::polymer::UnitType;
 use crate::protocol::{self, ArrayTask, TaskFile};
@@ -52,8 +52,8 @@ pub struct ArraySpec {
     pub program: PathBuf,
     /// Extra `sbatch` options, e.g. `--partition=short`.
     pub sbatch_args: Vec<OsString>,
-    /// The name of every job of the array: its identity in the queue (the
-    /// folder's name, unique to the run that made it).
+    /// The name of every job of the array (the user's `--job-name`, else
+    /// the folder's name).
     pub name: String,
     /// The polymer's length: no valid result is larger.
     pub polymer_len: usize,
@@ -90,6 +90,8 @@ pub struct Task {
 pub struct Array<'a, Q: Queue> {
     spec: &'a ArraySpec,
     queue: Q,
+    /// What tells the array's jobs from others with the same ids.
+    ours: Identity,
     /// How often the queue is asked.
     queue_poll: Duration,
     /// Heard of every submission, so the run can record it at once.
@@ -114,6 +116,10 @@ impl<'a, Q: Queue> Array<'a, Q> {
     ) -> Array<'a, Q> {
         Array {
             spec,
+            ours: Identity {
+                name: spec.name.clone(),
+                dir: spec.dir.clone(),
+            },
             queue,
             queue_poll,
             on_submit,
@@ -143,7 +149,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
         // If the queue does not answer, every task not yet reported is
         // taken as still queued: submitting it again could run it twice,
         // and the polling finds out soon enough which ones are really gone.
-        let still = self.queue.queued(&self.spec.name, &jobs);
+        let still = self.queue.queued(&self.ours, &jobs);
         let now = Instant::now();
         let mut adopted = Vec::new();
         let mut todo = Vec::new();
@@ -230,7 +236,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
     fn send_cancellations(&mut self) {
         for (targets, kill) in [(&mut self.to_stop, false), (&mut self.to_kill, true)] {
             if !targets.is_empty() {
-                self.queue.cancel(&self.spec.name, targets, kill);
+                self.queue.cancel(&self.ours, targets, kill);
                 targets.clear();
             }
         }
@@ -280,7 +286,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
             return;
         }
         let asked = Instant::now();
-        if let Some(queued) = self.queue.queued(&self.spec.name, &self.jobs) {
+        if let Some(queued) = self.queue.queued(&self.ours, &self.jobs) {
             self.view = Some(View {
                 asked,
                 tasks: queued.into_iter().map(|q| (q.id, q.node)).collect(),
@@ -359,7 +365,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         while Instant::now() < deadline && signals.stop_requests() == requests {
             if self
                 .queue
-                .queued(&self.spec.name, &self.jobs)
+                .queued(&self.ours, &self.jobs)
                 .is_some_and(|left| left.is_empty())
             {
                 return;

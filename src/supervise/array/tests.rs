@@ -174,7 +174,8 @@ impl Queue for FakeQueue {
         Ok(job)
     }
 
-    fn queued(&mut self, name: &str, jobs: &[String]) -> Option<Vec<Queued>> {
+    fn queued(&mut self, ours: &Identity, jobs: &[String]) -> Option<Vec<Queued>> {
+        let name = &ours.name;
         let mut world = self.0.borrow_mut();
         world.step();
         if world.silent.contains(&world.step) {
@@ -185,7 +186,7 @@ impl Queue for FakeQueue {
                 .live
                 .iter()
                 .filter(|l| {
-                    l.name == name && jobs.iter().any(|j| l.id.starts_with(&format!("{j}_")))
+                    &l.name == name && jobs.iter().any(|j| l.id.starts_with(&format!("{j}_")))
                 })
                 .map(|l| Queued {
                     id: l.id.clone(),
@@ -195,12 +196,12 @@ impl Queue for FakeQueue {
         )
     }
 
-    fn cancel(&mut self, name: &str, targets: &[String], kill: bool) {
+    fn cancel(&mut self, ours: &Identity, targets: &[String], kill: bool) {
         let mut world = self.0.borrow_mut();
         world.cancelled.push((targets.to_vec(), kill));
         world
             .live
-            .retain(|l| l.name != name || !targets.contains(&l.id));
+            .retain(|l| l.name != ours.name || !targets.contains(&l.id));
     }
 }
 
