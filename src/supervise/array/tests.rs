@@ -247,6 +247,7 @@ struct Setup {
     /// A job of someone else, under a reused id, holding these tasks.
     foreign: Vec<ArrayTask>,
     stop_at_step: Option<usize>,
+    queue_poll: Duration,
 }
 
 fn setup(plan: impl Fn(ArrayTask) -> Plan + 'static) -> Setup {
@@ -265,6 +266,7 @@ fn setup(plan: impl Fn(ArrayTask) -> Plan + 'static) -> Setup {
         vanished: Vec::new(),
         foreign: Vec::new(),
         stop_at_step: None,
+        queue_poll: Duration::ZERO,
     }
 }
 
@@ -347,7 +349,7 @@ impl Setup {
         let mut array = Array::new(
             &spec,
             FakeQueue(Rc::clone(&world)),
-            Duration::ZERO,
+            self.queue_poll,
             1,
             &on_submit,
         );
@@ -486,6 +488,24 @@ fn a_lost_task_is_retried_as_a_new_submission_and_counts_once() {
         world.overlaps.is_empty(),
         "never two attempts of one letter queued at once"
     );
+}
+
+#[test]
+fn a_task_submitted_after_the_queue_was_last_asked_is_not_taken_for_lost() {
+    let mut s = setup(|t| {
+        if t == task('a', 1) {
+            Vanish { steps: 1 }
+        } else {
+            ok(7)
+        }
+    });
+    s.letters = "a";
+    s.policy.retries = 1;
+    // The queue is asked at most every 30 ms: the retry is submitted
+    // right after a view that cannot list it yet.
+    s.queue_poll = Duration::from_millis(30);
+    let run = s.run();
+    assert_eq!(run.outcome('a'), [(1, Outcome::Lost), (2, Outcome::Ok(7))]);
 }
 
 #[test]
