@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The 50k job three ways on the local one-node Slurm cluster: 26 local
-# children, 26 `srun` jobs, and one job array (`--sbatch`). Cases take
-# turns, run after run; prints the median wall time of each and its ratio
-# to the 26 srun jobs.
+# The 50k job three ways on the local Slurm cluster: 26 local children, 26
+# `srun` jobs, and one job array (`--sbatch`). Cases take turns, run after
+# run; prints the median wall time of each and its ratio to the 26 srun
+# jobs.
 #
-#   sudo bash scripts/slurm-local.sh start
+#   sudo bash scripts/slurm-local.sh start --nodes 3
 #   SLURM_CONF=/tmp/polymer-fanout-slurm/slurm.conf bash benches/cluster.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +53,8 @@ for ((r = 0; r < runs; r++)); do
 done
 base=$(echo "${times[srun]}" | median)
 echo "machine: $(machine); $runs runs per case"
-printf '| %-34s | %9s | %7s | %s |\n' "50k input, one-node Slurm" "median ms" "vs srun" "all runs (ms)"
+nodes=$(sinfo -h -N -o %N | wc -l)
+printf '| %-34s | %9s | %7s | %s |\n' "50k input, $nodes-node Slurm" "median ms" "vs srun" "all runs (ms)"
 printf '|%s|%s|%s|%s|\n' "---" "---:" "---:" "---"
 for name in "${order[@]}"; do
     m=$(echo "${times[$name]}" | median)
