@@ -3,7 +3,7 @@
 # catch what a single run rarely shows: flaky failures, and processes or
 # temporary files left behind.
 #
-#   sudo scripts/stress.sh --slurm 20      # 20 x: fresh cluster, tests/slurm.rs, stop
+#   sudo scripts/stress.sh --slurm 20      # 20 x: fresh 3-node cluster, tests/slurm.rs and node_loss.rs, stop
 #   scripts/stress.sh --faults 50          # 50 x: tests/signals.rs, orchestrate.rs, trust.rs, resume.rs
 #   sudo scripts/stress.sh --slurm 5 --faults 20
 #
@@ -210,7 +210,8 @@ check_tmp_candidates() {
 }
 
 # Slurm's own leftovers: jobs that stay queued, a node that does not come
-# back to idle (a step whose output something still holds).
+# back to idle (a step whose output something still holds, a node a test
+# failed and did not bring back).
 check_cluster() {
     local jobs state
     for _ in $(seq 100); do
@@ -230,7 +231,7 @@ check_cluster() {
 # For the log of a failing slurm round: what the daemons said.
 append_daemon_logs() {
     local file
-    for file in /tmp/polymer-fanout-slurm/slurmctld.log /tmp/polymer-fanout-slurm/slurmd.log; do
+    for file in /tmp/polymer-fanout-slurm/*.log; do
         if [[ -f $file ]]; then
             echo "----- last 200 lines of $file"
             tail -n 200 "$file"
@@ -257,7 +258,7 @@ run_round() {
         # A fresh cluster each round: stop whatever runs, even one left by
         # something else.
         bash scripts/slurm-local.sh stop >> "$round_out" 2>&1 || true
-        bash scripts/slurm-local.sh start >> "$round_out" 2>&1 || status=$?
+        bash scripts/slurm-local.sh start --nodes 3 >> "$round_out" 2>&1 || status=$?
     fi
     if [[ $status -ne 0 ]]; then
         verdict="fail ($((SECONDS - start_s)) s): the cluster did not start"
@@ -283,6 +284,10 @@ run_round() {
         while read -r line; do
             leak slurm "slurm-local.sh stop had to kill ${line#*killing }"
         done < <(grep 'killing leftover processes' <<< "$stop_out" || true)
+        # What stop must always remove: the nodes' namespaces and bridge.
+        while read -r line; do
+            [[ -n $line ]] && leak slurm "left after stop: $line"
+        done < <({ ip netns list | grep '^pfslurm-'; ip -br link show pfslurm0; } 2> /dev/null || true)
     fi
 
     echo "$kind round $n/$total: $verdict"
@@ -332,7 +337,7 @@ fi
 baseline=$(matching_keys)
 
 for n in $(seq "$slurm_rounds"); do
-    run_round slurm "$n" "$slurm_rounds" --test slurm
+    run_round slurm "$n" "$slurm_rounds" --test slurm --test node_loss
 done
 for n in $(seq "$fault_rounds"); do
     run_round faults "$n" "$fault_rounds" --no-fail-fast --test signals --test orchestrate --test trust --test resume

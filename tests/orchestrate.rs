@@ -300,7 +300,7 @@ fn orchestrate_stops_the_other_children_at_the_first_failure() {
             "letter k: child exited with status 3",
         ))
         .stderr(predicate::str::contains(
-            "1 of 26 letters failed (25 more stopped or never started",
+            "1 of 26 letters failed (25 more cancelled or never started",
         ))
         .stderr(predicate::str::contains("timed out").not());
     let pids = common::pids(&dir.path().join("pids"));

@@ -110,7 +110,7 @@ impl fmt::Display for Verdict {
                 if unfinished > 0 {
                     write!(
                         f,
-                        " ({unfinished} more stopped or never started; --keep-going runs them all)"
+                        " ({unfinished} more cancelled or never started; --keep-going runs them all)"
                     )?;
                 }
                 write!(f, "; no minimum reported")
@@ -285,7 +285,7 @@ pub(crate) mod tests {
         r.attempts.push(attempt('c', 1, Outcome::Cancelled));
         assert_eq!(
             r.verdict().to_string(),
-            "1 of 4 letters failed (2 more stopped or never started; --keep-going runs them all); no minimum reported"
+            "1 of 4 letters failed (2 more cancelled or never started; --keep-going runs them all); no minimum reported"
         );
     }
 }

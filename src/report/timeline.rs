@@ -192,7 +192,7 @@ fn legend(chart: &mut Chart) {
         ("cached", "#8ae234"),
         ("failed", "#cc0000"),
         ("timed out", "#f57900"),
-        ("stopped", "#888a85"),
+        ("cancelled", "#888a85"),
         ("waiting to start", "#babdb6"),
     ] {
         chart.line(format_args!(

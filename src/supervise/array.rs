@@ -192,6 +192,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
                 node: None,
             },
             spawned: now,
+            started: None,
             clock: Clock::Mark,
             host: None,
         }

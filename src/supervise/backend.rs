@@ -28,6 +28,9 @@ pub struct Started<T> {
     pub task: T,
     /// When it was spawned or submitted.
     pub spawned: Instant,
+    /// When its work started, if known at once (a direct child's, once its
+    /// exec succeeded).
+    pub started: Option<Instant>,
     pub clock: Clock,
     /// Where it runs, when known at once.
     pub host: Option<String>,

@@ -150,6 +150,8 @@ impl Backend for Local<'_> {
                 let child = self.spawn(letter, attempt).map_err(|err| err.to_string())?;
                 Ok(Started {
                     spawned: child.running.spawned(),
+                    // Spawning returns once the child's exec has succeeded.
+                    started: (clock == Clock::Spawn).then(Instant::now),
                     task: child,
                     clock,
                     host: host.clone(),

@@ -219,6 +219,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         let Started {
             task,
             spawned,
+            started,
             clock,
             host,
         } = started;
@@ -227,7 +228,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             number,
             task,
             spawned,
-            started: (clock == Clock::Spawn).then_some(spawned),
+            started,
             host,
             clock,
             // Under a scheduler the clock waits for the start mark; under
