@@ -57,10 +57,7 @@ fn cases() -> Vec<Case> {
     let more: [(&str, Given, Expected); 8] = [
         (
             "standard input (-)",
-            Given {
-                stdin: true,
-                ..Given::file(EXAMPLE, 'c')
-            },
+            Given::file(EXAMPLE, 'c').on_stdin(),
             Expected::Length(4),
         ),
         (
@@ -75,10 +72,7 @@ fn cases() -> Vec<Case> {
         ),
         (
             "an existing result file is replaced",
-            Given {
-                stale_result: true,
-                ..Given::file(EXAMPLE, 'a')
-            },
+            Given::file(EXAMPLE, 'a').over_a_stale_result(),
             Expected::Length(6),
         ),
         (
@@ -98,10 +92,7 @@ fn cases() -> Vec<Case> {
         ),
         (
             "bad input on standard input is refused",
-            Given {
-                stdin: true,
-                ..Given::file(b"ab\0", 'a')
-            },
+            Given::file(b"ab\0", 'a').on_stdin(),
             Expected::Refusal("byte offset 2"),
         ),
     ];
@@ -121,6 +112,22 @@ impl Given<'static> {
             stdin: false,
             letter,
             stale_result: false,
+        }
+    }
+
+    /// The same input on standard input instead.
+    fn on_stdin(self) -> Self {
+        Given {
+            stdin: true,
+            ..self
+        }
+    }
+
+    /// The same, with a result file already where the child must write.
+    fn over_a_stale_result(self) -> Self {
+        Given {
+            stale_result: true,
+            ..self
         }
     }
 }

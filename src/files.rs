@@ -195,6 +195,15 @@ fn open_in_place(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Makes a FIFO at `path`, for tests of what readers and writers do with
+/// one.
+#[cfg(test)]
+pub(crate) fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,9 +254,7 @@ mod tests {
     fn a_fifo_without_a_reader_and_a_folder_are_refused_up_front() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        mkfifo(&fifo);
         assert!(Target::open(&fifo).is_err());
         let err = Target::open(dir.path()).unwrap_err();
         assert_eq!(

@@ -365,6 +365,52 @@ pub fn read_status(path: &Path) -> Option<i32> {
 mod tests {
     use super::*;
 
+    #[track_caller]
+    fn case(content: &[u8], expected: Option<usize>) {
+        match (parse_result(content, 1000), expected) {
+            (ResultFile::Length(n), Some(e)) => assert_eq!(n, e),
+            (ResultFile::Invalid(_), None) => {}
+            (got, _) => panic!("{:?} parsed as {got:?}", content.escape_ascii().to_string()),
+        }
+    }
+
+    #[test]
+    fn result_files_are_read_strictly() {
+        for (good, length) in [
+            (&b"4\n"[..], 4),
+            (b"0\n", 0),
+            (b"10\n", 10),
+            (b"1000\n", 1000),
+        ] {
+            case(good, Some(length));
+        }
+        let bad: [&[u8]; 12] = [
+            b"1001\n",
+            b"18446744073709551615\n",
+            b"",
+            b"4",
+            b"\n",
+            b"4\n\n",
+            b"-4\n",
+            b"+4\n",
+            b" 4\n",
+            b"4\r\n",
+            b"four\n",
+            b"99999999999999999999999999\n",
+        ];
+        for content in bad {
+            case(content, None);
+        }
+    }
+
+    #[test]
+    fn a_result_larger_than_the_polymer_is_named_as_such() {
+        assert_eq!(
+            parse_result(b"17\n", 16),
+            ResultFile::Invalid("17 units, more than the 16 it was handed".into())
+        );
+    }
+
     #[test]
     fn the_result_file_round_trips() {
         let dir = tempfile::tempdir().unwrap();
@@ -382,50 +428,11 @@ mod tests {
         assert_eq!(leftovers, 1, "only the result file remains in its folder");
     }
 
-    #[track_caller]
-    fn case(content: &[u8], expected: Option<usize>) {
-        match (parse_result(content, 1000), expected) {
-            (ResultFile::Length(n), Some(e)) => assert_eq!(n, e),
-            (ResultFile::Invalid(_), None) => {}
-            (got, _) => panic!("{:?} parsed as {got:?}", content.escape_ascii().to_string()),
-        }
-    }
-
-    #[test]
-    fn result_files_are_read_strictly() {
-        case(b"4\n", Some(4));
-        case(b"0\n", Some(0));
-        case(b"10\n", Some(10));
-        case(b"1000\n", Some(1000));
-        case(b"1001\n", None);
-        case(b"18446744073709551615\n", None);
-        case(b"", None);
-        case(b"4", None);
-        case(b"\n", None);
-        case(b"4\n\n", None);
-        case(b"-4\n", None);
-        case(b"+4\n", None);
-        case(b" 4\n", None);
-        case(b"4\r\n", None);
-        case(b"four\n", None);
-        case(b"99999999999999999999999999\n", None);
-    }
-
-    #[test]
-    fn a_result_larger_than_the_polymer_is_named_as_such() {
-        assert_eq!(
-            parse_result(b"17\n", 16),
-            ResultFile::Invalid("17 units, more than the 16 it was handed".into())
-        );
-    }
-
     #[test]
     fn result_files_that_are_not_regular_files_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        files::mkfifo(&fifo);
         let link = dir.path().join("a.txt");
         std::os::unix::fs::symlink(&fifo, &link).unwrap();
         assert!(matches!(read_result(&link, 10), Ok(ResultFile::Invalid(_))));

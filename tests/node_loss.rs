@@ -299,8 +299,10 @@ fn assert_rerun_elsewhere(run: &Outcome) {
     );
 }
 
-#[test]
-fn a_lost_nodes_srun_letters_are_rerun_on_the_nodes_left() {
+/// Runs orchestrate with `how` and a node lost mid-run, checks the run
+/// with `check`, then that nothing of it is left; the node comes back
+/// whatever happens.
+fn with_a_node_lost(how: &[&str], check: impl FnOnce(&Outcome)) {
     let Some((conf, _cluster)) = cluster() else {
         return;
     };
@@ -308,64 +310,40 @@ fn a_lost_nodes_srun_letters_are_rerun_on_the_nodes_left() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (run, lost) = run_losing_a_node(
-        &conf,
-        dir.path(),
-        &[
-            "--launcher",
-            "srun --ntasks=1 --quiet --job-name=pf-node-loss",
-            "--retries",
-            "1",
-        ],
-    );
-    assert_rerun_elsewhere(&run);
+    let (run, lost) = run_losing_a_node(&conf, dir.path(), how);
+    check(&run);
     assert_nothing_left(&conf, dir.path());
     drop(lost);
+}
+
+const SRUN: &str = "srun --ntasks=1 --quiet --job-name=pf-node-loss";
+
+#[test]
+fn a_lost_nodes_srun_letters_are_rerun_on_the_nodes_left() {
+    with_a_node_lost(
+        &["--launcher", SRUN, "--retries", "1"],
+        assert_rerun_elsewhere,
+    );
 }
 
 #[test]
 fn a_lost_nodes_array_tasks_are_rerun_on_the_nodes_left() {
-    let Some((conf, _cluster)) = cluster() else {
-        return;
-    };
-    if nodes(&conf).is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (run, lost) = run_losing_a_node(&conf, dir.path(), &["--sbatch", "--retries", "1"]);
-    assert_rerun_elsewhere(&run);
-    assert_nothing_left(&conf, dir.path());
-    drop(lost);
+    with_a_node_lost(&["--sbatch", "--retries", "1"], assert_rerun_elsewhere);
 }
 
 #[test]
 fn without_retries_a_lost_nodes_letters_fail_naming_the_node() {
-    let Some((conf, _cluster)) = cluster() else {
-        return;
-    };
-    if nodes(&conf).is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (run, lost) = run_losing_a_node(
-        &conf,
-        dir.path(),
-        &[
-            "--launcher",
-            "srun --ntasks=1 --quiet --job-name=pf-node-loss",
-        ],
-    );
-    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
-    assert_eq!(run.stdout, "");
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains("error: letter"))
-        .collect();
-    assert!(!errors.is_empty(), "{}", run.stderr);
-    for line in &errors {
-        assert!(line.contains(&format!("child on {} ", run.lost)), "{line}");
-    }
-    assert_nothing_left(&conf, dir.path());
-    drop(lost);
+    with_a_node_lost(&["--launcher", SRUN], |run| {
+        assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+        assert_eq!(run.stdout, "");
+        let errors: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("error: letter"))
+            .collect();
+        assert!(!errors.is_empty(), "{}", run.stderr);
+        for line in &errors {
+            assert!(line.contains(&format!("child on {} ", run.lost)), "{line}");
+        }
+    });
 }

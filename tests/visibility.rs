@@ -122,18 +122,24 @@ fn process_only_options_are_usage_errors_in_other_modes() {
     }
 }
 
+/// This machine's host name, as children started directly report it.
+fn this_host() -> String {
+    let out = std::process::Command::new("hostname").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// Parses a job log into rows of fields, checking its header and shape.
 fn joblog_rows(path: &Path) -> Vec<Vec<String>> {
     let log = fs::read_to_string(path).unwrap();
     let mut lines = log.lines();
     assert_eq!(
         lines.next(),
-        Some("letter\tattempts\tspawned_s\tstart_s\tduration_s\toutcome\tlength")
+        Some("letter\tattempts\tspawned_s\tstart_s\tduration_s\toutcome\tlength\thost")
     );
     lines
         .map(|line| {
             let fields: Vec<String> = line.split('\t').map(String::from).collect();
-            assert_eq!(fields.len(), 7, "{line:?}");
+            assert_eq!(fields.len(), 8, "{line:?}");
             fields
         })
         .collect()
@@ -171,6 +177,13 @@ fn the_job_log_has_one_row_per_letter_with_timings_and_lengths() {
                 _ => "10",
             };
             assert_eq!(row[6], expected, "{mode}, letter {letter}");
+            // A child ran on this machine; in-process modes ran no child.
+            let host = if mode == "process" {
+                this_host()
+            } else {
+                String::new()
+            };
+            assert_eq!(row[7], host, "{mode}, letter {letter}");
         }
     }
 }
@@ -268,7 +281,7 @@ fn the_job_log_counts_attempts_of_a_retried_letter() {
         .success();
     let rows = joblog_rows(&log);
     assert_eq!(rows[2][..2], ["c", "2"]);
-    assert_eq!(rows[2][5..], ["ok", "4"]);
+    assert_eq!(rows[2][5..7], ["ok", "4"]);
 }
 
 #[test]
@@ -329,9 +342,14 @@ fn the_timeline_is_an_svg_with_one_bar_per_letter_and_the_phases() {
         let expected: Vec<String> = ('a'..='z').map(String::from).collect();
         assert_eq!(letters, expected, "{mode}");
         assert!(phases >= 2, "{mode}: reading and reacting are shown");
+        // Lanes of children are labelled with their host.
+        let best = match mode {
+            "process" => format!("t @ {} (best)", this_host()),
+            _ => "t (best)".to_string(),
+        };
         assert!(
-            labels.iter().any(|l| l == "t (best)"),
-            "{mode}: the best letter is marked"
+            labels.contains(&best),
+            "{mode}: the best letter is marked: {labels:?}"
         );
         assert!(
             labels
@@ -354,7 +372,10 @@ fn the_timeline_of_a_failed_run_shows_the_failure() {
         .code(1);
     let text = fs::read_to_string(&svg).unwrap();
     roxmltree::Document::parse(&text).unwrap();
-    assert!(text.contains("k (attempt 1): exited with status 3"));
+    assert!(text.contains(&format!(
+        "k (attempt 1 on {}): exited with status 3",
+        this_host()
+    )));
     assert!(text.contains("failed ("));
 }
 

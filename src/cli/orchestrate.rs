@@ -13,7 +13,6 @@ use crate::files::shown;
 use crate::input::Source;
 use crate::orchestrator::{Config, Mode, ProcessMode, ResultsDir, Runner};
 use crate::polymer::UnitType;
-use crate::report::ModeName;
 use crate::supervise::Policy;
 use crate::supervise::launcher::Launcher;
 
@@ -129,8 +128,13 @@ pub struct Args {
     /// threads in this process), `serial` (one after another on one
     /// thread), or `sweep` (the one-pass algorithm: every letter from the
     /// junctions of the reacted polymer, on --jobs threads).
-    #[arg(long, value_enum, default_value_t = ModeName::Process)]
-    pub mode: ModeName,
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_parser = Mode::NAMES,
+        default_value = "process"
+    )]
+    pub mode: String,
 
     /// Write a tab-separated job log: one line per letter with its start
     /// and duration in seconds, outcome and length.
@@ -187,7 +191,7 @@ impl Args {
     /// Refuses options that do not belong to the chosen mode, as clap
     /// refuses any other usage error (status 2).
     pub fn check_mode_options(&self) -> Result<(), clap::Error> {
-        if self.mode == ModeName::Process {
+        if self.mode == "process" {
             return Ok(());
         }
         let process_only = [
@@ -218,51 +222,13 @@ impl Args {
             .clone()
             .map_or_else(|| UnitType::all().collect(), |l| l.0);
         let jobs = self.jobs.map(|jobs| jobs as usize);
-        let mode = match self.mode {
-            ModeName::Process => {
-                let (program, heeds_parent_pid) = reduce_bin(self.reduce_bin.as_ref())?;
-                let results = self.results_dir.clone().map(|path| ResultsDir {
-                    path,
-                    resume: self.resume,
-                });
-                let runner = match (self.sbatch.clone(), results) {
-                    (Some(words), Some(results)) => Runner::Array {
-                        sbatch_args: words.0,
-                        results,
-                    },
-                    // clap requires --results-dir with --sbatch.
-                    (Some(_), None) => bail!("--sbatch needs --results-dir"),
-                    (None, results) => Runner::Local {
-                        launcher: Launcher::from_words(
-                            self.launcher.clone().map(|w| w.0).unwrap_or_default(),
-                        ),
-                        results,
-                    },
-                };
-                Mode::Process(Box::new(ProcessMode {
-                    program,
-                    heeds_parent_pid,
-                    policy: Policy {
-                        jobs: jobs.unwrap_or(letters.len()),
-                        timeout: self.timeout,
-                        keep_going: self.keep_going,
-                        retries: self.retries,
-                        grace: self.grace,
-                        ..Policy::default()
-                    },
-                    prereact: !self.no_prereact,
-                    runner,
-                }))
-            }
-            ModeName::Thread => Mode::Thread {
-                threads: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
-            },
-            ModeName::Serial => Mode::Serial,
-            ModeName::Sweep => Mode::Sweep {
-                threads: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
-            },
+        let threads =
+            || jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let mode = match self.mode.as_str() {
+            "thread" => Mode::Thread { threads: threads() },
+            "serial" => Mode::Serial,
+            "sweep" => Mode::Sweep { threads: threads() },
+            _ => Mode::Process(Box::new(self.process_mode(jobs.unwrap_or(letters.len()))?)),
         };
         let input = self
             .input
@@ -272,6 +238,44 @@ impl Args {
             source: Source::from(input),
             letters,
             mode,
+        })
+    }
+
+    /// What the process mode runs, with at most `jobs` children at once;
+    /// fails when the child program cannot be found.
+    fn process_mode(&self, jobs: usize) -> anyhow::Result<ProcessMode> {
+        let (program, heeds_parent_pid) = reduce_bin(self.reduce_bin.as_ref())?;
+        let results = self.results_dir.clone().map(|path| ResultsDir {
+            path,
+            resume: self.resume,
+        });
+        let runner = match (self.sbatch.clone(), results) {
+            (Some(words), Some(results)) => Runner::Array {
+                sbatch_args: words.0,
+                results,
+            },
+            // clap requires --results-dir with --sbatch.
+            (Some(_), None) => bail!("--sbatch needs --results-dir"),
+            (None, results) => Runner::Local {
+                launcher: Launcher::from_words(
+                    self.launcher.clone().map(|w| w.0).unwrap_or_default(),
+                ),
+                results,
+            },
+        };
+        Ok(ProcessMode {
+            program,
+            heeds_parent_pid,
+            policy: Policy {
+                jobs,
+                timeout: self.timeout,
+                keep_going: self.keep_going,
+                retries: self.retries,
+                grace: self.grace,
+                ..Policy::default()
+            },
+            prereact: !self.no_prereact,
+            runner,
         })
     }
 }

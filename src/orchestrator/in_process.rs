@@ -14,25 +14,19 @@ use crate::polymer::{Polymer, Sweep, UnitType};
 use crate::signals::Signals;
 use crate::supervise::{Attempt, Outcome};
 
-/// How a worker finds one letter's length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// Copy, remove the letter, react what is left (what a child does).
-    React,
-    /// Sweep the junctions of the reacted polymer, copying nothing, with at
-    /// most this many segments per worker (a letter that needs more is
-    /// done as `React` does it).
-    Sweep { max_segments: usize },
-}
-
 /// Finds the length of `reacted` without each of `letters`, on `threads`
 /// worker threads, handing each attempt to `progress` as it ends. A stop
 /// signal ends the run at once ([`super::Interrupted`]).
+///
+/// Each worker copies the polymer, removes the letter and reacts what is
+/// left (what a child does); with `sweep`, it sweeps the junctions of the
+/// reacted polymer instead, copying nothing, with at most `sweep` segments
+/// (a letter that needs more is done the other way).
 pub fn run(
     reacted: Polymer,
     letters: &[UnitType],
     threads: usize,
-    method: Method,
+    sweep: Option<usize>,
     signals: &Signals,
     epoch: Instant,
     progress: &dyn Fn(&Attempt),
@@ -44,7 +38,7 @@ pub fn run(
         .map(|_| {
             let (reacted, letters, next) = (reacted.clone(), letters.clone(), next.clone());
             let work: Box<dyn FnOnce(Emit<Attempt>) + Send> =
-                Box::new(move |emit| work_on(&reacted, &letters, &next, method, epoch, &emit));
+                Box::new(move |emit| work_on(&reacted, &letters, &next, sweep, epoch, &emit));
             work
         })
         .collect();
@@ -61,7 +55,7 @@ fn work_on(
     reacted: &Polymer,
     letters: &[UnitType],
     next: &AtomicUsize,
-    method: Method,
+    sweep: Option<usize>,
     epoch: Instant,
     emit: &Emit<Attempt>,
 ) {
@@ -69,10 +63,7 @@ fn work_on(
     // the sweep, the segments of the kept part, and a copy only for a
     // letter that needs more than its budget).
     let mut scratch = Polymer::default();
-    let mut sweep = match method {
-        Method::Sweep { max_segments } => Some(Sweep::with_budget(max_segments)),
-        Method::React => None,
-    };
+    let mut sweep = sweep.map(Sweep::with_budget);
     while !emit.cancelled() {
         let Some(&letter) = letters.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;

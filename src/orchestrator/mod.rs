@@ -27,7 +27,7 @@ use std::time::Instant;
 use crate::input::{self, Source};
 use crate::polymer::sweep::{MAX_SEGMENTS, SEGMENT_BYTES};
 use crate::polymer::{Polymer, UnitType};
-use crate::report::{ModeName, Phase, Report};
+use crate::report::{Phase, Report};
 use crate::signals::Signals;
 use crate::supervise::launcher::Launcher;
 use crate::supervise::{Attempt, Policy};
@@ -105,12 +105,16 @@ impl Runner {
 }
 
 impl Mode {
-    pub fn name(&self) -> ModeName {
+    /// The names of the modes, as the command line spells them.
+    pub const NAMES: [&'static str; 4] = ["process", "thread", "serial", "sweep"];
+
+    /// The mode's name, as the command line spells it.
+    pub fn name(&self) -> &'static str {
         match self {
-            Mode::Process(_) => ModeName::Process,
-            Mode::Thread { .. } => ModeName::Thread,
-            Mode::Serial => ModeName::Serial,
-            Mode::Sweep { .. } => ModeName::Sweep,
+            Mode::Process(_) => "process",
+            Mode::Thread { .. } => "thread",
+            Mode::Serial => "serial",
+            Mode::Sweep { .. } => "sweep",
         }
     }
 
@@ -196,17 +200,13 @@ pub fn run(
             let full_length = reacted.len();
             let threads = config.mode.concurrency(config.letters.len());
             let epoch = phases.epoch;
-            let method = match config.mode {
-                Mode::Sweep { .. } => in_process::Method::Sweep {
-                    max_segments: sweep_budget(input_length, full_length, threads),
-                },
-                _ => in_process::Method::React,
-            };
+            let sweep = matches!(config.mode, Mode::Sweep { .. })
+                .then(|| sweep_budget(input_length, full_length, threads));
             let attempts = in_process::run(
                 reacted,
                 &config.letters,
                 threads,
-                method,
+                sweep,
                 signals,
                 epoch,
                 progress,

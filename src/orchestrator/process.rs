@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::manifest::{self, ArrayRecord, Manifest};
 use super::workspace::{Kept, Workspace};
 use super::{Config, Interrupted, Phases, ProcessMode, Runner, background, react_in_background};
+use crate::files;
 use crate::input::Loaded;
 use crate::polymer::{Polymer, UnitType};
 use crate::protocol::ARRAY_POLYMER;
@@ -112,49 +113,41 @@ fn supervise(
     signals: &Signals,
     progress: &dyn Fn(&Attempt),
 ) -> anyhow::Result<Supervision> {
-    let unpublished = RefCell::new(None);
-    let settled = |attempt: &Attempt| {
-        if let Outcome::Ok(length) = attempt.outcome
-            && unpublished.borrow().is_none()
-            && let Err(err) = workspace.publish(attempt.letter, length)
-        {
-            *unpublished.borrow_mut() = Some(err);
-        }
-        progress(attempt);
+    let publisher = Publisher {
+        workspace,
+        record,
+        progress,
+        error: RefCell::new(None),
     };
+    let settled = |attempt: &Attempt| publisher.settled(attempt);
     let polymer_len = polymer_len(&handover.snapshot)?;
     let policy = &process.policy;
     let supervision = match (&process.runner, &handover.array) {
         (Runner::Array { sbatch_args, .. }, Some(array)) => {
-            let submitted = |s: &Submitted| {
-                if let Err(err) = record_submission(record, workspace, s) {
-                    unpublished.borrow_mut().get_or_insert(err);
-                }
-            };
+            let submitted = |s: &Submitted| publisher.submitted(s);
             let spec = ArraySpec {
                 polymer_len,
-                dir: handover
-                    .snapshot
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .to_path_buf(),
+                dir: files::folder_of(&handover.snapshot).to_path_buf(),
                 program: process.program.clone(),
                 sbatch_args: sbatch_args.clone(),
                 name: array.name.clone(),
             };
-            let mut backend = Array::new(
+            let backend = Array::new(
                 &spec,
                 Slurm,
                 policy.queue_poll,
                 array.jobs.len(),
                 &submitted,
             );
-            let (adopted, todo) = backend.adopt(&array.jobs, &todo);
-            let mut supervisor = Supervisor::new(backend, policy, signals, phases.epoch, &settled);
-            for (task, started) in adopted {
-                supervisor.adopt(task.letter, task.attempt, started);
-            }
-            supervisor.run(todo)
+            run_array(
+                backend,
+                &array.jobs,
+                &todo,
+                policy,
+                signals,
+                phases,
+                &settled,
+            )
         }
         (Runner::Local { launcher, .. }, _) => {
             let program = ChildProgram {
@@ -172,12 +165,61 @@ fn supervise(
             Supervisor::new(backend, policy, signals, phases.epoch, &settled)
                 .run(todo.into_iter().map(|letter| (letter, 1)))
         }
-        (Runner::Array { .. }, None) => unreachable!("an array run hands over to an array folder"),
+        (Runner::Array { .. }, None) => {
+            anyhow::bail!("internal error: a job array run without its folder")
+        }
     };
-    match unpublished.into_inner() {
+    match publisher.error.into_inner() {
         Some(err) => Err(err),
         None => Ok(supervision),
     }
+}
+
+/// Publishes each result as soon as its letter settles and records each
+/// submission of a job array at once, keeping the first error (the run
+/// goes on: its children must still be seen to the end).
+struct Publisher<'a> {
+    workspace: &'a Workspace,
+    record: &'a RefCell<Option<Manifest>>,
+    progress: &'a dyn Fn(&Attempt),
+    error: RefCell<Option<anyhow::Error>>,
+}
+
+impl Publisher<'_> {
+    fn settled(&self, attempt: &Attempt) {
+        if let Outcome::Ok(length) = attempt.outcome
+            && self.error.borrow().is_none()
+            && let Err(err) = self.workspace.publish(attempt.letter, length)
+        {
+            *self.error.borrow_mut() = Some(err);
+        }
+        (self.progress)(attempt);
+    }
+
+    fn submitted(&self, submitted: &Submitted) {
+        if let Err(err) = record_submission(self.record, self.workspace, submitted) {
+            self.error.borrow_mut().get_or_insert(err);
+        }
+    }
+}
+
+/// Runs `todo` as array tasks: adopts those of `earlier` submissions that
+/// reported or are still queued, submits the rest.
+fn run_array(
+    mut backend: Array<'_, Slurm>,
+    earlier: &[Submitted],
+    todo: &[UnitType],
+    policy: &supervise::Policy,
+    signals: &Signals,
+    phases: &Phases,
+    settled: &dyn Fn(&Attempt),
+) -> Supervision {
+    let (adopted, todo) = backend.adopt(earlier, todo);
+    let mut supervisor = Supervisor::new(backend, policy, signals, phases.epoch, settled);
+    for (task, started) in adopted {
+        supervisor.adopt(task.letter, task.attempt, started);
+    }
+    supervisor.run(todo)
 }
 
 /// With a results folder, what the results there will be of: the input's

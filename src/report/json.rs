@@ -39,7 +39,7 @@ pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Val
         "results": results,
         "cached": cached,
         "elapsed_ms": (report.elapsed.as_secs_f64() * 1e6).round() / 1e3,
-        "mode": report.mode.to_string(),
+        "mode": report.mode,
         "jobs": report.jobs,
         "attempts": runs,
         "hosts": hosts,

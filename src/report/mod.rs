@@ -18,31 +18,6 @@ use std::time::Duration;
 use crate::polymer::UnitType;
 use crate::supervise::Attempt;
 
-/// Where the per-letter reactions ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeName {
-    /// One `reduce` child process per letter, results through files.
-    Process,
-    /// A pool of threads inside the orchestrator.
-    Thread,
-    /// One letter after another on a single thread.
-    Serial,
-    /// Every letter from the junctions of the reacted polymer (the one-pass
-    /// algorithm), on a pool of threads.
-    Sweep,
-}
-
-impl fmt::Display for ModeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ModeName::Process => "process",
-            ModeName::Thread => "thread",
-            ModeName::Serial => "serial",
-            ModeName::Sweep => "sweep",
-        })
-    }
-}
-
 /// A step of the run before the fan-out (reading, validation, reaction).
 #[derive(Clone, Debug)]
 pub struct Phase {
@@ -64,7 +39,9 @@ pub struct Report {
     pub attempts: Vec<Attempt>,
     /// The letters asked for.
     pub letters: Vec<UnitType>,
-    pub mode: ModeName,
+    /// Where the per-letter reactions ran: `process`, `thread`, `serial`
+    /// or `sweep` (the mode's name on the command line).
+    pub mode: &'static str,
     /// How many children or threads ran at once, at most.
     pub jobs: usize,
     pub elapsed: Duration,
@@ -225,7 +202,7 @@ pub(crate) mod tests {
                 .map(|&(c, n)| attempt(c, 1, Outcome::Ok(n)))
                 .collect(),
             letters: letters.chars().map(letter).collect(),
-            mode: ModeName::Process,
+            mode: "process",
             jobs: 2,
             elapsed: Duration::from_millis(3),
         }

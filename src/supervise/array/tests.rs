@@ -270,6 +270,11 @@ fn setup(plan: impl Fn(ArrayTask) -> Plan + 'static) -> Setup {
     }
 }
 
+/// A plan in which `which` does `plan` and every other task `rest`.
+fn one_task(which: ArrayTask, plan: Plan, rest: Plan) -> impl Fn(ArrayTask) -> Plan {
+    move |t| if t == which { plan } else { rest }
+}
+
 fn task(letter: char, attempt: u32) -> ArrayTask {
     ArrayTask {
         letter: UnitType::from_ascii(letter as u8).unwrap(),
@@ -465,13 +470,7 @@ fn a_task_lost_without_a_report_fails_its_letter_naming_its_node() {
 
 #[test]
 fn a_lost_task_is_retried_as_a_new_submission_and_counts_once() {
-    let mut s = setup(|t| {
-        if t == task('b', 1) {
-            Vanish { steps: 2 }
-        } else {
-            ok(7)
-        }
-    });
+    let mut s = setup(one_task(task('b', 1), Vanish { steps: 2 }, ok(7)));
     s.policy.retries = 1;
     let run = s.run();
     assert_eq!(run.outcome('b'), [(1, Outcome::Lost), (2, Outcome::Ok(7))]);
@@ -492,13 +491,7 @@ fn a_lost_task_is_retried_as_a_new_submission_and_counts_once() {
 
 #[test]
 fn a_task_submitted_after_the_queue_was_last_asked_is_not_taken_for_lost() {
-    let mut s = setup(|t| {
-        if t == task('a', 1) {
-            Vanish { steps: 1 }
-        } else {
-            ok(7)
-        }
-    });
+    let mut s = setup(one_task(task('a', 1), Vanish { steps: 1 }, ok(7)));
     s.letters = "a";
     s.policy.retries = 1;
     // The queue is asked at most every 30 ms: the retry is submitted
@@ -529,7 +522,7 @@ fn a_task_requeued_by_slurm_is_the_same_attempt_and_is_waited_for() {
 
 #[test]
 fn a_task_past_its_timeout_is_cancelled_and_retried_only_once_it_left_the_queue() {
-    let mut s = setup(|t| if t == task('c', 1) { Hang } else { ok(2) });
+    let mut s = setup(one_task(task('c', 1), Hang, ok(2)));
     s.policy.timeout = Some(Duration::from_millis(40));
     s.policy.retries = 1;
     let run = s.run();
