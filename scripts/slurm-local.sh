@@ -101,7 +101,12 @@ start_munge() {
     chown munge:munge /run/munge /var/log/munge /var/lib/munge
     runuser -u munge -- munged
     for _ in $(seq 100); do
-        munge -n < /dev/null 2> /dev/null | unmunge > /dev/null 2>&1 && return
+        if munge -n < /dev/null 2> /dev/null | unmunge > /dev/null 2>&1; then
+            # Ours to stop: a munged that was running before is left alone.
+            mkdir -p "$dir"
+            cat /run/munge/munged.pid > "$dir/munged.pid" 2> /dev/null || pgrep -nx munged > "$dir/munged.pid" || true
+            return
+        fi
         sleep 0.1
     done
     say "munged did not start"
@@ -235,7 +240,8 @@ CONF
         say "node $host idle; export SLURM_CONF=$conf"
         return
     fi
-    if ip link show "$bridge" > /dev/null 2>&1 || [[ -n $(ip netns list | grep "^$netns_prefix") ]]; then
+    if ip link show "$bridge" > /dev/null 2>&1 || ip -br link | grep -q '^pfslurm-h' ||
+        [[ -n $(ip netns list | grep "^$netns_prefix") ]]; then
         say "a network of an earlier cluster is still there; run stop first"
         exit 1
     fi
@@ -271,6 +277,10 @@ fail_node() {
         sleep 0.05
     done
     rm -f "$dir/slurmd-$node.pid"
+    if [[ -n $(ip netns pids "$ns") ]]; then
+        say "node $node: processes still alive after every kill: $(ip netns pids "$ns" | tr '\n' ' ')"
+        exit 1
+    fi
     say "node $node is down (every process of it killed)"
 }
 
@@ -361,6 +371,10 @@ stop() {
         done
         ip netns delete "$ns" 2> /dev/null || say "could not delete namespace $ns"
     done < <(ip netns list 2> /dev/null | awk -v p="$netns_prefix" 'index($1, p) == 1 { print $1 }')
+    # A namespace that could not be destroyed leaves its host-side veth.
+    while read -r link; do
+        ip link delete "${link%%@*}" 2> /dev/null || say "could not delete link $link"
+    done < <(ip -br link 2> /dev/null | awk '$1 ~ /^pfslurm-h/ { print $1 }')
     if ip link show "$bridge" > /dev/null 2>&1; then
         ip link delete "$bridge" || say "could not delete bridge $bridge"
     fi
@@ -370,7 +384,9 @@ stop() {
             remove_cgroups "$top"
         done
     done
-    pkill -x munged 2> /dev/null || true
+    if [[ -s $dir/munged.pid ]]; then
+        kill "$(cat "$dir/munged.pid")" 2> /dev/null || true
+    fi
     rm -rf "$dir"
     say "stopped"
 }

@@ -294,7 +294,8 @@ impl ArrayTask {
 pub enum TaskFile {
     /// Written by the child, as any child's result file.
     Result,
-    /// Written by the child, as under a launcher ([`START_MARK_ENV`]).
+    /// Written by the task's script when it starts, and again by the child
+    /// if it writes one ([`START_MARK_ENV`]).
     StartMark,
     /// The child's standard error.
     Stderr,
@@ -308,10 +309,11 @@ pub enum TaskFile {
 /// The name of the polymer's copy in an array's folder.
 pub const ARRAY_POLYMER: &str = "polymer.txt";
 
-/// The script of one submission of a job array: task `i` runs `program`
-/// for `tasks[i]` with the command line of [`Assignment::args`], its start
-/// mark and stderr in the task's files, then records the exit status
-/// ([`TaskFile::Status`]). Every path is quoted for the shell here, so the
+/// The script of one submission of a job array: task `i` writes its start
+/// mark (which the child may write again, as any child under a launcher),
+/// runs `program` for `tasks[i]` with the command line of
+/// [`Assignment::args`] and its stderr in the task's file, then records the
+/// exit status ([`TaskFile::Status`]). Every path is quoted for the shell here, so the
 /// command line a task runs is exactly the one a local child gets.
 pub fn array_script(dir: &Path, program: &Path, tasks: &[ArrayTask]) -> anyhow::Result<String> {
     let quote = |path: &std::ffi::OsStr| -> anyhow::Result<String> {
@@ -343,6 +345,9 @@ pub fn array_script(dir: &Path, program: &Path, tasks: &[ArrayTask]) -> anyhow::
 case "$SLURM_ARRAY_TASK_ID" in
 {cases}*) echo "no task $SLURM_ARRAY_TASK_ID in $0" >&2; exit 2 ;;
 esac
+# A first start mark, so that every child is timed from its start; the
+# child may write its own.
+printf '%s %s\n' "$(date +%s%N)" "${{SLURMD_NODENAME:-$(hostname)}}" > "$mark.tmp" && mv -f "$mark.tmp" "$mark"
 {env}="$mark"
 export {env}
 {program} "$@" < /dev/null > /dev/null 2> "$err"
@@ -546,6 +551,9 @@ mod tests {
                 PathBuf::from(mark.trim_end()),
                 task.file(&dir, TaskFile::StartMark)
             );
+            // The child wrote no mark: the script's is there, with a host.
+            let mark = read_start_mark(&task.file(&dir, TaskFile::StartMark)).unwrap();
+            assert!(mark.at <= SystemTime::now() && mark.host.is_some());
             assert_eq!(read_status(&task.file(&dir, TaskFile::Status)), Some(code));
             let stderr = std::fs::read_to_string(task.file(&dir, TaskFile::Stderr)).unwrap();
             assert_eq!(stderr, format!("complaint {index}\n"));

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::slurm::cluster;
-use common::{eventually, example, fixture, wait_within};
+use common::{eventually, example, fixture};
 
 /// Every run here must end within this: Slurm's time to declare the node
 /// DOWN (about 25 s with the script's SlurmdTimeout=5), the retried work
@@ -174,6 +174,28 @@ fn queue_of(conf: &Path, dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// An orchestrate that, should a test fail before it ends, is stopped as
+/// a user would stop it (SIGTERM: it cancels its jobs), and killed only if
+/// that does not end it within a minute.
+struct Stopped(Option<std::process::Child>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let Some(child) = &mut self.0 else {
+            return;
+        };
+        if matches!(child.try_wait(), Ok(None)) {
+            common::signal(child, libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// What one run with a node lost under it left.
 struct Outcome {
     status: std::process::ExitStatus,
@@ -192,7 +214,7 @@ struct Outcome {
 fn run_losing_a_node(conf: &Path, dir: &Path, how: &[&str]) -> (Outcome, Lost) {
     let hosts = dir.join("hosts.log");
     let started = Instant::now();
-    let mut child = Command::new(common::orchestrate_bin())
+    let child = Command::new(common::orchestrate_bin())
         .current_dir(dir)
         .env("TMPDIR", dir)
         .env("SLURM_CONF", conf)
@@ -211,6 +233,7 @@ fn run_losing_a_node(conf: &Path, dir: &Path, how: &[&str]) -> (Outcome, Lost) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut run = Stopped(Some(child));
     eventually(60, "every letter to start", || starts(&hosts).len() >= 26);
     let started_on = starts(&hosts);
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
@@ -225,9 +248,17 @@ fn run_losing_a_node(conf: &Path, dir: &Path, how: &[&str]) -> (Outcome, Lost) {
         .filter(|(_, host)| *host == lost)
         .map(|(letter, _)| letter.clone())
         .collect();
-    let status = wait_within(&mut child, RUN_DEADLINE);
+    let deadline = Instant::now() + Duration::from_secs(RUN_DEADLINE);
+    while run.0.as_mut().unwrap().try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "orchestrate did not end within {RUN_DEADLINE} s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let elapsed = started.elapsed();
-    let output = child.wait_with_output().unwrap();
+    let output = run.0.take().unwrap().wait_with_output().unwrap();
+    let status = output.status;
     let log = if status.success() {
         joblog(&dir.join("log.tsv"))
     } else {

@@ -13,8 +13,8 @@ use crate::files::shown;
 use crate::input::Source;
 use crate::orchestrator::{Config, Mode, ProcessMode, ResultsDir, Runner};
 use crate::polymer::UnitType;
-use crate::supervise::Policy;
 use crate::supervise::launcher::Launcher;
+use crate::supervise::{Policy, queue};
 
 /// Find the shortest polymer left after removing one unit type, with one
 /// `reduce` child process per letter.
@@ -250,10 +250,18 @@ impl Args {
             resume: self.resume,
         });
         let runner = match (self.sbatch.clone(), results) {
-            (Some(words), Some(results)) => Runner::Array {
-                sbatch_args: words.0,
-                results,
-            },
+            (Some(words), Some(results)) => {
+                if let Some(name) = queue::job_name(&words.0).filter(|n| !queue::is_job_name(n)) {
+                    bail!(
+                        "--sbatch: the job name {name:?} cannot name an array's jobs (it must be \
+                         printable ASCII without spaces, quotes, commas or '|')"
+                    );
+                }
+                Runner::Array {
+                    sbatch_args: words.0,
+                    results,
+                }
+            }
             // clap requires --results-dir with --sbatch.
             (Some(_), None) => bail!("--sbatch needs --results-dir"),
             (None, results) => Runner::Local {

@@ -99,18 +99,23 @@ impl Manifest {
                     .collect::<Option<Vec<_>>>()?;
                 // Only a folder name this program makes: never a path.
                 let folder = array.get("folder")?.as_str()?;
-                Some(crate::supervise::array::is_folder_name(folder).then(|| {
-                    ArrayRecord {
-                        folder: folder.to_string(),
-                        // Before names were recorded, they were the folder's.
-                        name: array
-                            .get("name")
-                            .and_then(|n| n.as_str())
-                            .unwrap_or(folder)
-                            .to_string(),
-                        jobs,
-                    }
-                })?)
+                if !crate::supervise::array::is_folder_name(folder) {
+                    return None;
+                }
+                // Before names were recorded, an array was named
+                // orchestrate-<pid> after the run that submitted it.
+                let name = match array.get("name") {
+                    Some(name) => name.as_str()?.to_string(),
+                    None => format!(
+                        "orchestrate-{}",
+                        folder.split('-').nth(2).unwrap_or_default()
+                    ),
+                };
+                Some(ArrayRecord {
+                    folder: folder.to_string(),
+                    name,
+                    jobs,
+                })
             }
             _ => None,
         };
@@ -249,6 +254,11 @@ mod tests {
         let letters: String = tasks.iter().map(|t| t.letter.letter()).collect();
         assert_eq!(letters, "ca");
         assert!(tasks.iter().all(|t| t.attempt == 2));
+        let array = Manifest::read(dir.path()).unwrap().unwrap().array.unwrap();
+        assert_eq!(
+            array.name, "orchestrate-1",
+            "as that version named its jobs"
+        );
     }
 
     #[test]

@@ -364,10 +364,15 @@ fn cancel_recorded_arrays(dir: &Path) {
             dir: dir.join(&array.folder),
         };
         // Asked first, so only what carries the array's name and runs in
-        // its folder is cancelled.
-        if let Some(tasks) = Slurm.queued(&ours, &jobs) {
-            let tasks: Vec<String> = tasks.into_iter().map(|t| t.id).collect();
-            Slurm.cancel(&ours, &tasks, false);
+        // its folder is cancelled; if the queue does not answer, the
+        // recorded jobs that still carry the name (scancel filters whole
+        // jobs by name itself).
+        match Slurm.queued(&ours) {
+            Some(tasks) => {
+                let tasks: Vec<String> = tasks.into_iter().map(|t| t.id).collect();
+                Slurm.cancel(&ours, &tasks, false);
+            }
+            None => Slurm.cancel(&ours, &jobs, false),
         }
     }
 }

@@ -22,7 +22,7 @@
 //! killed (SIGKILL through `scancel`) is given up half a minute later even
 //! then, so a dead controller cannot hang a stop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -81,6 +81,11 @@ pub struct Task {
     /// From when a view of the queue says something about it: the moment
     /// it was in the queue for sure.
     queued_by: Instant,
+    /// Whether it is known to be ours: submitted by this run, or listed as
+    /// ours by the queue. Only such a task is ever cancelled by its id.
+    confirmed: bool,
+    /// The last signal the loop asked for, sent once the task is confirmed.
+    signal: Option<Signal>,
     marked: bool,
     killed: Option<Instant>,
     node: Option<String>,
@@ -96,12 +101,19 @@ pub struct Array<'a, Q: Queue> {
     queue_poll: Duration,
     /// Heard of every submission, so the run can record it at once.
     on_submit: &'a dyn Fn(&Submitted),
-    jobs: Vec<String>,
+    /// The ids of the tasks in flight: any other task of ours the queue
+    /// shows (one submitted although sbatch did not say so) is cancelled.
+    flying: HashSet<String>,
     submissions: usize,
+    /// When the queue was last asked, answer or not.
+    asked: Option<Instant>,
+    /// Its last answer.
     view: Option<View>,
     /// Cancellations asked for since the last pass, sent together.
     to_stop: Vec<String>,
     to_kill: Vec<String>,
+    /// Tasks of ours not in flight, cancelled once each.
+    strays: HashSet<String>,
 }
 
 impl<'a, Q: Queue> Array<'a, Q> {
@@ -123,11 +135,13 @@ impl<'a, Q: Queue> Array<'a, Q> {
             queue,
             queue_poll,
             on_submit,
-            jobs: Vec::new(),
+            flying: HashSet::new(),
             submissions,
+            asked: None,
             view: None,
             to_stop: Vec::new(),
             to_kill: Vec::new(),
+            strays: HashSet::new(),
         }
     }
 
@@ -145,11 +159,10 @@ impl<'a, Q: Queue> Array<'a, Q> {
         earlier: &[Submitted],
         wanted: &[UnitType],
     ) -> (Vec<(ArrayTask, Started<Task>)>, Vec<(UnitType, u32)>) {
-        let jobs: Vec<String> = earlier.iter().map(|s| s.job_id.clone()).collect();
         // If the queue does not answer, every task not yet reported is
         // taken as still queued: submitting it again could run it twice,
         // and the polling finds out soon enough which ones are really gone.
-        let still = self.queue.queued(&self.ours, &jobs);
+        let still = self.queue.queued(&self.ours);
         let now = Instant::now();
         let mut adopted = Vec::new();
         let mut todo = Vec::new();
@@ -165,17 +178,15 @@ impl<'a, Q: Queue> Array<'a, Q> {
             let task = submitted.tasks[index];
             let id = format!("{}_{index}", submitted.job_id);
             let reported = self.file(task, TaskFile::Status).exists();
-            let queued = still
-                .as_ref()
-                .is_none_or(|still| still.iter().any(|q| q.id == id));
-            if !(reported || queued) {
+            let listed = still.as_ref().map(|still| still.iter().any(|q| q.id == id));
+            if !(reported || listed != Some(false)) {
                 todo.push((letter, task.attempt + 1));
                 continue;
             }
-            if !self.jobs.contains(&submitted.job_id) {
-                self.jobs.push(submitted.job_id.clone());
-            }
-            adopted.push((task, self.started(task, id, now)));
+            let mut started = self.started(task, id, now);
+            started.task.confirmed = listed == Some(true);
+            self.flying.insert(started.task.id.clone());
+            adopted.push((task, started));
         }
         (adopted, todo)
     }
@@ -187,6 +198,8 @@ impl<'a, Q: Queue> Array<'a, Q> {
                 id,
                 submitted: now,
                 queued_by: now,
+                confirmed: true,
+                signal: None,
                 marked: false,
                 killed: None,
                 node: None,
@@ -229,8 +242,19 @@ impl<'a, Q: Queue> Array<'a, Q> {
             tasks: tasks.to_vec(),
         };
         (self.on_submit)(&submitted);
-        self.jobs.push(submitted.job_id.clone());
+        self.flying.extend(
+            (0..tasks.len()).map(|index| format!("{job_id}_{index}", job_id = submitted.job_id)),
+        );
         Ok(submitted)
+    }
+
+    /// Queues the cancellation `signal` asks for, sent with the others at
+    /// the next pass.
+    fn send(&mut self, task: &Task, signal: Signal) {
+        match signal {
+            Signal::Stop => self.to_stop.push(task.id.clone()),
+            Signal::Kill => self.to_kill.push(task.id.clone()),
+        }
     }
 
     /// Sends the cancellations asked for since the last pass.
@@ -280,19 +304,31 @@ impl<Q: Queue> Backend for Array<'_, Q> {
     fn refresh(&mut self, now: Instant) {
         self.send_cancellations();
         if self
-            .view
-            .as_ref()
-            .is_some_and(|view| now < view.asked + self.queue_poll)
+            .asked
+            .is_some_and(|asked| now < asked + self.queue_poll)
         {
             return;
         }
         let asked = Instant::now();
-        if let Some(queued) = self.queue.queued(&self.ours, &self.jobs) {
-            self.view = Some(View {
-                asked,
-                tasks: queued.into_iter().map(|q| (q.id, q.node)).collect(),
-            });
+        self.asked = Some(asked);
+        let Some(queued) = self.queue.queued(&self.ours) else {
+            return;
+        };
+        // Ours, but not in flight: a submission sbatch did not report (or
+        // a task that reported, still completing: cancelling it changes
+        // nothing).
+        let strays: Vec<String> = queued
+            .iter()
+            .filter(|q| !self.flying.contains(&q.id) && self.strays.insert(q.id.clone()))
+            .map(|q| q.id.clone())
+            .collect();
+        if !strays.is_empty() {
+            self.queue.cancel(&self.ours, &strays, false);
         }
+        self.view = Some(View {
+            asked,
+            tasks: queued.into_iter().map(|q| (q.id, q.node)).collect(),
+        });
     }
 
     fn look(&mut self, task: &mut Task) -> Option<Mark> {
@@ -308,30 +344,40 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         // Asked before the status file: a task that reported and left the
         // queue before the view was taken has its status file by now.
         let view = self.view.as_ref().filter(|v| v.asked >= task.queued_by);
-        if let Some(view) = view
-            && let Some(node @ Some(_)) = view.tasks.get(&task.id)
-        {
-            task.node.clone_from(node);
+        let listed = view.and_then(|view| view.tasks.get(&task.id));
+        let left = view.is_some() && listed.is_none();
+        let newly_confirmed = listed.is_some() && !task.confirmed;
+        if let Some(Some(node)) = listed {
+            task.node = Some(node.clone());
         }
-        let left = view.is_some_and(|v| !v.tasks.contains_key(&task.id));
+        if newly_confirmed {
+            task.confirmed = true;
+            if let Some(signal) = task.signal {
+                self.send(task, signal);
+            }
+        }
         let reported = self.file(task.task, TaskFile::Status).exists();
-        let given_up = task
-            .killed
-            .is_some_and(|killed| killed.elapsed() >= KILLED_GIVE_UP);
+        // A task killed through the queue is given up on only while the
+        // queue says nothing: one it still lists is still there.
+        let given_up = task.killed.is_some_and(|killed| {
+            killed.elapsed() >= KILLED_GIVE_UP
+                && self.view.as_ref().is_none_or(|v| v.asked < killed)
+        });
         reported || left || given_up
     }
 
     fn signal(&mut self, task: &mut Task, signal: Signal) {
-        match signal {
-            Signal::Stop => self.to_stop.push(task.id.clone()),
-            Signal::Kill => {
-                task.killed = Some(Instant::now());
-                self.to_kill.push(task.id.clone());
-            }
+        if signal == Signal::Kill {
+            task.killed = Some(Instant::now());
+        }
+        task.signal = Some(signal);
+        if task.confirmed {
+            self.send(task, signal);
         }
     }
 
     fn conclude(&mut self, task: Task, _stopped: bool) -> Concluded {
+        self.flying.remove(&task.id);
         let outcome = match protocol::read_status(&self.file(task.task, TaskFile::Status)) {
             Some(0) => outcome_of_result(
                 &self.file(task.task, TaskFile::Result),
@@ -351,9 +397,10 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         }
     }
 
-    /// Waits (bounded, and briefly after a stop signal) until the queue
-    /// holds none of the run's tasks: a run that returns leaves nothing
-    /// behind.
+    /// Cancels whatever of the run the queue still holds, and waits
+    /// (bounded, and briefly after a stop signal) until it holds nothing:
+    /// a run that returns leaves nothing behind. A task that reported is
+    /// still completing for a moment; cancelling it then changes nothing.
     fn finish(&mut self, signals: &Signals, interrupted: bool) {
         self.send_cancellations();
         let patience = if interrupted {
@@ -363,13 +410,21 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         };
         let deadline = Instant::now() + patience;
         let requests = signals.stop_requests();
+        let mut cancelled = HashSet::new();
         while Instant::now() < deadline && signals.stop_requests() == requests {
-            if self
-                .queue
-                .queued(&self.ours, &self.jobs)
-                .is_some_and(|left| left.is_empty())
-            {
-                return;
+            match self.queue.queued(&self.ours) {
+                Some(left) if left.is_empty() => return,
+                Some(left) => {
+                    let new: Vec<String> = left
+                        .into_iter()
+                        .map(|q| q.id)
+                        .filter(|id| cancelled.insert(id.clone()))
+                        .collect();
+                    if !new.is_empty() {
+                        self.queue.cancel(&self.ours, &new, false);
+                    }
+                }
+                None => {}
             }
             signals.wait(
                 self.queue_poll

@@ -265,7 +265,11 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             }
             let counts_as = flight.life.counts_as().cloned();
             let concluded = self.backend.conclude(flight.task, counts_as.is_some());
-            let outcome = counts_as.unwrap_or(concluded.outcome);
+            // A valid result stands even if a stop came as it was written.
+            let outcome = match counts_as {
+                Some(counts_as) if !concluded.outcome.is_ok() => counts_as,
+                _ => concluded.outcome,
+            };
             let started = flight.started.unwrap_or(flight.spawned);
             let attempt = Attempt {
                 letter: flight.letter,

@@ -3,16 +3,29 @@
 //! with `sbatch`, `squeue` and `scancel`; the array's tests use a fake.
 //!
 //! Job ids are not identity: a controller that lost its state hands the
-//! same ids out again. A job is taken for one of an array's only if it also
+//! same ids out again. A job is taken for one of an array's only if it
 //! has the array's name and runs a script in the array's folder (a folder
 //! unique to the run that made it): a job that is not ours is never taken
-//! for one of our tasks, never waited on, never cancelled.
+//! for one of our tasks, never waited on, never cancelled. The queue is
+//! asked by that name, not by job id, so it also shows a job of ours that
+//! was submitted although `sbatch` did not say so (it timed out).
+//!
+//! Every command has a deadline: a controller that does not answer must
+//! not freeze the supervision loop (no stop signal would be heard).
 
 use std::ffi::OsString;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+
+/// How long `squeue` and `scancel` may take: about Slurm's own message
+/// timeout (10 s by default) would stall the loop for as long.
+const ASK_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long `sbatch` may take.
+const SUBMIT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// One task the queue still holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,15 +42,33 @@ pub struct Identity {
     /// The name of its jobs.
     pub name: String,
     /// The folder its task scripts are in.
-    pub dir: std::path::PathBuf,
+    pub dir: PathBuf,
 }
 
 impl Identity {
-    /// Whether a job named `name` that runs `command` is one of ours.
-    fn owns(&self, name: &str, command: &str) -> bool {
-        name == self.name
-            && Path::new(command.split(' ').next().unwrap_or("")).parent() == Some(&self.dir)
+    /// Whether a job that runs `command` (squeue's `%o`: the script, then
+    /// any arguments) runs a script of ours: one directly in our folder,
+    /// whose own name has no space (a folder path may have some).
+    pub(crate) fn runs_ours(&self, command: &str) -> bool {
+        let Some(dir) = self.dir.to_str() else {
+            return false;
+        };
+        command
+            .strip_prefix(dir)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split(' ').next())
+            .is_some_and(|file| !file.is_empty() && !file.contains('/'))
     }
+}
+
+/// Whether `name` can name an array's jobs: not empty, and nothing that
+/// squeue's output or a shell would split.
+pub fn is_job_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'|' | b',' | b'\'' | b'"' | b'\\'))
 }
 
 /// One array to submit.
@@ -58,15 +89,15 @@ pub trait Queue {
     /// Submits an array; its job id.
     fn submit(&mut self, submission: &Submission) -> anyhow::Result<String>;
 
-    /// The tasks of the jobs `jobs` that are `ours`, still queued or
-    /// running; `None` when the queue does not answer (a busy or
-    /// unreachable controller): then nothing may be concluded from it.
-    fn queued(&mut self, ours: &Identity, jobs: &[String]) -> Option<Vec<Queued>>;
+    /// Every task that is `ours` still queued or running; `None` when the
+    /// queue does not answer (a busy or unreachable controller): then
+    /// nothing may be concluded from it.
+    fn queued(&mut self, ours: &Identity) -> Option<Vec<Queued>>;
 
     /// Asks to cancel `targets` without waiting; with `kill`, SIGKILL at
     /// once. Whole jobs (`<job>`) only if they carry `ours`'s name; tasks
     /// (`<job>_<index>`) as they are: only tasks the queue has listed as
-    /// ours are ever named.
+    /// ours, or that were submitted as ours, are ever named.
     fn cancel(&mut self, ours: &Identity, targets: &[String], kill: bool);
 }
 
@@ -80,7 +111,8 @@ impl Queue for Slurm {
         // what the run relies on. No requeue: a task whose node fails ends,
         // and the run retries it at once (with --retries) instead of Slurm
         // holding it back for minutes and running the same attempt again.
-        let output = Command::new("sbatch")
+        let mut sbatch = Command::new("sbatch");
+        sbatch
             .arg("--parsable")
             .args(submission.options)
             .arg(format!(
@@ -90,10 +122,10 @@ impl Queue for Slurm {
             .arg(format!("--job-name={}", submission.name))
             .arg("--output=/dev/null")
             .arg("--no-requeue")
-            .arg(submission.script)
-            .stdin(Stdio::null())
-            .output()
-            .context("could not run sbatch")?;
+            .arg(submission.script);
+        let output = output_within(sbatch, SUBMIT_DEADLINE)
+            .context("could not run sbatch")?
+            .context("sbatch did not answer within 30 s")?;
         if !output.status.success() {
             bail!(
                 "sbatch failed: {}",
@@ -108,21 +140,16 @@ impl Queue for Slurm {
         Ok(job_id)
     }
 
-    fn queued(&mut self, ours: &Identity, jobs: &[String]) -> Option<Vec<Queued>> {
-        if jobs.is_empty() {
-            return Some(Vec::new());
-        }
-        let output = Command::new("squeue")
-            .args(["-h", "-r", "-o", "%i|%N|%j|%o", "-j", &jobs.join(",")])
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
-        if !output.status.success() {
-            // Job ids the controller no longer knows: none of them is queued.
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            return stderr.contains("Invalid job id").then(Vec::new);
-        }
-        Some(parse_squeue(&String::from_utf8_lossy(&output.stdout), ours))
+    fn queued(&mut self, ours: &Identity) -> Option<Vec<Queued>> {
+        let mut squeue = Command::new("squeue");
+        squeue
+            .args(["-h", "-r", "-o", "%i|%N|%o"])
+            .arg(format!("--name={}", ours.name));
+        let output = output_within(squeue, ASK_DEADLINE).ok()??;
+        output
+            .status
+            .success()
+            .then(|| parse_squeue(&String::from_utf8_lossy(&output.stdout), ours))
     }
 
     fn cancel(&mut self, ours: &Identity, targets: &[String], kill: bool) {
@@ -134,34 +161,58 @@ impl Queue for Slurm {
             if targets.is_empty() {
                 continue;
             }
-            let mut command = Command::new("scancel");
-            command.arg("--quiet");
+            let mut scancel = Command::new("scancel");
+            scancel.arg("--quiet");
             if let Some(name) = filter {
-                command.arg(format!("--name={name}"));
+                scancel.arg(format!("--name={name}"));
             }
             if kill {
-                command.args(["--signal=KILL", "--full"]);
+                scancel.args(["--signal=KILL", "--full"]);
             }
-            let _ = command
-                .args(targets)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            scancel.args(targets);
+            let _ = output_within(scancel, ASK_DEADLINE);
         }
     }
 }
 
-/// Our tasks in squeue's `%i|%N|%j|%o` lines (id, node, name, command: the
-/// command last, as it may hold `|`).
+/// Runs `command` (standard input `/dev/null`) and collects what it
+/// printed; `Ok(None)` when it did not end within `limit` (it is killed).
+fn output_within(mut command: Command, limit: Duration) -> std::io::Result<Option<Output>> {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // The output is read on a thread of its own, so that a full pipe
+    // cannot keep the command from ending.
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(output) => output.map(Some),
+        Err(_) => {
+            // SAFETY: kill has no memory-safety preconditions; the child is
+            // not reaped until wait_with_output returns, so the pid is
+            // still its own.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = receiver.recv();
+            Ok(None)
+        }
+    }
+}
+
+/// Our tasks in squeue's `%i|%N|%o` lines (id, node, command: the command
+/// last, as it may hold `|`), asked of the jobs with our name.
 fn parse_squeue(stdout: &str, ours: &Identity) -> Vec<Queued> {
     stdout
         .lines()
         .filter_map(|line| {
-            let mut fields = line.splitn(4, '|');
+            let mut fields = line.splitn(3, '|');
             let (id, node) = (fields.next()?.trim(), fields.next()?.trim());
-            let (name, command) = (fields.next()?, fields.next()?);
-            ours.owns(name, command).then(|| Queued {
+            let command = fields.next()?;
+            ours.runs_ours(command).then(|| Queued {
                 id: id.to_string(),
                 node: (!node.is_empty()).then(|| node.to_string()),
             })
@@ -193,41 +244,60 @@ mod tests {
     fn ours() -> Identity {
         Identity {
             name: "mine".into(),
-            dir: "/r/slurm-array-1-2".into(),
+            dir: "/r/my results/slurm-array-1-2".into(),
         }
     }
 
     #[test]
-    fn only_tasks_with_the_arrays_name_and_folder_are_taken_as_its_own() {
-        let stdout = "42_0|n1|mine|/r/slurm-array-1-2/submission-1.sh\n\
-                      42_1||mine|/r/slurm-array-1-2/submission-1.sh\n\
-                      43_0|n2|someone-else|/r/slurm-array-1-2/submission-1.sh\n\
-                      43_1|n2|mine|/home/x/mine.sh\n\
-                      43_2|n2|mine|/r/slurm-array-1-2/sub/x.sh\n\
-                      44_0|n3|mine|/r/slurm-array-1-2/submission-2.sh a|b\n";
-        assert_eq!(
-            parse_squeue(stdout, &ours()),
-            [
-                Queued {
-                    id: "42_0".into(),
-                    node: Some("n1".into())
-                },
-                Queued {
-                    id: "42_1".into(),
-                    node: None
-                },
-                Queued {
-                    id: "44_0".into(),
-                    node: Some("n3".into())
-                },
-            ]
-        );
+    fn only_tasks_that_run_a_script_in_the_arrays_folder_are_taken_as_its_own() {
+        let stdout = "42_0|n1|/r/my results/slurm-array-1-2/submission-1.sh\n\
+                      42_1||/r/my results/slurm-array-1-2/submission-1.sh\n\
+                      43_1|n2|/home/x/mine.sh\n\
+                      43_2|n2|/r/my results/slurm-array-1-2/sub/x.sh\n\
+                      43_3|n2|/r/my results/slurm-array-1-23/submission-1.sh\n\
+                      43_4|n2|/r/my results/slurm-array-1-2/\n\
+                      44_0|n3|/r/my results/slurm-array-1-2/task.sh 1 ab|c\n";
+        let ids: Vec<(String, Option<String>)> = parse_squeue(stdout, &ours())
+            .into_iter()
+            .map(|q| (q.id, q.node))
+            .collect();
+        let expected = [("42_0", Some("n1")), ("42_1", None), ("44_0", Some("n3"))]
+            .map(|(id, node)| (id.to_string(), node.map(String::from)));
+        assert_eq!(ids, expected);
         let other = Identity {
             name: "mine".into(),
             dir: "/r/slurm-array-9-9".into(),
         };
         assert_eq!(parse_squeue(stdout, &other), []);
         assert_eq!(parse_squeue("garbage\n", &ours()), []);
+    }
+
+    #[test]
+    fn a_job_name_must_survive_squeue_and_the_shell() {
+        assert!(is_job_name("orchestrate-12"));
+        assert!(is_job_name("run.2_a"));
+        for bad in ["", "a|b", "a b", "a,b", "a'b", "x\ny"] {
+            assert!(!is_job_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_command_that_does_not_end_in_time_is_killed() {
+        let mut sleep = Command::new("sleep");
+        sleep.arg("10");
+        let start = std::time::Instant::now();
+        assert!(
+            output_within(sleep, Duration::from_millis(50))
+                .unwrap()
+                .is_none()
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let mut echo = Command::new("echo");
+        echo.arg("hi");
+        let output = output_within(echo, Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        assert_eq!(output.stdout, b"hi\n");
     }
 
     #[test]

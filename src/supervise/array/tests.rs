@@ -4,7 +4,7 @@
 //! node (writing its start mark), then does what its plan says.
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -44,6 +44,10 @@ fn ok(length: usize) -> Plan {
 struct Live {
     id: String,
     name: String,
+    /// The script it runs.
+    script: PathBuf,
+    /// Someone else's job: it runs on, whatever it is.
+    foreign: bool,
     task: ArrayTask,
     node: Option<String>,
     /// Steps since it started running; `None` while pending.
@@ -62,6 +66,9 @@ struct World {
     submitted: Vec<Vec<ArrayTask>>,
     /// Submissions to fail, counted down.
     failing_submissions: usize,
+    /// Whether a failed submission went through all the same (sbatch
+    /// timed out after the controller took it).
+    ghosts: bool,
     /// Steps at which the queue does not answer.
     silent: std::ops::Range<usize>,
     /// Every cancellation: targets, and whether it was a kill.
@@ -77,8 +84,7 @@ impl World {
         let mut index = 0;
         while index < self.live.len() {
             let live = &mut self.live[index];
-            if live.name == "someone-else" {
-                // Not ours: it runs on, whatever it is.
+            if live.foreign {
                 index += 1;
                 continue;
             }
@@ -151,9 +157,12 @@ struct FakeQueue(Rc<RefCell<World>>);
 impl Queue for FakeQueue {
     fn submit(&mut self, submission: &Submission) -> anyhow::Result<String> {
         let mut world = self.0.borrow_mut();
-        if world.failing_submissions > 0 {
+        let failing = world.failing_submissions > 0;
+        if failing {
             world.failing_submissions -= 1;
-            anyhow::bail!("sbatch failed: Socket timed out");
+            if !world.ghosts {
+                anyhow::bail!("sbatch failed: Socket timed out");
+            }
         }
         world.next_job += 1;
         let job = world.next_job.to_string();
@@ -164,6 +173,8 @@ impl Queue for FakeQueue {
             world.live.push(Live {
                 id: format!("{job}_{index}"),
                 name: submission.name.to_string(),
+                script: submission.script.to_path_buf(),
+                foreign: false,
                 task,
                 node: None,
                 running: None,
@@ -171,11 +182,13 @@ impl Queue for FakeQueue {
             });
         }
         world.submitted.push(submission.tasks.to_vec());
+        if failing {
+            anyhow::bail!("sbatch did not answer within 30 s");
+        }
         Ok(job)
     }
 
-    fn queued(&mut self, ours: &Identity, jobs: &[String]) -> Option<Vec<Queued>> {
-        let name = &ours.name;
+    fn queued(&mut self, ours: &Identity) -> Option<Vec<Queued>> {
         let mut world = self.0.borrow_mut();
         world.step();
         if world.silent.contains(&world.step) {
@@ -185,9 +198,7 @@ impl Queue for FakeQueue {
             world
                 .live
                 .iter()
-                .filter(|l| {
-                    &l.name == name && jobs.iter().any(|j| l.id.starts_with(&format!("{j}_")))
-                })
+                .filter(|l| l.name == ours.name && ours.runs_ours(&l.script.to_string_lossy()))
                 .map(|l| Queued {
                     id: l.id.clone(),
                     node: l.node.clone(),
@@ -199,9 +210,14 @@ impl Queue for FakeQueue {
     fn cancel(&mut self, ours: &Identity, targets: &[String], kill: bool) {
         let mut world = self.0.borrow_mut();
         world.cancelled.push((targets.to_vec(), kill));
-        world
-            .live
-            .retain(|l| l.name != ours.name || !targets.contains(&l.id));
+        // As scancel does: a task by its id alone, a whole job by id and
+        // name.
+        world.live.retain(|l| {
+            let job = l.id.split('_').next().unwrap_or("");
+            !targets
+                .iter()
+                .any(|t| *t == l.id || (*t == job && l.name == ours.name))
+        });
     }
 }
 
@@ -238,6 +254,7 @@ struct Setup {
     policy: Policy,
     letters: &'static str,
     failing_submissions: usize,
+    ghosts: bool,
     silent: std::ops::Range<usize>,
     /// Tasks of an earlier run, for `--resume`: submitted into the fake
     /// queue (and reported, where `reported` says) before the run.
@@ -261,6 +278,7 @@ fn setup(plan: impl Fn(ArrayTask) -> Plan + 'static) -> Setup {
         },
         letters: "abc",
         failing_submissions: 0,
+        ghosts: false,
         silent: 0..0,
         earlier: Vec::new(),
         vanished: Vec::new(),
@@ -300,6 +318,7 @@ impl Setup {
             next_job: 0,
             submitted: Vec::new(),
             failing_submissions: 0,
+            ghosts: self.ghosts,
             silent: self.silent,
             cancelled: Vec::new(),
             overlaps: Vec::new(),
@@ -309,7 +328,7 @@ impl Setup {
         for (tasks, reported) in &self.earlier {
             let job_id = queue
                 .submit(&Submission {
-                    script: Path::new("old.sh"),
+                    script: &spec.dir.join("submission-0.sh"),
                     name: &spec.name,
                     tasks,
                     options: &[],
@@ -330,13 +349,23 @@ impl Setup {
             .retain(|l| !self.vanished.contains(&l.task));
         if !self.foreign.is_empty() {
             // The controller lost its state: job ids start again, and the
-            // id of an earlier submission now names someone else's job.
+            // id of an earlier task now names someone else's job, with the
+            // same name even, but another script.
             let mut w = world.borrow_mut();
-            w.live.retain(|l| !self.foreign.contains(&l.task));
-            for (index, &task) in self.foreign.iter().enumerate() {
+            let mut taken = Vec::new();
+            w.live.retain(|l| {
+                let foreign = self.foreign.contains(&l.task);
+                if foreign {
+                    taken.push((l.id.clone(), l.task));
+                }
+                !foreign
+            });
+            for (id, task) in taken {
                 w.live.push(Live {
-                    id: format!("1_{index}"),
-                    name: "someone-else".into(),
+                    id,
+                    name: spec.name.clone(),
+                    script: PathBuf::from("/home/someone/else.sh"),
+                    foreign: true,
                     task,
                     node: Some("n9".into()),
                     running: Some(0),
@@ -523,7 +552,9 @@ fn a_task_requeued_by_slurm_is_the_same_attempt_and_is_waited_for() {
 #[test]
 fn a_task_past_its_timeout_is_cancelled_and_retried_only_once_it_left_the_queue() {
     let mut s = setup(one_task(task('c', 1), Hang, ok(2)));
-    s.policy.timeout = Some(Duration::from_millis(40));
+    // Long enough that the others, done within a few passes, never reach
+    // it even on a loaded machine.
+    s.policy.timeout = Some(Duration::from_millis(500));
     s.policy.retries = 1;
     let run = s.run();
     assert_eq!(
@@ -554,6 +585,27 @@ fn a_failed_submission_is_a_failed_attempt_retried_like_any_other() {
         assert_eq!(outcomes[1], (2, Outcome::Ok(9)));
     }
     assert_eq!(run.world().submitted.len(), 1);
+}
+
+#[test]
+fn a_submission_that_went_through_although_sbatch_failed_is_cancelled() {
+    let mut s = setup(|_| Hang);
+    s.letters = "ab";
+    s.failing_submissions = 1;
+    s.ghosts = true;
+    s.policy.keep_going = true;
+    s.stop_at_step = Some(20);
+    let run = s.run();
+    let world = run.world();
+    assert_eq!(world.submitted.len(), 1, "no retry without --retries");
+    let cancelled: Vec<&String> = world.cancelled.iter().flat_map(|(t, _)| t).collect();
+    assert_eq!(cancelled, ["1_0", "1_1"], "the tasks nobody tracks");
+    assert!(world.live.is_empty(), "nothing of it is left in the queue");
+    assert!(
+        run.attempts
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::SpawnError(_)))
+    );
 }
 
 #[test]
@@ -650,11 +702,7 @@ fn resume_adopts_what_is_ours_and_submits_the_rest_again() {
         world.submitted.last().unwrap(),
         &vec![task('c', 2), task('d', 2)]
     );
-    let foreign = world
-        .live
-        .iter()
-        .filter(|l| l.name == "someone-else")
-        .count();
+    let foreign = world.live.iter().filter(|l| l.foreign).count();
     assert_eq!(
         foreign, 1,
         "someone else's job was neither waited on nor cancelled"
