@@ -186,7 +186,9 @@ make_network() {
 # `ip netns exec`, which remounts /sys and hides the cgroup hierarchies.
 start_node() {
     local node=$1
-    nsenter --net="/run/netns/$netns_prefix$node" unshare --uts \
+    # A clean environment: a daemon started by a test (revive-node) must
+    # not carry the test's variables.
+    env -i PATH="$PATH" nsenter --net="/run/netns/$netns_prefix$node" unshare --uts \
         sh -c 'hostname "$1"; exec slurmd -f "$2" -N "$1"' sh "$node" "$conf"
 }
 
