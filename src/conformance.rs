@@ -139,45 +139,118 @@ pub struct Verdict {
     pub problem: Option<String>,
 }
 
-/// Runs every case against `program`; fails only when a case could not be
-/// run at all (no temporary folder).
+/// How long the cases may take, all together: they run at once, so a
+/// child that hangs costs this once, not once per case.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs every case against `program`, all at once; fails only when a case
+/// could not be run at all (no temporary folder).
 pub fn check(program: &Path) -> anyhow::Result<Vec<Verdict>> {
-    cases()
+    let mut runs = Vec::new();
+    for case in cases() {
+        let dir = tempfile::Builder::new()
+            .prefix("orchestrate-check-")
+            .tempdir()
+            .context("could not create a temporary folder")?;
+        let started = start(program, &case, dir.path());
+        runs.push((case, dir, started));
+    }
+    let deadline = Instant::now() + DEADLINE;
+    let verdicts = runs
         .into_iter()
-        .map(|case| {
-            let dir = tempfile::Builder::new()
-                .prefix("orchestrate-check-")
-                .tempdir()
-                .context("could not create a temporary folder")?;
-            let problem = run_case(program, &case, dir.path()).err();
-            Ok(Verdict {
+        .map(|(case, dir, started)| {
+            let problem = started
+                .and_then(|started| started.finish(deadline))
+                .and_then(|(status, stderr)| judge(&case, dir.path(), status, stderr))
+                .err();
+            Verdict {
                 case: case.name,
                 problem: problem.map(|err| format!("{err:#}")),
-            })
+            }
         })
-        .collect()
+        .collect();
+    Ok(verdicts)
 }
 
-fn run_case(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<()> {
+/// A case's child, started.
+struct Started {
+    child: std::process::Child,
+    stderr_path: PathBuf,
+}
+
+/// Writes the case's files into `dir` and starts the child on them.
+fn start(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<Started> {
+    use std::os::unix::process::CommandExt;
     let given = &case.given;
     let polymer = dir.join("polymer.txt");
     std::fs::write(&polymer, given.input).context("could not write the polymer")?;
-    let result = dir.join("out").join(format!("{}.1.txt", given.letter));
     if given.stale_result {
         std::fs::create_dir_all(dir.join("out"))?;
-        std::fs::write(&result, "999\n")?;
+        std::fs::write(result_path(case, dir), "999\n")?;
     }
     let assignment = Assignment {
         letter: UnitType::from_ascii(given.letter as u8).context("a letter")?,
-        result: result.clone(),
+        result: result_path(case, dir),
         polymer: if given.stdin { "-".into() } else { polymer },
     };
-    let (status, stderr) = run(
-        program,
-        &assignment,
-        given.stdin.then_some(given.input),
-        dir,
-    )?;
+    // Stderr goes to a file: a pipe could be held open by something the
+    // child left behind.
+    let stderr_path = dir.join("stderr");
+    let stderr = std::fs::File::create(&stderr_path)?;
+    let mut child = Command::new(program)
+        .args(assignment.args())
+        .current_dir(dir)
+        .process_group(0)
+        .stdin(if given.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .with_context(|| format!("could not start {}", crate::files::shown(program)))?;
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = pipe.write_all(given.input);
+    }
+    Ok(Started { child, stderr_path })
+}
+
+fn result_path(case: &Case, dir: &Path) -> PathBuf {
+    dir.join("out").join(format!("{}.1.txt", case.given.letter))
+}
+
+impl Started {
+    /// Waits for the child until `deadline`, kills its process group, and
+    /// returns its exit code and stderr.
+    fn finish(mut self, deadline: Instant) -> anyhow::Result<(Option<i32>, String)> {
+        let status = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        // SAFETY: killpg has no memory-safety preconditions; the group is
+        // the child's own (it leads it), and whatever it left there goes
+        // with it.
+        unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
+        let Some(status) = status else {
+            let _ = self.child.wait();
+            anyhow::bail!("did not exit within {} s", DEADLINE.as_secs());
+        };
+        let stderr = crate::files::read_small(&self.stderr_path, 1 << 20).unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&stderr).trim_end().to_string();
+        let _ = std::fs::remove_file(&self.stderr_path);
+        Ok((status.code(), stderr))
+    }
+}
+
+/// Whether the child did what `case` expects of it.
+fn judge(case: &Case, dir: &Path, status: Option<i32>, stderr: String) -> anyhow::Result<()> {
+    let result = result_path(case, dir);
     match case.expected {
         Expected::Length(length) => {
             anyhow::ensure!(
@@ -188,10 +261,11 @@ fn run_case(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<()> {
                 ResultFile::Length(found) if found == length => {}
                 found => anyhow::bail!("result file: {found:?}, expected {length}"),
             }
+            let mine = format!("{}.1.txt", case.given.letter);
             let others: Vec<String> = std::fs::read_dir(dir.join("out"))?
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|name| *name != format!("{}.1.txt", given.letter))
+                .filter(|name| *name != mine)
                 .collect();
             anyhow::ensure!(
                 others.is_empty(),
@@ -211,57 +285,6 @@ fn run_case(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Runs the child for `assignment` with a deadline; its exit code and stderr.
-/// Stderr goes to a file (a pipe could be held open by something the child
-/// left behind), and the child's process group is killed when it exits.
-fn run(
-    program: &Path,
-    assignment: &Assignment,
-    stdin: Option<&[u8]>,
-    dir: &Path,
-) -> anyhow::Result<(Option<i32>, String)> {
-    use std::os::unix::process::CommandExt;
-    let stderr_path = dir.join("stderr");
-    let stderr = std::fs::File::create(&stderr_path)?;
-    let mut child = Command::new(program)
-        .args(assignment.args())
-        .current_dir(dir)
-        .process_group(0)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .with_context(|| format!("could not start {}", crate::files::shown(program)))?;
-    if let (Some(content), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let _ = pipe.write_all(content);
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    // SAFETY: killpg has no memory-safety preconditions; the group is the
-    // child's own (it leads it), and whatever it left there goes with it.
-    unsafe { libc::killpg(child.id() as libc::pid_t, libc::SIGKILL) };
-    let Some(status) = status else {
-        let _ = child.wait();
-        anyhow::bail!("did not exit within 20 s");
-    };
-    let stderr = crate::files::read_small(&stderr_path, 1 << 20).unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&stderr).trim_end().to_string();
-    let _ = std::fs::remove_file(&stderr_path);
-    Ok((status.code(), stderr))
 }
 
 /// The program named on the command line, as an absolute path to run

@@ -143,3 +143,45 @@ fn orchestrate_gets_the_same_answer_from_python_children() {
         .success()
         .stdout("4\n");
 }
+
+#[test]
+fn the_check_leaves_nothing_a_child_started_running() {
+    let dir = tempfile::tempdir().unwrap();
+    // `daemon`: each case's child leaves a process that called setsid,
+    // then does its work: the check passes, and the daemons must go.
+    orchestrate(dir.path())
+        .env("FAULT_ALL", "daemon")
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--check-child")
+        .arg(fixture("faulty-reduce.sh"))
+        .assert()
+        .success();
+    let daemons = common::pids(&dir.path().join("pids"));
+    assert_eq!(daemons.len(), 13, "one daemon per case");
+    common::eventually(5, "every daemon to be gone", || {
+        daemons.iter().all(|&pid| !common::alive(pid))
+    });
+}
+
+#[test]
+fn a_child_that_hangs_is_reported_after_one_deadline_for_all_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut check = orchestrate(dir.path());
+    // The cases run at once: 20 s for all of them, not 20 s each (260 s).
+    check.timeout(std::time::Duration::from_secs(60));
+    check
+        .env("FAULT_ALL", "hang")
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--check-child")
+        .arg(fixture("faulty-reduce.sh"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("did not exit within 20 s").count(13));
+    let hung = common::pids(&dir.path().join("pids"));
+    assert_eq!(hung.len(), 26, "each case's child and its grandchild");
+    common::eventually(5, "every hung process to be gone", || {
+        hung.iter().all(|&pid| !common::alive(pid))
+    });
+}

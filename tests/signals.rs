@@ -128,6 +128,108 @@ fn children_die_when_orchestrate_is_killed_outright() {
     assert_all_gone(dir.path());
 }
 
+/// Every descendant in `dir`'s PID_LOG is gone within a second of
+/// orchestrate's SIGKILL.
+#[track_caller]
+fn assert_gone_within_a_second_of_a_sigkill(child: &mut Child, dir: &Path) {
+    signal(child, libc::SIGKILL);
+    wait_within(child, 20);
+    let pids = pids(&dir.join("pids"));
+    assert_eq!(pids.len(), 104, "26 children, 3 descendants each");
+    eventually(
+        1,
+        "every descendant to be gone a second after the SIGKILL",
+        || pids.iter().all(|&pid| !alive(pid)),
+    );
+}
+
+#[test]
+fn descendants_that_left_their_group_die_with_a_sigkill_of_orchestrate() {
+    let dir = tempfile::tempdir().unwrap();
+    // `escape`: each child leaves a sleeper in its group, one that called
+    // setsid, and one orphaned by a double fork.
+    let mut child = start_hanging(dir.path(), "escape", &[], 104);
+    assert_gone_within_a_second_of_a_sigkill(&mut child, dir.path());
+}
+
+#[test]
+fn descendants_die_with_a_sigkill_of_orchestrate_run_by_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if unsafe { libc::geteuid() } != 0 {
+        let reason = "this test needs root, to run orchestrate as nobody";
+        assert!(!common::must_not_skip(), "{reason}");
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // As nobody, the namespace is made inside a user namespace of its own.
+    let json = Command::new(common::orchestrate_bin())
+        .arg("--json")
+        .arg(example())
+        .env("TMPDIR", dir.path())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let json = common::json_of(&json.stdout);
+    assert_eq!(json["containment"], "pid-namespace");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut child = Command::new(common::orchestrate_bin())
+        .env("TMPDIR", &tmp)
+        .env("FAULT_ALL", "escape")
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg(example())
+        .uid(65534)
+        .gid(65534)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(30, "every descendant to start", || {
+        pids(&dir.path().join("pids")).len() == 104
+    });
+    assert_gone_within_a_second_of_a_sigkill(&mut child, dir.path());
+}
+
+#[test]
+fn where_namespaces_are_turned_off_the_subreaper_contains_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(common::orchestrate_bin())
+        .args(["--json", "-v"])
+        .arg(example())
+        .env("TMPDIR", dir.path())
+        .env("POLYMER_FANOUT_CONTAINMENT", "subreaper")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(common::json_of(&output.stdout)["containment"], "subreaper");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("containment"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {stderr}");
+    assert!(said[0].contains("subreaper only"), "{stderr}");
+    // And by default, a namespace.
+    let output = Command::new(common::orchestrate_bin())
+        .arg("--json")
+        .arg(example())
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::json_of(&output.stdout)["containment"],
+        "pid-namespace"
+    );
+}
+
 /// Waits up to 10 s for process `pid` (not the test's child) to die; if it
 /// does not, kills it, so that the failure leaves nothing behind, and fails
 /// with `failure`.

@@ -13,17 +13,22 @@ use polymer_fanout::files::Target;
 use polymer_fanout::orchestrator::{self, Interrupted};
 use polymer_fanout::report::{Report, Verdict, joblog, json, text, timeline};
 use polymer_fanout::signals::Signals;
+use polymer_fanout::supervise::contain;
 
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(what) = args.generate {
         return cli::generate(what, Args::command());
     }
-    if let Some(program) = &args.check_child {
-        return cli::check_child(program);
-    }
     if let Err(usage) = args.check_mode_options() {
         usage.exit();
+    }
+    // First, while this process has one thread: what the children's
+    // container needs. Dropped last, when every child is gone; it kills
+    // whatever is left.
+    let _teardown = (args.check_child.is_some() || args.children_run_here()).then(contain::prepare);
+    if let Some(program) = &args.check_child {
+        return cli::check_child(program);
     }
     match run(&args) {
         Ok(status) => status,
@@ -68,6 +73,12 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if args.verbose {
         eprint!("{}", text::letter_table(&report));
+        if let Some(contain::Containment::Subreaper(why)) = contain::current() {
+            say(&format!(
+                "orchestrate: containment: subreaper only, no PID namespace ({why}): what \
+                 children start would outlive a SIGKILL of orchestrate"
+            ));
+        }
     }
     for line in text::failure_lines(&report) {
         say(&format!("orchestrate: {line}"));

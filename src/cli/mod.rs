@@ -92,8 +92,13 @@ fn complete(
 /// `orchestrate --check-child PROG`: one line per case on stdout, a count
 /// on stderr; the exit status.
 pub fn check_child(program: &std::path::Path) -> ExitCode {
+    use crate::supervise::contain;
     let program = crate::conformance::resolve(program);
-    let verdicts = match crate::conformance::check(&program) {
+    // What the child starts is contained as in a run, and gone afterwards.
+    contain::enter();
+    let verdicts = crate::conformance::check(&program);
+    contain::kill_orphans(&[]);
+    let verdicts = match verdicts {
         Ok(verdicts) => verdicts,
         Err(err) => {
             say(&format!("orchestrate: error: {err:#}"));

@@ -214,6 +214,16 @@ impl Args {
         }
     }
 
+    /// Whether the children run on this machine, where orchestrate
+    /// contains them (a PID namespace): the process mode without `--sbatch`
+    /// or an `srun` launcher.
+    pub fn children_run_here(&self) -> bool {
+        let launcher = Launcher::from_words(self.launcher.clone().map(|w| w.0).unwrap_or_default());
+        self.mode == "process"
+            && self.sbatch.is_none()
+            && !matches!(launcher, Launcher::Slurm { .. })
+    }
+
     /// The run these options describe; fails when the child program cannot
     /// be found.
     pub fn config(&self) -> anyhow::Result<Config> {

@@ -229,6 +229,12 @@ pub fn run(
         mode: config.mode.name(),
         // What ran at once at most: letters kept from an earlier run did not.
         jobs: config.mode.concurrency(ran),
+        containment: match &config.mode {
+            Mode::Process(process) if matches!(process.runner, Runner::Local { .. }) => {
+                crate::supervise::contain::current().map(|c| c.name())
+            }
+            _ => None,
+        },
         elapsed: phases.epoch.elapsed(),
     })
 }

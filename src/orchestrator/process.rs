@@ -31,9 +31,6 @@ pub(super) fn fan_out(
     signals: &Signals,
     progress: &dyn Fn(&Attempt),
 ) -> anyhow::Result<(Vec<Attempt>, usize)> {
-    // Orphans of children are re-parented here, to be swept; where the
-    // platform has no subreapers, process groups still do most of it.
-    let _ = supervise::contain::become_subreaper();
     let results = process.runner.results();
     let resume = results.is_some_and(|r| r.resume);
     let workspace = Workspace::create(results.map(|r| r.path.as_path()), loaded.file, resume)?;
@@ -76,6 +73,7 @@ pub(super) fn fan_out(
     if let Some(signal) = signals.stop_signal() {
         return Err(Interrupted { signal }.into());
     }
+    contain(process);
     let supervision = supervise(
         process, &workspace, &handover, todo, &record, phases, signals, progress,
     )?;
@@ -85,6 +83,24 @@ pub(super) fn fan_out(
     }
     attempts.extend(supervision.attempts);
     Ok((attempts, handover.full_length))
+}
+
+/// Contains what children on this machine start: in a PID namespace that
+/// dies with orchestrate, or, where the kernel refuses one, as their
+/// subreaper (orphans are re-parented here, to be killed). Last before the
+/// children: no thread can be started after it. Children on other
+/// machines are the scheduler's to contain.
+fn contain(process: &ProcessMode) {
+    match &process.runner {
+        Runner::Local {
+            launcher: Launcher::Slurm { .. },
+            ..
+        }
+        | Runner::Array { .. } => {}
+        Runner::Local { .. } => {
+            supervise::contain::enter();
+        }
+    }
 }
 
 /// What the children are handed, and what is known of the job then.

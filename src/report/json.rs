@@ -1,7 +1,8 @@
 //! The report for programs: one JSON object with these fields (the README
 //! documents each):
 //! `min_length`, `best_letter`, `full_length`, `input_length`, `results`,
-//! `cached`, `elapsed_ms`, `mode`, `jobs`, `attempts`, `hosts`.
+//! `cached`, `elapsed_ms`, `mode`, `jobs`, `attempts`, `hosts`,
+//! `containment`.
 
 use super::Report;
 use crate::polymer::UnitType;
@@ -43,6 +44,7 @@ pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Val
         "jobs": report.jobs,
         "attempts": runs,
         "hosts": hosts,
+        "containment": report.containment,
     })
 }
 

@@ -44,6 +44,9 @@ pub struct Report {
     pub mode: &'static str,
     /// How many children or threads ran at once, at most.
     pub jobs: usize,
+    /// How what children started was contained (`pid-namespace` or
+    /// `subreaper`); none without children on this machine.
+    pub containment: Option<&'static str>,
     pub elapsed: Duration,
 }
 
@@ -204,6 +207,7 @@ pub(crate) mod tests {
             letters: letters.chars().map(letter).collect(),
             mode: "process",
             jobs: 2,
+            containment: None,
             elapsed: Duration::from_millis(3),
         }
     }

@@ -233,7 +233,8 @@ fn capture_file() -> io::Result<File> {
 /// `posix_spawn` (an older `reduce` refuses the option, loudly); any other
 /// program gets it arranged between fork and exec.
 fn die_with_parent(command: &mut Command, program: &ChildProgram) {
-    let parent = std::process::id();
+    // As the child will see it: 0 from inside the PID namespace.
+    let parent = super::contain::parent_pid_for_children();
     if program.heeds_parent_pid && program.launcher == Launcher::Direct {
         command
             .arg(protocol::PARENT_PID_OPTION)
@@ -244,7 +245,7 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) {
     // only `protocol::die_with`, which is async-signal-safe and allocates
     // nothing.
     unsafe {
-        command.pre_exec(move || protocol::die_with(parent as libc::pid_t));
+        command.pre_exec(move || protocol::die_with(parent));
     }
 }
 

@@ -2,19 +2,303 @@
 //!
 //! Stopping a child signals its process group, which reaches what it started
 //! in that group, but not a process that left it (`setsid`, `setpgid`) or
-//! was orphaned by a double fork. On Linux, `orchestrate` therefore makes
-//! itself a *child subreaper*: every orphaned descendant of a child is
-//! re-parented to `orchestrate` instead of to init, where [`kill_orphans`]
-//! finds it, kills it and reaps it. That runs whenever the last running
+//! was orphaned by a double fork. Two ways catch those:
+//!
+//! - **A PID namespace** ([`enter`], Linux): before anything else runs,
+//!   `orchestrate` unshares a PID namespace (inside a user namespace of its
+//!   own when it is not root) and forks the namespace's init, a small loop
+//!   that reaps orphans, kills them on request, and asks the kernel to kill
+//!   it when `orchestrate` dies. Every child and everything it starts is
+//!   then in the namespace; when its init dies, the kernel kills every
+//!   process in it. So nothing outlives `orchestrate`, however it ends,
+//!   SIGKILL included.
+//! - **A subreaper** (the fallback where the kernel refuses namespaces):
+//!   `orchestrate` makes itself a *child subreaper*: every orphaned
+//!   descendant of a child is re-parented to it instead of to init. This
+//!   does not survive a SIGKILL of `orchestrate`.
+//!
+//! Either way, [`kill_orphans`] kills the orphans whenever the last running
 //! child has ended and once more before the run returns, so no descendant
 //! outlives the run.
-//!
-//! Not covered: a SIGKILL of `orchestrate` itself. Its direct children then
-//! die by their parent-death signal, but their descendants are re-parented
-//! to the next subreaper or to init (see the README's guarantees).
 
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The environment variable that, set to `subreaper`, keeps children out of
+/// a PID namespace (a debugger or a tool that follows pids may want them
+/// in this process's).
+pub const CONTAINMENT_ENV: &str = "POLYMER_FANOUT_CONTAINMENT";
+
+/// How this run contains what its children start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Containment {
+    /// A PID namespace whose init dies with orchestrate.
+    PidNamespace,
+    /// The subreaper only, because the kernel refused a namespace (why).
+    Subreaper(String),
+}
+
+impl Containment {
+    /// Its name in reports: `pid-namespace` or `subreaper`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Containment::PidNamespace => "pid-namespace",
+            Containment::Subreaper(_) => "subreaper",
+        }
+    }
+}
+
+/// The namespace's init, from orchestrate's side: its pid, and the socket
+/// it takes requests on (its end of file is init's signal to end).
+struct Init {
+    pid: libc::pid_t,
+    control: UnixStream,
+}
+
+/// The init of this process's namespace, once [`enter`] made one.
+static INIT: Mutex<Option<Init>> = Mutex::new(None);
+
+/// What [`enter`] decided, for reports.
+static CONTAINMENT: Mutex<Option<Containment>> = Mutex::new(None);
+
+/// How this run contains its children, once [`enter`] was called.
+pub fn current() -> Option<Containment> {
+    CONTAINMENT.lock().map_or(None, |c| c.clone())
+}
+
+/// The pid children see as their parent's: 0 inside the namespace (their
+/// parent lives outside it), this process's otherwise.
+pub fn parent_pid_for_children() -> libc::pid_t {
+    match current() {
+        Some(Containment::PidNamespace) => 0,
+        _ => std::process::id() as libc::pid_t,
+    }
+}
+
+/// Prepares the namespace, while the process has one thread (a user
+/// namespace demands it): when not root, enters a user namespace of its own,
+/// in which it may then make a PID namespace. The guard it returns ends the
+/// namespace [`enter`] makes (killing whatever is left in it) when dropped.
+pub fn prepare() -> Teardown {
+    let prepared = prepare_user_namespace();
+    if let Ok(mut state) = PREPARED.lock() {
+        *state = Some(prepared.map_err(|err| err.to_string()));
+    }
+    Teardown
+}
+
+/// What [`prepare`] found: `Ok` when a PID namespace may be tried.
+static PREPARED: Mutex<Option<Result<(), String>>> = Mutex::new(None);
+
+#[cfg(target_os = "linux")]
+fn prepare_user_namespace() -> io::Result<()> {
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid == 0 {
+        return Ok(());
+    }
+    if threads() != Some(1) {
+        return Err(io::Error::other("more than one thread"));
+    }
+    // SAFETY: unshare with flags only; the process has one thread.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Ourselves as ourselves: files keep their owner; setgroups must be
+    // refused before an unprivileged process may map its group.
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn prepare_user_namespace() -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "namespaces are Linux-only",
+    ))
+}
+
+/// Puts every child this process starts from now on into a PID namespace
+/// that dies with it; where the kernel refuses (or [`prepare`] did not
+/// run), makes this process a subreaper instead. Once in a namespace this
+/// process can start no more threads (the kernel keeps a process's threads
+/// in one namespace): call it when all threads are started.
+pub fn enter() -> Containment {
+    let prepared = PREPARED
+        .lock()
+        .ok()
+        .and_then(|state| state.clone())
+        .unwrap_or_else(|| Err("not prepared at start".into()))
+        .and_then(|()| match std::env::var(CONTAINMENT_ENV) {
+            Ok(value) if value == "subreaper" => Err(format!("{CONTAINMENT_ENV}=subreaper")),
+            _ => Ok(()),
+        });
+    let containment = match prepared.and_then(|()| enter_namespace().map_err(|e| e.to_string())) {
+        Ok(()) => Containment::PidNamespace,
+        Err(why) => {
+            let _ = become_subreaper();
+            Containment::Subreaper(why)
+        }
+    };
+    if let Ok(mut current) = CONTAINMENT.lock() {
+        *current = Some(containment.clone());
+    }
+    containment
+}
+
+/// Ends the namespace when dropped: whatever is still in it is killed, and
+/// its init reaped.
+pub struct Teardown;
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let Some(init) = INIT.lock().ok().and_then(|mut init| init.take()) else {
+            return;
+        };
+        drop(init.control);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        reap(init.pid, deadline);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn enter_namespace() -> io::Result<()> {
+    if INIT.lock().map_or(true, |init| init.is_some()) {
+        return Err(io::Error::other("a namespace was made already"));
+    }
+    // SAFETY: unshare with flags only.
+    if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (ours, theirs) = UnixStream::pair()?;
+    // SAFETY: the child runs only `run_init`, which makes async-signal-safe
+    // system calls only and allocates nothing, so forking while other
+    // threads exist is sound; it never returns.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => run_init(theirs, ours.as_raw_fd()),
+        pid => {
+            drop(theirs);
+            if let Ok(mut init) = INIT.lock() {
+                *init = Some(Init { pid, control: ours });
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn enter_namespace() -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "PID namespaces are Linux-only",
+    ))
+}
+
+/// How many threads this process has, from /proc.
+fn threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The namespace's init: dies with orchestrate, reaps orphans, kills every
+/// other process of the namespace when asked (`k`, answered with `k` once
+/// they are gone), and ends when orchestrate closes the socket.
+#[cfg(target_os = "linux")]
+fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
+    // SAFETY: close and prctl with integer arguments only. Closing the
+    // parent's end (ours is a copy of it) lets its closing be seen here.
+    unsafe {
+        libc::close(parents_end);
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    let fd = control.as_raw_fd();
+    let mut control = control;
+    loop {
+        reap_all(false);
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own. The timeout bounds how long a zombie
+        // orphan waits to be reaped.
+        let ready = unsafe { libc::poll(&mut poll, 1, 100) };
+        if ready <= 0 {
+            continue;
+        }
+        let mut request = [0u8; 1];
+        match control.read(&mut request) {
+            Ok(1) if request[0] == b'k' => {
+                // SAFETY: kill(-1) from a namespace's init reaches every
+                // other process of the namespace, and nothing outside it.
+                unsafe { libc::kill(-1, libc::SIGKILL) };
+                reap_all(true);
+                let _ = control.write_all(b"k");
+            }
+            Ok(1) => {}
+            // The end of file (or an error): orchestrate is done, or gone.
+            _ => {
+                // SAFETY: _exit ends this process without running anything
+                // of the parent's it inherited.
+                unsafe { libc::_exit(0) }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_init(_control: UnixStream, _parents_end: libc::c_int) -> ! {
+    unreachable!("no namespaces here")
+}
+
+/// Reaps every child that has ended; with `all`, waits for every child to
+/// end (after a SIGKILL to all of them).
+fn reap_all(all: bool) {
+    let flags = if all { 0 } else { libc::WNOHANG };
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes only into `status`, which we own.
+        if unsafe { libc::waitpid(-1, &mut status, flags) } <= 0 {
+            return;
+        }
+    }
+}
+
+/// Asks the namespace's init to kill every process of the namespace but
+/// itself, and waits (a few seconds at most) until they are gone; false
+/// when there is no namespace.
+fn kill_namespace() -> bool {
+    let Ok(mut init) = INIT.lock() else {
+        return false;
+    };
+    let Some(init) = init.as_mut() else {
+        return false;
+    };
+    let _ = init.control.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut answer = [0u8; 1];
+    let _ = init
+        .control
+        .write_all(b"k")
+        .and_then(|()| init.control.read_exact(&mut answer));
+    true
+}
 
 /// Makes this process the subreaper of its descendants (Linux); elsewhere
 /// a no-op that says so.
@@ -35,17 +319,27 @@ pub fn become_subreaper() -> io::Result<()> {
     ))
 }
 
-/// Kills and reaps every child of this process that is not in `keep`,
-/// again and again (a killed orphan's own children are re-parented here in
-/// turn), until none is left or a few seconds have passed. Returns how many
-/// processes it killed.
+/// Kills every orphan: in a namespace, with `keep` empty (no child runs),
+/// every process of it but its init; otherwise every child of this
+/// process that is not in `keep` is killed and reaped, again and again (a
+/// killed orphan's own children are re-parented here in turn), until none
+/// is left or a few seconds have passed. Returns how many processes it
+/// killed as a subreaper.
 pub fn kill_orphans(keep: &[libc::pid_t]) -> usize {
+    if keep.is_empty() && kill_namespace() {
+        return 0;
+    }
+    // The namespace's init is a child too, and not an orphan.
+    let init = INIT
+        .lock()
+        .ok()
+        .and_then(|init| init.as_ref().map(|i| i.pid));
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut killed = 0;
     loop {
         let orphans: Vec<libc::pid_t> = children()
             .into_iter()
-            .filter(|pid| !keep.contains(pid))
+            .filter(|pid| !keep.contains(pid) && Some(*pid) != init)
             .collect();
         if orphans.is_empty() || Instant::now() >= deadline {
             return killed;
