@@ -25,6 +25,72 @@ pub fn folder_of(path: &Path) -> &Path {
     }
 }
 
+/// What tells one file from another: its device and inode (the same
+/// through a symlink or a hard link).
+type Identity = (u64, u64);
+
+fn identity_of(metadata: &std::fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+/// Where an input comes from, for [`check_outputs`]: a path, or standard
+/// input (`-`).
+pub fn input_identity(input: &Path) -> Option<Identity> {
+    if input.as_os_str() == "-" {
+        let stdin = std::io::stdin();
+        let metadata = std::os::fd::AsFd::as_fd(&stdin).try_clone_to_owned().ok()?;
+        return File::from(metadata)
+            .metadata()
+            .ok()
+            .map(|m| identity_of(&m));
+    }
+    std::fs::metadata(input).ok().map(|m| identity_of(&m))
+}
+
+/// Refuses outputs that would land on the input or on each other, before
+/// anything is written: `outputs` are (what names it, its path, whether to
+/// compare it with the input). A path that does not exist yet clashes only
+/// with the same path (its folder resolved), a regular file that does with
+/// the same file (device and inode, through symlinks and hard links). A
+/// device or FIFO is written where it is, and clashes with nothing.
+pub fn check_outputs(
+    input: Option<Identity>,
+    outputs: &[(&str, &Path, bool)],
+) -> anyhow::Result<()> {
+    let place = |path: &Path| -> Option<Result<Identity, PathBuf>> {
+        match std::fs::metadata(path) {
+            Ok(metadata) if !metadata.is_file() => None,
+            Ok(metadata) => Some(Ok(identity_of(&metadata))),
+            Err(_) => {
+                let folder = std::fs::canonicalize(folder_of(path)).ok()?;
+                Some(Err(folder.join(path.file_name()?)))
+            }
+        }
+    };
+    let places: Vec<_> = outputs.iter().map(|(_, path, _)| place(path)).collect();
+    for (index, ((what, path, vs_input), place)) in outputs.iter().zip(&places).enumerate() {
+        let Some(place) = place else { continue };
+        if *vs_input && input.is_some() && place.as_ref().ok() == input.as_ref() {
+            return Err(anyhow!(
+                "{what} {} is the input; nothing was written, choose another path",
+                shown(path)
+            ));
+        }
+        for ((other, other_path, _), other_place) in outputs.iter().zip(&places).skip(index + 1) {
+            if other_place.as_ref() == Some(place) {
+                return Err(anyhow!(
+                    "{what} {} and {other} {} are the same file; nothing was written, \
+                     choose two paths",
+                    shown(path),
+                    shown(other_path)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A path for error lines: escaped, so a newline in it cannot split the line.
 pub fn shown(path: &Path) -> String {
     path.display().to_string().escape_debug().to_string()

@@ -7,6 +7,7 @@
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{
@@ -593,4 +594,109 @@ fn a_manifest_that_is_a_fifo_cannot_hang_a_resumed_run() {
         .stderr(predicate::str::contains(
             "is not a manifest orchestrate wrote",
         ));
+}
+
+/// A copy of the worked example in `dir`, with a symlink and a hard link
+/// to it.
+fn input_with_links(dir: &Path) -> PathBuf {
+    let input = dir.join("in.txt");
+    fs::copy(example(), &input).unwrap();
+    std::os::unix::fs::symlink("in.txt", dir.join("link.txt")).unwrap();
+    fs::hard_link(&input, dir.join("hard.txt")).unwrap();
+    input
+}
+
+#[track_caller]
+fn refused_untouched(dir: &Path, output: std::process::Output, says: &str) {
+    let before: Vec<String> = ["hard.txt", "in.txt", "link.txt"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        fs::read(dir.join("in.txt")).unwrap(),
+        fs::read(example()).unwrap()
+    );
+    assert_eq!(common::entries(dir), before, "nothing was written");
+}
+
+#[test]
+fn no_output_of_orchestrate_ever_lands_on_its_input() {
+    for output in ["--joblog", "--timeline"] {
+        for name in ["in.txt", "link.txt", "hard.txt"] {
+            let dir = tempfile::tempdir().unwrap();
+            let input = input_with_links(dir.path());
+            let run = Command::new(common::orchestrate_bin())
+                .current_dir(dir.path())
+                .env("TMPDIR", dir.path())
+                .arg(output)
+                .arg(name)
+                .arg(&input)
+                .output()
+                .unwrap();
+            refused_untouched(dir.path(), run, &format!("{output} {name} is the input"));
+        }
+    }
+    // Nor from standard input.
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_with_links(dir.path());
+    let run = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .args(["--joblog", "hard.txt", "-"])
+        .stdin(fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    refused_untouched(dir.path(), run, "--joblog hard.txt is the input");
+}
+
+#[test]
+fn two_outputs_of_orchestrate_on_one_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_with_links(dir.path());
+    let run = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .args(["--joblog", "out.tsv", "--timeline", "./out.tsv"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    refused_untouched(dir.path(), run, "are the same file");
+    // A job log where a result is to be published.
+    let run = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .args(["--joblog", "./a.txt", "--results-dir", "."])
+        .arg(&input)
+        .output()
+        .unwrap();
+    refused_untouched(
+        dir.path(),
+        run,
+        "--joblog ./a.txt and the result for letter a ./a.txt are the same file",
+    );
+}
+
+#[test]
+fn reduce_never_writes_its_result_on_its_input() {
+    for name in ["in.txt", "link.txt", "hard.txt"] {
+        let dir = tempfile::tempdir().unwrap();
+        input_with_links(dir.path());
+        let run = Command::new(common::reduce_bin())
+            .current_dir(dir.path())
+            .args(["--letter", "a", "--output", name, "in.txt"])
+            .output()
+            .unwrap();
+        refused_untouched(dir.path(), run, &format!("--output {name} is the input"));
+        let run = Command::new(common::reduce_bin())
+            .current_dir(dir.path())
+            .args(["--letter", "a", "--output", name, "-"])
+            .stdin(fs::File::open(dir.path().join("in.txt")).unwrap())
+            .output()
+            .unwrap();
+        refused_untouched(dir.path(), run, "is the input");
+    }
 }

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
 /// Runs the job and prints the result; the exit status when it ran.
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let signals = Signals::install().context("could not install signal handlers")?;
+    args.check_outputs()?;
     // Checked before any work, so a bad path costs nothing.
     let joblog_target = args.joblog.as_deref().map(Target::open).transpose()?;
     let timeline_target = args.timeline.as_deref().map(Target::open).transpose()?;

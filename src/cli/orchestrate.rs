@@ -214,6 +214,52 @@ impl Args {
         }
     }
 
+    /// Refuses, before anything is written, outputs that would land on the
+    /// input or on each other: the job log, the timeline, and the results
+    /// and record published in `--results-dir`.
+    pub fn check_outputs(&self) -> anyhow::Result<()> {
+        // (what, path, compared with the input here: results are compared
+        // with it by the results folder's own check, which says more).
+        let mut outputs: Vec<(String, PathBuf, bool)> = Vec::new();
+        outputs.extend(
+            self.joblog
+                .iter()
+                .map(|p| ("--joblog".to_string(), p.clone(), true)),
+        );
+        outputs.extend(
+            self.timeline
+                .iter()
+                .map(|p| ("--timeline".to_string(), p.clone(), true)),
+        );
+        if let Some(dir) = &self.results_dir {
+            let letters = self
+                .letters
+                .clone()
+                .map_or_else(|| UnitType::all().collect(), |l| l.0);
+            for letter in letters {
+                outputs.push((
+                    format!("the result for letter {letter}"),
+                    dir.join(format!("{letter}.txt")),
+                    false,
+                ));
+            }
+            outputs.push((
+                "the results folder's record".to_string(),
+                dir.join(crate::orchestrator::manifest::FILE_NAME),
+                false,
+            ));
+        }
+        let named: Vec<(&str, &Path, bool)> = outputs
+            .iter()
+            .map(|(what, path, vs_input)| (what.as_str(), path.as_path(), *vs_input))
+            .collect();
+        let input = self
+            .input
+            .as_deref()
+            .and_then(|input| crate::files::input_identity(Path::new(input)));
+        crate::files::check_outputs(input, &named)
+    }
+
     /// Whether the children run on this machine, where orchestrate
     /// contains them (a PID namespace): the process mode without `--sbatch`
     /// or an `srun` launcher.

@@ -82,6 +82,13 @@ impl ReduceArgs {
 pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
     protocol::write_start_mark();
     let source = args.source();
+    if let Some(path) = args.result_path() {
+        let input = args.input.as_deref().unwrap_or(std::ffi::OsStr::new("-"));
+        crate::files::check_outputs(
+            crate::files::input_identity(Path::new(input)),
+            &[("--output", &path, true)],
+        )?;
+    }
     let in_place = match (args.kernel, args.letter) {
         (Kernel::Fast, Some(letter)) => length_in_place(&source, letter)?,
         _ => None,
