@@ -428,3 +428,50 @@ fn an_endless_input_of_non_letters_fails_at_its_first_byte() {
             "orchestrate: error: /dev/zero: byte offset 0: '\\x00' is not a polymer unit (expected A-Z or a-z)\n",
         );
 }
+
+#[test]
+fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    let mut killed = start_hanging(dir.path(), "exec-hang", &[], 26);
+    signal(&killed, libc::SIGKILL);
+    wait_within(&mut killed, 20);
+    let abandoned = entries(&tmp);
+    assert_eq!(
+        abandoned.len(),
+        1,
+        "a SIGKILL leaves the folder: {abandoned:?}"
+    );
+    // A run that lives on while the next one starts.
+    let mut live = Command::new(common::orchestrate_bin())
+        .env("TMPDIR", &tmp)
+        .env("FAULT_ALL", "exec-hang")
+        .env("PID_LOG", dir.path().join("live-pids"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg(example())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(30, "the live run's children to start", || {
+        pids(&dir.path().join("live-pids")).len() == 26
+    });
+    // The live run, starting, removed the killed run's folder.
+    let live_folder = entries(&tmp);
+    assert_eq!(live_folder.len(), 1, "{live_folder:?}");
+    assert_ne!(live_folder, abandoned);
+    // Another run leaves the live run's folder alone.
+    let other = Command::new(common::orchestrate_bin())
+        .env("TMPDIR", &tmp)
+        .arg("-q")
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(other.status.success());
+    assert_eq!(entries(&tmp), live_folder);
+    signal(&live, libc::SIGTERM);
+    wait_within(&mut live, 20);
+    assert!(entries(&tmp).is_empty());
+}

@@ -4,8 +4,13 @@
 //! and one result path per attempt live there, so no other run and no
 //! sibling child can write a file this run believes, and the user's input
 //! is never re-opened by a child. It is removed when the run ends, however
-//! it ends (short of SIGKILL; the next run in the same results folder
-//! removes what a killed one left).
+//! it ends. A run killed outright (SIGKILL, a machine that went down) cannot
+//! remove it: the next run does, in the temporary folder and in the
+//! results folder alike, but only once it is provably abandoned. In the
+//! temporary folder, each run holds a lock (flock) on a file in its folder
+//! for as long as it lives, and the folder appears under its name only once
+//! that lock is held; a folder whose lock can be taken belongs to no live
+//! process.
 //!
 //! With `--results-dir`, the private folder is inside it (so that children
 //! on other machines share it), the folder is locked for the run (a second
@@ -20,10 +25,10 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use tempfile::TempDir;
 
 use super::Interrupted;
 use super::manifest::{self, Manifest};
@@ -45,11 +50,24 @@ pub struct Kept {
     pub recorded: Option<Manifest>,
 }
 
+/// The prefix of private folders in the temporary folder.
+const TMP_PREFIX: &str = "orchestrate-";
+
+/// The lock file in a private folder of the temporary folder.
+const LOCK_FILE: &str = ".lock";
+
 /// A run's folders: the private one, and the results folder if any.
 #[derive(Debug)]
 pub struct Workspace {
-    private: TempDir,
+    private: Private,
     results: Option<ResultsDir>,
+}
+
+/// The private folder, removed when dropped, with its lock if it has one.
+#[derive(Debug)]
+struct Private {
+    path: PathBuf,
+    _lock: Option<File>,
 }
 
 #[derive(Debug)]
@@ -69,12 +87,10 @@ impl Workspace {
         resume: bool,
     ) -> anyhow::Result<Workspace> {
         let Some(dir) = results_dir else {
-            let private = tempfile::Builder::new()
-                .prefix("orchestrate-")
-                .tempdir()
-                .context("could not create a temporary folder")?;
+            let tmp = std::env::temp_dir();
+            remove_abandoned_temporary_folders(&tmp);
             return Ok(Workspace {
-                private,
+                private: locked_private_folder(&tmp)?,
                 results: None,
             });
         };
@@ -94,14 +110,17 @@ impl Workspace {
             .tempdir_in(&path)
             .with_context(|| format!("could not create a folder in {}", shown(&path)))?;
         Ok(Workspace {
-            private,
+            private: Private {
+                path: private.keep(),
+                _lock: None,
+            },
             results: Some(ResultsDir { path, _lock: lock }),
         })
     }
 
     /// The private folder.
     pub fn private(&self) -> &Path {
-        self.private.path()
+        &self.private.path
     }
 
     /// The results folder, if the user named one.
@@ -219,14 +238,88 @@ impl Workspace {
     }
 }
 
-impl Drop for Workspace {
-    /// `TempDir` removes the private folder through a directory descriptor,
-    /// which fails when the process is out of descriptors (a run can end
-    /// for that very reason): what needs none is done first, by path.
+impl Drop for Private {
+    /// Removing a folder's contents takes a directory descriptor, which a
+    /// process out of descriptors (a run can end for that very reason)
+    /// cannot get: what needs none is done first, by path.
     fn drop(&mut self) {
-        let dir = self.private.path();
+        let dir = &self.path;
         let _ = std::fs::remove_file(dir.join("polymer.txt"));
+        let _ = std::fs::remove_file(dir.join(LOCK_FILE));
         let _ = std::fs::remove_dir(dir);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A private folder in the temporary folder `tmp`, locked for this run: it
+/// is made and locked under a name no other run looks at, and renamed to
+/// `orchestrate-*` only then, so a run that sees it can tell whether its
+/// owner lives by its lock alone.
+fn locked_private_folder(tmp: &Path) -> anyhow::Result<Private> {
+    let context = || format!("could not create a temporary folder in {}", shown(tmp));
+    let staging = tempfile::Builder::new()
+        .prefix(".orchestrate-new-")
+        .tempdir_in(tmp)
+        .with_context(context)?
+        .keep();
+    // Removed by path if anything fails: that needs no descriptor (they
+    // may be what ran out).
+    let abandon = |err: std::io::Error| {
+        let _ = std::fs::remove_file(staging.join(LOCK_FILE));
+        let _ = std::fs::remove_dir(&staging);
+        anyhow::Error::from(err).context(context())
+    };
+    let lock = File::create_new(staging.join(LOCK_FILE)).map_err(abandon)?;
+    // SAFETY: flock on a descriptor we own, with integer arguments only.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(abandon(std::io::Error::last_os_error()));
+    }
+    let name = staging
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix(".orchestrate-new-"))
+        .unwrap_or_default()
+        .to_string();
+    let path = tmp.join(format!("{TMP_PREFIX}{name}"));
+    std::fs::rename(&staging, &path).map_err(abandon)?;
+    Ok(Private {
+        path,
+        _lock: Some(lock),
+    })
+}
+
+/// Removes the private folders in the temporary folder `tmp` whose run is
+/// gone (killed outright): ours (same owner), with a lock file whose lock
+/// can be taken. A folder without a lock file (another program's, an older
+/// version's) or whose lock is held is left alone.
+fn remove_abandoned_temporary_folders(tmp: &Path) {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(TMP_PREFIX))
+            && entry
+                .metadata()
+                .is_ok_and(|m| m.is_dir() && std::os::unix::fs::MetadataExt::uid(&m) == me);
+        if !is_ours {
+            continue;
+        }
+        let Ok(lock) = File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(entry.path().join(LOCK_FILE))
+        else {
+            continue;
+        };
+        // SAFETY: flock on a descriptor we own, with integer arguments only.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
