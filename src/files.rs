@@ -150,6 +150,57 @@ fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {
         .tempfile_in(dir)
 }
 
+/// Writes `content` to `name` in the folder open as `dir`, atomically (a
+/// staged file renamed into place), through the folder's descriptor: a
+/// folder renamed, or replaced by a symlink to another, under its path
+/// while a run goes on is still the one written, and the other is never
+/// touched. `shown_as` names the file in errors.
+pub fn write_atomically_at(
+    dir: &File,
+    name: &str,
+    content: &[u8],
+    shown_as: &Path,
+) -> anyhow::Result<()> {
+    use std::ffi::CString;
+    use std::hash::{BuildHasher, Hasher};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let context = || format!("could not write {}", shown(shown_as));
+    let token = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let staged = CString::new(format!(".partial-{token:016x}")).with_context(context)?;
+    let final_name = CString::new(name).with_context(context)?;
+    let fd = dir.as_raw_fd();
+    // SAFETY: openat with a descriptor we own and a NUL-terminated name; on
+    // success the new descriptor is owned by nothing else.
+    let staged_fd = unsafe {
+        libc::openat(
+            fd,
+            staged.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        )
+    };
+    if staged_fd < 0 {
+        return Err(io::Error::last_os_error()).with_context(context);
+    }
+    // SAFETY: `staged_fd` is a fresh descriptor nothing else owns.
+    let mut file = unsafe { File::from_raw_fd(staged_fd) };
+    let written = file.write_all(content).and_then(|()| {
+        // SAFETY: renameat with a descriptor we own and NUL-terminated
+        // names.
+        match unsafe { libc::renameat(fd, staged.as_ptr(), fd, final_name.as_ptr()) } {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    });
+    if written.is_err() {
+        // SAFETY: unlinkat with a descriptor we own and a NUL-terminated name.
+        unsafe { libc::unlinkat(fd, staged.as_ptr(), 0) };
+    }
+    written.with_context(context)
+}
+
 /// Writes `content` to `path` through a temporary file in `staging` (which
 /// must be on the same filesystem as `path`), renamed into place.
 pub fn write_atomically_via(staging: &Path, path: &Path, content: &[u8]) -> anyhow::Result<()> {

@@ -456,21 +456,23 @@ fn orchestrate_runs_children_through_the_launcher_with_the_protocol_command_line
     lines.sort();
     assert_eq!(lines.len(), 26);
     let reduce = common::reduce_bin();
-    // Each attempt writes into the run's private folder inside the results
-    // folder, beside the children's snapshot of the polymer.
+    // Each attempt writes into the run's private folder, beside the
+    // children's snapshot of the polymer: in the temporary folder, since a
+    // launcher that is not srun runs children on this machine (the
+    // results folder is written by orchestrate alone).
     for (line, letter) in lines.iter().zip('a'..='z') {
         let words: Vec<&str> = line.split(' ').collect();
         assert_eq!(words.len(), 7, "{line}");
         assert_eq!(words[0], reduce.to_str().unwrap());
         assert_eq!(&words[1..4], ["--letter", &letter.to_string(), "--output"]);
         let private = std::path::Path::new(words[4]).parent().unwrap();
-        assert_eq!(private.parent(), Some(results.as_path()), "{line}");
+        assert_eq!(private.parent(), Some(dir.path()), "{line}");
         assert!(
             private
                 .file_name()
                 .unwrap()
                 .to_string_lossy()
-                .starts_with(".orchestrate-"),
+                .starts_with("orchestrate-"),
             "{line}"
         );
         let name = std::path::Path::new(words[4])

@@ -145,8 +145,15 @@ impl Manifest {
         Manifest::from_json(&text).map(Some).with_context(not_ours)
     }
 
-    pub fn write(&self, dir: &Path, staging: &Path) -> anyhow::Result<()> {
-        files::write_atomically_via(staging, &dir.join(FILE_NAME), self.to_json().as_bytes())
+    /// Writes the manifest into the results folder open as `handle` (whose
+    /// path is `dir`, for errors), atomically.
+    pub fn write(&self, handle: &std::fs::File, dir: &Path) -> anyhow::Result<()> {
+        files::write_atomically_at(
+            handle,
+            FILE_NAME,
+            self.to_json().as_bytes(),
+            &dir.join(FILE_NAME),
+        )
     }
 }
 
@@ -222,7 +229,9 @@ mod tests {
             }),
         };
         assert_eq!(Manifest::read(dir.path()).unwrap(), None);
-        manifest.write(dir.path(), dir.path()).unwrap();
+        manifest
+            .write(&std::fs::File::open(dir.path()).unwrap(), dir.path())
+            .unwrap();
         let read = Manifest::read(dir.path()).unwrap().unwrap();
         assert_eq!(read, manifest);
         let other_input = Manifest {

@@ -33,7 +33,16 @@ pub(super) fn fan_out(
 ) -> anyhow::Result<(Vec<Attempt>, usize)> {
     let results = process.runner.results();
     let resume = results.is_some_and(|r| r.resume);
-    let workspace = Workspace::create(results.map(|r| r.path.as_path()), loaded.file, resume)?;
+    let children_here = matches!(
+        &process.runner,
+        Runner::Local { launcher, .. } if !matches!(launcher, Launcher::Slurm { .. })
+    );
+    let workspace = Workspace::create(
+        results.map(|r| r.path.as_path()),
+        loaded.file,
+        resume,
+        children_here,
+    )?;
     let (polymer, manifest) = identify(&workspace, process, loaded.polymer, phases, signals)?;
     let Kept {
         results: cached,

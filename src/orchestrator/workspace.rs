@@ -12,10 +12,12 @@
 //! that lock is held; a folder whose lock can be taken belongs to no live
 //! process.
 //!
-//! With `--results-dir`, the private folder is inside it (so that children
-//! on other machines share it), the folder is locked for the run (a second
-//! run there refuses, naming the first), and validated results are
-//! *published* there as `<letter>.txt` by the orchestrator alone, under a
+//! With `--results-dir`, the private folder is inside it when children run
+//! on other machines (so that they share it), the folder is locked for the
+//! run (a second run there refuses, naming the first), and validated
+//! results are *published* there as `<letter>.txt` by the orchestrator
+//! alone, through the folder's descriptor (a folder renamed or replaced by
+//! a symlink during the run is still the one written), under a
 //! manifest that says what they are results of. At the start, result files
 //! of earlier runs are removed, so at the end the folder holds this run's
 //! results only; with `--resume`, those of the same job are kept and
@@ -53,6 +55,9 @@ pub struct Kept {
 /// The prefix of private folders in the temporary folder.
 const TMP_PREFIX: &str = "orchestrate-";
 
+/// The file in a results folder that names the run holding its lock.
+const HOLDER_FILE: &str = ".orchestrate.pid";
+
 /// The lock file in a private folder of the temporary folder.
 const LOCK_FILE: &str = ".lock";
 
@@ -73,24 +78,31 @@ struct Private {
 #[derive(Debug)]
 struct ResultsDir {
     path: PathBuf,
-    /// Holds the folder's lock (flock) for as long as the run lasts.
-    _lock: File,
+    /// The folder, open: it holds the folder's lock (flock) for as long as
+    /// the run lasts, and results are written through it, so a folder
+    /// renamed or replaced under its path is still the one written.
+    handle: File,
 }
 
 impl Workspace {
-    /// A workspace with a private folder in the temporary folder, or inside
+    /// A workspace with a private folder in the temporary folder, or, for
+    /// children on other machines (`children_here` false), inside
     /// `results_dir`, which is then prepared for this run. `input` is the
     /// input's file, which no result may replace.
     pub fn create(
         results_dir: Option<&Path>,
         input: Option<FileId>,
         resume: bool,
+        children_here: bool,
     ) -> anyhow::Result<Workspace> {
-        let Some(dir) = results_dir else {
+        let in_tmp = || -> anyhow::Result<Private> {
             let tmp = std::env::temp_dir();
             remove_abandoned_temporary_folders(&tmp);
+            locked_private_folder(&tmp)
+        };
+        let Some(dir) = results_dir else {
             return Ok(Workspace {
-                private: locked_private_folder(&tmp)?,
+                private: in_tmp()?,
                 results: None,
             });
         };
@@ -98,23 +110,31 @@ impl Workspace {
             .with_context(|| format!("could not create results folder {}", shown(dir)))?;
         let path = std::path::absolute(dir)
             .with_context(|| format!("could not resolve {}", shown(dir)))?;
-        let lock = lock(&path)?;
+        let locked = lock(&path)?;
         remove_abandoned_private_folders(&path, input)?;
         check_input(&path, input)?;
         if !resume {
             cancel_recorded_arrays(&path);
             clear_results(&path, input)?;
         }
-        let private = tempfile::Builder::new()
-            .prefix(&format!("{PRIVATE_PREFIX}{}-", std::process::id()))
-            .tempdir_in(&path)
-            .with_context(|| format!("could not create a folder in {}", shown(&path)))?;
-        Ok(Workspace {
-            private: Private {
+        // Children on this machine need no shared folder: theirs stays out
+        // of the results folder, which is then only ever written through
+        // its descriptor.
+        let private = if children_here {
+            in_tmp()?
+        } else {
+            let private = tempfile::Builder::new()
+                .prefix(&format!("{PRIVATE_PREFIX}{}-", std::process::id()))
+                .tempdir_in(&path)
+                .with_context(|| format!("could not create a folder in {}", shown(&path)))?;
+            Private {
                 path: private.keep(),
                 _lock: None,
-            },
-            results: Some(ResultsDir { path, _lock: lock }),
+            }
+        };
+        Ok(Workspace {
+            private,
+            results: Some(locked),
         })
     }
 
@@ -184,8 +204,8 @@ impl Workspace {
     /// Records what the results folder's results are of, before any is
     /// published there.
     pub fn record(&self, manifest: &Manifest) -> anyhow::Result<()> {
-        match self.results_dir() {
-            Some(dir) => manifest.write(dir, self.private()),
+        match &self.results {
+            Some(results) => manifest.write(&results.handle, &results.path),
             None => Ok(()),
         }
     }
@@ -231,10 +251,24 @@ impl Workspace {
     /// (nothing without one), atomically, staged in the private folder.
     pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
         if let Some(results) = &self.results {
-            let path = result_path(&results.path, letter);
-            files::write_atomically_via(self.private(), &path, format!("{length}\n").as_bytes())?;
+            files::write_atomically_at(
+                &results.handle,
+                &format!("{letter}.txt"),
+                format!("{length}\n").as_bytes(),
+                &result_path(&results.path, letter),
+            )?;
         }
         Ok(())
+    }
+}
+
+impl Drop for ResultsDir {
+    fn drop(&mut self) {
+        if let Ok(name) = std::ffi::CString::new(HOLDER_FILE) {
+            // SAFETY: unlinkat with a descriptor we own and a
+            // NUL-terminated name.
+            unsafe { libc::unlinkat(self.handle.as_raw_fd(), name.as_ptr(), 0) };
+        }
     }
 }
 
@@ -338,17 +372,30 @@ fn write_in_slices(mut file: &File, units: &[u8], signals: &Signals) -> anyhow::
 }
 
 /// Locks the results folder for this run, or names the run that holds it.
-fn lock(dir: &Path) -> anyhow::Result<File> {
+fn lock(dir: &Path) -> anyhow::Result<ResultsDir> {
     let handle =
         File::open(dir).with_context(|| format!("could not open results folder {}", shown(dir)))?;
     // SAFETY: flock on a descriptor we own, with integer arguments only.
     if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(handle);
+        // Who holds it, for a run that finds it locked; removed when the
+        // guard drops, on every path from here.
+        let locked = ResultsDir {
+            path: dir.to_path_buf(),
+            handle,
+        };
+        files::write_atomically_at(
+            &locked.handle,
+            HOLDER_FILE,
+            format!("{}\n", std::process::id()).as_bytes(),
+            &dir.join(HOLDER_FILE),
+        )?;
+        return Ok(locked);
     }
-    let holder = private_folders(dir)
-        .into_iter()
-        .map(|(_, pid)| pid)
-        .next()
+    let recorded = files::read_small(&dir.join(HOLDER_FILE), 16)
+        .and_then(|text| String::from_utf8(text).ok())
+        .and_then(|text| text.trim_end().parse::<u32>().ok());
+    let holder = recorded
+        .or_else(|| private_folders(dir).into_iter().map(|(_, pid)| pid).next())
         .map_or_else(String::new, |pid| format!(" (pid {pid})"));
     bail!(
         "results folder {} is in use by another run of orchestrate{holder}; \
