@@ -700,3 +700,53 @@ fn reduce_never_writes_its_result_on_its_input() {
         refused_untouched(dir.path(), run, "is the input");
     }
 }
+
+#[test]
+fn a_results_folder_swapped_during_a_run_is_never_touched_through_its_old_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let other = dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    for name in ["a.txt", "c.txt", "t.txt", "z.txt"] {
+        fs::write(other.join(name), "a user's file\n").unwrap();
+    }
+    let events = dir.path().join("events");
+    let gate = dir.path().join("gate");
+    let child = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .env("EVENT_LOG", &events)
+        .env("GATE", &gate)
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(common::fixture("faulty-reduce.sh"))
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(30, "every child to start", || {
+        fs::read_to_string(&events).is_ok_and(|log| log.lines().count() == 26)
+    });
+    // The folder is renamed, and its name made a symlink to another.
+    let moved = dir.path().join("moved");
+    fs::rename(&results, &moved).unwrap();
+    std::os::unix::fs::symlink(&other, &results).unwrap();
+    fs::write(&gate, "").unwrap();
+    let (status, stdout) = common::stdout_within(child, 30);
+    assert!(status.success());
+    assert_eq!(stdout, "4\n");
+    assert_eq!(
+        entries(&other),
+        ["a.txt", "c.txt", "t.txt", "z.txt"],
+        "nothing was added to the other folder"
+    );
+    for name in ["a.txt", "c.txt", "t.txt", "z.txt"] {
+        assert_eq!(fs::read_to_string(other.join(name)).unwrap(), "a user's file\n");
+    }
+    let published = entries(&moved);
+    assert_eq!(published.len(), 27, "26 results and the record: {published:?}");
+    assert_eq!(fs::read_to_string(moved.join("c.txt")).unwrap(), "4\n");
+}
