@@ -744,9 +744,16 @@ fn a_results_folder_swapped_during_a_run_is_never_touched_through_its_old_name()
         "nothing was added to the other folder"
     );
     for name in ["a.txt", "c.txt", "t.txt", "z.txt"] {
-        assert_eq!(fs::read_to_string(other.join(name)).unwrap(), "a user's file\n");
+        assert_eq!(
+            fs::read_to_string(other.join(name)).unwrap(),
+            "a user's file\n"
+        );
     }
     let published = entries(&moved);
-    assert_eq!(published.len(), 27, "26 results and the record: {published:?}");
+    assert_eq!(
+        published.len(),
+        27,
+        "26 results and the record: {published:?}"
+    );
     assert_eq!(fs::read_to_string(moved.join("c.txt")).unwrap(), "4\n");
 }

@@ -117,10 +117,13 @@ fn prepare_user_namespace() -> io::Result<()> {
 
 #[cfg(not(target_os = "linux"))]
 fn prepare_user_namespace() -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "namespaces are Linux-only",
-    ))
+    Err(linux_only())
+}
+
+/// Namespaces are Linux's.
+#[cfg(not(target_os = "linux"))]
+fn linux_only() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "namespaces are Linux-only")
 }
 
 /// Puts every child this process starts from now on into a PID namespace
@@ -194,10 +197,7 @@ fn enter_namespace() -> io::Result<()> {
 
 #[cfg(not(target_os = "linux"))]
 fn enter_namespace() -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "PID namespaces are Linux-only",
-    ))
+    Err(linux_only())
 }
 
 /// How many threads this process has, from /proc.
