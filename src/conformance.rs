@@ -224,23 +224,25 @@ impl Started {
     /// Waits for the child until `deadline`, kills its process group, and
     /// returns its exit code and stderr.
     fn finish(mut self, deadline: Instant) -> anyhow::Result<(Option<i32>, String)> {
-        let status = loop {
-            if let Some(status) = self.child.try_wait()? {
-                break Some(status);
+        let pid = self.child.id() as libc::pid_t;
+        // Seen to exit without being reaped, so its group id stays its own.
+        let exited = loop {
+            if crate::supervise::child::has_exited(pid) {
+                break true;
             }
             if Instant::now() >= deadline {
-                break None;
+                break false;
             }
             std::thread::sleep(Duration::from_millis(2));
         };
         // SAFETY: killpg has no memory-safety preconditions; the group is
-        // the child's own (it leads it), and whatever it left there goes
-        // with it.
-        unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
-        let Some(status) = status else {
-            let _ = self.child.wait();
+        // that of our unreaped child (it leads it), and whatever it left
+        // there goes with it.
+        unsafe { libc::killpg(pid, libc::SIGKILL) };
+        let status = self.child.wait()?;
+        if !exited {
             anyhow::bail!("did not exit within {} s", DEADLINE.as_secs());
-        };
+        }
         let stderr = crate::files::read_small(&self.stderr_path, 1 << 20).unwrap_or_default();
         let stderr = String::from_utf8_lossy(&stderr).trim_end().to_string();
         let _ = std::fs::remove_file(&self.stderr_path);

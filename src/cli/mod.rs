@@ -95,7 +95,10 @@ pub fn check_child(program: &std::path::Path) -> ExitCode {
     use crate::supervise::contain;
     let program = crate::conformance::resolve(program);
     // What the child starts is contained as in a run, and gone afterwards.
-    contain::enter();
+    if let Err(err) = contain::enter() {
+        say(&format!("orchestrate: error: {err:#}"));
+        return ExitCode::FAILURE;
+    }
     let verdicts = crate::conformance::check(&program);
     contain::kill_orphans(&[]);
     let verdicts = match verdicts {

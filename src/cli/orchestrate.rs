@@ -246,7 +246,12 @@ impl Args {
             outputs.push((
                 "the results folder's record".to_string(),
                 dir.join(crate::orchestrator::manifest::FILE_NAME),
-                false,
+                true,
+            ));
+            outputs.push((
+                "the results folder's lock holder".to_string(),
+                dir.join(".orchestrate.pid"),
+                true,
             ));
         }
         let named: Vec<(&str, &Path, bool)> = outputs

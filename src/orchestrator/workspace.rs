@@ -59,7 +59,7 @@ const TMP_PREFIX: &str = "orchestrate-";
 const HOLDER_FILE: &str = ".orchestrate.pid";
 
 /// The lock file in a private folder of the temporary folder.
-const LOCK_FILE: &str = ".lock";
+const LOCK_FILE: &str = ".orchestrate-lock";
 
 /// A run's folders: the private one, and the results folder if any.
 #[derive(Debug)]
@@ -248,7 +248,7 @@ impl Workspace {
     }
 
     /// Publishes a validated result as `<letter>.txt` in the results folder
-    /// (nothing without one), atomically, staged in the private folder.
+    /// (nothing without one), atomically, staged beside it.
     pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
         if let Some(results) = &self.results {
             files::write_atomically_at(
@@ -293,6 +293,7 @@ fn locked_private_folder(tmp: &Path) -> anyhow::Result<Private> {
     let context = || format!("could not create a temporary folder in {}", shown(tmp));
     let staging = tempfile::Builder::new()
         .prefix(".orchestrate-new-")
+        .rand_bytes(6)
         .tempdir_in(tmp)
         .with_context(context)?
         .keep();
@@ -315,11 +316,40 @@ fn locked_private_folder(tmp: &Path) -> anyhow::Result<Private> {
         .unwrap_or_default()
         .to_string();
     let path = tmp.join(format!("{TMP_PREFIX}{name}"));
-    std::fs::rename(&staging, &path).map_err(abandon)?;
+    rename_new(&staging, &path).map_err(abandon)?;
     Ok(Private {
         path,
         _lock: Some(lock),
     })
+}
+
+/// Renames `from` to `to`, failing if `to` exists (even an empty folder
+/// someone made under that name).
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let from = std::ffi::CString::new(from.as_os_str().as_bytes())?;
+    let to = std::ffi::CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: renameat2 with NUL-terminated paths and integer arguments.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Whether `name` is one [`locked_private_folder`] makes:
+/// `orchestrate-` and six letters or digits.
+fn is_tmp_folder_name(name: &str) -> bool {
+    name.strip_prefix(TMP_PREFIX)
+        .is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Removes the private folders in the temporary folder `tmp` whose run is
@@ -333,10 +363,7 @@ fn remove_abandoned_temporary_folders(tmp: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        let is_ours = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(TMP_PREFIX))
+        let is_ours = entry.file_name().to_str().is_some_and(is_tmp_folder_name)
             && entry
                 .metadata()
                 .is_ok_and(|m| m.is_dir() && std::os::unix::fs::MetadataExt::uid(&m) == me);
@@ -522,6 +549,17 @@ fn cancel_recorded_arrays(dir: &Path) {
 /// results only.
 fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        // A file being published when its run was killed (the lock is
+        // ours: no run is writing one now).
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(".partial-"))
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
         let ours = entry.file_type().is_ok_and(|t| t.is_dir())
             && entry
                 .file_name()

@@ -110,18 +110,7 @@ impl Running {
     /// unreaped zombie its pid, and so its process group id, cannot be
     /// reused, which makes the final kill of its group safe.
     pub fn has_exited(&self) -> bool {
-        // SAFETY: waitid only writes into `info`, a zeroed siginfo_t we own;
-        // WNOWAIT leaves the child waitable for `Child::wait` later.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let rc = libc::waitid(
-                libc::P_PID,
-                self.pid() as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            );
-            rc == 0 && info.si_pid() != 0
-        }
+        has_exited(self.pid())
     }
 
     /// Sends `signal` to the child's process group.
@@ -190,6 +179,23 @@ impl Running {
             stderr_tail,
         };
         (self.assignment, concluded)
+    }
+}
+
+/// Whether our child `pid` has exited, without reaping it: while it is an
+/// unreaped zombie its pid, and so its process group id, cannot be reused.
+pub(crate) fn has_exited(pid: libc::pid_t) -> bool {
+    // SAFETY: waitid only writes into `info`, a zeroed siginfo_t we own;
+    // WNOWAIT leaves the child waitable for `Child::wait` later.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        rc == 0 && info.si_pid() != 0
     }
 }
 

@@ -4,9 +4,10 @@
 //! in that group, but not a process that left it (`setsid`, `setpgid`) or
 //! was orphaned by a double fork. Two ways catch those:
 //!
-//! - **A PID namespace** ([`enter`], Linux): before anything else runs,
-//!   `orchestrate` unshares a PID namespace (inside a user namespace of its
-//!   own when it is not root) and forks the namespace's init, a small loop
+//! - **A PID namespace** ([`enter`], Linux): last before its children
+//!   start, `orchestrate` unshares a PID namespace (inside a user namespace
+//!   of its own, entered at start by [`prepare`], when it is not root) and
+//!   forks the namespace's init, a small loop
 //!   that reaps orphans, kills them on request, and asks the kernel to kill
 //!   it when `orchestrate` dies. Every child and everything it starts is
 //!   then in the namespace; when its init dies, the kernel kills every
@@ -56,6 +57,8 @@ impl Containment {
 struct Init {
     pid: libc::pid_t,
     control: UnixStream,
+    /// The number of the last kill request.
+    requests: u8,
 }
 
 /// The init of this process's namespace, once [`enter`] made one.
@@ -83,9 +86,12 @@ pub fn parent_pid_for_children() -> libc::pid_t {
 /// in which it may then make a PID namespace. The guard it returns ends the
 /// namespace [`enter`] makes (killing whatever is left in it) when dropped.
 pub fn prepare() -> Teardown {
-    let prepared = prepare_user_namespace();
+    let prepared = match std::env::var(CONTAINMENT_ENV) {
+        Ok(value) if value == "subreaper" => Err(format!("{CONTAINMENT_ENV}=subreaper")),
+        _ => prepare_user_namespace().map_err(|err| err.to_string()),
+    };
     if let Ok(mut state) = PREPARED.lock() {
-        *state = Some(prepared.map_err(|err| err.to_string()));
+        *state = Some(prepared);
     }
     Teardown
 }
@@ -103,7 +109,43 @@ fn prepare_user_namespace() -> io::Result<()> {
     if threads() != Some(1) {
         return Err(io::Error::other("more than one thread"));
     }
-    // SAFETY: unshare with flags only; the process has one thread.
+    // Tried first in a child: a kernel may allow the user namespace and
+    // then refuse its mapping (or the PID namespace), and a process left in
+    // an unmapped user namespace could not be put back.
+    // SAFETY: the process has one thread, so the child may run any code;
+    // it ends with _exit.
+    match unsafe { libc::fork() } {
+        -1 => return Err(io::Error::last_os_error()),
+        0 => {
+            let tried = enter_user_namespace(uid, gid).and_then(|()| {
+                // SAFETY: unshare with flags only.
+                match unsafe { libc::unshare(libc::CLONE_NEWPID) } {
+                    0 => Ok(()),
+                    _ => Err(io::Error::last_os_error()),
+                }
+            });
+            // SAFETY: _exit ends the child without running the parent's
+            // destructors.
+            unsafe { libc::_exit(i32::from(tried.is_err())) }
+        }
+        child => {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child, writing into `status`.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+                return Err(io::Error::other(
+                    "the kernel refuses an unprivileged user or PID namespace",
+                ));
+            }
+        }
+    }
+    enter_user_namespace(uid, gid)
+}
+
+/// Enters a user namespace of its own, as `uid`/`gid` still.
+#[cfg(target_os = "linux")]
+fn enter_user_namespace(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+    // SAFETY: unshare with flags only; the caller has one thread.
     if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -131,19 +173,25 @@ fn linux_only() -> io::Error {
 /// run), makes this process a subreaper instead. Once in a namespace this
 /// process can start no more threads (the kernel keeps a process's threads
 /// in one namespace): call it when all threads are started.
-pub fn enter() -> Containment {
+///
+/// Fails only when the namespace was made but its init could not be
+/// started: then no child can be started at all.
+pub fn enter() -> anyhow::Result<Containment> {
     let prepared = PREPARED
         .lock()
         .ok()
         .and_then(|state| state.clone())
-        .unwrap_or_else(|| Err("not prepared at start".into()))
-        .and_then(|()| match std::env::var(CONTAINMENT_ENV) {
-            Ok(value) if value == "subreaper" => Err(format!("{CONTAINMENT_ENV}=subreaper")),
-            _ => Ok(()),
-        });
-    let containment = match prepared.and_then(|()| enter_namespace().map_err(|e| e.to_string())) {
+        .unwrap_or_else(|| Err("not prepared at start".into()));
+    let entered = match prepared {
+        Ok(()) => enter_namespace(),
+        Err(why) => Err(Failure::Refused(why)),
+    };
+    let containment = match entered {
         Ok(()) => Containment::PidNamespace,
-        Err(why) => {
+        Err(Failure::NoInit(err)) => {
+            anyhow::bail!("could not start the init of the children's PID namespace: {err}")
+        }
+        Err(Failure::Refused(why)) => {
             let _ = become_subreaper();
             Containment::Subreaper(why)
         }
@@ -151,7 +199,21 @@ pub fn enter() -> Containment {
     if let Ok(mut current) = CONTAINMENT.lock() {
         *current = Some(containment.clone());
     }
-    containment
+    Ok(containment)
+}
+
+/// Why there is no namespace.
+enum Failure {
+    /// Refused (by the kernel, or as asked): the subreaper does instead.
+    Refused(String),
+    /// Made, but its init could not be started: no child can start now.
+    NoInit(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(err: io::Error) -> Failure {
+        Failure::Refused(err.to_string())
+    }
 }
 
 /// Ends the namespace when dropped: whatever is still in it is killed, and
@@ -170,25 +232,33 @@ impl Drop for Teardown {
 }
 
 #[cfg(target_os = "linux")]
-fn enter_namespace() -> io::Result<()> {
+fn enter_namespace() -> Result<(), Failure> {
     if INIT.lock().map_or(true, |init| init.is_some()) {
-        return Err(io::Error::other("a namespace was made already"));
+        return Err(Failure::Refused("a namespace was made already".into()));
     }
+    // Everything that can fail for want of a resource first: once the
+    // namespace is made, new processes go into it, and the first must be
+    // its init.
+    let (ours, theirs) = UnixStream::pair()?;
     // SAFETY: unshare with flags only.
     if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
-        return Err(io::Error::last_os_error());
+        return Err(io::Error::last_os_error().into());
     }
-    let (ours, theirs) = UnixStream::pair()?;
     // SAFETY: the child runs only `run_init`, which makes async-signal-safe
     // system calls only and allocates nothing, so forking while other
     // threads exist is sound; it never returns.
     match unsafe { libc::fork() } {
-        -1 => Err(io::Error::last_os_error()),
+        // The namespace exists but has no init: no child could run in it.
+        -1 => Err(Failure::NoInit(io::Error::last_os_error())),
         0 => run_init(theirs, ours.as_raw_fd()),
         pid => {
             drop(theirs);
             if let Ok(mut init) = INIT.lock() {
-                *init = Some(Init { pid, control: ours });
+                *init = Some(Init {
+                    pid,
+                    control: ours,
+                    requests: 0,
+                });
             }
             Ok(())
         }
@@ -196,8 +266,8 @@ fn enter_namespace() -> io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn enter_namespace() -> io::Result<()> {
-    Err(linux_only())
+fn enter_namespace() -> Result<(), Failure> {
+    Err(linux_only().into())
 }
 
 /// How many threads this process has, from /proc.
@@ -229,9 +299,27 @@ fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
         );
     }
     let fd = control.as_raw_fd();
+    // Nothing of orchestrate's but the socket: no lock it holds (a run that
+    // finds a killed run's folder must be able to take its lock at once),
+    // no file, no handler writing to orchestrate's sockets.
+    // SAFETY: close_range and signal with integer arguments only; every
+    // descriptor closed is one this process does not use again.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3, fd - 1, 0);
+        libc::syscall(libc::SYS_close_range, fd + 1, libc::c_uint::MAX, 0);
+        for signal in [
+            libc::SIGCHLD,
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+        ] {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+    }
     let mut control = control;
     loop {
-        reap_all(false);
+        reap_all(None);
         let mut poll = libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -240,20 +328,22 @@ fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
         // SAFETY: one pollfd we own. The timeout bounds how long a zombie
         // orphan waits to be reaped.
         let ready = unsafe { libc::poll(&mut poll, 1, 100) };
-        if ready <= 0 {
+        if ready == 0
+            || (ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+        {
             continue;
         }
         let mut request = [0u8; 1];
         match control.read(&mut request) {
-            Ok(1) if request[0] == b'k' => {
+            Ok(1) => {
                 // SAFETY: kill(-1) from a namespace's init reaches every
                 // other process of the namespace, and nothing outside it.
                 unsafe { libc::kill(-1, libc::SIGKILL) };
-                reap_all(true);
-                let _ = control.write_all(b"k");
+                reap_all(Some(Instant::now() + Duration::from_secs(2)));
+                // The answer names the request it answers.
+                let _ = control.write_all(&request);
             }
-            Ok(1) => {}
-            // The end of file (or an error): orchestrate is done, or gone.
+            // The end of file, or an error: orchestrate is done, or gone.
             _ => {
                 // SAFETY: _exit ends this process without running anything
                 // of the parent's it inherited.
@@ -268,16 +358,21 @@ fn run_init(_control: UnixStream, _parents_end: libc::c_int) -> ! {
     unreachable!("no namespaces here")
 }
 
-/// Reaps every child that has ended; with `all`, waits for every child to
-/// end (after a SIGKILL to all of them).
-fn reap_all(all: bool) {
-    let flags = if all { 0 } else { libc::WNOHANG };
+/// Reaps every child that has ended; with `until`, every child, waiting
+/// for them (after a SIGKILL to all of them) until then.
+fn reap_all(until: Option<Instant>) {
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes only into `status`, which we own.
-        if unsafe { libc::waitpid(-1, &mut status, flags) } <= 0 {
+        let reaped = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if reaped > 0 {
+            continue;
+        }
+        // None left (ECHILD), or some still dying.
+        if reaped < 0 || until.is_none_or(|until| Instant::now() >= until) {
             return;
         }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -291,12 +386,25 @@ fn kill_namespace() -> bool {
     let Some(init) = init.as_mut() else {
         return false;
     };
-    let _ = init.control.set_read_timeout(Some(Duration::from_secs(5)));
+    init.requests = init.requests.wrapping_add(1);
+    let request = [init.requests];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    if init.control.write_all(&request).is_err() {
+        return true;
+    }
+    // An answer to an earlier request that timed out is skipped: only this
+    // one's says the namespace is empty now.
     let mut answer = [0u8; 1];
-    let _ = init
-        .control
-        .write_all(b"k")
-        .and_then(|()| init.control.read_exact(&mut answer));
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let _ = init
+            .control
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match init.control.read_exact(&mut answer) {
+            Ok(()) if answer == request => return true,
+            Ok(()) => continue,
+            Err(_) => break,
+        }
+    }
     true
 }
 

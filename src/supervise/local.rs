@@ -5,8 +5,9 @@
 //! Every child leads its own process group, so a stop reaches whatever it
 //! started there, and a terminal's Ctrl-C reaches only the orchestrator,
 //! which forwards it. On Linux each child also asks the kernel to kill it if
-//! the orchestrator dies, and the orchestrator is the subreaper of the
-//! children's descendants (see [`contain`](super::contain)).
+//! the orchestrator dies, and everything it starts lives in a PID namespace
+//! that dies with the orchestrator (or, where the kernel refuses one, the
+//! orchestrator is its subreaper; see [`contain`](super::contain)).
 
 use std::fs::File;
 use std::path::PathBuf;

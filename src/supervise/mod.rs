@@ -18,7 +18,7 @@
 pub mod array;
 pub mod attempt;
 mod backend;
-mod child;
+pub(crate) mod child;
 pub mod contain;
 pub mod launcher;
 pub mod local;
