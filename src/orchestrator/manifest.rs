@@ -1,6 +1,6 @@
 //! What a results folder holds results *of*: the record that makes results
 //! reusable (`--resume`) and that lets a later run refuse results of
-//! another job instead of mixing them in.
+//! another input or program instead of mixing them in.
 //!
 //! `orchestrate.json` in the results folder, written atomically before any
 //! result is published there: the SHA-256 of the validated input, its
@@ -42,9 +42,9 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Whether results recorded under `self` are results of the job `other`
-    /// describes: the same input and the same child program.
-    pub fn same_job(&self, other: &Manifest) -> bool {
+    /// Whether results recorded under `self` are results of the work
+    /// `other` describes: the same input and the same child program.
+    pub fn same_work(&self, other: &Manifest) -> bool {
         self.input_sha256 == other.input_sha256
             && self.input_length == other.input_length
             && self.program == other.program
@@ -55,13 +55,13 @@ impl Manifest {
             let jobs: Vec<serde_json::Value> = array
                 .jobs
                 .iter()
-                .map(|job| {
-                    let tasks: Vec<String> = job
+                .map(|submitted| {
+                    let tasks: Vec<String> = submitted
                         .tasks
                         .iter()
                         .map(|t| format!("{}.{}", t.letter, t.attempt))
                         .collect();
-                    serde_json::json!({ "job_id": job.job_id, "tasks": tasks })
+                    serde_json::json!({ "job_id": submitted.job_id, "tasks": tasks })
                 })
                 .collect();
             serde_json::json!({ "folder": array.folder, "name": array.name, "jobs": jobs })
@@ -238,13 +238,13 @@ mod tests {
             input_sha256: sha256(b"aA"),
             ..manifest.clone()
         };
-        assert!(!read.same_job(&other_input));
+        assert!(!read.same_work(&other_input));
         let other_array = Manifest {
             array: None,
             ..manifest.clone()
         };
         assert!(
-            read.same_job(&other_array),
+            read.same_work(&other_array),
             "the array does not change the job"
         );
         std::fs::write(dir.path().join(FILE_NAME), "{").unwrap();

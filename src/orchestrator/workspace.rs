@@ -20,7 +20,7 @@
 //! a symlink during the run is still the one written), under a
 //! manifest that says what they are results of. At the start, result files
 //! of earlier runs are removed, so at the end the folder holds this run's
-//! results only; with `--resume`, those of the same job are kept and
+//! results only; with `--resume`, those of the same input and program are kept and
 //! reused instead. A run refuses to start when a result would land on its
 //! own input.
 
@@ -43,7 +43,8 @@ use crate::signals::Signals;
 /// The prefix of private folders inside a results folder.
 const PRIVATE_PREFIX: &str = ".orchestrate-";
 
-/// What a results folder kept from an earlier run of the same job.
+/// What a results folder kept from an earlier run of the same input and
+/// program.
 #[derive(Debug, Default)]
 pub struct Kept {
     /// Each letter asked for whose result is there and valid.
@@ -148,19 +149,21 @@ impl Workspace {
         self.results.as_ref().map(|results| results.path.as_path())
     }
 
-    /// The results kept from an earlier run of the same job (`--resume`),
+    /// The results kept from an earlier run of the same input and program
+    /// (`--resume`),
     /// for the letters in `letters`, and that run's manifest. A result file
     /// that is not valid (malformed, not a regular file, longer than the
     /// input) is removed, and its letter runs again. Fails when the folder
-    /// holds results of another job, or results without a manifest.
-    pub fn cached(&self, job: &Manifest, letters: &[UnitType]) -> anyhow::Result<Kept> {
+    /// holds results of another input or program, or results without a
+    /// manifest.
+    pub fn cached(&self, manifest: &Manifest, letters: &[UnitType]) -> anyhow::Result<Kept> {
         let Some(dir) = self.results_dir() else {
             return Ok(Kept::default());
         };
         let recorded = Manifest::read(dir)?;
         let any_results = UnitType::all().any(|l| result_path(dir, l).symlink_metadata().is_ok());
         match &recorded {
-            Some(recorded) if !recorded.same_job(job) => bail!(
+            Some(recorded) if !recorded.same_work(manifest) => bail!(
                 "results folder {} holds results of another input or child program; \
                  run without --resume to replace them, or choose another --results-dir",
                 shown(dir)
@@ -176,7 +179,7 @@ impl Workspace {
         let mut cached = Vec::new();
         for &letter in letters {
             let path = result_path(dir, letter);
-            match crate::protocol::read_result(&path, job.input_length) {
+            match crate::protocol::read_result(&path, manifest.input_length) {
                 Ok(crate::protocol::ResultFile::Length(length)) => cached.push((letter, length)),
                 Ok(crate::protocol::ResultFile::Missing) => {}
                 _ => {
