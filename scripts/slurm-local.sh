@@ -373,9 +373,16 @@ stop() {
         done
         ip netns delete "$ns" 2> /dev/null || say "could not delete namespace $ns"
     done < <(ip netns list 2> /dev/null | awk -v p="$netns_prefix" 'index($1, p) == 1 { print $1 }')
-    # A namespace that could not be destroyed leaves its host-side veth.
+    # A namespace that could not be destroyed leaves its host-side veth;
+    # one that was goes with its namespace, a moment later.
     while read -r link; do
-        ip link delete "${link%%@*}" 2> /dev/null || say "could not delete link $link"
+        link=${link%%@*}
+        for _ in $(seq 20); do
+            ip link show "$link" > /dev/null 2>&1 || continue 2
+            sleep 0.05
+        done
+        ip link delete "$link" 2> /dev/null || ! ip link show "$link" > /dev/null 2>&1 ||
+            say "could not delete link $link"
     done < <(ip -br link 2> /dev/null | awk '$1 ~ /^pfslurm-h/ { print $1 }')
     if ip link show "$bridge" > /dev/null 2>&1; then
         ip link delete "$bridge" || say "could not delete bridge $bridge"
