@@ -21,10 +21,12 @@
 //! - [`files`]: writing files others read (atomically, or in place for a
 //!   device);
 //! - [`protocol`]: the contract between the processes: the child's command
-//!   line, the result file, the start mark;
+//!   line, the result file, the start mark, an array task's script and
+//!   status file;
 //! - [`signals`]: the signals a run waits on (a child's exit, stop signals);
-//! - [`supervise`]: spawning children, one child's life, the supervision
-//!   loop and its policy, containment of what children leave behind;
+//! - [`supervise`]: the one supervision loop and its policy, over its
+//!   backends (local children, Slurm array tasks behind a queue), and the
+//!   containment of what children start (a PID namespace);
 //! - [`report`]: the data of a finished run, and its renderings (summary,
 //!   JSON, job log, SVG timeline);
 //! - [`orchestrator`]: one run: read, react, pick a mode, gather a report;
