@@ -463,22 +463,9 @@ fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() 
         1,
         "a SIGKILL leaves the folder: {abandoned:?}"
     );
-    // A run that lives on while the next one starts.
-    let mut live = Command::new(common::orchestrate_bin())
-        .env("TMPDIR", &tmp)
-        .env("FAULT_ALL", "exec-hang")
-        .env("PID_LOG", dir.path().join("live-pids"))
-        .env("REAL_REDUCE", common::reduce_bin())
-        .arg("--reduce-bin")
-        .arg(fixture("faulty-reduce.sh"))
-        .arg(example())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    eventually(30, "the live run's children to start", || {
-        pids(&dir.path().join("live-pids")).len() == 26
-    });
+    // A run that lives on while the next one starts (its children's pids
+    // follow the killed run's in the same log).
+    let mut live = start_hanging(dir.path(), "exec-hang", &[], 52);
     // The live run, starting, removed the killed run's folder.
     let live_folder = entries(&tmp);
     assert_eq!(live_folder.len(), 1, "{live_folder:?}");
