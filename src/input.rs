@@ -4,7 +4,8 @@
 //! Reading validates as it goes, so a stream that is not a polymer (a binary
 //! file, `/dev/zero`) fails at its first bad byte instead of filling memory,
 //! and the buffer grows with `try_reserve`, so an input too large for memory
-//! is an error rather than an abort. Not here: what the polymer means
+//! is an error rather than an abort. A large buffer is asked to sit on huge
+//! pages (`memory`). Not here: what the polymer means
 //! (`polymer`), or where the children's copy of it goes (`orchestrator`).
 
 use std::ffi::OsStr;
@@ -17,8 +18,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 
-use crate::polymer::Polymer;
-use crate::polymer::unit::is_unit;
+use crate::memory;
+use crate::polymer::stream::{self, Reacted, Reaction};
+use crate::polymer::{Arriving, InvalidUnit, Polymer};
 use crate::sealed::Mapped;
 
 /// Where a polymer comes from: a path, or `-` for standard input.
@@ -91,17 +93,62 @@ pub fn load(source: &Source) -> anyhow::Result<Polymer> {
 /// The whole input is read into one buffer that is then validated and later
 /// reacted in place, so memory stays close to the input's size.
 pub fn load_with_id(source: &Source) -> anyhow::Result<Loaded> {
-    let (raw, file) = match source {
+    let (polymer, file) = read_source(source, |reader, size_hint| read_polymer(reader, size_hint))?;
+    Ok(Loaded { polymer, file })
+}
+
+/// A polymer reacted while it was read (see [`stream`]), and the file it
+/// came from (for a regular file).
+#[derive(Debug)]
+pub struct ReactedInput {
+    pub reacted: Reacted,
+    pub file: Option<FileId>,
+}
+
+/// Reads a polymer and reacts it as `reaction` says (its size hint is
+/// taken from the file), never holding the input whole; `observe` sees
+/// every unit of the input, in order.
+pub fn react(
+    source: &Source,
+    reaction: &Reaction,
+    observe: &mut dyn FnMut(&[u8]),
+) -> anyhow::Result<ReactedInput> {
+    let (reacted, file) = read_source(source, |reader, size_hint| {
+        let reaction = Reaction {
+            size_hint,
+            ..*reaction
+        };
+        stream::react_while_reading(reader, &reaction, observe)
+    })?;
+    Ok(ReactedInput { reacted, file })
+}
+
+/// Opens `source` and reads it with `read` (handed the reader and the
+/// input's size when it is a regular file), with errors that name it.
+fn read_source<T>(
+    source: &Source,
+    read: impl FnOnce(&mut dyn Read, usize) -> io::Result<Result<T, InvalidUnit>>,
+) -> anyhow::Result<(T, Option<FileId>)> {
+    let size_of = |file: Option<FileId>, metadata: Option<std::fs::Metadata>| {
+        file.and(metadata).map_or(0, |m| m.len() as usize)
+    };
+    let (read, file) = match source {
         Source::Stdin => {
             let stdin = io::stdin();
-            let file = regular_file_id(&stdin);
-            let raw = read_validating(stdin.lock(), 0)
+            let metadata = stdin
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .and_then(|fd| File::from(fd).metadata().ok());
+            let file = metadata.as_ref().filter(|m| m.is_file()).map(FileId::of);
+            let read = read(&mut stdin.lock(), size_of(file, metadata))
                 .context("could not read standard input")
                 .map_err(|err| err.context(source.to_string()))?;
-            (raw, file)
+            (read, file)
         }
         Source::Path(path) => {
-            let opened = File::open(path).with_context(|| format!("could not read {source}"))?;
+            let mut opened =
+                File::open(path).with_context(|| format!("could not read {source}"))?;
             let metadata = opened
                 .metadata()
                 .with_context(|| format!("could not read {source}"))?;
@@ -109,19 +156,14 @@ pub fn load_with_id(source: &Source) -> anyhow::Result<Loaded> {
                 return Err(anyhow!("is a folder, not a polymer file"))
                     .with_context(|| format!("could not read {source}"));
             }
-            let size_hint = if metadata.is_file() {
-                metadata.len() as usize
-            } else {
-                0
-            };
             let file = metadata.is_file().then(|| FileId::of(&metadata));
-            let raw = read_validating(opened, size_hint)
+            let read = read(&mut opened, size_of(file, Some(metadata)))
                 .with_context(|| format!("could not read {source}"))?;
-            (raw, file)
+            (read, file)
         }
     };
-    let polymer = Polymer::parse(raw).with_context(|| source.to_string())?;
-    Ok(Loaded { polymer, file })
+    let read = read.with_context(|| source.to_string())?;
+    Ok((read, file))
 }
 
 /// Maps the input read-only when it is a file whose bytes can never change
@@ -148,147 +190,58 @@ pub fn map_sealed(source: &Source) -> anyhow::Result<Option<Mapped>> {
     Mapped::of(&file).with_context(|| format!("could not read {source}"))
 }
 
-fn regular_file_id(handle: &impl std::os::fd::AsFd) -> Option<FileId> {
-    let owned = handle.as_fd().try_clone_to_owned().ok()?;
-    let metadata = File::from(owned).metadata().ok()?;
-    metadata.is_file().then(|| FileId::of(&metadata))
-}
-
-const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
-
-/// Reads everything, but stops early (returning what was read up to and
-/// including the first byte that makes the input invalid) so that
-/// `Polymer::parse` reports it: a polymer is letters, then only whitespace.
-fn read_validating(mut reader: impl Read, size_hint: usize) -> io::Result<Vec<u8>> {
+/// Reads a whole polymer, validating each piece as it lands (see
+/// [`Arriving`]): a stream that is not a polymer stops at its first bad
+/// byte, and a valid one is checked in the same pass that reads it. A file's
+/// size is known: one buffer (on huge pages, see [`memory`]) and one byte
+/// more to see its end.
+fn read_polymer(
+    mut reader: impl Read,
+    size_hint: usize,
+) -> io::Result<Result<Polymer, InvalidUnit>> {
     const CHUNK: usize = 1 << 20;
-    let mut raw = Vec::new();
-    // A file's size is known: one allocation, and one byte more to see its end.
-    reserve(&mut raw, size_hint.saturating_add(1))?;
-    let mut checked = 0;
-    let mut whitespace_seen = false;
-    loop {
-        if raw.len() == raw.capacity() {
-            let more = raw.capacity().max(CHUNK);
-            reserve(&mut raw, more)?;
+    let buffer = memory::buffer(size_hint.saturating_add(1)).ok_or_else(|| out_of_memory(0))?;
+    let mut arriving = Arriving::new(buffer);
+    while !arriving.is_refused() {
+        if arriving.len() == arriving.capacity() {
+            let more = arriving.capacity().max(CHUNK);
+            arriving
+                .try_reserve(more)
+                .map_err(|_| out_of_memory(arriving.len()))?;
+            memory::advise_huge_pages(arriving.spare_capacity());
         }
-        let room = (raw.capacity() - raw.len()).min(CHUNK);
-        if (&mut reader).take(room as u64).read_to_end(&mut raw)? == 0 {
-            return Ok(raw);
+        let room = (arriving.capacity() - arriving.len()).min(CHUNK);
+        if arriving.read_from(&mut reader, room)? == 0 {
+            break;
         }
-        if checked == 0 {
-            if raw.len() < BYTE_ORDER_MARK.len() && BYTE_ORDER_MARK.starts_with(&raw) {
-                continue;
-            }
-            if raw.starts_with(BYTE_ORDER_MARK) {
-                checked = BYTE_ORDER_MARK.len();
-            }
-        }
-        if let Some(bad) = first_invalid(&raw[checked..], &mut whitespace_seen) {
-            raw.truncate(checked + bad + 1);
-            return Ok(raw);
-        }
-        checked = raw.len();
     }
+    Ok(arriving.finish())
 }
 
-/// The position of the first byte that proves `bytes` (following what was
-/// checked before, which left `whitespace_seen`) is not a polymer: a byte
-/// that is neither a letter nor trailing whitespace, or a letter after
-/// whitespace.
-fn first_invalid(bytes: &[u8], whitespace_seen: &mut bool) -> Option<usize> {
-    if !*whitespace_seen && crate::polymer::unit::first_non_unit(bytes).is_none() {
-        return None;
-    }
-    for (i, &byte) in bytes.iter().enumerate() {
-        if is_unit(byte) {
-            if *whitespace_seen {
-                return Some(i);
-            }
-        } else if matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
-            *whitespace_seen = true;
-        } else {
-            return Some(i);
-        }
-    }
-    None
-}
-
-fn reserve(raw: &mut Vec<u8>, additional: usize) -> io::Result<()> {
-    raw.try_reserve_exact(additional).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::OutOfMemory,
-            format!(
-                "out of memory after {} bytes (the whole input must fit in memory)",
-                raw.len()
-            ),
-        )
-    })
+fn out_of_memory(read: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!("out of memory after {read} bytes (the whole input must fit in memory)"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::polymer::InvalidUnit;
-
-    /// A reader that hands out its bytes a few at a time, as a pipe may.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.0.len().min(self.1).min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
-    #[track_caller]
-    fn case(input: &[u8]) {
-        let whole = Polymer::parse(input.to_vec());
-        for step in [1, 2, 3, 7, 4096] {
-            let read = read_validating(Trickle(input, step), 0).unwrap();
-            assert_eq!(
-                Polymer::parse(read),
-                whole,
-                "{:?} read {step} bytes at a time",
-                input.escape_ascii().to_string()
-            );
-        }
-    }
-
-    #[test]
-    fn reading_as_it_validates_reports_what_parsing_the_whole_would() {
-        for input in [
-            &b""[..],
-            b"\n",
-            b"abC\r\n",
-            b"abC \t \n\n",
-            b"\xEF\xBB\xBFabC\n",
-            b"\xEF\xBB\xBF",
-            b"\xEF\xBB",
-            b"\xEF\xBBab",
-            b"ab3",
-            b"\xEF\xBB\xBFab3",
-            b" ab",
-            b"ab cd",
-            b"ab\ncd\n",
-            b"ab\xFF",
-            b"ab\0\0\0",
-            b"dabAcCaCBAcCcaDA",
-        ] {
-            case(input);
-        }
-    }
 
     #[test]
     fn an_endless_stream_of_non_letters_fails_at_its_first_byte() {
-        let zeros = io::repeat(0);
-        let read = read_validating(zeros, 0).unwrap();
-        assert!(read.len() <= 1 << 20, "stopped after the first chunk");
-        assert_eq!(
-            Polymer::parse(read),
-            Err(InvalidUnit { offset: 0, byte: 0 })
-        );
+        let read = read_polymer(io::repeat(0), 0).unwrap();
+        assert_eq!(read, Err(InvalidUnit { offset: 0, byte: 0 }));
+    }
+
+    #[test]
+    fn a_stream_longer_than_its_size_hint_is_read_whole() {
+        let units = b"abcDE".repeat(500_000);
+        for hint in [0, 10, units.len() - 1, units.len(), units.len() + 10] {
+            let read = read_polymer(&units[..], hint).unwrap().unwrap();
+            assert_eq!(read.units(), &units[..], "hint {hint}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! this list):
 //! - [`polymer`]: the pure domain: units, validation, reaction kernels, the
 //!   all-letters sweep, the generator;
+//! - [`memory`]: large buffers on huge pages, without a fault per page;
 //! - [`sealed`]: in-memory files sealed against change, which readers map
 //!   instead of copying;
 //! - [`input`]: reading a polymer from a file or standard input;
@@ -37,6 +38,7 @@ pub mod cli;
 pub mod conformance;
 pub mod files;
 pub mod input;
+pub mod memory;
 pub mod orchestrator;
 pub mod polymer;
 pub mod protocol;

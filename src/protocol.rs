@@ -142,6 +142,14 @@ pub struct StartMark {
     pub host: Option<String>,
 }
 
+/// Whether orchestrate started this process: every child it starts,
+/// locally, through a launcher or as an array task, is told where to write
+/// its start mark ([`START_MARK_ENV`]). Such a child reacts on one thread
+/// unless told otherwise, since its siblings run beside it.
+pub fn started_by_orchestrate() -> bool {
+    std::env::var_os(START_MARK_ENV).is_some()
+}
+
 /// Writes the start mark named by [`START_MARK_ENV`], if any, with this
 /// host's name. Best effort: timing information must never make a child
 /// fail.

@@ -9,6 +9,7 @@ use clap::Parser;
 use crate::input::{self, Source};
 use anyhow::Context;
 
+use crate::polymer::stream::Reaction;
 use crate::polymer::sweep::{self, MAX_SEGMENTS};
 use crate::polymer::{self, UnitType, react_with_plain_stack};
 use crate::protocol;
@@ -35,6 +36,11 @@ pub struct ReduceArgs {
     /// Print nothing on stdout (by default the length is printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// React on N threads [default: every core this process may use, or
+    /// one when orchestrate started it, which runs children side by side].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
 
     /// The reaction kernel: `fast`, or `plain-stack`, the textbook `Vec`
     /// stack that benchmarks use as the naive baseline.
@@ -63,6 +69,16 @@ impl ReduceArgs {
     /// `--generate` allows.
     pub fn source(&self) -> Source {
         Source::from(self.input.as_deref().unwrap_or(std::ffi::OsStr::new("-")))
+    }
+
+    /// The threads to react on: `--threads`, else one for a child of
+    /// orchestrate, else every core this process may use.
+    pub fn threads(&self) -> usize {
+        match self.threads {
+            Some(threads) => threads as usize,
+            None if protocol::started_by_orchestrate() => 1,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        }
     }
 
     /// The result file to write, or `None` for `--output -`.
@@ -121,27 +137,27 @@ fn length_in_place(source: &Source, letter: UnitType) -> anyhow::Result<Option<u
     ))
 }
 
-/// Reads the polymer into memory and reacts it as `args` say.
+/// Reads the polymer and reacts it as `args` say: with the fast kernel,
+/// while reading it, on `--threads` threads.
 fn react(source: &Source, args: &ReduceArgs) -> anyhow::Result<usize> {
-    let mut polymer = input::load(source)?;
-    Ok(match (args.kernel, args.letter) {
-        // An input that is already reacted (as orchestrate hands it) only
-        // needs compacting where the letter was.
-        (Kernel::Fast, Some(letter)) => {
-            polymer.react_without(letter);
-            polymer.len()
+    match args.kernel {
+        Kernel::Fast => {
+            let reaction = Reaction {
+                threads: args.threads(),
+                without: args.letter,
+                size_hint: 0,
+            };
+            let read = input::react(source, &reaction, &mut |_| {})?;
+            Ok(read.reacted.polymer.len())
         }
-        (Kernel::Fast, None) => {
-            polymer.react();
-            polymer.len()
-        }
-        (Kernel::PlainStack, letter) => {
-            if let Some(letter) = letter {
+        Kernel::PlainStack => {
+            let mut polymer = input::load(source)?;
+            if let Some(letter) = args.letter {
                 polymer.remove(letter);
             }
-            react_with_plain_stack(polymer.units()).len()
+            Ok(react_with_plain_stack(polymer.units()).len())
         }
-    })
+    }
 }
 
 #[cfg(test)]

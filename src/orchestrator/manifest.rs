@@ -189,10 +189,26 @@ fn tasks_of(job: &serde_json::Value) -> Option<Vec<ArrayTask>> {
 
 /// The SHA-256 of `bytes`, in hex.
 pub fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of an input taken piece by piece as it is read: the same
+/// as [`sha256`] of the pieces put together.
+#[derive(Default)]
+pub struct InputDigest(Sha256);
+
+impl InputDigest {
+    pub fn update(&mut self, units: &[u8]) {
+        self.0.update(units);
+    }
+
+    pub fn finish(self) -> String {
+        hex(&self.0.finalize())
+    }
 }
 
 /// The identity of a child program: the SHA-256 of its file.

@@ -24,13 +24,15 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::input::{self, Source};
+use crate::input::{self, FileId, Source};
+use crate::polymer::stream::Reaction;
 use crate::polymer::sweep::{MAX_SEGMENTS, SEGMENT_BYTES};
 use crate::polymer::{Polymer, UnitType};
 use crate::report::{Phase, Report};
 use crate::signals::Signals;
 use crate::supervise::launcher::Launcher;
 use crate::supervise::{Attempt, Policy};
+use manifest::InputDigest;
 
 /// Everything a run needs to know.
 #[derive(Clone, Debug)]
@@ -186,17 +188,14 @@ pub fn run(
         epoch: Instant::now(),
         done: Vec::new(),
     };
-    let source = config.source.clone();
-    let loaded = phases.time("read and validate", || {
-        background::one(signals, move || input::load_with_id(&source))
-    })??;
-    let input_length = loaded.polymer.len();
+    let read = read_phase(config, &mut phases, signals)?;
+    let input_length = read.input_length;
     let (attempts, full_length) = match &config.mode {
         Mode::Process(process) => {
-            process::fan_out(config, process, loaded, &mut phases, signals, progress)?
+            process::fan_out(config, process, read, &mut phases, signals, progress)?
         }
         Mode::Thread { .. } | Mode::Serial | Mode::Sweep { .. } => {
-            let reacted = phases.time("react", || react_in_background(loaded.polymer, signals))?;
+            let reacted = read.polymer;
             let full_length = reacted.len();
             let threads = config.mode.concurrency(config.letters.len());
             let epoch = phases.epoch;
@@ -239,8 +238,69 @@ pub fn run(
     })
 }
 
-/// The one full reaction, on a worker thread (on all cores for large
-/// inputs, where this serial step would otherwise dominate the run).
+/// The input as read: reacted while it was read, unless the children are
+/// to get it as it is.
+struct Read {
+    polymer: Polymer,
+    reacted: bool,
+    input_length: usize,
+    file: Option<FileId>,
+    /// The input's SHA-256, taken while reading it, when a results folder
+    /// will need it.
+    digest: Option<String>,
+}
+
+/// Reads the input on a worker thread (a stop signal is answered at once
+/// even while a read blocks): reacted as it is read, on every core, unless
+/// process children are to get the input as it is.
+fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow::Result<Read> {
+    let source = config.source.clone();
+    let (as_it_is, digest) = match &config.mode {
+        Mode::Process(process) => (!process.prereact, process.runner.results().is_some()),
+        _ => (false, false),
+    };
+    if as_it_is {
+        let loaded = phases.time("read and validate", || {
+            background::one(signals, move || input::load_with_id(&source))
+        })??;
+        return Ok(Read {
+            input_length: loaded.polymer.len(),
+            polymer: loaded.polymer,
+            reacted: false,
+            file: loaded.file,
+            digest: None,
+        });
+    }
+    phases.time("read and react", || {
+        background::one(signals, move || {
+            let mut hasher = digest.then(InputDigest::default);
+            let reaction = Reaction {
+                threads: std::thread::available_parallelism().map_or(1, usize::from),
+                without: None,
+                size_hint: 0,
+            };
+            let read = input::react(&source, &reaction, &mut |units| {
+                if let Some(hasher) = &mut hasher {
+                    hasher.update(units);
+                }
+            })?;
+            let mut polymer = read.reacted.polymer;
+            // What follows (copies per thread, the children's file) then
+            // adds to the reacted size only.
+            polymer.shrink_to_fit();
+            Ok(Read {
+                polymer,
+                reacted: true,
+                input_length: read.reacted.input_length,
+                file: read.file,
+                digest: hasher.map(InputDigest::finish),
+            })
+        })
+    })?
+}
+
+/// The one full reaction of an input read as it is, on a worker thread, on
+/// every core for large inputs.
 fn react_in_background(mut polymer: Polymer, signals: &Signals) -> anyhow::Result<Polymer> {
     background::one(signals, move || {
         const PARALLEL_FROM: usize = 1 << 20;
@@ -250,8 +310,6 @@ fn react_in_background(mut polymer: Polymer, signals: &Signals) -> anyhow::Resul
         } else {
             polymer.react();
         }
-        // What follows (copies per thread, the children's file) then adds
-        // to the reacted size, not to the input's.
         polymer.shrink_to_fit();
         polymer
     })

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use super::manifest::{self, ArrayRecord, Manifest};
 use super::workspace::{Kept, Workspace};
-use super::{Config, Interrupted, Phases, ProcessMode, Runner, background, react_in_background};
+use super::{
+    Config, Interrupted, Phases, ProcessMode, Read, Runner, background, react_in_background,
+};
 use crate::files;
-use crate::input::Loaded;
 use crate::polymer::{Polymer, UnitType};
 use crate::protocol::ARRAY_POLYMER;
 use crate::signals::Signals;
@@ -26,7 +27,7 @@ use crate::supervise::{self, Attempt, ChildProgram, Outcome, Supervision, Superv
 pub(super) fn fan_out(
     config: &Config,
     process: &ProcessMode,
-    loaded: Loaded,
+    read: Read,
     phases: &mut Phases,
     signals: &Signals,
     progress: &dyn Fn(&Attempt),
@@ -39,11 +40,12 @@ pub(super) fn fan_out(
     );
     let workspace = Workspace::create(
         results.map(|r| r.path.as_path()),
-        loaded.file,
+        read.file,
         resume,
         children_here,
     )?;
-    let (polymer, manifest) = identify(&workspace, process, loaded.polymer, phases, signals)?;
+    let reacted = read.reacted;
+    let (polymer, manifest) = identify(&workspace, process, read, phases, signals)?;
     let Kept {
         results: cached,
         recorded,
@@ -67,7 +69,7 @@ pub(super) fn fan_out(
         process,
         &workspace,
         recorded.as_ref(),
-        polymer,
+        (polymer, reacted),
         phases,
         signals,
     )?;
@@ -246,26 +248,34 @@ fn run_array(
 }
 
 /// With a results folder, what the results there will be of: the input's
-/// digest and the child program's identity (computed on a worker thread).
+/// digest (taken while it was read, or now on a worker thread) and the
+/// child program's identity.
 fn identify(
     workspace: &Workspace,
     process: &ProcessMode,
-    polymer: Polymer,
+    read: Read,
     phases: &mut Phases,
     signals: &Signals,
 ) -> anyhow::Result<(Polymer, Option<Manifest>)> {
     if workspace.results_dir().is_none() {
-        return Ok((polymer, None));
+        return Ok((read.polymer, None));
     }
-    let (polymer, digest) = phases.time("digest", || {
-        background::one(signals, move || {
-            let digest = manifest::sha256(polymer.units());
-            (polymer, digest)
-        })
-    })?;
+    let (polymer, digest) = match read.digest {
+        Some(digest) => (read.polymer, digest),
+        None if read.reacted => {
+            unreachable!("a reacted input with a results folder is digested as it is read")
+        }
+        None => phases.time("digest", || {
+            let polymer = read.polymer;
+            background::one(signals, move || {
+                let digest = manifest::sha256(polymer.units());
+                (polymer, digest)
+            })
+        })?,
+    };
     let manifest = Manifest {
         input_sha256: digest,
-        input_length: polymer.len(),
+        input_length: read.input_length,
         full_length: 0,
         program: manifest::program_identity(&process.program)?,
         array: None,
@@ -276,13 +286,13 @@ fn identify(
 /// Decides where the children's copy of the polymer goes and writes it:
 /// for a job array, into the array's folder inside the results folder (it
 /// must outlive this run; a resumed array's folder is reused as it is),
-/// else into the private folder. Reacts the polymer before or after writing
-/// it, as `prereact` says.
+/// else into the private folder. A polymer read as it is (`prereact` off)
+/// is reacted once written, for the full length.
 fn hand_over(
     process: &ProcessMode,
     workspace: &Workspace,
     recorded: Option<&Manifest>,
-    mut polymer: Polymer,
+    (mut polymer, reacted): (Polymer, bool),
     phases: &mut Phases,
     signals: &Signals,
 ) -> anyhow::Result<Handover> {
@@ -315,9 +325,6 @@ fn hand_over(
         .as_ref()
         .zip(results)
         .map(|(array, dir)| dir.join(&array.folder));
-    if process.prereact {
-        polymer = phases.time("react", || react_in_background(polymer, signals))?;
-    }
     let local = matches!(
         process.runner,
         Runner::Local {
@@ -337,7 +344,7 @@ fn hand_over(
         let path = workspace.write_polymer(folder.as_deref(), polymer.units(), signals)?;
         Ok((path, None))
     })?;
-    if !process.prereact {
+    if !reacted {
         polymer = phases.time("react", || react_in_background(polymer, signals))?;
     }
     Ok(Handover {

@@ -1,10 +1,14 @@
 //! The polymer domain, pure: no file or process I/O lives here.
 //!
 //! - [`unit`]: unit types, the case bit, and what an invalid byte is;
+//! - `validation`: what a polymer is, checked once as the bytes arrive
+//!   ([`Arriving`]) or on a whole buffer ([`validate`]);
 //! - [`Polymer`]: raw bytes validated into a polymer, reacted in place (so an
 //!   N-byte input needs about N bytes of memory), with one unit type removed;
 //! - `kernel`: the reaction kernels behind [`Polymer`]'s methods (private:
 //!   they rely on every byte being a letter, which only a [`Polymer`] proves);
+//! - [`stream`]: a polymer reacted while it is read, chunk by chunk on
+//!   every thread, never held whole;
 //! - [`sweep`]: every letter's reacted length from one reacted polymer;
 //! - [`generate`]: deterministic puzzle-like polymers for tests and benchmarks.
 //!
@@ -12,17 +16,18 @@
 
 pub mod generate;
 mod kernel;
+pub mod stream;
 pub mod sweep;
 pub mod unit;
+mod validation;
 
 #[cfg(test)]
 mod testing;
 
-pub use kernel::react_with_plain_stack;
+pub use kernel::{react_with_plain_stack, react_without_into};
 pub use sweep::{Sweep, lengths_without_each};
 pub use unit::{InvalidUnit, UnitType};
-
-use unit::first_non_unit;
+pub use validation::{Arriving, validate};
 
 /// A validated polymer: a buffer holding only ASCII letters. Every way to
 /// make one validates, which is what lets the kernels skip bounds checks.
@@ -31,15 +36,10 @@ pub struct Polymer {
     units: Vec<u8>,
 }
 
-const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
-
 impl Polymer {
     /// Validates raw input, reusing its buffer: see [`validate`].
-    pub fn parse(mut raw: Vec<u8>) -> Result<Polymer, InvalidUnit> {
-        let (start, end) = polymer_bounds(&raw)?;
-        raw.truncate(end);
-        raw.drain(..start);
-        Ok(Polymer { units: raw })
+    pub fn parse(raw: Vec<u8>) -> Result<Polymer, InvalidUnit> {
+        validation::parse(raw)
     }
 
     pub fn units(&self) -> &[u8] {
@@ -118,38 +118,6 @@ impl Default for Polymer {
     /// The empty polymer.
     fn default() -> Self {
         Polymer { units: Vec::new() }
-    }
-}
-
-/// Validates raw input in place and returns its units.
-///
-/// A leading UTF-8 byte-order mark and trailing whitespace (spaces, tabs,
-/// `\n`, `\r`) are dropped; every other byte must be an ASCII letter. The
-/// empty polymer is valid.
-pub fn validate(raw: &[u8]) -> Result<&[u8], InvalidUnit> {
-    let (start, end) = polymer_bounds(raw)?;
-    Ok(&raw[start..end])
-}
-
-/// Where the units of `raw` start and end, if it is a polymer.
-fn polymer_bounds(raw: &[u8]) -> Result<(usize, usize), InvalidUnit> {
-    let start = if raw.starts_with(BYTE_ORDER_MARK) {
-        BYTE_ORDER_MARK.len()
-    } else {
-        0
-    };
-    let end = raw.len()
-        - raw[start..]
-            .iter()
-            .rev()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
-    match first_non_unit(&raw[start..end]) {
-        Some(position) => Err(InvalidUnit {
-            offset: start + position,
-            byte: raw[start + position],
-        }),
-        None => Ok((start, end)),
     }
 }
 
