@@ -10,7 +10,7 @@ use crate::input::{self, Source};
 use anyhow::Context;
 
 use crate::polymer::stream::Reaction;
-use crate::polymer::sweep::{self, MAX_SEGMENTS};
+use crate::polymer::sweep::{self, Checked, Limits, MAX_SEGMENTS};
 use crate::polymer::{self, UnitType, react_with_plain_stack};
 use crate::protocol;
 
@@ -126,15 +126,32 @@ fn length_in_place(source: &Source, letter: UnitType) -> anyhow::Result<Option<u
     let Some(mapped) = input::map_sealed(source)? else {
         return Ok(None);
     };
-    let units = polymer::validate(mapped.bytes()).with_context(|| source.to_string())?;
-    if !sweep::is_reacted(units) {
-        return Ok(None);
-    }
-    Ok(sweep::length_without_in_place(
-        units,
-        letter.letter() as u8,
-        MAX_SEGMENTS,
-    ))
+    let bytes = mapped.bytes();
+    let units = polymer::trimmed(bytes);
+    let validate = || polymer::validate(bytes).with_context(|| source.to_string());
+    let limits = Limits {
+        max_segments: MAX_SEGMENTS,
+        give_up_when_busy: true,
+    };
+    // One pass: the bytes are checked as the letter is swept out.
+    Ok(
+        match sweep::length_checked(units, letter.letter() as u8, limits) {
+            Checked::Length(length) => Some(length),
+            Checked::NotAPolymer => {
+                validate()?;
+                None
+            }
+            Checked::NotReacted => None,
+            // Too many segments or looks: the letter is reacted out of the
+            // mapping into a buffer instead, once the bytes are checked.
+            Checked::GaveUp => {
+                validate()?;
+                let mut reacted = Vec::new();
+                polymer::react_without_into(units, Some(letter), &mut reacted);
+                Some(reacted.len())
+            }
+        },
+    )
 }
 
 /// Reads the polymer and reacts it as `args` say: with the fast kernel,
@@ -210,33 +227,38 @@ mod tests {
     }
 
     #[test]
-    fn other_inputs_are_left_to_the_copying_path() {
+    fn other_inputs_are_left_to_the_reading_path() {
         let (_file, unreacted) = sealed_file(b"dabAcCaCBAcCcaDA\n");
         assert_eq!(length_in_place(&unreacted, unit('c')).unwrap(), None);
-        let (_file, too_many_segments) = sealed_file(&b"xaXb".repeat(MAX_SEGMENTS + 10));
-        assert_eq!(
-            length_in_place(&too_many_segments, unit('a')).unwrap(),
-            None
-        );
         let mut plain = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut plain, b"dabCBAcaDA\n").unwrap();
         let plain = Source::Path(plain.path().to_path_buf());
         assert_eq!(length_in_place(&plain, unit('c')).unwrap(), None);
         assert_eq!(length_in_place(&Source::Stdin, unit('c')).unwrap(), None);
-        // The copying path answers them.
-        for source in [unreacted, too_many_segments] {
-            let args = ReduceArgs::try_parse_from(["reduce", "-l", "a", "-o", "-", "x"]).unwrap();
-            let copied = react(&source, &args).unwrap();
-            let expected = match &source {
-                Source::Path(p) => {
-                    let raw = std::fs::read(p).unwrap();
-                    let mut polymer = crate::polymer::Polymer::parse(raw).unwrap();
-                    polymer.remove(unit('a'));
-                    react_with_plain_stack(polymer.units()).len()
-                }
-                Source::Stdin => unreachable!(),
-            };
-            assert_eq!(copied, expected);
+        // The reading path answers them.
+        let args = ReduceArgs::try_parse_from(["reduce", "-l", "c", "-o", "-", "x"]).unwrap();
+        assert_eq!(react(&unreacted, &args).unwrap(), 4);
+    }
+
+    /// The plain stack's length of `raw` without `letter`.
+    fn plain_length_without(raw: &[u8], letter: char) -> usize {
+        let mut polymer = crate::polymer::Polymer::parse(raw.to_vec()).unwrap();
+        polymer.remove(unit(letter));
+        react_with_plain_stack(polymer.units()).len()
+    }
+
+    #[test]
+    fn letters_past_the_sweep_limits_are_reacted_out_of_the_mapping() {
+        // Each "xaXb" after the first holds one more segment without a.
+        let too_many_segments = b"xaXb".repeat(MAX_SEGMENTS + 10);
+        // Without q, every pair around it cancels: a look per junction.
+        let busy = b"xqXyqY".repeat(100_000);
+        for (raw, letter) in [(too_many_segments, 'a'), (busy, 'q')] {
+            let (_file, source) = sealed_file(&raw);
+            assert_eq!(
+                length_in_place(&source, unit(letter)).unwrap(),
+                Some(plain_length_without(&raw, letter))
+            );
         }
     }
 

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::background::{self, Emit};
-use crate::polymer::{Polymer, Sweep, UnitType};
+use crate::polymer::sweep::Limits;
+use crate::polymer::{Polymer, Sweep, UnitType, react_without_into};
 use crate::signals::Signals;
 use crate::supervise::{Attempt, Outcome};
 
@@ -63,19 +64,25 @@ fn work_on(
     // the sweep, the segments of the kept part, and a copy only for a
     // letter that needs more than its budget).
     let mut scratch = Polymer::default();
-    let mut sweep = sweep.map(Sweep::with_budget);
+    let mut sweep = sweep.map(|max_segments| {
+        Sweep::with_limits(Limits {
+            max_segments,
+            give_up_when_busy: true,
+        })
+    });
+    let mut into = Vec::new();
     while !emit.cancelled() {
         let Some(&letter) = letters.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;
         };
         let started = Instant::now();
-        // A letter whose sweep would hold too many segments is done as the
-        // other modes do it, on a copy.
-        let length = match sweep
-            .as_mut()
-            .and_then(|s| s.length_of(reacted.units(), letter))
-        {
-            Some(length) => length,
+        // A letter whose sweep would hold too many segments, or look at too
+        // many junctions, is reacted into a buffer of the worker's instead.
+        let length = match &mut sweep {
+            Some(sweep) => sweep.length_of(reacted.units(), letter).unwrap_or_else(|| {
+                react_without_into(reacted.units(), Some(letter), &mut into);
+                into.len()
+            }),
             None => reacted.reacted_len_without(letter, &mut scratch),
         };
         emit.send(Attempt {

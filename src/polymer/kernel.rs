@@ -334,6 +334,7 @@ pub fn react_without_into(units: &[u8], without: Option<UnitType>, out: &mut Vec
     let skip = without.map_or(0, |t| t.letter() as u8);
     out.clear();
     out.reserve_exact(n + 2 * LANES);
+    crate::memory::advise_huge_pages(out.spare_capacity_mut());
     let lanes = if n < INTERLEAVE_FROM { 1 } else { LANES };
     let q = n / lanes;
     let starts: Vec<usize> = (0..lanes).map(|k| k * q).collect();

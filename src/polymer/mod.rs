@@ -27,7 +27,7 @@ mod testing;
 pub use kernel::{react_with_plain_stack, react_without_into};
 pub use sweep::{Sweep, lengths_without_each};
 pub use unit::{InvalidUnit, UnitType};
-pub use validation::{Arriving, validate};
+pub use validation::{Arriving, trimmed, validate};
 
 /// A validated polymer: a buffer holding only ASCII letters. Every way to
 /// make one validates, which is what lets the kernels skip bounds checks.

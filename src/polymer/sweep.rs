@@ -9,7 +9,7 @@
 //! - [`length_without_in_place`]: one letter's length, reading the polymer
 //!   in place (for a read-only mapping), with a bounded stack.
 
-use super::unit::CASE_BIT;
+use super::unit::{CASE_BIT, is_unit};
 
 /// Whether no two adjacent units of `units` are the same letter in opposite
 /// cases. Whole blocks are checked without an early exit, so the compiler
@@ -93,9 +93,67 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
 /// extends the top segment over the removed unit before it, so the stack
 /// grows only at a junction where units cancelled and the piece survived:
 /// on real inputs a few per thousand units.
-pub fn length_without_in_place(reacted: &[u8], letter: u8, max_segments: usize) -> Option<usize> {
+pub fn length_without_in_place(reacted: &[u8], letter: u8, limits: Limits) -> Option<usize> {
     let mut kept = Kept::default();
-    kept.sweep(reacted, letter, max_segments.saturating_sub(1))
+    kept.sweep::<false>(reacted, letter, limits).0
+}
+
+/// When a sweep gives up, so that its caller takes another way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Past this many segments (memory; one is always allowed).
+    pub max_segments: usize,
+    /// When junctions need a look more often than one unit in
+    /// [`BUSY_RATE`] (past the first [`BUSY_FLOOR`] looks): a letter whose
+    /// removal cancels that much is faster reacted into a buffer
+    /// ([`super::react_without_into`]) than followed junction by junction.
+    pub give_up_when_busy: bool,
+}
+
+impl Limits {
+    /// No limit: the sweep always finishes.
+    pub const NONE: Limits = Limits {
+        max_segments: usize::MAX,
+        give_up_when_busy: false,
+    };
+}
+
+/// See [`Limits::give_up_when_busy`].
+pub const BUSY_RATE: usize = 64;
+
+/// See [`Limits::give_up_when_busy`].
+pub const BUSY_FLOOR: usize = 4096;
+
+/// A letter's length read in place, with the polymer checked in the same
+/// pass (see [`length_checked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// The reacted length without the letter.
+    Length(usize),
+    /// A byte is not a letter (find it with `validate`).
+    NotAPolymer,
+    /// The polymer is not fully reacted: the sweep does not apply.
+    NotReacted,
+    /// Past the limits: take another way. The bytes may not all have
+    /// been checked.
+    GaveUp,
+}
+
+/// [`length_without_in_place`] of `units`, which in the same pass over
+/// memory are checked to be letters only and fully reacted (the rules the
+/// sweep relies on), as a child handed a polymer it maps checks them.
+pub fn length_checked(units: &[u8], letter: u8, limits: Limits) -> Checked {
+    let mut kept = Kept::default();
+    let (length, checks) = kept.sweep::<true>(units, letter, limits);
+    if !checks.complete {
+        return Checked::GaveUp;
+    }
+    match (checks.letters_only, checks.reacted, length) {
+        (false, _, _) => Checked::NotAPolymer,
+        (true, false, _) => Checked::NotReacted,
+        (true, true, Some(length)) => Checked::Length(length),
+        (true, true, None) => Checked::GaveUp,
+    }
 }
 
 /// The reacted length after removing each of the 26 unit types, from a
@@ -169,23 +227,23 @@ pub const SEGMENT_BYTES: usize = std::mem::size_of::<(usize, usize)>();
 /// thread. Memory: the kept part's segments only, at most a budget.
 pub struct Sweep {
     kept: Kept,
-    max_segments: usize,
+    limits: Limits,
 }
 
 impl Sweep {
-    /// A sweep of at most `max_segments` segments (at least one).
-    pub fn with_budget(max_segments: usize) -> Self {
+    pub fn with_limits(limits: Limits) -> Self {
         Sweep {
             kept: Kept::default(),
-            max_segments: max_segments.max(1),
+            limits,
         }
     }
 
     /// The reacted length of `reacted` (fully reacted) without the units of
-    /// `unit_type`, or `None` when that takes more segments than the budget.
+    /// `unit_type`, or `None` past the limits.
     pub fn length_of(&mut self, reacted: &[u8], unit_type: super::UnitType) -> Option<usize> {
         self.kept
-            .sweep(reacted, unit_type.letter() as u8, self.max_segments - 1)
+            .sweep::<false>(reacted, unit_type.letter() as u8, self.limits)
+            .0
     }
 }
 
@@ -236,24 +294,37 @@ impl Default for Kept {
 
 impl Kept {
     /// Sweeps `letter` (lowercase) out of `reacted` from scratch; `None`
-    /// past `max_below` segments under the top one.
-    fn sweep(&mut self, reacted: &[u8], letter: u8, max_below: usize) -> Option<usize> {
+    /// past the limits. Also says what the pass saw of the bytes (checked
+    /// whole only when it did not stop early).
+    fn sweep<const CHECK: bool>(
+        &mut self,
+        reacted: &[u8],
+        letter: u8,
+        limits: Limits,
+    ) -> (Option<usize>, Checks) {
         let below = std::mem::take(&mut self.below);
         *self = Kept {
             below,
             ..Kept::default()
         };
         self.below.clear();
-        let mut looks = Ok(());
-        let removed = for_each_junction_of(reacted, letter, |at| {
-            if looks.is_ok() {
-                looks = self.look(reacted, letter, at, max_below).ok_or(());
-            }
+        let max_below = limits.max_segments.saturating_sub(1);
+        let mut looks = 0usize;
+        let mut gave_up = false;
+        let pass = for_each_junction_of::<CHECK>(reacted, letter, |at| {
+            looks += 1;
+            let busy = limits.give_up_when_busy && looks > BUSY_FLOOR + at / BUSY_RATE;
+            gave_up = busy || self.look(reacted, letter, at, max_below).is_none();
+            !gave_up
         });
-        looks.ok()?;
-        self.removed = removed;
-        self.finish(reacted, letter, max_below)?;
-        Some(self.length(reacted.len()))
+        if gave_up {
+            return (None, pass.checks);
+        }
+        self.removed = pass.count;
+        let length = self
+            .finish(reacted, letter, max_below)
+            .map(|()| self.length(reacted.len()));
+        (length, pass.checks)
     }
 
     /// The reacted length, once the whole polymer of `len` units has
@@ -375,40 +446,99 @@ fn for_each_junction_to_look_at(units: &[u8], mut look: impl FnMut(usize)) {
         .for_each(look);
 }
 
+/// What one pass over the bytes for one letter saw.
+struct Pass {
+    /// How many units of the letter there are.
+    count: usize,
+    checks: Checks,
+}
+
+/// What a pass saw of the bytes, all of them unless it stopped early.
+#[derive(Clone, Copy, Debug)]
+struct Checks {
+    /// Every byte is an ASCII letter.
+    letters_only: bool,
+    /// No two adjacent bytes react.
+    reacted: bool,
+    /// The pass went through every byte.
+    complete: bool,
+}
+
 /// Calls `look` with every position of a unit of `letter` that needs a
-/// look, in order, and returns how many units of `letter` there are.
-fn for_each_junction_of(units: &[u8], letter: u8, mut look: impl FnMut(usize)) -> usize {
+/// look, in order, until it returns false; counts the units of `letter`
+/// and, with `CHECK`, checks the bytes on the way (one pass over memory
+/// for all three; without it, what it says of them means nothing).
+fn for_each_junction_of<const CHECK: bool>(
+    units: &[u8],
+    letter: u8,
+    mut look: impl FnMut(usize) -> bool,
+) -> Pass {
     let mut count = 0;
-    let mut scalar = |i: usize, look: &mut dyn FnMut(usize)| {
-        if units.get(i).is_some_and(|&u| u | CASE_BIT == letter) {
-            count += 1;
-            if needs_look(units, i) {
-                look(i);
-            }
+    let mut bad = 0u64;
+    let mut scalar = |i: usize, look: &mut dyn FnMut(usize) -> bool| {
+        let Some(&unit) = units.get(i) else {
+            return true;
+        };
+        let reacts = units
+            .get(i + 1)
+            .is_some_and(|&next| unit ^ next == CASE_BIT);
+        bad |= u64::from(!is_unit(unit)) | u64::from(reacts) << 1;
+        if unit | CASE_BIT != letter {
+            return true;
         }
+        count += 1;
+        !needs_look(units, i) || look(i)
     };
-    scalar(0, &mut look);
-    scalar(1, &mut look);
+    let stopped = |count, bad| Pass {
+        count,
+        checks: Checks::from(bad, false),
+    };
+    if !scalar(0, &mut look) || !scalar(1, &mut look) {
+        return stopped(count, bad);
+    }
     let mut at = 2;
     let mut counted = 0;
+    let mut bad_blocks = 0u64;
     while at + BLOCK < units.len() {
         let window = window(units, at);
-        let ours = letter_mask(
-            window[2..BLOCK + 2].try_into().expect("a whole block"),
-            letter,
-        );
+        let block: &[u8; BLOCK] = window[2..BLOCK + 2].try_into().expect("a whole block");
+        let ours = letter_mask(block, letter);
         counted += ours.count_ones() as usize;
-        let mut mask = ours & looks_mask(window);
+        if CHECK {
+            let (invalid, reacting) = checks_mask(window);
+            bad_blocks |= u64::from(invalid != 0) | u64::from(reacting != 0) << 1;
+        }
+        let looks = looks_mask(window);
+        let mut mask = ours & looks;
         while mask != 0 {
-            look(at + mask.trailing_zeros() as usize);
+            if !look(at + mask.trailing_zeros() as usize) {
+                return stopped(count + counted, bad | bad_blocks);
+            }
             mask &= mask - 1;
         }
         at += BLOCK;
     }
     for i in at..units.len() {
-        scalar(i, &mut look);
+        if !scalar(i, &mut look) {
+            return stopped(count + counted, bad | bad_blocks);
+        }
     }
-    count + counted
+    Pass {
+        count: count + counted,
+        checks: Checks::from(bad | bad_blocks, true),
+    }
+}
+
+impl Checks {
+    /// From the bits a pass gathered: 1 for a non-letter, 2 for a
+    /// reacting pair.
+    fn from(bad: u64, complete: bool) -> Checks {
+        Checks {
+            letters_only: bad & 1 == 0,
+            reacted: bad & 2 == 0,
+            complete,
+        }
+    }
 }
 
 /// The block at `at` with two units before it and one after (needs
@@ -464,6 +594,47 @@ fn looks_mask(window: &[u8; BLOCK + 3]) -> u64 {
     })
 }
 
+/// Bit `i` of the first mask is set when `window[i + 2]` is not a letter,
+/// of the second when it reacts with `window[i + 3]`.
+#[cfg(target_arch = "x86_64")]
+fn checks_mask(window: &[u8; BLOCK + 3]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8, _mm_xor_si128,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline; each load reads 16
+    // bytes from `k + 2` or `k + 3` for `k <= 48`, within the 67 bytes of
+    // `window`; loadu has no alignment requirement.
+    unsafe {
+        let case = _mm_set1_epi8(CASE_BIT as i8);
+        let a = _mm_set1_epi8(b'a' as i8);
+        let last = _mm_set1_epi8(25);
+        let load = |i: usize| _mm_loadu_si128(window[i..i + 16].as_ptr().cast());
+        let (mut letters, mut reacting) = (0u64, 0u64);
+        for k in (0..BLOCK).step_by(16) {
+            let (c, d) = (load(k + 2), load(k + 3));
+            // A letter, either case, is 0..=25 once folded and shifted.
+            let index = _mm_sub_epi8(_mm_or_si128(c, case), a);
+            let letter = _mm_cmpeq_epi8(_mm_min_epu8(index, last), index);
+            letters |= u64::from(_mm_movemask_epi8(letter) as u16) << k;
+            let reacts = _mm_cmpeq_epi8(_mm_xor_si128(c, d), case);
+            reacting |= u64::from(_mm_movemask_epi8(reacts) as u16) << k;
+        }
+        (!letters, reacting)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn checks_mask(window: &[u8; BLOCK + 3]) -> (u64, u64) {
+    (0..BLOCK).fold((0, 0), |(invalid, reacting), i| {
+        let (c, d) = (window[i + 2], window[i + 3]);
+        (
+            invalid | u64::from(!is_unit(c)) << i,
+            reacting | u64::from(c ^ d == CASE_BIT) << i,
+        )
+    })
+}
+
 const BLOCK: usize = 64;
 
 /// Bit `i` is set when `block[i]` is a unit of `letter` (lowercase).
@@ -501,6 +672,13 @@ mod tests {
     use super::super::{Polymer, UnitType};
     use super::*;
     use proptest::prelude::*;
+
+    fn segments(max_segments: usize) -> Limits {
+        Limits {
+            max_segments,
+            give_up_when_busy: false,
+        }
+    }
 
     fn reacted(units: &[u8]) -> Vec<u8> {
         let mut polymer = Polymer::parse(units.to_vec()).unwrap();
@@ -578,7 +756,7 @@ mod tests {
             for (k, &expected) in lengths_without_each(&polymer).iter().enumerate() {
                 let letter = b'a' + k as u8;
                 assert_eq!(
-                    length_without_in_place(&polymer, letter, usize::MAX),
+                    length_without_in_place(&polymer, letter, Limits::NONE),
                     Some(expected),
                     "letter {}",
                     letter as char
@@ -594,11 +772,58 @@ mod tests {
         let units = b"xaXb".repeat(100);
         let polymer = reacted(&units);
         let expected = naive_lengths(&units)[0];
-        assert_eq!(length_without_in_place(&polymer, b'a', 10), None);
-        assert_eq!(length_without_in_place(&polymer, b'a', 100), Some(expected));
+        assert_eq!(length_without_in_place(&polymer, b'a', segments(10)), None);
+        assert_eq!(
+            length_without_in_place(&polymer, b'a', segments(100)),
+            Some(expected)
+        );
         // Junctions that cancel nothing never add a segment.
         let calm = reacted(&b"xayb".repeat(1_000));
-        assert_eq!(length_without_in_place(&calm, b'a', 1), Some(3_000));
+        assert_eq!(
+            length_without_in_place(&calm, b'a', segments(1)),
+            Some(3_000)
+        );
+    }
+
+    #[test]
+    fn a_busy_letter_gives_up_early_and_the_others_finish() {
+        // Removing q lets every pair around it cancel: a look per junction.
+        let busy = reacted(&b"xqXyqY".repeat(10_000));
+        let limits = Limits {
+            max_segments: usize::MAX,
+            give_up_when_busy: true,
+        };
+        assert_eq!(length_without_in_place(&busy, b'q', limits), None);
+        assert_eq!(length_without_in_place(&busy, b'q', Limits::NONE), Some(0));
+        assert_eq!(length_checked(&busy, b'q', limits), Checked::GaveUp);
+        assert_eq!(length_checked(&busy, b'x', limits), Checked::Length(40_000));
+        // A few busy junctions under the floor are followed through.
+        let few = reacted(&b"xqXyqY".repeat(BUSY_FLOOR / 4));
+        assert_eq!(length_without_in_place(&few, b'q', limits), Some(0));
+    }
+
+    #[test]
+    fn the_checked_sweep_refuses_what_it_relies_on() {
+        let polymer = reacted(b"dabAcCaCBAcCcaDA");
+        assert_eq!(
+            length_checked(&polymer, b'c', Limits::NONE),
+            Checked::Length(4)
+        );
+        for bad_at in [0, 5, 70, 198] {
+            let mut long = reacted(&b"abcd".repeat(50));
+            long[bad_at] = b'1';
+            assert_eq!(
+                length_checked(&long, b'a', Limits::NONE),
+                Checked::NotAPolymer,
+                "{bad_at}"
+            );
+            long[bad_at] = long[bad_at + 1] ^ CASE_BIT;
+            assert_eq!(
+                length_checked(&long, b'a', Limits::NONE),
+                Checked::NotReacted,
+                "{bad_at}"
+            );
+        }
     }
 
     #[track_caller]
@@ -667,8 +892,8 @@ mod tests {
         ) {
             let polymer = reacted(&units);
             let expected = naive_lengths(&units)[usize::from(letter - b'a')];
-            prop_assert_eq!(length_without_in_place(&polymer, letter, usize::MAX), Some(expected));
-            let bounded = length_without_in_place(&polymer, letter, budget);
+            prop_assert_eq!(length_without_in_place(&polymer, letter, Limits::NONE), Some(expected));
+            let bounded = length_without_in_place(&polymer, letter, segments(budget));
             prop_assert!(bounded.is_none() || bounded == Some(expected));
         }
 
@@ -682,7 +907,11 @@ mod tests {
             let expected: Vec<usize> = (0..bytes.len()).filter(|&i| needs_look(&bytes, i)).collect();
             prop_assert_eq!(&found, &expected);
             let mut ours = Vec::new();
-            let count = for_each_junction_of(&bytes, letter, |at| ours.push(at));
+            let pass = for_each_junction_of::<true>(&bytes, letter, |at| { ours.push(at); true });
+            let count = pass.count;
+            prop_assert!(pass.checks.complete);
+            prop_assert_eq!(pass.checks.letters_only, bytes.iter().all(|b| b.is_ascii_alphabetic()));
+            prop_assert_eq!(pass.checks.reacted, bytes.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT));
             let of_letter = |&i: &usize| bytes[i] | CASE_BIT == letter;
             prop_assert_eq!(ours, expected.into_iter().filter(of_letter).collect::<Vec<_>>());
             prop_assert_eq!(count, (0..bytes.len()).filter(of_letter).count());
@@ -708,7 +937,7 @@ mod tests {
             let _ = lengths_without_each(&bytes);
             let _ = is_reacted(&bytes);
             let _ = remove_from_reacted(&mut bytes.clone(), b'a');
-            let _ = length_without_in_place(&bytes, b'a', 3);
+            let _ = length_without_in_place(&bytes, b'a', segments(3));
         }
     }
 }

@@ -22,6 +22,20 @@ pub fn validate(raw: &[u8]) -> Result<&[u8], InvalidUnit> {
     Ok(&raw[start..end])
 }
 
+/// What would be the units of `raw` if it is a polymer: without a leading
+/// byte-order mark and trailing whitespace. Nothing else is checked (for a
+/// pass that checks them on its way, such as `sweep::length_checked`).
+pub fn trimmed(raw: &[u8]) -> &[u8] {
+    let raw = raw.strip_prefix(BYTE_ORDER_MARK).unwrap_or(raw);
+    let end = raw.len()
+        - raw
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+    &raw[..end]
+}
+
 /// Validates `raw`, reusing its buffer.
 pub(super) fn parse(raw: Vec<u8>) -> Result<Polymer, InvalidUnit> {
     Arriving {
@@ -285,6 +299,9 @@ mod tests {
         ) {
             let input = if bom { [BYTE_ORDER_MARK, &bytes].concat() } else { bytes };
             let expected = plain_rules(&input);
+            if let Ok(units) = &expected {
+                prop_assert_eq!(trimmed(&input), &units[..]);
+            }
             prop_assert_eq!(validate(&input).map(<[u8]>::to_vec), expected.clone());
             prop_assert_eq!(parse(input.clone()).map(Polymer::into_units), expected.clone());
             prop_assert_eq!(read_in_steps(&input, step).map(Polymer::into_units), expected);
