@@ -1,65 +1,75 @@
 #!/usr/bin/env bash
-# The whole job on one large generated input against one plain full
-# reaction of the same file (`reduce -o -`), cases taking turns; then each
-# mode's peak memory against the input's size.
+# Every way to run the whole job, against the memory floor: reading the
+# input once (`cat INPUT > /dev/null`), measured in the same run, the cases
+# taking turns. For each input size: the median wall time and its ratio to
+# the floor, user and system time, peak memory against the input's size,
+# and minor page faults. Writes the figures to benches/large.csv and draws
+# them (benches/chart.py) as benches/large.svg.
 #
-#   bash benches/large.sh [UNITS] [RUNS]    # default 1000000000 (1 GB), 3 runs
+#   bash benches/large.sh [RUNS] [SIZES...]
+#   default: 5 runs of 1 MB, 10 MB, 100 MB and 1 GB generated inputs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=benches/lib.sh
 source benches/lib.sh
 
-units=${1:-1000000000}
-runs=${2:-3}
+runs=${1:-5}
+shift || true
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000000 10000000 100000000 1000000000)
 cargo build --locked --release --quiet --bins --examples
 command -v /usr/bin/time > /dev/null ||
     { apt-get update -qq > /dev/null && apt-get install -y -qq time > /dev/null; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-big=$work/big.txt
-./target/release/examples/generate --units "$units" --seed 1 > "$big"
 bin=$PWD/target/release
+csv=benches/large.csv
 
-cases=(
-    "one plain full reaction: reduce -o - (baseline)|$bin/reduce -q -o - $big"
-    "orchestrate (process mode, defaults)|$bin/orchestrate -q $big"
-    "orchestrate --mode sweep|$bin/orchestrate -q --mode sweep $big"
-    "orchestrate --mode thread|$bin/orchestrate -q --mode thread $big"
-)
-declare -A times
-for ((r = 0; r < runs; r++)); do
-    for k in "${!cases[@]}"; do
-        command=${cases[$k]#*|}
-        start=$(date +%s%N)
-        $command > /dev/null
-        end=$(date +%s%N)
-        times[$k]+="$(((end - start) / 1000000)) "
+echo "machine: $(machine); $runs runs per case, cases in turns, medians"
+echo "size,case,wall_ms,ratio_to_cat,user_s,sys_s,peak_kb,minor_faults" > "$csv"
+for units in "${sizes[@]}"; do
+    big=$work/input.txt
+    ./target/release/examples/generate --units "$units" --seed 1 > "$big"
+    cases=(
+        "cat (reading the input once)|cat $big"
+        "reduce -q -o - (full reaction)|$bin/reduce -q -o - $big"
+        "orchestrate --mode sweep|$bin/orchestrate -q --mode sweep $big"
+        "orchestrate (process mode: 26 children)|$bin/orchestrate -q $big"
+        "orchestrate --mode thread|$bin/orchestrate -q --mode thread $big"
+    )
+    declare -A wall=() user=() sys=() peak=() faults=()
+    for ((r = 0; r < runs; r++)); do
+        for k in "${!cases[@]}"; do
+            command=${cases[$k]#*|}
+            start=$(date +%s%N)
+            /usr/bin/time -o "$work/time" -f '%U %S %M %R' $command > /dev/null
+            end=$(date +%s%N)
+            read -r u s m f < "$work/time"
+            wall[$k]+="$(((end - start) / 1000)) "
+            user[$k]+="$u "
+            sys[$k]+="$s "
+            peak[$k]+="$m "
+            faults[$k]+="$f "
+        done
     done
+    size=$(stat -c %s "$big")
+    floor=$(echo "${wall[0]}" | median)
+    echo
+    echo "| $units units ($(awk -v s="$size" 'BEGIN { printf "%.0f MB", s / 1e6 }')) | median ms | x cat | user s | sys s | peak MB (x input) | minor faults |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for k in "${!cases[@]}"; do
+        w=$(echo "${wall[$k]}" | median)
+        m=$(echo "${peak[$k]}" | median)
+        u=$(echo "${user[$k]}" | median)
+        s=$(echo "${sys[$k]}" | median)
+        f=$(echo "${faults[$k]}" | median)
+        x=$(ratio "$w" "$floor")
+        awk -v c="${cases[$k]%%|*}" -v w="$w" -v x="$x" -v u="$u" -v s="$s" -v m="$m" -v f="$f" -v z="$size" \
+            'BEGIN { printf "| %s | %.1f | %s | %s | %s | %.1f (%.2fx) | %d |\n", c, w / 1000, x, u, s, m / 1000, m * 1000 / z, f }'
+        echo "$size,${cases[$k]%%|*},$(awk -v w="$w" 'BEGIN { printf "%.3f", w / 1000 }'),$x,$u,$s,$m,$f" >> "$csv"
+    done
+    unset wall user sys peak faults
 done
-echo "machine: $(machine); $units units, $runs runs"
-echo "| $units-unit input | median ms | ratio | runs (ms) |"
-echo "|---|---:|---:|---|"
-base=$(echo "${times[0]}" | median)
-for k in "${!cases[@]}"; do
-    m=$(echo "${times[$k]}" | median)
-    printf '| %s | %s | %s | %s|\n' "${cases[$k]%%|*}" "$m" "$(ratio "$m" "$base")" "${times[$k]}"
-done
-size=$(stat -c %s "$big")
-for mode in process thread serial sweep; do
-    rss=$( { /usr/bin/time -f %M "$bin/orchestrate" -q --mode "$mode" "$big" > /dev/null; } 2>&1)
-    awk -v s="$size" -v r="$rss" -v m="$mode" 'BEGIN { printf "orchestrate --mode %s peak RSS: %.1f MB for a %.1f MB input (%.3fx)\n", m, r / 1000, s / 1e6, r * 1000 / s }'
-done
-# A child handed the whole input (as with --no-prereact): its peak memory
-# against the polymer it was handed.
-rss=$( { /usr/bin/time -f %M "$bin/reduce" --letter a -o - -q "$big"; } 2>&1)
-awk -v s="$size" -v r="$rss" 'BEGIN { printf "reduce --letter a peak RSS: %.1f MB for a %.1f MB polymer (%.3fx)\n", r / 1000, s / 1e6, r * 1000 / s }'
-# A child in the default process mode, handed the reacted polymer (a sealed
-# in-memory file, which it maps): the largest peak among the 26 children,
-# through a wrapper program that runs each one under /usr/bin/time.
-printf '#!/bin/sh\nexec /usr/bin/time -f %%M -a -o "%s" "%s" "$@"\n' \
-    "$work/child-rss" "$bin/reduce" > "$work/timed-reduce"
-chmod +x "$work/timed-reduce"
-reacted=$("$bin/orchestrate" --json --reduce-bin "$work/timed-reduce" "$big" |
-    grep -oE '"full_length": *[0-9]+' | grep -oE '[0-9]+$')
-rss=$(sort -n "$work/child-rss" | tail -1)
-awk -v s="$reacted" -v r="$rss" 'BEGIN { printf "a child of orchestrate, largest peak RSS: %.1f MB for a %.1f MB reacted polymer (%.3fx)\n", r / 1000, s / 1e6, r * 1000 / s }'
+python3 benches/chart.py "$csv" benches/large.svg
+echo
+echo "figures: $csv; chart: benches/large.svg"

@@ -229,3 +229,27 @@ fn the_json_report_has_exactly_the_documented_fields() {
     documented.sort();
     assert_eq!(fields, documented);
 }
+
+#[test]
+fn each_binary_tells_how_to_write_its_own_man_page() {
+    for (bin, other) in [
+        (common::reduce_bin(), "orchestrate"),
+        (common::orchestrate_bin(), "reduce"),
+    ] {
+        let name = if other == "reduce" {
+            "orchestrate"
+        } else {
+            "reduce"
+        };
+        let help = std::process::Command::new(&bin)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8(help.stdout).unwrap();
+        assert!(
+            help.contains(&format!("{name} --generate man > {name}.1")),
+            "{help}"
+        );
+        assert!(!help.contains(&format!("{other} --generate man")), "{help}");
+    }
+}

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
     if let Some(what) = args.generate {
         return cli::generate(what, Args::command());
     }
+    if let (true, Some(dir)) = (args.status, &args.results_dir) {
+        return cli::status(dir, args.json);
+    }
     if let Err(usage) = args.check_mode_options() {
         usage.exit();
     }

@@ -47,7 +47,7 @@ pub fn print(program: &str, text: &str) -> Result<(), ExitCode> {
 /// drift, as ripgrep does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Generate {
-    /// A man page (roff), e.g. `orchestrate --generate man > orchestrate.1`.
+    /// A man page (roff).
     Man,
     CompleteBash,
     CompleteZsh,
@@ -87,6 +87,30 @@ fn complete(
 ) -> io::Result<()> {
     clap_complete::generate(shell, command, name, out);
     Ok(())
+}
+
+/// `orchestrate --status --results-dir DIR [--json]`: what the folder says
+/// of its run, on stdout; exit 1 with one line when it is not a results
+/// folder of orchestrate.
+pub fn status(dir: &std::path::Path, json: bool) -> ExitCode {
+    use crate::orchestrator::status;
+    match status::read(dir) {
+        Ok(status) => {
+            let text = if json {
+                status::json(&status)
+            } else {
+                status::text(&status)
+            };
+            match print("orchestrate", &text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
+        }
+        Err(err) => {
+            say(&format!("orchestrate: error: {err:#}"));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `orchestrate --check-child PROG`: one line per case on stdout, a count

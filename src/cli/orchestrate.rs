@@ -27,10 +27,11 @@ use crate::supervise::{Policy, queue};
 #[command(name = "orchestrate", version)]
 pub struct Args {
     /// The polymer: a file of ASCII letters, or `-` for standard input.
-    #[arg(value_name = "INPUT", required_unless_present_any = ["generate", "check_child"])]
+    #[arg(value_name = "INPUT", required_unless_present_any = ["generate", "check_child", "status"])]
     pub input: Option<OsString>,
 
-    /// Print a man page or a shell completion script, and exit.
+    /// Print a man page or a shell completion script, and exit, e.g.
+    /// `orchestrate --generate man > orchestrate.1`.
     #[arg(long, value_name = "WHAT", value_enum, exclusive = true)]
     pub generate: Option<crate::cli::Generate>,
 
@@ -39,6 +40,14 @@ pub struct Args {
     /// exit 0 only if all pass.
     #[arg(long, value_name = "PROG", exclusive = true)]
     pub check_child: Option<PathBuf>,
+
+    /// Show what the --results-dir folder says of its run, changing
+    /// nothing: each letter's state (done with its length, running and
+    /// where, queued, lost, failed, pending), the minimum so far, and a job
+    /// array's ids (asking squeue where it answers); with --json, one
+    /// object. Safe while a run writes the folder, or an array runs on.
+    #[arg(long, requires = "results_dir", conflicts_with_all = ["input", "resume", "quiet", "verbose"])]
+    pub status: bool,
 
     /// The child program [default: `reduce` beside this executable, then on PATH].
     #[arg(long, value_name = "PATH")]

@@ -52,7 +52,8 @@ pub struct ReduceArgs {
     #[arg(long, value_name = "PID", hide = true)]
     pub parent_pid: Option<libc::pid_t>,
 
-    /// Print a man page or a shell completion script, and exit.
+    /// Print a man page or a shell completion script, and exit, e.g.
+    /// `reduce --generate man > reduce.1`.
     #[arg(long, value_name = "WHAT", value_enum, exclusive = true)]
     pub generate: Option<crate::cli::Generate>,
 }

@@ -17,6 +17,7 @@ mod background;
 mod in_process;
 pub mod manifest;
 mod process;
+pub mod status;
 mod workspace;
 
 use std::ffi::OsString;

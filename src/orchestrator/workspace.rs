@@ -57,7 +57,7 @@ pub struct Kept {
 const TMP_PREFIX: &str = "orchestrate-";
 
 /// The file in a results folder that names the run holding its lock.
-const HOLDER_FILE: &str = ".orchestrate.pid";
+pub(super) const HOLDER_FILE: &str = ".orchestrate.pid";
 
 /// The lock file in a private folder of the temporary folder.
 const LOCK_FILE: &str = ".orchestrate-lock";
@@ -487,7 +487,7 @@ fn remove_abandoned_private_folders(dir: &Path, input: Option<FileId>) -> anyhow
     Ok(())
 }
 
-fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
+pub(super) fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
     dir.join(format!("{letter}.txt"))
 }
 
