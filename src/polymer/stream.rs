@@ -227,22 +227,10 @@ impl Rules {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::adversarial;
+    use super::super::testing::{Trickle, adversarial};
     use super::super::{react_with_plain_stack, validate};
     use super::*;
     use proptest::prelude::*;
-
-    /// Hands out its bytes a few at a time, as a pipe may.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.0.len().min(self.1).min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
 
     /// What reading and reacting must give: validation, removal and the
     /// textbook stack, one after the other.

@@ -48,3 +48,15 @@ pub(crate) fn adversarial() -> [Vec<u8>; 4] {
         half_cancel,
     ]
 }
+
+/// A reader that hands out its bytes a few at a time, as a pipe may.
+pub(crate) struct Trickle<'a>(pub &'a [u8], pub usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(self.1).min(buf.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}

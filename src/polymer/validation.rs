@@ -193,20 +193,9 @@ impl Arriving {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::Trickle;
     use super::*;
     use proptest::prelude::*;
-
-    /// A reader that hands out its bytes a few at a time, as a pipe may.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.0.len().min(self.1).min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
 
     /// Reads `input` `step` bytes at a time, stopping where the reading
     /// loop stops: at the end, or once the input is refused.
