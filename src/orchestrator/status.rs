@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::manifest::{self, ArrayRecord, Manifest};
-use super::workspace::{HOLDER_FILE, result_path};
-use crate::files::{self, shown};
+use super::workspace::{holder_pid, result_path};
+use crate::files::shown;
 use crate::polymer::UnitType;
 use crate::protocol::{self, ArrayTask, ResultFile, TaskFile};
 use crate::supervise::queue::{Identity, Queue, Queued, Slurm};
@@ -138,8 +138,7 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
 /// The orchestrate that holds the folder now: the pid its holder file
 /// names, if that process lives.
 fn writer(dir: &Path) -> Option<u32> {
-    let text = files::read_small(&dir.join(HOLDER_FILE), 16)?;
-    let pid: u32 = String::from_utf8(text).ok()?.trim_end().parse().ok()?;
+    let pid = holder_pid(dir)?;
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }
 

@@ -57,7 +57,7 @@ pub struct Kept {
 const TMP_PREFIX: &str = "orchestrate-";
 
 /// The file in a results folder that names the run holding its lock.
-pub(super) const HOLDER_FILE: &str = ".orchestrate.pid";
+const HOLDER_FILE: &str = ".orchestrate.pid";
 
 /// The lock file in a private folder of the temporary folder.
 const LOCK_FILE: &str = ".orchestrate-lock";
@@ -401,6 +401,13 @@ fn write_in_slices(mut file: &File, units: &[u8], signals: &Signals) -> anyhow::
     Ok(())
 }
 
+/// The pid the results folder's holder file names (the run that locked
+/// it, if that run still lives).
+pub(super) fn holder_pid(dir: &Path) -> Option<u32> {
+    let text = files::read_small(&dir.join(HOLDER_FILE), 16)?;
+    String::from_utf8(text).ok()?.trim_end().parse().ok()
+}
+
 /// Locks the results folder for this run, or names the run that holds it.
 fn lock(dir: &Path) -> anyhow::Result<ResultsDir> {
     let handle =
@@ -421,10 +428,7 @@ fn lock(dir: &Path) -> anyhow::Result<ResultsDir> {
         )?;
         return Ok(locked);
     }
-    let recorded = files::read_small(&dir.join(HOLDER_FILE), 16)
-        .and_then(|text| String::from_utf8(text).ok())
-        .and_then(|text| text.trim_end().parse::<u32>().ok());
-    let holder = recorded
+    let holder = holder_pid(dir)
         .or_else(|| private_folders(dir).into_iter().map(|(_, pid)| pid).next())
         .map_or_else(String::new, |pid| format!(" (pid {pid})"));
     bail!(
