@@ -215,6 +215,11 @@ fn orchestrate_array(dir: &Path, conf: &Path, name: &str) -> assert_cmd::Command
 }
 
 fn array_command(dir: &Path, conf: &Path, name: &str) -> Command {
+    array_command_with(dir, conf, &format!("--job-name={name}"))
+}
+
+/// orchestrate submitting its array with these sbatch options.
+fn array_command_with(dir: &Path, conf: &Path, sbatch: &str) -> Command {
     let mut cmd = Command::new(common::orchestrate_bin());
     cmd.current_dir(dir).env("TMPDIR", dir);
     let real = which_sbatch();
@@ -228,7 +233,7 @@ fn array_command(dir: &Path, conf: &Path, name: &str) -> Command {
         .env("REAL_SBATCH", real)
         .env("SBATCH_LOG", dir.join("sbatch.log"))
         .env("REAL_REDUCE", common::reduce_bin())
-        .arg(format!("--sbatch=--job-name={name}"))
+        .arg(format!("--sbatch={sbatch}"))
         .arg("--results-dir")
         .arg(dir.join("results"));
     cmd
@@ -415,4 +420,146 @@ fn an_array_outlives_a_killed_orchestrate_and_resume_collects_it_without_submitt
         .assert()
         .code(1)
         .stderr(predicate::str::contains("holds results of another input"));
+}
+
+/// `orchestrate --status` of the array's results folder, as JSON.
+fn array_status(dir: &Path, conf: &Path) -> serde_json::Value {
+    let output = Command::new(common::orchestrate_bin())
+        .env("SLURM_CONF", conf)
+        .arg("--status")
+        .arg("--json")
+        .arg("--results-dir")
+        .arg(dir.join("results"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    common::json_of(&output.stdout)
+}
+
+fn states(status: &serde_json::Value, letters: &str) -> Vec<String> {
+    letters
+        .chars()
+        .map(|l| {
+            status["letters"][l.to_string()]["state"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn status_follows_a_detached_array_from_queued_to_running_where_to_done_and_lost() {
+    let Some((conf, _cluster)) = cluster() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let name = job_name("array-status");
+    let (pid_log, host_log) = (dir.path().join("pids"), dir.path().join("hosts"));
+    // Held in the queue until released; then b and c finish and a hangs.
+    let mut first = array_command_with(dir.path(), &conf, &format!("--job-name={name} --hold"))
+        .env("FAULT_a", "hang")
+        .env("PID_LOG", &pid_log)
+        .env("HOST_LOG", &host_log)
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .args(["--letters", "abc"])
+        .arg(example())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(60, "the array's submission to be recorded", || {
+        results.join("orchestrate.json").exists()
+            && array_status(dir.path(), &conf)["array_jobs"]
+                .as_array()
+                .is_some_and(|jobs| jobs.len() == 1)
+    });
+    signal(&first, libc::SIGKILL);
+    wait_within(&mut first, 20);
+
+    // Held: queued, with no orchestrate left; looking changes nothing.
+    let before = common::snapshot(&results);
+    let status = array_status(dir.path(), &conf);
+    let job = status["array_jobs"][0].as_str().unwrap().to_string();
+    assert_eq!(status["writer_pid"], serde_json::Value::Null);
+    assert_eq!(status["queue_answered"], true);
+    assert_eq!(
+        states(&status, "abcd"),
+        ["queued", "queued", "queued", "pending"]
+    );
+    assert_eq!(status["done"], 0);
+    assert_eq!(status["min_length"], serde_json::Value::Null);
+    let text = Command::new(common::orchestrate_bin())
+        .env("SLURM_CONF", &conf)
+        .arg("--status")
+        .arg("--results-dir")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains(&format!("job array: {job} (squeue answered)")),
+        "{text}"
+    );
+    assert!(text.contains("run: no orchestrate is writing it"), "{text}");
+    assert_eq!(
+        common::snapshot(&results),
+        before,
+        "reading the status changed nothing"
+    );
+    assert_eq!(
+        queued_by_name(&conf, &name).len(),
+        3,
+        "and cancelled nothing"
+    );
+
+    // Released: b and c done, a running on the node it reported.
+    let released = Command::new("scontrol")
+        .args(["release", &job])
+        .env("SLURM_CONF", &conf)
+        .status()
+        .unwrap();
+    assert!(released.success());
+    let mut status = serde_json::Value::Null;
+    eventually(60, "b and c to be done and a running", || {
+        status = array_status(dir.path(), &conf);
+        states(&status, "abc") == ["running", "done", "done"]
+    });
+    let host_of_a = std::fs::read_to_string(&host_log)
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("a ").map(String::from))
+        .expect("a logged its host");
+    assert_eq!(status["letters"]["a"]["host"], host_of_a.as_str());
+    assert_eq!(status["letters"]["b"]["length"], 8);
+    assert_eq!(status["letters"]["c"]["length"], 4);
+    assert_eq!(
+        (status["min_length"].clone(), status["best_letter"].clone()),
+        (4.into(), "c".into())
+    );
+    assert_eq!(status["done"], 2);
+
+    // Cancelled behind the folder's back: a is lost, not running.
+    let cancelled = Command::new("scancel")
+        .args(["-n", &name])
+        .env("SLURM_CONF", &conf)
+        .status()
+        .unwrap();
+    assert!(cancelled.success());
+    eventually(30, "the queue to forget the array", || {
+        queued_by_name(&conf, &name).is_empty()
+    });
+    let status = array_status(dir.path(), &conf);
+    assert_eq!(states(&status, "abc"), ["lost", "done", "done"]);
+    let pids = pids(&pid_log);
+    eventually(30, "a's processes to end", || {
+        pids.iter().all(|&pid| !alive(pid))
+    });
 }

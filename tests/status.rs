@@ -7,27 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{eventually, example, input, json_of, orchestrate};
-
-/// Every entry of `dir` (recursively) with its size and modification time:
-/// what must not change when the status is read.
-fn snapshot(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let metadata = entry.metadata().unwrap();
-        entries.push((
-            entry.file_name().to_string_lossy().into_owned(),
-            metadata.len(),
-            metadata.modified().unwrap(),
-        ));
-        if metadata.is_dir() {
-            entries.extend(snapshot(&entry.path()));
-        }
-    }
-    entries.sort();
-    entries
-}
+use common::{eventually, example, input, json_of, orchestrate, snapshot};
 
 fn status(dir: &Path, results: &Path, json: bool) -> std::process::Output {
     let mut command = orchestrate(dir);
@@ -79,6 +59,29 @@ fn a_finished_folder_shows_every_letter_done_and_the_minimum_and_is_left_as_it_w
         before,
         "reading the status changed nothing"
     );
+}
+
+#[test]
+fn a_holder_file_left_by_a_killed_run_names_no_writer_even_if_its_pid_lives_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    orchestrate(dir.path())
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success();
+    // A run killed outright leaves its holder file; its pid may since name
+    // another live process (here: this test).
+    fs::write(
+        results.join(".orchestrate.pid"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    let text = String::from_utf8(status(dir.path(), &results, false).stdout).unwrap();
+    assert!(text.contains("run: no orchestrate is writing it"), "{text}");
+    let json = json_of(&status(dir.path(), &results, true).stdout);
+    assert_eq!(json["writer_pid"], serde_json::Value::Null);
 }
 
 #[test]

@@ -135,11 +135,50 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
     })
 }
 
-/// The orchestrate that holds the folder now: the pid its holder file
-/// names, if that process lives.
+/// The orchestrate that holds the folder now. Its lock is looked up in the
+/// kernel's table of locks (`/proc/locks`), which never takes it: a holder
+/// file left by a run killed outright names a pid that may since belong to
+/// another process, or to a zombie. Where the table cannot be read, the
+/// holder file's pid counts if that process lives and is not a zombie.
 fn writer(dir: &Path) -> Option<u32> {
-    let pid = holder_pid(dir)?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    let holder = holder_pid(dir);
+    match (
+        std::fs::read_to_string("/proc/locks"),
+        std::fs::metadata(dir),
+    ) {
+        (Ok(table), Ok(metadata)) => {
+            use std::os::unix::fs::MetadataExt;
+            let pid = flock_holder(&table, metadata.dev(), metadata.ino())?;
+            // The table's pid is 0 for a holder outside our PID namespace.
+            Some(if pid > 0 { pid } else { holder.unwrap_or(0) })
+        }
+        _ => holder.filter(|&pid| lives(pid)),
+    }
+}
+
+/// The pid holding an flock on the file `(dev, ino)` in a `/proc/locks`
+/// table (lines like `1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF`;
+/// waiters are marked `->` and do not hold it).
+fn flock_holder(table: &str, dev: u64, ino: u64) -> Option<u32> {
+    let file = format!("{:02x}:{:02x}:{ino}", libc::major(dev), libc::minor(dev));
+    table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, _, pid, id, ..] if *id == file => {
+                Some(pid.parse::<i64>().ok()?.max(0) as u32)
+            }
+            _ => None,
+        }
+    })
+}
+
+/// Whether `pid` is a live process, not a zombie.
+fn lives(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command's closing parenthesis.
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 /// What squeue lists of the array, or `None` when it does not answer.
@@ -278,4 +317,43 @@ pub fn json(status: &Status) -> String {
         "best_letter": best.map(|(letter, _)| letter.to_string()),
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flock_holder_is_found_by_device_and_inode_and_waiters_do_not_count() {
+        let dev = libc::makedev(0xfe, 0x01);
+        let table = "\
+1: POSIX  ADVISORY  WRITE 11 fe:01:77 0 EOF
+2: FLOCK  ADVISORY  WRITE 22 fe:01:770 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 33 fe:01:77 0 EOF
+3: FLOCK  ADVISORY  WRITE 44 fe:01:77 0 EOF
+";
+        assert_eq!(flock_holder(table, dev, 77), Some(44));
+        assert_eq!(flock_holder(table, dev, 770), Some(22));
+        assert_eq!(flock_holder(table, dev, 7), None);
+        assert_eq!(flock_holder(table, libc::makedev(0xfe, 0x02), 77), None);
+        // A holder in another PID namespace shows as 0 (or -1).
+        let hidden = "1: FLOCK  ADVISORY  WRITE -1 fe:01:77 0 EOF\n";
+        assert_eq!(flock_holder(hidden, dev, 77), Some(0));
+    }
+
+    #[test]
+    fn a_zombie_or_a_missing_process_does_not_live() {
+        assert!(lives(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Unreaped, it is a zombie once it has exited.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while lives(pid) {
+            assert!(std::time::Instant::now() < deadline, "true did not exit");
+            std::thread::yield_now();
+        }
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        child.wait().unwrap();
+        assert!(!lives(pid));
+    }
 }

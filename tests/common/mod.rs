@@ -163,3 +163,23 @@ pub fn must_not_skip() -> bool {
 pub fn json_of(output: &[u8]) -> serde_json::Value {
     serde_json::from_slice(output).expect("stdout is one JSON object")
 }
+
+/// Every entry of `dir` (recursively) with its size and modification time:
+/// what must not change when the status is read.
+pub fn snapshot(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let metadata = entry.metadata().unwrap();
+        entries.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            metadata.len(),
+            metadata.modified().unwrap(),
+        ));
+        if metadata.is_dir() {
+            entries.extend(snapshot(&entry.path()));
+        }
+    }
+    entries.sort();
+    entries
+}
