@@ -66,6 +66,16 @@ fn resuming_after_failures_runs_only_the_failed_letters() {
     assert_eq!(json["results"].as_object().unwrap().len(), 26);
     assert_eq!(json["cached"].as_array().unwrap().len(), 24);
     assert_eq!(json["attempts"], 2);
+    // The summary for people says what was kept.
+    orchestrate_faulty(dir.path())
+        .args(["--resume", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "26 letters (26 kept from the results folder) in",
+        ));
 }
 
 #[test]

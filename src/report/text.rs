@@ -7,13 +7,24 @@ use crate::polymer::UnitType;
 /// The two-line summary printed by default, for a run whose verdict is the
 /// minimum `length` after removing `letter`.
 pub fn summary(report: &Report, letter: UnitType, length: usize) -> String {
+    let cached = report
+        .attempts
+        .iter()
+        .filter(|a| a.outcome.is_cached())
+        .count();
+    let count = match cached {
+        0 => format!("{} letters", report.letters.len()),
+        _ => format!(
+            "{} letters ({cached} kept from the results folder)",
+            report.letters.len()
+        ),
+    };
     format!(
         "minimum: {length} units, after removing {letter}/{upper}\n\
-         (full reaction: {full} of {input} units; {count} letters in {ms:.1} ms, {mode} mode, {jobs} at once)",
+         (full reaction: {full} of {input} units; {count} in {ms:.1} ms, {mode} mode, {jobs} at once)",
         upper = letter.letter().to_ascii_uppercase(),
         full = report.full_length,
         input = report.input_length,
-        count = report.letters.len(),
         ms = report.elapsed.as_secs_f64() * 1e3,
         mode = report.mode,
         jobs = report.jobs,
