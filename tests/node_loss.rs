@@ -23,7 +23,7 @@ use common::{eventually, example, fixture};
 /// Every run here must end within this: Slurm's time to declare the node
 /// DOWN (about 25 s with the script's SlurmdTimeout=5), the retried work
 /// (SLOW seconds), and a margin for a loaded machine. A deadline, not a
-/// measurement: the figures are in the README.
+/// measurement: the figures are in docs/cluster.md.
 const RUN_DEADLINE: u64 = 150;
 
 /// How long each letter works, so that every letter is running when the
