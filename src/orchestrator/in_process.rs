@@ -2,16 +2,18 @@
 //! a pool of threads (or one), with no processes or files. `thread` and
 //! `serial` do the same per-letter work as a `reduce` child (remove the
 //! letter, react what is left) to compare processes against threads;
-//! `sweep` takes each letter's length from the junctions where its units
-//! were, without copying the polymer: the better algorithm, same report.
+//! `sweep` takes every letter's length from the junctions where its units
+//! were, in one pass over the polymer for all of them, without copying it:
+//! the better algorithm, same report.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use super::background::{self, Emit};
-use crate::polymer::sweep::Limits;
-use crate::polymer::{Polymer, Sweep, UnitType, react_without_into};
+use crate::polymer::sweep::{self, Limits};
+use crate::polymer::{Polymer, UnitType, joined_length, react_without_into};
 use crate::signals::Signals;
 use crate::supervise::{Attempt, Outcome};
 
@@ -20,9 +22,7 @@ use crate::supervise::{Attempt, Outcome};
 /// signal ends the run at once ([`super::Interrupted`]).
 ///
 /// Each worker copies the polymer, removes the letter and reacts what is
-/// left (what a child does); with `sweep`, it sweeps the junctions of the
-/// reacted polymer instead, copying nothing, with at most `sweep` segments
-/// (a letter that needs more is done the other way).
+/// left (what a child does); with `sweep`, see [`sweep_all`].
 pub fn run(
     reacted: Polymer,
     letters: &[UnitType],
@@ -34,15 +34,21 @@ pub fn run(
 ) -> anyhow::Result<Vec<Attempt>> {
     let reacted = Arc::new(reacted);
     let letters: Arc<[UnitType]> = letters.into();
-    let next = Arc::new(AtomicUsize::new(0));
-    let workers = (0..threads.clamp(1, letters.len().max(1)))
-        .map(|_| {
-            let (reacted, letters, next) = (reacted.clone(), letters.clone(), next.clone());
-            let work: Box<dyn FnOnce(Emit<Attempt>) + Send> =
-                Box::new(move |emit| work_on(&reacted, &letters, &next, sweep, epoch, &emit));
-            work
-        })
-        .collect();
+    let threads = threads.clamp(1, letters.len().max(1));
+    let workers = match sweep {
+        Some(segments) => sweep_all(&reacted, &letters, threads, segments, PIECE_FROM, epoch),
+        None => {
+            let next = Arc::new(AtomicUsize::new(0));
+            (0..threads)
+                .map(|_| {
+                    let (reacted, letters, next) = (reacted.clone(), letters.clone(), next.clone());
+                    let work: Worker =
+                        Box::new(move |emit| work_on(&reacted, &letters, &next, epoch, &emit));
+                    work
+                })
+                .collect()
+        }
+    };
     let mut attempts = Vec::with_capacity(letters.len());
     background::run(signals, workers, |attempt: Attempt| {
         progress(&attempt);
@@ -51,49 +57,288 @@ pub fn run(
     Ok(attempts)
 }
 
+type Worker = Box<dyn FnOnce(Emit<Attempt>) + Send>;
+
+/// The workers of the sweep. The first sweeps every letter in one pass
+/// over the polymer (with at most `segments` segments in all). A letter it
+/// gives up on (one that needs more than its share of the segments, or
+/// cancels so much that following it junction by junction is slower) is
+/// cut into pieces that are handed at once to the others, which react each
+/// piece without the letter into a buffer while the pass goes on; the first
+/// joins them once its pass is done, and the worker that reacts a letter's
+/// last piece joins its pieces into its length.
+fn sweep_all(
+    reacted: &Arc<Polymer>,
+    letters: &Arc<[UnitType]>,
+    threads: usize,
+    segments: usize,
+    piece_from: usize,
+    epoch: Instant,
+) -> Vec<Worker> {
+    let pool = Arc::new(Pool {
+        state: Mutex::new(PoolState {
+            pieces: VecDeque::new(),
+            sweeping: true,
+        }),
+        ready: Condvar::new(),
+    });
+    let limits = Limits {
+        max_segments: segments / letters.len().max(1),
+        give_up_when_busy: true,
+    };
+    let pieces_per_letter = if threads == 1 {
+        1
+    } else {
+        (reacted.len() / piece_from.max(1)).clamp(1, 4 * threads)
+    };
+    let mut workers = Vec::with_capacity(threads);
+    let (polymer, wanted, first) = (reacted.clone(), letters.clone(), pool.clone());
+    workers.push(Box::new(move |emit: Emit<Attempt>| {
+        let started = Instant::now();
+        let mut asked = [false; 26];
+        for letter in wanted.iter() {
+            asked[letter.index()] = true;
+        }
+        let lengths = sweep::lengths_of_each(polymer.units(), &asked, limits, |k| {
+            if let Some(letter) = UnitType::from_index(k) {
+                first.hand_over(letter, polymer.len(), pieces_per_letter);
+            }
+        });
+        first.swept();
+        for (letter, length) in wanted
+            .iter()
+            .filter_map(|&l| Some((l, lengths[l.index()]?)))
+        {
+            emit.send(attempt(letter, epoch, started, length));
+        }
+        first.work(&polymer, epoch, &emit);
+    }) as Worker);
+    for _ in 1..threads {
+        let (polymer, pool) = (reacted.clone(), pool.clone());
+        workers.push(Box::new(move |emit: Emit<Attempt>| {
+            pool.work(&polymer, epoch, &emit)
+        }));
+    }
+    workers
+}
+
+/// A letter given up on by the sweep is cut into pieces of at least this
+/// many units, so that every worker can take a share.
+const PIECE_FROM: usize = 1 << 20;
+
+/// The pieces of the letters the sweep gave up on, waiting for a worker.
+struct Pool {
+    state: Mutex<PoolState>,
+    ready: Condvar,
+}
+
+struct PoolState {
+    pieces: VecDeque<Piece>,
+    /// Whether the sweep may still give up on letters.
+    sweeping: bool,
+}
+
+/// One piece of the polymer to react without `letter`.
+struct Piece {
+    letter: Arc<GivenUp>,
+    index: usize,
+    range: std::ops::Range<usize>,
+}
+
+/// A letter given up on by the sweep: its pieces, as each is reacted.
+struct GivenUp {
+    letter: UnitType,
+    started: Instant,
+    reacted: Mutex<Vec<Vec<u8>>>,
+    left: AtomicUsize,
+}
+
+impl Pool {
+    /// Cuts the polymer of `len` units into `count` pieces to react without
+    /// `letter`, and wakes the workers.
+    fn hand_over(&self, letter: UnitType, len: usize, count: usize) {
+        let given_up = Arc::new(GivenUp {
+            letter,
+            started: Instant::now(),
+            reacted: Mutex::new(vec![Vec::new(); count]),
+            left: AtomicUsize::new(count),
+        });
+        let size = len / count;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.pieces.extend((0..count).map(|index| Piece {
+            letter: given_up.clone(),
+            index,
+            range: index * size..if index + 1 == count {
+                len
+            } else {
+                (index + 1) * size
+            },
+        }));
+        drop(state);
+        self.ready.notify_all();
+    }
+
+    /// The sweep is done: no more letters will be handed over.
+    fn swept(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sweeping = false;
+        self.ready.notify_all();
+    }
+
+    /// Reacts pieces until the sweep is done and none is left (or the run
+    /// stops), and reports each letter whose last piece it reacted.
+    fn work(&self, polymer: &Polymer, epoch: Instant, emit: &Emit<Attempt>) {
+        while let Some(piece) = self.next(emit) {
+            let mut out = Vec::new();
+            react_without_into(
+                &polymer.units()[piece.range],
+                Some(piece.letter.letter),
+                &mut out,
+            );
+            let given_up = &piece.letter;
+            given_up.reacted.lock().unwrap_or_else(|e| e.into_inner())[piece.index] = out;
+            if given_up.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let reacted = std::mem::take(
+                    &mut *given_up.reacted.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+                let pieces: Vec<&[u8]> = reacted.iter().map(Vec::as_slice).collect();
+                let length = joined_length(&pieces);
+                emit.send(attempt(given_up.letter, epoch, given_up.started, length));
+            }
+        }
+    }
+
+    /// The next piece, waiting while the sweep may still hand one over.
+    fn next(&self, emit: &Emit<Attempt>) -> Option<Piece> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if emit.cancelled() {
+                return None;
+            }
+            if let Some(piece) = state.pieces.pop_front() {
+                return Some(piece);
+            }
+            if !state.sweeping {
+                return None;
+            }
+            // Woken by a hand-over or the sweep's end; the timeout only
+            // lets a stopped run's workers end.
+            state = self
+                .ready
+                .wait_timeout(state, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// A letter's length, found in-process between `started` and now.
+fn attempt(letter: UnitType, epoch: Instant, started: Instant, length: usize) -> Attempt {
+    Attempt {
+        letter,
+        number: 1,
+        spawned: started.duration_since(epoch),
+        started: started.duration_since(epoch),
+        duration: started.elapsed(),
+        host: None,
+        outcome: Outcome::Ok(length),
+        stderr_tail: Vec::new(),
+    }
+}
+
 /// One worker: takes the next letter until none is left or the run stops.
 fn work_on(
     reacted: &Polymer,
     letters: &[UnitType],
     next: &AtomicUsize,
-    sweep: Option<usize>,
     epoch: Instant,
     emit: &Emit<Attempt>,
 ) {
-    // One buffer per worker, reused: memory stays at threads x |P| (for
-    // the sweep, the segments of the kept part, and a copy only for a
-    // letter that needs more than its budget).
+    // One buffer per worker, reused: memory stays at threads x |P|.
     let mut scratch = Polymer::default();
-    let mut sweep = sweep.map(|max_segments| {
-        Sweep::with_limits(Limits {
-            max_segments,
-            give_up_when_busy: true,
-        })
-    });
-    let mut into = Vec::new();
     while !emit.cancelled() {
         let Some(&letter) = letters.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;
         };
         let started = Instant::now();
-        // A letter whose sweep would hold too many segments, or look at too
-        // many junctions, is reacted into a buffer of the worker's instead.
-        let length = match &mut sweep {
-            Some(sweep) => sweep.length_of(reacted.units(), letter).unwrap_or_else(|| {
-                react_without_into(reacted.units(), Some(letter), &mut into);
-                into.len()
-            }),
-            None => reacted.reacted_len_without(letter, &mut scratch),
-        };
-        emit.send(Attempt {
-            letter,
-            number: 1,
-            spawned: started.duration_since(epoch),
-            started: started.duration_since(epoch),
-            duration: started.elapsed(),
-            host: None,
-            outcome: Outcome::Ok(length),
-            stderr_tail: Vec::new(),
-        });
+        let length = reacted.reacted_len_without(letter, &mut scratch);
+        emit.send(attempt(letter, epoch, started, length));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::polymer::generate;
+    use crate::signals::Signals;
+
+    /// Every letter's length from the sweep's workers, for `units` reacted.
+    fn swept(
+        units: &[u8],
+        threads: usize,
+        segments: usize,
+        piece_from: usize,
+    ) -> Vec<(UnitType, usize)> {
+        let mut polymer = Polymer::parse(units.to_vec()).unwrap();
+        polymer.react();
+        let letters: Arc<[UnitType]> = UnitType::all().collect();
+        let workers = sweep_all(
+            &Arc::new(polymer),
+            &letters,
+            threads,
+            segments,
+            piece_from,
+            Instant::now(),
+        );
+        let signals = Signals::detached().unwrap();
+        let mut lengths = Vec::new();
+        background::run(&signals, workers, |attempt: Attempt| {
+            match attempt.outcome {
+                Outcome::Ok(length) => lengths.push((attempt.letter, length)),
+                other => panic!("{other:?}"),
+            }
+        })
+        .unwrap();
+        lengths.sort();
+        lengths
+    }
+
+    fn expected(units: &[u8]) -> Vec<(UnitType, usize)> {
+        let mut polymer = Polymer::parse(units.to_vec()).unwrap();
+        polymer.react();
+        let mut scratch = Polymer::default();
+        UnitType::all()
+            .map(|l| (l, polymer.reacted_len_without(l, &mut scratch)))
+            .collect()
+    }
+
+    #[test]
+    fn letters_given_up_and_cut_into_pieces_get_the_same_lengths() {
+        let units = generate::polymer(60_000, 7);
+        let want = expected(&units);
+        for threads in 1..=3 {
+            // No segments at all: every letter that cancels anything is
+            // given up on and reacted in pieces of about 100 units.
+            assert_eq!(
+                swept(&units, threads, 0, 100),
+                want,
+                "{threads} threads, in pieces"
+            );
+            // Segments enough: only a busy letter is given up on.
+            assert_eq!(
+                swept(&units, threads, usize::MAX, 1000),
+                want,
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_polymer_and_the_worked_example() {
+        for units in [&b""[..], b"dabAcCaCBAcCcaDA"] {
+            assert_eq!(swept(units, 2, 0, 1), expected(units));
+        }
     }
 }

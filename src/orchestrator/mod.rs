@@ -316,13 +316,15 @@ fn react_in_background(mut polymer: Polymer, signals: &Signals) -> anyhow::Resul
     })
 }
 
-/// The segments each of `threads` sweeps may hold: what the reaction of an
-/// `input_length`-unit input down to `reacted_length` units gave back
-/// (memory already counted in the run's peak, when the input was read),
-/// and never less than [`MAX_SEGMENTS`].
+/// The segments the sweep may hold in all, for an `input_length`-unit
+/// input that reacted to `reacted_length` units: the input is never held
+/// whole, so the run may use what holding it would have cost, less the
+/// reacted polymer and a buffer of its size for each of `threads` (for the
+/// letters the sweep gives up on), and never less than [`MAX_SEGMENTS`]
+/// (16 MiB). So the peak stays within the input's size, plus 16 MiB.
 fn sweep_budget(input_length: usize, reacted_length: usize, threads: usize) -> usize {
-    let freed = input_length.saturating_sub(reacted_length);
-    (freed / SEGMENT_BYTES / threads.max(1)).max(MAX_SEGMENTS)
+    let held = reacted_length.saturating_mul(threads.saturating_add(1));
+    (input_length.saturating_sub(held) / SEGMENT_BYTES).max(MAX_SEGMENTS)
 }
 
 #[cfg(test)]
@@ -330,12 +332,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sweep_may_use_what_the_reaction_gave_back_and_never_less_than_the_floor() {
-        // 1 GB that reacts to 194 MB, two threads: 806 MB / 16 / 2.
+    fn a_sweep_may_use_what_holding_the_input_would_have_and_never_less_than_the_floor() {
+        // 1 GB that reacts to 194 MB, two threads: 1000 - 3 x 194 MB.
         assert_eq!(
             sweep_budget(1_000_000_000, 194_000_000, 2),
-            806_000_000 / SEGMENT_BYTES / 2
+            418_000_000 / SEGMENT_BYTES
         );
+        assert_eq!(sweep_budget(1_000_000_000, 400_000_000, 2), MAX_SEGMENTS);
         assert_eq!(sweep_budget(50_000, 9_848, 2), MAX_SEGMENTS);
         assert_eq!(sweep_budget(100, 100, 0), MAX_SEGMENTS);
     }

@@ -197,6 +197,34 @@ fn join_reacted(units: &mut [u8], starts: &[usize], lens: &[usize]) -> usize {
     len
 }
 
+/// The length of `pieces`, each already reacted, joined in order: units can
+/// only cancel at a seam, between the end of what is kept so far (which
+/// may reach back over several pieces) and the start of the next piece.
+/// Nothing is copied. (Bytes other than letters give a length that means
+/// nothing, but never a panic.)
+pub fn joined_length(pieces: &[&[u8]]) -> usize {
+    // What is kept so far, from the bottom: (piece, start, end) each.
+    let mut kept: Vec<(usize, usize, usize)> = Vec::with_capacity(pieces.len());
+    for (index, piece) in pieces.iter().enumerate() {
+        let mut from = 0;
+        while let (Some(top), Some(&next)) = (kept.last_mut(), piece.get(from)) {
+            let (below, start, end) = *top;
+            if pieces[below][end - 1] ^ next != CASE_BIT {
+                break;
+            }
+            from += 1;
+            top.2 -= 1;
+            if start == end - 1 {
+                kept.pop();
+            }
+        }
+        if from < piece.len() {
+            kept.push((index, from, piece.len()));
+        }
+    }
+    kept.iter().map(|&(_, start, end)| end - start).sum()
+}
+
 /// [`react_in_place`] with the input split into `threads` parts reacted at
 /// once, then joined at the seams. A part whose thread cannot be started
 /// (the process is at its thread limit) is reacted on the caller's thread:
@@ -546,5 +574,38 @@ mod tests {
         fn parallel_reaction_agrees_with_serial(units in long_polymer(), threads in 1usize..5) {
             prop_assert_eq!(parallel(&units, threads), fast(&units));
         }
+
+        /// Pieces cut anywhere (empty ones, whole pieces that cancel into
+        /// several before them), each reacted, join to the whole's length.
+        #[test]
+        fn reacted_pieces_join_to_the_length_of_the_whole(
+            units in polymer(400),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        ) {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(units.len() + 1)).collect();
+            cuts.extend([0, units.len()]);
+            cuts.sort_unstable();
+            let pieces: Vec<Vec<u8>> = cuts.windows(2).map(|w| naive_react(&units[w[0]..w[1]])).collect();
+            let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+            prop_assert_eq!(joined_length(&pieces), naive_react(&units).len());
+        }
+
+        #[test]
+        fn joining_takes_any_bytes(
+            pieces in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 0..8),
+        ) {
+            let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+            prop_assert!(joined_length(&pieces) <= pieces.iter().map(|p| p.len()).sum());
+        }
+    }
+
+    #[test]
+    fn a_piece_cancels_back_over_several_before_it() {
+        // "ab" + "c" + "CBA": the last piece cancels everything.
+        assert_eq!(joined_length(&[b"ab", b"c", b"CBA"]), 0);
+        assert_eq!(joined_length(&[b"ab", b"", b"c", b"CBAd"]), 1);
+        assert_eq!(joined_length(&[b"aB", b"bA"]), 0);
+        assert_eq!(joined_length(&[b"aB", b"Ab"]), 4);
+        assert_eq!(joined_length(&[]), 0);
     }
 }

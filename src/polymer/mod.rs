@@ -24,8 +24,8 @@ mod validation;
 #[cfg(test)]
 mod testing;
 
-pub use kernel::{react_with_plain_stack, react_without_into};
-pub use sweep::{Sweep, lengths_without_each};
+pub use kernel::{joined_length, react_with_plain_stack, react_without_into};
+pub use sweep::lengths_without_each;
 pub use unit::{InvalidUnit, UnitType};
 pub use validation::{Arriving, trimmed, validate};
 

@@ -1,11 +1,12 @@
 //! What a fully reacted polymer allows: removing a unit type reacts only
 //! where its units were (the junctions), so one letter's removal is a
-//! compaction, and every letter's length comes from one pass each.
+//! compaction, and every letter's length comes from one shared pass.
 //!
 //! - [`is_reacted`]: whether a polymer is fully reacted (vectorised);
 //! - [`remove_from_reacted`]: one letter removed from a reacted polymer,
 //!   in place, reacting only at the junctions;
 //! - [`lengths_without_each`]: all 26 lengths, without copying;
+//!   [`lengths_of_each`] the same for some letters, within limits;
 //! - [`length_without_in_place`]: one letter's length, reading the polymer
 //!   in place (for a read-only mapping), with a bounded stack.
 
@@ -168,18 +169,64 @@ pub fn length_checked(units: &[u8], letter: u8, limits: Limits) -> Checked {
 /// own letter's kept part, and a count of each letter does the rest: all
 /// 26 letters for about two passes over the polymer.
 pub fn lengths_without_each(reacted: &[u8]) -> [usize; 26] {
+    let lengths = lengths_of_each(reacted, &[true; 26], Limits::NONE, |_| {});
+    // Unbounded: never `None`.
+    lengths.map(|length| length.unwrap_or_default())
+}
+
+/// [`lengths_without_each`] for the letters `wanted` (`a` to `z`) under
+/// `limits`, each letter's own: a letter past them is given up on as soon
+/// as that is seen, `gave_up` is called with its index (0 for `a`), so
+/// that another thread can take it another way while the pass goes on,
+/// and its length is `None` (as is every length not wanted). The letters
+/// share one pass over the polymer, so the memory read is the same for 1
+/// letter or 26.
+pub fn lengths_of_each(
+    reacted: &[u8],
+    wanted: &[bool; 26],
+    limits: Limits,
+    mut gave_up: impl FnMut(usize),
+) -> [Option<usize>; 26] {
     let mut kept: [Kept; 27] = Default::default();
-    let counts = letter_counts(reacted);
+    // Index 26 (any byte other than a letter) is never followed.
+    let mut active: [bool; 27] = std::array::from_fn(|k| k < 26 && wanted[k]);
+    let mut looks = [0usize; 27];
+    let max_below = limits.max_segments.saturating_sub(1);
+    let mut give_up = |k: usize, kept: &mut Kept, active: &mut [bool; 27]| {
+        active[k] = false;
+        kept.below = Vec::new();
+        gave_up(k);
+    };
     for_each_junction_to_look_at(reacted, |at| {
         let unit = reacted[at];
-        // Unbounded: never `None`.
-        let _ = kept[letter_index(unit)].look(reacted, unit | CASE_BIT, at, usize::MAX);
+        let k = letter_index(unit);
+        if !active[k] {
+            return;
+        }
+        looks[k] += 1;
+        let busy = limits.give_up_when_busy && looks[k] > BUSY_FLOOR + at / BUSY_RATE;
+        if busy
+            || kept[k]
+                .look(reacted, unit | CASE_BIT, at, max_below)
+                .is_none()
+        {
+            give_up(k, &mut kept[k], &mut active);
+        }
     });
+    let counts = letter_counts(reacted);
     std::array::from_fn(|k| {
-        let kept = &mut kept[k];
-        kept.removed = counts[k];
-        let _ = kept.finish(reacted, b'a' + k as u8, usize::MAX);
-        kept.length(reacted.len())
+        if !active[k] {
+            return None;
+        }
+        let letter = &mut kept[k];
+        letter.removed = counts[k];
+        match letter.finish(reacted, b'a' + k as u8, max_below) {
+            Some(()) => Some(letter.length(reacted.len())),
+            None => {
+                give_up(k, letter, &mut active);
+                None
+            }
+        }
     })
 }
 
@@ -215,37 +262,13 @@ fn letter_index(unit: u8) -> usize {
     usize::from((unit | CASE_BIT).wrapping_sub(b'a').min(26))
 }
 
-/// The segments a sweep of one letter may hold before its caller takes
-/// another way (16 bytes each: 16 MiB).
+/// The segments a sweep may hold before its caller takes another way, at
+/// the least: a child's sweep of its letter, or orchestrate's of every
+/// letter together (16 bytes each: 16 MiB).
 pub const MAX_SEGMENTS: usize = 1 << 20;
 
 /// The memory one segment of a sweep takes.
 pub const SEGMENT_BYTES: usize = std::mem::size_of::<(usize, usize)>();
-
-/// One letter's removal from a reacted polymer at a time, swept over the
-/// polymer itself, copying nothing: reusable from letter to letter, one per
-/// thread. Memory: the kept part's segments only, at most a budget.
-pub struct Sweep {
-    kept: Kept,
-    limits: Limits,
-}
-
-impl Sweep {
-    pub fn with_limits(limits: Limits) -> Self {
-        Sweep {
-            kept: Kept::default(),
-            limits,
-        }
-    }
-
-    /// The reacted length of `reacted` (fully reacted) without the units of
-    /// `unit_type`, or `None` past the limits.
-    pub fn length_of(&mut self, reacted: &[u8], unit_type: super::UnitType) -> Option<usize> {
-        self.kept
-            .sweep::<false>(reacted, unit_type.letter() as u8, self.limits)
-            .0
-    }
-}
 
 /// The kept part of a reacted polymer while one letter's units are taken
 /// out of it, as a stack of *segments* of the polymer, each standing for
@@ -800,6 +823,13 @@ mod tests {
         // A few busy junctions under the floor are followed through.
         let few = reacted(&b"xqXyqY".repeat(BUSY_FLOOR / 4));
         assert_eq!(length_without_in_place(&few, b'q', limits), Some(0));
+        // In a shared pass, q is given up on as soon as it is busy, and the
+        // other letters finish.
+        let mut given_up = Vec::new();
+        let lengths = lengths_of_each(&busy, &[true; 26], limits, |k| given_up.push(k));
+        assert_eq!(given_up, [usize::from(b'q' - b'a')]);
+        assert_eq!(lengths[usize::from(b'q' - b'a')], None);
+        assert_eq!(lengths[usize::from(b'x' - b'a')], Some(40_000));
     }
 
     #[test]
@@ -895,6 +925,32 @@ mod tests {
             prop_assert_eq!(length_without_in_place(&polymer, letter, Limits::NONE), Some(expected));
             let bounded = length_without_in_place(&polymer, letter, segments(budget));
             prop_assert!(bounded.is_none() || bounded == Some(expected));
+        }
+
+        /// The letters of one shared pass: a wanted letter's length is
+        /// right, or it was given up on and said so exactly once; a letter
+        /// not wanted is neither.
+        #[test]
+        fn a_shared_pass_gives_each_wanted_letter_its_length_or_gives_it_up_once(
+            units in prop::collection::vec(prop::sample::select(b"aAbBcCdDeEzZ".to_vec()), 0..400),
+            wanted in prop::array::uniform26(any::<bool>()),
+            budget in 0usize..6,
+        ) {
+            let polymer = reacted(&units);
+            let expected = naive_lengths(&units);
+            let unbounded = lengths_of_each(&polymer, &wanted, Limits::NONE, |k| panic!("gave up {k}"));
+            let mut given_up = Vec::new();
+            let bounded = lengths_of_each(&polymer, &wanted, segments(budget), |k| given_up.push(k));
+            for k in 0..26 {
+                let gave_up = given_up.iter().filter(|&&g| g == k).count();
+                if wanted[k] {
+                    prop_assert_eq!(unbounded[k], Some(expected[k]));
+                    prop_assert!(bounded[k] == Some(expected[k]) && gave_up == 0
+                        || bounded[k].is_none() && gave_up == 1, "{} {:?} {}", k, bounded[k], gave_up);
+                } else {
+                    prop_assert_eq!((unbounded[k], bounded[k], gave_up), (None, None, 0));
+                }
+            }
         }
 
         #[test]

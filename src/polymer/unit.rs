@@ -53,6 +53,19 @@ impl UnitType {
             .collect::<Option<Vec<_>>>()
     }
 
+    /// Its place in the alphabet: 0 for `a` to 25 for `z`.
+    pub fn index(self) -> usize {
+        usize::from(self.0 - b'a')
+    }
+
+    /// The unit type at `index` in the alphabet (0 for `a`); `None` past 25.
+    pub fn from_index(index: usize) -> Option<UnitType> {
+        u8::try_from(index)
+            .ok()
+            .filter(|&i| i < 26)
+            .map(|i| UnitType(b'a' + i))
+    }
+
     /// The lowercase letter that names this unit type.
     pub fn letter(self) -> char {
         char::from(self.0)
