@@ -73,12 +73,12 @@ impl ReduceArgs {
     }
 
     /// The threads to react on: `--threads`, else one for a child of
-    /// orchestrate, else every core this process may use.
-    pub fn threads(&self) -> usize {
+    /// orchestrate, else `None`: every core this process may use.
+    pub fn threads(&self) -> Option<usize> {
         match self.threads {
-            Some(threads) => threads as usize,
-            None if protocol::started_by_orchestrate() => 1,
-            None => std::thread::available_parallelism().map_or(1, usize::from),
+            Some(threads) => Some(threads as usize),
+            None if protocol::started_by_orchestrate() => Some(1),
+            None => None,
         }
     }
 

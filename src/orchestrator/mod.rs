@@ -276,7 +276,7 @@ fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow
         background::one(signals, move || {
             let mut hasher = digest.then(InputDigest::default);
             let reaction = Reaction {
-                threads: std::thread::available_parallelism().map_or(1, usize::from),
+                threads: None,
                 without: None,
                 size_hint: 0,
             };
@@ -305,9 +305,9 @@ fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow
 fn react_in_background(mut polymer: Polymer, signals: &Signals) -> anyhow::Result<Polymer> {
     background::one(signals, move || {
         const PARALLEL_FROM: usize = 1 << 20;
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        if polymer.len() >= PARALLEL_FROM && threads > 1 {
-            polymer.react_parallel(threads);
+        let threads = || std::thread::available_parallelism().map_or(1, usize::from);
+        if polymer.len() >= PARALLEL_FROM {
+            polymer.react_parallel(threads());
         } else {
             polymer.react();
         }

@@ -27,8 +27,10 @@ const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 /// What to react, and how.
 #[derive(Clone, Copy, Debug)]
 pub struct Reaction {
-    /// Threads reacting chunks at once (at least one: the caller's).
-    pub threads: usize,
+    /// Threads reacting chunks at once (at least one: the caller's); `None`
+    /// for as many as the cores this process may use, asked only of an
+    /// input longer than one chunk (asking reads several files on Linux).
+    pub threads: Option<usize>,
     /// A unit type removed before reacting.
     pub without: Option<UnitType>,
     /// The input's size, when known: the reacted polymer's buffer is
@@ -53,10 +55,8 @@ pub fn react_while_reading(
     reaction: &Reaction,
     observe: &mut dyn FnMut(&[u8]),
 ) -> io::Result<Result<Reacted, InvalidUnit>> {
-    let threads = reaction.threads.max(1);
-    let mut chunks = (0..threads)
-        .map(|_| reserve(Vec::new(), CHUNK))
-        .collect::<io::Result<Vec<_>>>()?;
+    let mut threads = reaction.threads;
+    let mut chunks = vec![reserve(Vec::new(), CHUNK)?];
     let mut reacted = reserve(
         crate::memory::buffer(reaction.size_hint).unwrap_or_default(),
         0,
@@ -66,7 +66,18 @@ pub fn react_while_reading(
     let mut more = true;
     while more {
         let mut filled = 0;
-        for chunk in chunks.iter_mut() {
+        loop {
+            if filled == chunks.len() {
+                // Every chunk is full: one more per thread wanted.
+                let wanted = *threads.get_or_insert_with(|| {
+                    std::thread::available_parallelism().map_or(1, usize::from)
+                });
+                if chunks.len() >= wanted.max(1) {
+                    break;
+                }
+                chunks.push(reserve(Vec::new(), CHUNK)?);
+            }
+            let chunk = &mut chunks[filled];
             chunk.clear();
             (&mut reader).take(CHUNK as u64).read_to_end(chunk)?;
             filled += usize::from(!chunk.is_empty());
@@ -251,7 +262,7 @@ mod tests {
         step: usize,
     ) -> Result<(Vec<u8>, usize), InvalidUnit> {
         let reaction = Reaction {
-            threads,
+            threads: Some(threads),
             without,
             size_hint: raw.len(),
         };
@@ -326,9 +337,28 @@ mod tests {
     }
 
     #[test]
+    fn every_core_is_asked_for_only_past_one_chunk_and_the_result_is_the_same() {
+        let raw = crate::polymer::generate::polymer(3 * CHUNK + 12_345, 3);
+        assert!(raw.iter().all(u8::is_ascii_alphabetic));
+        for size in [1000, raw.len()] {
+            let units = &raw[raw.len() - size..];
+            let reaction = Reaction {
+                threads: None,
+                without: None,
+                size_hint: 0,
+            };
+            let read = react_while_reading(units, &reaction, &mut |_| {})
+                .unwrap()
+                .unwrap();
+            assert_eq!(read.polymer.units(), react_with_plain_stack(units));
+            assert_eq!(read.input_length, size);
+        }
+    }
+
+    #[test]
     fn an_endless_stream_of_non_letters_stops_at_once() {
         let reaction = Reaction {
-            threads: 2,
+            threads: Some(2),
             without: None,
             size_hint: 0,
         };

@@ -490,7 +490,9 @@ struct Checks {
 /// Calls `look` with every position of a unit of `letter` that needs a
 /// look, in order, until it returns false; counts the units of `letter`
 /// and, with `CHECK`, checks the bytes on the way (one pass over memory
-/// for all three; without it, what it says of them means nothing).
+/// for all three; without it, what it says of them means nothing). With
+/// `CHECK`, the pass ends at the first block that breaks a rule: the sweep
+/// cannot be used then, and what is wrong is enough to say so.
 fn for_each_junction_of<const CHECK: bool>(
     units: &[u8],
     letter: u8,
@@ -516,6 +518,10 @@ fn for_each_junction_of<const CHECK: bool>(
         count,
         checks: Checks::from(bad, false),
     };
+    let broken = |count, bad| Pass {
+        count,
+        checks: Checks::from(bad, true),
+    };
     if !scalar(0, &mut look) || !scalar(1, &mut look) {
         return stopped(count, bad);
     }
@@ -530,6 +536,9 @@ fn for_each_junction_of<const CHECK: bool>(
         if CHECK {
             let (invalid, reacting) = checks_mask(window);
             bad_blocks |= u64::from(invalid != 0) | u64::from(reacting != 0) << 1;
+            if bad_blocks != 0 {
+                return broken(count + counted, bad | bad_blocks);
+            }
         }
         let looks = looks_mask(window);
         let mut mask = ours & looks;
@@ -963,11 +972,16 @@ mod tests {
             let expected: Vec<usize> = (0..bytes.len()).filter(|&i| needs_look(&bytes, i)).collect();
             prop_assert_eq!(&found, &expected);
             let mut ours = Vec::new();
-            let pass = for_each_junction_of::<true>(&bytes, letter, |at| { ours.push(at); true });
-            let count = pass.count;
-            prop_assert!(pass.checks.complete);
-            prop_assert_eq!(pass.checks.letters_only, bytes.iter().all(|b| b.is_ascii_alphabetic()));
-            prop_assert_eq!(pass.checks.reacted, bytes.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT));
+            let count = for_each_junction_of::<false>(&bytes, letter, |at| { ours.push(at); true }).count;
+            // Checking, the pass may end at the first broken rule: what it
+            // says is broken is, and it says so when anything is.
+            let checks = for_each_junction_of::<true>(&bytes, letter, |_| true).checks;
+            let letters_only = bytes.iter().all(|b| b.is_ascii_alphabetic());
+            let reacted = bytes.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT);
+            prop_assert!(checks.complete);
+            prop_assert!(checks.letters_only || !letters_only);
+            prop_assert!(checks.reacted || !reacted);
+            prop_assert_eq!(checks.letters_only && checks.reacted, letters_only && reacted);
             let of_letter = |&i: &usize| bytes[i] | CASE_BIT == letter;
             prop_assert_eq!(ours, expected.into_iter().filter(of_letter).collect::<Vec<_>>());
             prop_assert_eq!(count, (0..bytes.len()).filter(of_letter).count());
@@ -986,6 +1000,34 @@ mod tests {
         #[test]
         fn reactedness_agrees_with_a_plain_scan(units in polymer(300)) {
             prop_assert_eq!(is_reacted(&units), units.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT));
+        }
+
+        /// The checked sweep against plain scans of the same bytes: the
+        /// length when the bytes are a reacted polymer, else which rule is
+        /// broken (either, when both are).
+        #[test]
+        fn the_checked_sweep_agrees_with_plain_scans(
+            bytes in prop::collection::vec(
+                prop_oneof![20 => prop::sample::select(b"abcAB".to_vec()), 1 => prop::sample::select(b"1 \0\xff".to_vec())],
+                0..300,
+            ),
+            letter in prop::sample::select(b"abz".to_vec()),
+        ) {
+            let letters_only = bytes.iter().all(u8::is_ascii_alphabetic);
+            let reacted_bytes = bytes.windows(2).all(|w| w[0] ^ w[1] != CASE_BIT);
+            let checked = length_checked(&bytes, letter, Limits::NONE);
+            match (letters_only, reacted_bytes) {
+                (true, true) => prop_assert_eq!(
+                    checked,
+                    Checked::Length(naive_lengths(&bytes)[usize::from(letter - b'a')])
+                ),
+                (false, true) => prop_assert_eq!(checked, Checked::NotAPolymer),
+                (true, false) => prop_assert_eq!(checked, Checked::NotReacted),
+                (false, false) => prop_assert!(
+                    matches!(checked, Checked::NotAPolymer | Checked::NotReacted),
+                    "{:?}", checked
+                ),
+            }
         }
 
         #[test]
