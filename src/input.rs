@@ -219,10 +219,9 @@ fn read_polymer(
 }
 
 fn out_of_memory(read: usize) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::OutOfMemory,
-        format!("out of memory after {read} bytes (the whole input must fit in memory)"),
-    )
+    memory::exhausted(format_args!(
+        "after {read} bytes (the whole input must fit in memory)"
+    ))
 }
 
 #[cfg(test)]

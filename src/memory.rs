@@ -48,6 +48,14 @@ fn advise(address: usize, len: usize) {
 #[cfg(not(target_os = "linux"))]
 fn advise(_address: usize, _len: usize) {}
 
+/// The error for memory that ran out: "out of memory " and what needed it.
+pub fn exhausted(what: std::fmt::Arguments) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::OutOfMemory,
+        format!("out of memory {what}"),
+    )
+}
+
 /// An empty buffer with room for `capacity` bytes, on huge pages where it
 /// is large enough; `None` when there is no memory for it.
 pub fn buffer(capacity: usize) -> Option<Vec<u8>> {

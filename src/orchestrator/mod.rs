@@ -246,8 +246,8 @@ struct Read {
     reacted: bool,
     input_length: usize,
     file: Option<FileId>,
-    /// The input's SHA-256, taken while reading it, when a results folder
-    /// will need it.
+    /// The input's SHA-256, taken while reading it (or once it was read),
+    /// when a results folder will need it.
     digest: Option<String>,
 }
 
@@ -264,12 +264,23 @@ fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow
         let loaded = phases.time("read and validate", || {
             background::one(signals, move || input::load_with_id(&source))
         })??;
+        let (polymer, digest) = if digest {
+            let polymer = loaded.polymer;
+            phases.time("digest", || {
+                background::one(signals, move || {
+                    let digest = manifest::sha256(polymer.units());
+                    (polymer, Some(digest))
+                })
+            })?
+        } else {
+            (loaded.polymer, None)
+        };
         return Ok(Read {
-            input_length: loaded.polymer.len(),
-            polymer: loaded.polymer,
+            input_length: polymer.len(),
+            polymer,
             reacted: false,
             file: loaded.file,
-            digest: None,
+            digest,
         });
     }
     phases.time("read and react", || {

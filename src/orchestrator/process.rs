@@ -9,11 +9,11 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context;
+
 use super::manifest::{self, ArrayRecord, Manifest};
 use super::workspace::{Kept, Workspace};
-use super::{
-    Config, Interrupted, Phases, ProcessMode, Read, Runner, background, react_in_background,
-};
+use super::{Config, Interrupted, Phases, ProcessMode, Read, Runner, react_in_background};
 use crate::files;
 use crate::polymer::{Polymer, UnitType};
 use crate::protocol::ARRAY_POLYMER;
@@ -45,7 +45,7 @@ pub(super) fn fan_out(
         children_here,
     )?;
     let reacted = read.reacted;
-    let (polymer, manifest) = identify(&workspace, process, read, phases, signals)?;
+    let (polymer, manifest) = identify(&workspace, process, read)?;
     let Kept {
         results: cached,
         recorded,
@@ -248,31 +248,19 @@ fn run_array(
 }
 
 /// With a results folder, what the results there will be of: the input's
-/// digest (taken while it was read, or now on a worker thread) and the
-/// child program's identity.
+/// digest (taken when it was read) and the child program's identity.
 fn identify(
     workspace: &Workspace,
     process: &ProcessMode,
     read: Read,
-    phases: &mut Phases,
-    signals: &Signals,
 ) -> anyhow::Result<(Polymer, Option<Manifest>)> {
     if workspace.results_dir().is_none() {
         return Ok((read.polymer, None));
     }
-    let (polymer, digest) = match read.digest {
-        Some(digest) => (read.polymer, digest),
-        None if read.reacted => {
-            unreachable!("a reacted input with a results folder is digested as it is read")
-        }
-        None => phases.time("digest", || {
-            let polymer = read.polymer;
-            background::one(signals, move || {
-                let digest = manifest::sha256(polymer.units());
-                (polymer, digest)
-            })
-        })?,
-    };
+    // Taken by `read_phase` whenever there is a results folder.
+    let digest = read
+        .digest
+        .context("the input's digest was not taken while it was read")?;
     let manifest = Manifest {
         input_sha256: digest,
         input_length: read.input_length,
@@ -280,7 +268,7 @@ fn identify(
         program: manifest::program_identity(&process.program)?,
         array: None,
     };
-    Ok((polymer, Some(manifest)))
+    Ok((read.polymer, Some(manifest)))
 }
 
 /// Decides where the children's copy of the polymer goes and writes it:

@@ -16,13 +16,12 @@ use std::ops::Range;
 
 use super::Polymer;
 use super::kernel::{react_in_place, remove_in_place};
-use super::unit::{CASE_BIT, InvalidUnit, UnitType, first_non_unit};
+use super::unit::{CASE_BIT, InvalidUnit, UnitType};
+use super::validation::Rules;
 
 /// The bytes each thread reacts at a time: small enough to stay in the
 /// cache between being read and being reacted.
 pub const CHUNK: usize = 1 << 20;
-
-const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// What to react, and how.
 #[derive(Clone, Copy, Debug)]
@@ -177,63 +176,12 @@ fn join(reacted: &mut Vec<u8>, part: &[u8]) -> io::Result<()> {
 /// memory ran out.
 fn reserve(mut buffer: Vec<u8>, additional: usize) -> io::Result<Vec<u8>> {
     buffer.try_reserve_exact(additional).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::OutOfMemory,
-            format!(
-                "out of memory with {} bytes reacted (the reacted polymer must fit in memory)",
-                buffer.len()
-            ),
-        )
+        crate::memory::exhausted(format_args!(
+            "with {} bytes reacted (the reacted polymer must fit in memory)",
+            buffer.len()
+        ))
     })?;
     Ok(buffer)
-}
-
-/// The rules of a polymer, applied to one chunk after another.
-#[derive(Debug, Default)]
-struct Rules {
-    /// Bytes of the input seen so far.
-    seen: usize,
-    /// Where trailing whitespace began, and its first byte, once seen.
-    whitespace_from: Option<(usize, u8)>,
-    invalid: Option<InvalidUnit>,
-}
-
-impl Rules {
-    /// Where the units of the next `chunk` of the input are: a range that
-    /// holds ASCII letters only. Every chunk but the last must be at least
-    /// as long as a byte-order mark (a shorter first chunk is taken as a
-    /// whole input).
-    fn letters(&mut self, chunk: &[u8]) -> Range<usize> {
-        let base = self.seen;
-        self.seen += chunk.len();
-        let is_whitespace = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-        if self.invalid.is_some() {
-            return 0..0;
-        }
-        if let Some((offset, byte)) = self.whitespace_from {
-            if !chunk.iter().all(is_whitespace) {
-                self.invalid = Some(InvalidUnit { offset, byte });
-            }
-            return 0..0;
-        }
-        let start = if base == 0 && chunk.starts_with(BYTE_ORDER_MARK) {
-            BYTE_ORDER_MARK.len()
-        } else {
-            0
-        };
-        let end = start + first_non_unit(&chunk[start..]).unwrap_or(chunk.len() - start);
-        if let Some(&byte) = chunk.get(end) {
-            let offset = base + end;
-            if is_whitespace(&byte) && chunk[end..].iter().all(is_whitespace) {
-                self.whitespace_from = Some((offset, byte));
-            } else {
-                // Not whitespace, or whitespace that is not trailing: the
-                // first byte past the letters is the culprit either way.
-                self.invalid = Some(InvalidUnit { offset, byte });
-            }
-        }
-        start..end
-    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@
 //! one pass, each piece while it is still in the cache.
 
 use std::io::{self, Read};
+use std::ops::Range;
 
 use super::Polymer;
-use super::unit::{InvalidUnit, first_non_unit, is_unit};
+use super::unit::{InvalidUnit, first_non_unit};
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
@@ -18,7 +19,7 @@ const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 pub fn validate(raw: &[u8]) -> Result<&[u8], InvalidUnit> {
     let mut rules = Rules::default();
     rules.check(raw, true);
-    let (start, end) = rules.bounds(raw)?;
+    let (start, end) = rules.bounds()?;
     Ok(&raw[start..end])
 }
 
@@ -27,12 +28,7 @@ pub fn validate(raw: &[u8]) -> Result<&[u8], InvalidUnit> {
 /// pass that checks them on its way, such as `sweep::length_checked`).
 pub fn trimmed(raw: &[u8]) -> &[u8] {
     let raw = raw.strip_prefix(BYTE_ORDER_MARK).unwrap_or(raw);
-    let end = raw.len()
-        - raw
-            .iter()
-            .rev()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
+    let end = raw.len() - raw.iter().rev().take_while(|&b| is_whitespace(b)).count();
     &raw[..end]
 }
 
@@ -45,80 +41,92 @@ pub(super) fn parse(raw: Vec<u8>) -> Result<Polymer, InvalidUnit> {
     .finish()
 }
 
-/// How far the rules have got through a buffer that grows at its end.
+/// The rules of a polymer, applied to the input one piece after another:
+/// to the pieces of a stream that keeps none of them
+/// (`stream::react_while_reading`), or to what grows at the end of one
+/// buffer ([`Arriving`]).
 #[derive(Debug, Default)]
-struct Rules {
-    /// Bytes checked so far.
-    checked: usize,
+pub(super) struct Rules {
+    /// Bytes of the input seen so far.
+    seen: usize,
     /// Where the units start: after a byte-order mark, once seen.
     start: usize,
-    /// Where trailing whitespace began, once seen: from there on only
-    /// whitespace may follow.
-    whitespace_from: Option<usize>,
+    /// Where trailing whitespace began, and its first byte, once seen: from
+    /// there on only whitespace may follow.
+    whitespace_from: Option<(usize, u8)>,
     /// What proves the input is not a polymer, once found.
-    invalid: Option<InvalidUnit>,
+    pub(super) invalid: Option<InvalidUnit>,
 }
 
 impl Rules {
-    /// Checks the bytes of `raw` past those checked before. With
-    /// `complete` false, a start that may still become a byte-order mark
-    /// is left for later.
-    fn check(&mut self, raw: &[u8], complete: bool) {
+    /// Where the units of the next `piece` of the input are: a range of the
+    /// piece that holds ASCII letters only. A first piece shorter than a
+    /// byte-order mark is taken as the whole input (see
+    /// [`Rules::too_short_to_tell`]).
+    pub(super) fn letters(&mut self, piece: &[u8]) -> Range<usize> {
+        let base = self.seen;
+        self.seen += piece.len();
         if self.invalid.is_some() {
-            return;
+            return 0..0;
         }
-        if self.checked == 0 {
-            if !complete && raw.len() < BYTE_ORDER_MARK.len() && BYTE_ORDER_MARK.starts_with(raw) {
-                return;
+        if let Some((offset, byte)) = self.whitespace_from {
+            // Anything but whitespace after it: the whitespace was not
+            // trailing, and is the first bad byte.
+            if !piece.iter().all(is_whitespace) {
+                self.invalid = Some(InvalidUnit { offset, byte });
             }
-            if raw.starts_with(BYTE_ORDER_MARK) {
-                self.start = BYTE_ORDER_MARK.len();
-                self.checked = self.start;
-            }
+            return 0..0;
         }
-        let new = &raw[self.checked..];
-        let bad = match self.whitespace_from {
-            // The common case, a run of letters, vectorised.
-            None => first_non_unit(new),
-            Some(_) => Some(0),
+        let start = if base == 0 && piece.starts_with(BYTE_ORDER_MARK) {
+            self.start = BYTE_ORDER_MARK.len();
+            self.start
+        } else {
+            0
         };
-        if let Some(bad) = bad {
-            self.check_slowly(raw, self.checked + bad);
-        }
-        self.checked = raw.len();
-    }
-
-    /// Checks `raw[from..]` byte by byte: past the letters, only trailing
-    /// whitespace.
-    fn check_slowly(&mut self, raw: &[u8], from: usize) {
-        for (offset, &byte) in raw.iter().enumerate().skip(from) {
-            let whitespace = matches!(byte, b' ' | b'\t' | b'\n' | b'\r');
-            match self.whitespace_from {
-                None if is_unit(byte) => {}
-                None if whitespace => self.whitespace_from = Some(offset),
-                None => return self.refuse(raw, offset),
-                // A letter or anything else after whitespace: the
-                // whitespace was not trailing, and is the first bad byte.
-                Some(from) if !whitespace => return self.refuse(raw, from),
-                Some(_) => {}
+        // The common case, a run of letters, vectorised.
+        let end = start + first_non_unit(&piece[start..]).unwrap_or(piece.len() - start);
+        if let Some(&byte) = piece.get(end) {
+            let offset = base + end;
+            if is_whitespace(&byte) && piece[end..].iter().all(is_whitespace) {
+                self.whitespace_from = Some((offset, byte));
+            } else {
+                // Not whitespace, or whitespace that is not trailing: the
+                // first byte past the letters is the culprit either way.
+                self.invalid = Some(InvalidUnit { offset, byte });
             }
         }
+        start..end
     }
 
-    fn refuse(&mut self, raw: &[u8], offset: usize) {
-        self.invalid = Some(InvalidUnit {
-            offset,
-            byte: raw[offset],
-        });
+    /// Whether `raw`, the start of an input that may go on, is too short to
+    /// say whether it starts with a byte-order mark.
+    fn too_short_to_tell(&self, raw: &[u8]) -> bool {
+        self.seen == 0 && raw.len() < BYTE_ORDER_MARK.len() && BYTE_ORDER_MARK.starts_with(raw)
     }
 
-    /// Where the units of `raw` (all of it checked) start and end.
-    fn bounds(&self, raw: &[u8]) -> Result<(usize, usize), InvalidUnit> {
+    /// Checks what `raw`, a buffer that grows at its end, holds past what
+    /// was checked before. With `complete` false, a start that may still
+    /// become a byte-order mark is left for later.
+    fn check(&mut self, raw: &[u8], complete: bool) {
+        if complete || !self.too_short_to_tell(raw) {
+            self.letters(&raw[self.seen..]);
+        }
+    }
+
+    /// Where the units of the input (all of it seen) start and end.
+    fn bounds(&self) -> Result<(usize, usize), InvalidUnit> {
         match self.invalid {
             Some(invalid) => Err(invalid),
-            None => Ok((self.start, self.whitespace_from.unwrap_or(raw.len()))),
+            None => Ok((
+                self.start,
+                self.whitespace_from.map_or(self.seen, |(offset, _)| offset),
+            )),
         }
     }
+}
+
+fn is_whitespace(byte: &u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// A polymer being read: each piece is validated as it lands in the buffer,
@@ -184,7 +192,7 @@ impl Arriving {
     /// The polymer read, or the first byte that makes it none.
     pub fn finish(mut self) -> Result<Polymer, InvalidUnit> {
         self.rules.check(&self.raw, true);
-        let (start, end) = self.rules.bounds(&self.raw)?;
+        let (start, end) = self.rules.bounds()?;
         self.raw.truncate(end);
         self.raw.drain(..start);
         Ok(Polymer { units: self.raw })
