@@ -474,7 +474,7 @@ fn status_follows_a_detached_array_from_queued_to_running_where_to_done_and_lost
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    eventually(60, "the array's submission to be recorded", || {
+    common::eventually_every(100, 60, "the array's submission to be recorded", || {
         results.join("orchestrate.json").exists()
             && array_status(dir.path(), &conf)["array_jobs"]
                 .as_array()
@@ -527,16 +527,20 @@ fn status_follows_a_detached_array_from_queued_to_running_where_to_done_and_lost
         .status()
         .unwrap();
     assert!(released.success());
+    // a's host as it logged it when it started (squeue may name the node
+    // a moment before that).
+    let host_of_a = || {
+        std::fs::read_to_string(&host_log)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("a ").map(String::from))
+    };
     let mut status = serde_json::Value::Null;
-    eventually(60, "b and c to be done and a running", || {
+    common::eventually_every(100, 60, "b and c to be done and a running", || {
         status = array_status(dir.path(), &conf);
-        states(&status, "abc") == ["running", "done", "done"]
+        states(&status, "abc") == ["running", "done", "done"] && host_of_a().is_some()
     });
-    let host_of_a = std::fs::read_to_string(&host_log)
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("a ").map(String::from))
-        .expect("a logged its host");
+    let host_of_a = host_of_a().unwrap();
     assert_eq!(status["letters"]["a"]["host"], host_of_a.as_str());
     assert_eq!(status["letters"]["b"]["length"], 8);
     assert_eq!(status["letters"]["c"]["length"], 4);

@@ -99,12 +99,15 @@ fn sweep_all(
         for letter in wanted.iter() {
             asked[letter.index()] = true;
         }
+        // However the pass ends, even by a panic, the other workers stop
+        // waiting for it.
+        let sweeping = Sweeping(&first);
         let lengths = sweep::lengths_of_each(polymer.units(), &asked, limits, |k| {
             if let Some(letter) = UnitType::from_index(k) {
                 first.hand_over(letter, polymer.len(), pieces_per_letter);
             }
         });
-        first.swept();
+        drop(sweeping);
         for (letter, length) in wanted
             .iter()
             .filter_map(|&l| Some((l, lengths[l.index()]?)))
@@ -120,6 +123,16 @@ fn sweep_all(
         }));
     }
     workers
+}
+
+/// While it lives, the sweep may still hand letters over; its drop says it
+/// will not.
+struct Sweeping<'a>(&'a Pool);
+
+impl Drop for Sweeping<'_> {
+    fn drop(&mut self) {
+        self.0.swept();
+    }
 }
 
 /// A letter given up on by the sweep is cut into pieces of at least this
@@ -333,6 +346,35 @@ mod tests {
                 "{threads} threads"
             );
         }
+    }
+
+    #[test]
+    fn workers_waiting_for_the_sweep_end_even_when_it_panics() {
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = Arc::new(Pool {
+                state: Mutex::new(PoolState {
+                    pieces: VecDeque::new(),
+                    sweeping: true,
+                }),
+                ready: Condvar::new(),
+            });
+            let polymer = Arc::new(Polymer::default());
+            let (sweeper, waiter) = (pool.clone(), pool.clone());
+            let workers: Vec<Worker> = vec![
+                Box::new(move |_emit| {
+                    let _sweeping = Sweeping(&sweeper);
+                    panic!("the sweep failed");
+                }),
+                Box::new(move |emit| waiter.work(&polymer, Instant::now(), &emit)),
+            ];
+            let signals = Signals::detached().unwrap();
+            let _ = background::run(&signals, workers, |_| {});
+            let _ = done.send(());
+        });
+        ended
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the waiting worker ended");
     }
 
     #[test]

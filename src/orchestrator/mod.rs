@@ -332,10 +332,12 @@ fn react_in_background(mut polymer: Polymer, signals: &Signals) -> anyhow::Resul
 /// whole, so the run may use what holding it would have cost, less the
 /// reacted polymer and a buffer of its size for each of `threads` (for the
 /// letters the sweep gives up on), and never less than [`MAX_SEGMENTS`]
-/// (16 MiB). So the peak stays within the input's size, plus 16 MiB.
+/// (16 MiB); halved, as each letter's stack of segments grows by doubling
+/// and may hold twice what it uses. So the peak stays within the input's
+/// size, plus 16 MiB.
 fn sweep_budget(input_length: usize, reacted_length: usize, threads: usize) -> usize {
     let held = reacted_length.saturating_mul(threads.saturating_add(1));
-    (input_length.saturating_sub(held) / SEGMENT_BYTES).max(MAX_SEGMENTS)
+    (input_length.saturating_sub(held) / SEGMENT_BYTES).max(MAX_SEGMENTS) / 2
 }
 
 #[cfg(test)]
@@ -347,10 +349,13 @@ mod tests {
         // 1 GB that reacts to 194 MB, two threads: 1000 - 3 x 194 MB.
         assert_eq!(
             sweep_budget(1_000_000_000, 194_000_000, 2),
-            418_000_000 / SEGMENT_BYTES
+            418_000_000 / SEGMENT_BYTES / 2
         );
-        assert_eq!(sweep_budget(1_000_000_000, 400_000_000, 2), MAX_SEGMENTS);
-        assert_eq!(sweep_budget(50_000, 9_848, 2), MAX_SEGMENTS);
-        assert_eq!(sweep_budget(100, 100, 0), MAX_SEGMENTS);
+        assert_eq!(
+            sweep_budget(1_000_000_000, 400_000_000, 2),
+            MAX_SEGMENTS / 2
+        );
+        assert_eq!(sweep_budget(50_000, 9_848, 2), MAX_SEGMENTS / 2);
+        assert_eq!(sweep_budget(100, 100, 0), MAX_SEGMENTS / 2);
     }
 }

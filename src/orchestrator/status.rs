@@ -135,49 +135,66 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
     })
 }
 
-/// The orchestrate that holds the folder now. Its lock is looked up in the
-/// kernel's table of locks (`/proc/locks`), which never takes it: a holder
-/// file left by a run killed outright names a pid that may since belong to
-/// another process, or to a zombie. Where the table cannot be read, the
-/// holder file's pid counts if that process lives and is not a zombie.
+/// The orchestrate that holds the folder now, on this machine. Its lock is
+/// looked up in the kernel's table of locks (`/proc/locks`), which never
+/// takes it: a holder file left by a run killed outright names a pid that
+/// may since belong to another process, or to a zombie. (The table lists
+/// only the locks of processes this one can see: a writer in another PID
+/// namespace, or on another machine sharing the folder, is not found.)
+/// Where the table cannot be read, the holder file's pid counts if that
+/// process lives and is not a zombie.
 fn writer(dir: &Path) -> Option<u32> {
-    let holder = holder_pid(dir);
-    match (
-        std::fs::read_to_string("/proc/locks"),
-        std::fs::metadata(dir),
-    ) {
-        (Ok(table), Ok(metadata)) => {
-            use std::os::unix::fs::MetadataExt;
-            let pid = flock_holder(&table, metadata.dev(), metadata.ino())?;
-            // The table's pid is 0 for a holder outside our PID namespace.
-            Some(if pid > 0 { pid } else { holder.unwrap_or(0) })
-        }
-        _ => holder.filter(|&pid| lives(pid)),
-    }
-}
-
-/// The pid holding an flock on the file `(dev, ino)` in a `/proc/locks`
-/// table (lines like `1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF`;
-/// waiters are marked `->` and do not hold it).
-fn flock_holder(table: &str, dev: u64, ino: u64) -> Option<u32> {
-    let file = format!("{:02x}:{:02x}:{ino}", libc::major(dev), libc::minor(dev));
-    table.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        match fields.as_slice() {
-            [_, "FLOCK", _, _, pid, id, ..] if *id == file => {
-                Some(pid.parse::<i64>().ok()?.max(0) as u32)
-            }
-            _ => None,
-        }
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(dir).ok()?;
+    let Ok(table) = std::fs::read_to_string("/proc/locks") else {
+        return holder_pid(dir).filter(|&pid| lives(pid));
+    };
+    let file = (metadata.dev(), metadata.ino());
+    flock_holders(&table, file.1).find_map(|(pid, dev)| {
+        // The table names the filesystem's device, which is not always the
+        // one `stat` gives (a btrfs subvolume has one of its own): the
+        // inode alone is then confirmed by the process having the folder
+        // open.
+        (dev == file.0 || holds_open(pid, file)).then_some(pid)
     })
 }
 
-/// Whether `pid` is a live process, not a zombie.
+/// The pids holding an flock on an inode numbered `ino`, each with the
+/// device the table names, from a `/proc/locks` table (lines like
+/// `1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF`; waiters are marked
+/// `->` and do not hold it).
+fn flock_holders(table: &str, ino: u64) -> impl Iterator<Item = (u32, u64)> + '_ {
+    table.lines().filter_map(move |line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [_, "FLOCK", _, _, pid, file, ..] = fields.as_slice() else {
+            return None;
+        };
+        let mut parts = file.split(':');
+        let major = u32::from_str_radix(parts.next()?, 16).ok()?;
+        let minor = u32::from_str_radix(parts.next()?, 16).ok()?;
+        let inode: u64 = parts.next()?.parse().ok()?;
+        (inode == ino).then_some((pid.parse().ok()?, libc::makedev(major, minor)))
+    })
+}
+
+/// Whether process `pid` has the file `(dev, ino)` open.
+fn holds_open(pid: u32, (dev, ino): (u64, u64)) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(open) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    open.flatten().any(|fd| {
+        // The descriptor's link leads to the open file itself.
+        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+    })
+}
+
+/// Whether `pid` is a live process: neither a zombie nor dead.
 fn lives(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         // The state follows the command's closing parenthesis.
         stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            .is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']))
     })
 }
 
@@ -324,21 +341,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_flock_holder_is_found_by_device_and_inode_and_waiters_do_not_count() {
-        let dev = libc::makedev(0xfe, 0x01);
+    fn flock_holders_are_found_by_inode_and_waiters_do_not_count() {
         let table = "\
 1: POSIX  ADVISORY  WRITE 11 fe:01:77 0 EOF
 2: FLOCK  ADVISORY  WRITE 22 fe:01:770 0 EOF
 2: -> FLOCK  ADVISORY  WRITE 33 fe:01:77 0 EOF
 3: FLOCK  ADVISORY  WRITE 44 fe:01:77 0 EOF
+4: OFDLCK ADVISORY  WRITE -1 fe:01:77 0 EOF
+5: FLOCK  ADVISORY  WRITE 55 00:2f:77 0 EOF
 ";
-        assert_eq!(flock_holder(table, dev, 77), Some(44));
-        assert_eq!(flock_holder(table, dev, 770), Some(22));
-        assert_eq!(flock_holder(table, dev, 7), None);
-        assert_eq!(flock_holder(table, libc::makedev(0xfe, 0x02), 77), None);
-        // A holder in another PID namespace shows as 0 (or -1).
-        let hidden = "1: FLOCK  ADVISORY  WRITE -1 fe:01:77 0 EOF\n";
-        assert_eq!(flock_holder(hidden, dev, 77), Some(0));
+        let holders: Vec<(u32, u64)> = flock_holders(table, 77).collect();
+        assert_eq!(
+            holders,
+            [(44, libc::makedev(0xfe, 1)), (55, libc::makedev(0, 0x2f))]
+        );
+        assert_eq!(
+            flock_holders(table, 770).collect::<Vec<_>>(),
+            [(22, libc::makedev(0xfe, 1))]
+        );
+        assert_eq!(flock_holders(table, 7).count(), 0);
+    }
+
+    #[test]
+    fn a_holder_on_another_device_number_counts_only_if_it_has_the_folder_open() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let metadata = std::fs::metadata(dir.path()).unwrap();
+        let file = (metadata.dev(), metadata.ino());
+        assert!(!holds_open(std::process::id(), file));
+        let _open = std::fs::File::open(dir.path()).unwrap();
+        assert!(holds_open(std::process::id(), file));
+        assert!(!holds_open(std::process::id(), (file.0, file.1 + 1)));
     }
 
     #[test]

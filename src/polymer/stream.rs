@@ -27,8 +27,8 @@ pub const CHUNK: usize = 1 << 20;
 #[derive(Clone, Copy, Debug)]
 pub struct Reaction {
     /// Threads reacting chunks at once (at least one: the caller's); `None`
-    /// for as many as the cores this process may use, asked only of an
-    /// input longer than one chunk (asking reads several files on Linux).
+    /// for as many as the cores this process may use, asked only once a
+    /// whole chunk has been read (asking reads several files on Linux).
     pub threads: Option<usize>,
     /// A unit type removed before reacting.
     pub without: Option<UnitType>,

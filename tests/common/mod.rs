@@ -72,14 +72,26 @@ pub fn orchestrate_faulty(dir: &Path) -> Command {
 
 /// Polls `condition` every few milliseconds until it holds or `seconds` pass.
 #[track_caller]
-pub fn eventually(seconds: u64, what: &str, mut condition: impl FnMut() -> bool) {
+pub fn eventually(seconds: u64, what: &str, condition: impl FnMut() -> bool) {
+    eventually_every(5, seconds, what, condition);
+}
+
+/// [`eventually`], polling every `millis` milliseconds: for a condition
+/// that is costly to look at (one that runs programs).
+#[track_caller]
+pub fn eventually_every(
+    millis: u64,
+    seconds: u64,
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     while !condition() {
         assert!(
             std::time::Instant::now() < deadline,
             "timed out waiting for {what}"
         );
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(std::time::Duration::from_millis(millis));
     }
 }
 
