@@ -11,8 +11,8 @@ import sys
 from collections import defaultdict
 
 COLOURS = ["#555555", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"]
-WIDTH, HEIGHT = 720, 420
-LEFT, RIGHT, TOP, BOTTOM = 70, 250, 30, 50
+WIDTH, HEIGHT = 800, 420
+LEFT, RIGHT, TOP, BOTTOM = 70, 330, 30, 50
 
 
 def main(source, target):
@@ -65,7 +65,9 @@ def main(source, target):
 
 
 def decades(lo, hi):
-    return math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    # A size a byte over a power of ten (the input's newline) stays in its
+    # decade.
+    return math.floor(math.log10(lo) + 1e-6), math.ceil(math.log10(hi) - 1e-6)
 
 
 def size_label(size):
