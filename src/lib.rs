@@ -13,9 +13,10 @@
 //!
 //! Modules, from the bottom layer up (each uses only those above it in
 //! this list):
-//! - [`polymer`]: the pure domain: units, validation, reaction kernels, the
-//!   all-letters sweep, the generator;
-//! - [`memory`]: large buffers on huge pages, without a fault per page;
+//! - [`memory`]: large buffers on huge pages, without a fault per page, and
+//!   the error when memory runs out;
+//! - [`polymer`]: the domain: units, validation, reaction kernels (also
+//!   while the input is read), the all-letters sweep, the generator;
 //! - [`sealed`]: in-memory files sealed against change, which readers map
 //!   instead of copying;
 //! - [`input`]: reading a polymer from a file or standard input;
@@ -31,6 +32,7 @@
 //! - [`report`]: the data of a finished run, and its renderings (summary,
 //!   JSON, job log, SVG timeline);
 //! - [`orchestrator`]: one run: read, react, pick a mode, gather a report;
+//!   and what a results folder says of its run (`--status`);
 //! - [`conformance`]: the cases every child program must pass;
 //! - [`cli`]: the two command lines, and how the binaries print.
 

@@ -7,7 +7,7 @@
 //! children get the original input, and the orchestrator still reacts it
 //! once itself, after handing it over, for the full length in the report.
 //!
-//! Reading and reacting run on a worker thread ([`background`]), so that a
+//! Reading and reacting run on a worker thread (`background`), so that a
 //! stop signal is answered at once even while a read blocks.
 //!
 //! Not here: how children are supervised (`supervise`), how the report is
