@@ -217,8 +217,8 @@ fn the_json_report_has_exactly_the_documented_fields() {
         .collect();
     fields.sort();
     // The documented table of JSON fields lists the same names.
-    let doc = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/output.md"))
-        .unwrap();
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/output.md")).unwrap();
     let mut documented: Vec<&str> = doc
         .lines()
         .skip_while(|line| !line.starts_with("| JSON field |"))
