@@ -506,6 +506,7 @@ fn two_runs_at_once_in_the_same_directory_do_not_disturb_each_other() {
     let spawn = |path: std::path::PathBuf| {
         std::process::Command::new(common::orchestrate_bin())
             .current_dir(dir.path())
+            .env("TMPDIR", dir.path())
             .arg("-q")
             .arg(path)
             .stdout(std::process::Stdio::piped())

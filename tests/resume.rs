@@ -83,8 +83,11 @@ fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     // Five letters finish, the others hang until the run is stopped.
+    // Its temporary folder in the test's folder: killed outright, it
+    // leaves it there for the next run to remove (never in /tmp).
     let mut first = Command::new(common::orchestrate_bin())
         .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
         .env("FAULT_ALL", "hang")
         .envs(["a", "b", "c", "d", "e"].map(|l| (format!("FAULT_{l}"), "work")))
         .env("PID_LOG", dir.path().join("pids"))
@@ -123,6 +126,13 @@ fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
             libc::kill(pid, libc::SIGKILL);
         }
     }
+    assert!(
+        entries(dir.path())
+            .iter()
+            .any(|name| name.starts_with("orchestrate-")),
+        "a run killed outright leaves its temporary folder: {:?}",
+        entries(dir.path())
+    );
     let events = dir.path().join("events.log");
     let json = resume(dir.path(), &results, &events);
     let expected: Vec<String> = ('f'..='z').map(String::from).collect();
@@ -135,6 +145,13 @@ fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
             .all(|name| !name.starts_with(".orchestrate-")),
         "the killed run's private folder was removed: {:?}",
         entries(&results)
+    );
+    assert!(
+        entries(dir.path())
+            .iter()
+            .all(|name| !name.starts_with("orchestrate-")),
+        "the killed run's temporary folder was removed by the next run: {:?}",
+        entries(dir.path())
     );
 }
 

@@ -170,6 +170,7 @@ fn two_runs_on_one_results_folder_never_mix_their_results() {
     // The first run's children hang until it is stopped.
     let mut first = Command::new(common::orchestrate_bin())
         .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
         .env("FAULT_ALL", "hang")
         .env("PID_LOG", &pid_log)
         .env("REAL_REDUCE", common::reduce_bin())
@@ -261,6 +262,7 @@ fn the_input_is_never_overwritten_by_a_result() {
         .code(1);
     // Nor as standard input redirected from it.
     let status = Command::new(common::orchestrate_bin())
+        .env("TMPDIR", dir.path())
         .arg("--results-dir")
         .arg(&results)
         .arg("-")
