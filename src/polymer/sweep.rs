@@ -483,7 +483,8 @@ struct Checks {
     letters_only: bool,
     /// No two adjacent bytes react.
     reacted: bool,
-    /// The pass went through every byte.
+    /// What the pass says of the bytes holds: it went through every byte,
+    /// or stopped at a block that breaks a rule (which it says).
     complete: bool,
 }
 
