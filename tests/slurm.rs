@@ -424,12 +424,8 @@ fn an_array_outlives_a_killed_orchestrate_and_resume_collects_it_without_submitt
 
 /// `orchestrate --status` of the array's results folder, as JSON.
 fn array_status(dir: &Path, conf: &Path) -> serde_json::Value {
-    let output = Command::new(common::orchestrate_bin())
+    let output = common::status(dir, &dir.join("results"), true)
         .env("SLURM_CONF", conf)
-        .arg("--status")
-        .arg("--json")
-        .arg("--results-dir")
-        .arg(dir.join("results"))
         .output()
         .unwrap();
     assert!(
@@ -495,11 +491,8 @@ fn status_follows_a_detached_array_from_queued_to_running_where_to_done_and_lost
     );
     assert_eq!(status["done"], 0);
     assert_eq!(status["min_length"], serde_json::Value::Null);
-    let text = Command::new(common::orchestrate_bin())
+    let text = common::status(dir.path(), &results, false)
         .env("SLURM_CONF", &conf)
-        .arg("--status")
-        .arg("--results-dir")
-        .arg(&results)
         .output()
         .unwrap();
     assert!(text.status.success());

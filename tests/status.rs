@@ -10,12 +10,7 @@ use std::process::{Command, Stdio};
 use common::{eventually, example, input, json_of, orchestrate, snapshot};
 
 fn status(dir: &Path, results: &Path, json: bool) -> std::process::Output {
-    let mut command = orchestrate(dir);
-    command.arg("--status").arg("--results-dir").arg(results);
-    if json {
-        command.arg("--json");
-    }
-    command.output().unwrap()
+    common::status(dir, results, json).output().unwrap()
 }
 
 #[test]

@@ -61,6 +61,17 @@ pub fn orchestrate(dir: &Path) -> Command {
     cmd
 }
 
+/// `orchestrate --status` of the results folder `results`, run in `dir`
+/// (`--json` when asked).
+pub fn status(dir: &Path, results: &Path, json: bool) -> Command {
+    let mut cmd = orchestrate(dir);
+    cmd.arg("--status").arg("--results-dir").arg(results);
+    if json {
+        cmd.arg("--json");
+    }
+    cmd
+}
+
 /// `orchestrate` whose children are the fault-injecting stand-in for reduce.
 pub fn orchestrate_faulty(dir: &Path) -> Command {
     let mut cmd = orchestrate(dir);
