@@ -8,9 +8,8 @@ use common::json_of;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::{entries, eventually, example, fixture, input, orchestrate, orchestrate_faulty};
+use common::{entries, eventually, example, input, orchestrate, orchestrate_faulty};
 use predicates::prelude::*;
 
 fn starts(events: &Path) -> Vec<String> {
@@ -85,20 +84,13 @@ fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
     // Five letters finish, the others hang until the run is stopped.
     // Its temporary folder in the test's folder: killed outright, it
     // leaves it there for the next run to remove (never in /tmp).
-    let mut first = Command::new(common::orchestrate_bin())
-        .current_dir(dir.path())
-        .env("TMPDIR", dir.path())
+    let mut first = common::spawn_faulty(dir.path())
         .env("FAULT_ALL", "hang")
         .envs(["a", "b", "c", "d", "e"].map(|l| (format!("FAULT_{l}"), "work")))
         .env("PID_LOG", dir.path().join("pids"))
-        .env("REAL_REDUCE", common::reduce_bin())
-        .arg("--reduce-bin")
-        .arg(fixture("faulty-reduce.sh"))
         .arg("--results-dir")
         .arg(&results)
         .arg(example())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Results are published as each letter settles.

@@ -5,7 +5,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::{eventually, example, input, json_of, orchestrate, snapshot};
 
@@ -85,19 +84,12 @@ fn a_folder_being_written_shows_its_writer_and_what_is_done_so_far() {
     let results = dir.path().join("results");
     let events = dir.path().join("events");
     // Every letter but t finishes; t hangs until the run is stopped.
-    let mut run = Command::new(common::orchestrate_bin())
-        .current_dir(dir.path())
-        .env("TMPDIR", dir.path())
+    let mut run = common::spawn_faulty(dir.path())
         .env("EVENT_LOG", &events)
         .env("FAULT_t", "hang")
-        .env("REAL_REDUCE", common::reduce_bin())
-        .arg("--reduce-bin")
-        .arg(common::fixture("faulty-reduce.sh"))
         .args(["-q", "--keep-going", "--results-dir"])
         .arg(&results)
         .arg(example())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     eventually(30, "the 25 other letters to be published", || {

@@ -168,19 +168,12 @@ fn two_runs_on_one_results_folder_never_mix_their_results() {
     let results = dir.path().join("results");
     let pid_log = dir.path().join("pids");
     // The first run's children hang until it is stopped.
-    let mut first = Command::new(common::orchestrate_bin())
-        .current_dir(dir.path())
-        .env("TMPDIR", dir.path())
+    let mut first = common::spawn_faulty(dir.path())
         .env("FAULT_ALL", "hang")
         .env("PID_LOG", &pid_log)
-        .env("REAL_REDUCE", common::reduce_bin())
-        .arg("--reduce-bin")
-        .arg(common::fixture("faulty-reduce.sh"))
         .arg("--results-dir")
         .arg(&results)
         .arg(example())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     eventually(30, "the first run's children", || {

@@ -72,6 +72,21 @@ pub fn status(dir: &Path, results: &Path, json: bool) -> Command {
     cmd
 }
 
+/// [`orchestrate_faulty`] to spawn and supervise from the test (a run
+/// that is stopped, killed or looked at while it runs), with its output
+/// discarded.
+pub fn spawn_faulty(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(orchestrate_bin());
+    cmd.current_dir(dir)
+        .env("TMPDIR", dir)
+        .env("REAL_REDUCE", reduce_bin())
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
 /// `orchestrate` whose children are the fault-injecting stand-in for reduce.
 pub fn orchestrate_faulty(dir: &Path) -> Command {
     let mut cmd = orchestrate(dir);
