@@ -125,45 +125,140 @@ pub fn react(
 
 /// Opens `source` and reads it with `read` (handed the reader and the
 /// input's size when it is a regular file), with errors that name it.
+///
+/// A regular file must be the same file from the first byte read to the
+/// last: one whose size or change time moved while it was read (cut short,
+/// appended to, rewritten), or that gave fewer or more bytes than its size
+/// said, is an error, never an answer for bytes that were never one file.
 fn read_source<T>(
     source: &Source,
     read: impl FnOnce(&mut dyn Read, usize) -> io::Result<Result<T, InvalidUnit>>,
 ) -> anyhow::Result<(T, Option<FileId>)> {
-    let size_of = |file: Option<FileId>, metadata: Option<std::fs::Metadata>| {
-        file.and(metadata).map_or(0, |m| m.len() as usize)
-    };
-    let (read, file) = match source {
+    let (file, shown) = match source {
         Source::Stdin => {
-            let stdin = io::stdin();
-            let metadata = stdin
+            let stdin = io::stdin()
                 .as_fd()
                 .try_clone_to_owned()
-                .ok()
-                .and_then(|fd| File::from(fd).metadata().ok());
-            let file = metadata.as_ref().filter(|m| m.is_file()).map(FileId::of);
-            let read = read(&mut stdin.lock(), size_of(file, metadata))
                 .context("could not read standard input")
                 .map_err(|err| err.context(source.to_string()))?;
-            (read, file)
+            (
+                File::from(stdin),
+                "could not read standard input".to_string(),
+            )
         }
         Source::Path(path) => {
-            let mut opened =
-                File::open(path).with_context(|| format!("could not read {source}"))?;
-            let metadata = opened
-                .metadata()
-                .with_context(|| format!("could not read {source}"))?;
-            if metadata.is_dir() {
-                return Err(anyhow!("is a folder, not a polymer file"))
-                    .with_context(|| format!("could not read {source}"));
-            }
-            let file = metadata.is_file().then(|| FileId::of(&metadata));
-            let read = read(&mut opened, size_of(file, Some(metadata)))
-                .with_context(|| format!("could not read {source}"))?;
-            (read, file)
+            let opened = File::open(path).with_context(|| format!("could not read {source}"))?;
+            (opened, format!("could not read {source}"))
         }
     };
+    let metadata = file.metadata().with_context(|| shown.clone())?;
+    if metadata.is_dir() {
+        return Err(anyhow!("is a folder, not a polymer file")).with_context(|| shown.clone());
+    }
+    let before = metadata.is_file().then(|| Snapshot::of(&metadata, &file));
+    let size_hint = before.map_or(0, |b| b.unread() as usize);
+    let mut counted = Counted {
+        inner: &file,
+        count: 0,
+    };
+    let read = match source {
+        // Through std's lock, so nothing else reads standard input meanwhile.
+        Source::Stdin => {
+            let stdin = io::stdin();
+            let mut locked = stdin.lock();
+            let mut counted_stdin = Counted {
+                inner: &mut locked,
+                count: 0,
+            };
+            let read = read(&mut counted_stdin, size_hint);
+            counted.count = counted_stdin.count;
+            read
+        }
+        Source::Path(_) => read(&mut counted, size_hint),
+    };
+    let read = read.with_context(|| shown.clone());
+    let read = match source {
+        Source::Stdin => read.map_err(|err| err.context(source.to_string()))?,
+        Source::Path(_) => read?,
+    };
     let read = read.with_context(|| source.to_string())?;
-    Ok((read, file))
+    if let Some(before) = before {
+        // Only a whole read is compared: one stopped at a bad byte is an
+        // error already.
+        let after = file
+            .metadata()
+            .map(|m| Snapshot::of(&m, &file))
+            .with_context(|| shown.clone())?;
+        before
+            .same_after(&after, counted.count)
+            .map_err(|what| anyhow!("{what}; it was not read as one file"))
+            .with_context(|| shown.clone())?;
+    }
+    Ok((read, before.map(|b| b.id)))
+}
+
+/// What a regular input file looked like, to tell whether it changed while
+/// it was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Snapshot {
+    id: FileId,
+    size: u64,
+    /// Where reading starts (standard input may be part-read already).
+    start: u64,
+    changed: (i64, i64),
+}
+
+impl Snapshot {
+    fn of(metadata: &std::fs::Metadata, file: &File) -> Snapshot {
+        use std::io::Seek as _;
+        let start = (&*file).stream_position().unwrap_or(0);
+        Snapshot {
+            id: FileId::of(metadata),
+            size: metadata.len(),
+            start: start.min(metadata.len()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+
+    /// How many bytes a whole read gives.
+    fn unread(&self) -> u64 {
+        self.size - self.start
+    }
+
+    /// Whether `after`, seen once `read` bytes were read, is the same file
+    /// unchanged; what changed, when not.
+    fn same_after(&self, after: &Snapshot, read: u64) -> Result<(), String> {
+        if after.size != self.size {
+            return Err(format!(
+                "it changed size while it was read ({} bytes when opened, {} after)",
+                self.size, after.size
+            ));
+        }
+        if after.changed != self.changed || after.id != self.id {
+            return Err("it was changed while it was read".to_string());
+        }
+        if read != self.unread() {
+            return Err(format!(
+                "{read} bytes were read where its size says {}",
+                self.unread()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A reader that counts the bytes it gave.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 /// Maps the input read-only when it is a file whose bytes can never change
@@ -241,6 +336,88 @@ mod tests {
             let read = read_polymer(&units[..], hint).unwrap().unwrap();
             assert_eq!(read.units(), &units[..], "hint {hint}");
         }
+    }
+
+    /// Reads `content` from a file through [`read_source`], with `meddle`
+    /// run on the file's path once `after` bytes were read.
+    fn read_meddled(content: &[u8], after: usize, meddle: impl FnOnce(&Path)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, content).unwrap();
+        let source = Source::Path(path.clone());
+        let read = read_source(&source, |reader, _| {
+            let mut first = vec![0; after];
+            reader.read_exact(&mut first)?;
+            meddle(&path);
+            let mut rest = Vec::new();
+            reader.read_to_end(&mut rest)?;
+            Ok(Ok(first.len() + rest.len()))
+        });
+        match read {
+            Ok((n, _)) => format!("read {n}"),
+            Err(err) => format!("{err:#}"),
+        }
+    }
+
+    #[test]
+    fn an_input_cut_short_while_it_is_read_is_an_error_not_an_answer() {
+        let said = read_meddled(&[b'a'; 4096], 2048, |path| {
+            File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_len(1024)
+                .unwrap();
+        });
+        assert!(
+            said.starts_with("could not read ")
+                && said.ends_with(
+                    "in.txt: it changed size while it was read (4096 bytes when opened, \
+                     1024 after); it was not read as one file"
+                ),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn an_input_that_grows_while_it_is_read_is_an_error() {
+        let said = read_meddled(&[b'a'; 4096], 100, |path| {
+            use std::io::Write as _;
+            let mut file = File::options().append(true).open(path).unwrap();
+            file.write_all(b"bbbb").unwrap();
+        });
+        assert!(said.contains("changed size while it was read"), "{said}");
+    }
+
+    #[test]
+    fn an_input_left_alone_is_read_whole() {
+        assert_eq!(read_meddled(&[b'a'; 4096], 100, |_| {}), "read 4096");
+    }
+
+    #[test]
+    fn a_read_that_ends_short_of_the_size_is_an_error_even_if_the_file_looks_the_same() {
+        let snapshot = Snapshot {
+            id: FileId {
+                device: 1,
+                inode: 2,
+            },
+            size: 100,
+            start: 0,
+            changed: (5, 6),
+        };
+        assert_eq!(snapshot.same_after(&snapshot, 100), Ok(()));
+        assert_eq!(
+            snapshot.same_after(&snapshot, 60),
+            Err("60 bytes were read where its size says 100".into())
+        );
+        let touched = Snapshot {
+            changed: (5, 7),
+            ..snapshot
+        };
+        assert_eq!(
+            snapshot.same_after(&touched, 100),
+            Err("it was changed while it was read".into())
+        );
     }
 
     #[test]
