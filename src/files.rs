@@ -235,14 +235,29 @@ enum How {
     },
     /// A device, FIFO or socket: written where it is.
     InPlace(File),
+    /// A file in folders that do not exist yet: they are made, and the
+    /// file staged in them, only when there is something to write, so a
+    /// run that fails first leaves no folder behind.
+    InNewFolders(PathBuf),
 }
 
 impl Target {
     /// Checks that `path` can be written, and prepares to write it.
     pub fn open(path: &Path) -> anyhow::Result<Target> {
         let shown = shown(path);
+        if let Some(fd) = descriptor_named(path) {
+            // The user's own descriptor, as it is (its offset, append mode):
+            // `-o /dev/stdout > file` writes into the file the shell opened.
+            let file = duplicate(fd).with_context(|| format!("could not write {shown}"))?;
+            return Ok(Target {
+                path: path.to_path_buf(),
+                how: How::InPlace(file),
+            });
+        }
         let how = match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => return Err(anyhow!("{shown} is a folder")),
+            Ok(meta) if meta.is_dir() => {
+                return Err(anyhow!("could not write {shown}: it is a folder"));
+            }
             Ok(meta) if !meta.is_file() => How::InPlace(
                 open_in_place(path)
                     .with_context(|| format!("could not open {shown} for writing"))?,
@@ -272,6 +287,18 @@ impl Target {
         })
     }
 
+    /// As [`Target::open`], and where `path`'s folder does not exist,
+    /// makes it (and those above it) when the file is written.
+    pub fn open_making_folders(path: &Path) -> anyhow::Result<Target> {
+        if folder_of(path).symlink_metadata().is_err() {
+            return Ok(Target {
+                path: path.to_path_buf(),
+                how: How::InNewFolders(path.to_path_buf()),
+            });
+        }
+        Target::open(path)
+    }
+
     /// Writes the whole `content`, replacing what was there.
     pub fn write(self, content: &[u8]) -> anyhow::Result<()> {
         let context = || format!("could not write {}", shown(&self.path));
@@ -288,9 +315,60 @@ impl Target {
                     .and_then(|()| file.flush())
                     .with_context(context)?;
             }
+            How::InNewFolders(path) => {
+                let folder = folder_of(&path);
+                std::fs::create_dir_all(folder)
+                    .with_context(|| format!("could not create folder {}", shown(folder)))?;
+                Target::open(&path)?.write(content)?;
+            }
         }
         Ok(())
     }
+}
+
+/// A copy of descriptor `fd` of this process, if it is open.
+fn duplicate(fd: std::os::fd::RawFd) -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl with integer arguments only; a descriptor that is not
+    // open is EBADF.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `copy` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(copy) })
+}
+
+/// The descriptor of this process that `path` names, if it names one:
+/// `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`, or a
+/// symlink that leads to one of these. Such a path is the descriptor as it
+/// is open, not the file it leads to: replacing that file would leave the
+/// descriptor writing into a file no one can reach.
+fn descriptor_named(path: &Path) -> Option<std::os::fd::RawFd> {
+    let named = |path: &Path| -> Option<std::os::fd::RawFd> {
+        let text = path.to_str()?;
+        match text {
+            "/dev/stdout" => return Some(1),
+            "/dev/stderr" => return Some(2),
+            _ => {}
+        }
+        let number = text
+            .strip_prefix("/dev/fd/")
+            .or_else(|| text.strip_prefix("/proc/self/fd/"))
+            .or_else(|| text.strip_prefix("/proc/thread-self/fd/"))?;
+        number.parse().ok().filter(|fd: &i32| *fd >= 0)
+    };
+    // A chain of symlinks, followed a link at a time as the kernel would
+    // (at most 40 of them).
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        if let Some(fd) = named(&at) {
+            return Some(fd);
+        }
+        let target = std::fs::read_link(&at).ok()?;
+        at = folder_of(&at).join(target);
+    }
+    None
 }
 
 /// Opens a non-regular file for writing without blocking: a FIFO with no
@@ -368,6 +446,36 @@ mod tests {
     }
 
     #[test]
+    fn the_descriptors_paths_name_are_written_as_they_are_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("out");
+        std::os::unix::fs::symlink("/dev/stdout", &link).unwrap();
+        let case =
+            |path: &Path, fd: Option<i32>| assert_eq!(descriptor_named(path), fd, "{path:?}");
+        case(Path::new("/dev/stdout"), Some(1));
+        case(Path::new("/dev/stderr"), Some(2));
+        case(Path::new("/dev/fd/7"), Some(7));
+        case(Path::new("/proc/self/fd/3"), Some(3));
+        case(&link, Some(1));
+        case(Path::new("/dev/null"), None);
+        case(&dir.path().join("missing"), None);
+    }
+
+    #[test]
+    fn a_target_naming_an_open_descriptor_writes_into_it_at_its_offset() {
+        use std::io::Read as _;
+        use std::os::fd::AsRawFd as _;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"before\n").unwrap();
+        let path = PathBuf::from(format!("/dev/fd/{}", file.as_raw_fd()));
+        Target::open(&path).unwrap().write(b"4\n").unwrap();
+        let mut content = String::new();
+        std::io::Seek::rewind(&mut file).unwrap();
+        file.read_to_string(&mut content).unwrap();
+        assert_eq!(content, "before\n4\n");
+    }
+
+    #[test]
     fn a_fifo_without_a_reader_and_a_folder_are_refused_up_front() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
@@ -376,7 +484,7 @@ mod tests {
         let err = Target::open(dir.path()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("{} is a folder", dir.path().display())
+            format!("could not write {}: it is a folder", dir.path().display())
         );
     }
 

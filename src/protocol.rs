@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::files::{self, shown};
+use crate::files::{self};
 use crate::polymer::UnitType;
 
 /// What one attempt is given: react `polymer` without `letter`, write to
@@ -47,13 +47,22 @@ impl Assignment {
     }
 }
 
-/// Writes `length` to `path` atomically, replacing any file already there,
-/// creating missing parent folders.
+/// Prepares to write a result to `path` (see [`files::Target`]: a regular
+/// file is replaced atomically, through a symlink the file it points to; a
+/// device or a FIFO is written into), creating missing parent folders.
+/// Checked before any work, so a path that cannot be written costs nothing.
+pub fn result_target(path: &Path) -> anyhow::Result<files::Target> {
+    files::Target::open_making_folders(path)
+}
+
+/// The content of a result file for `length`.
+pub fn result_content(length: usize) -> Vec<u8> {
+    format!("{length}\n").into_bytes()
+}
+
+/// Writes `length` to `path` as [`result_target`] says.
 pub fn write_result(path: &Path, length: usize) -> anyhow::Result<()> {
-    let dir = files::folder_of(path);
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("could not create folder {}", shown(dir)))?;
-    files::write_atomically(path, format!("{length}\n").as_bytes())
+    result_target(path)?.write(&result_content(length))
 }
 
 /// The longest result file there can be: 20 digits (`u64::MAX`) and a newline.

@@ -241,16 +241,15 @@ fn reduce_reports_an_unreadable_input_file() {
 fn reduce_reports_an_unwritable_output_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("file"), "").unwrap();
-    // The output's folder would have to be a regular file.
+    // The output's folder would have to be a regular file: refused before
+    // any work.
     reduce(dir.path())
         .args(["-l", "c", "-o", "file/c.txt"])
         .arg(example())
         .assert()
         .code(1)
         .stdout("")
-        .stderr(predicate::str::starts_with(
-            "reduce: error: could not create folder file: ",
-        ));
+        .stderr("reduce: error: could not write file/c.txt: Not a directory (os error 20)\n");
     // The output is an existing folder: the rename into place fails.
     fs::create_dir(dir.path().join("taken")).unwrap();
     reduce(dir.path())
@@ -357,5 +356,95 @@ fn reduce_reads_a_sealed_polymer_on_standard_input_whole() {
     assert_eq!(
         stderr,
         "reduce: error: <stdin>: byte offset 2: '1' is not a polymer unit (expected A-Z or a-z)\n"
+    );
+}
+
+/// One rule for every output (`--output` here, `--joblog` and `--timeline`
+/// in `tests/orchestrate.rs`): a symlink is followed and its target written
+/// atomically, a device or FIFO is written into, never replaced.
+#[test]
+fn reduce_output_through_a_symlink_writes_its_target_and_keeps_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("link.txt");
+    std::os::unix::fs::symlink("real.txt", &link).unwrap();
+    fs::write(dir.path().join("real.txt"), "old\n").unwrap();
+    reduce(dir.path())
+        .args(["-q", "-l", "c", "-o", "link.txt"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("");
+    assert!(link.symlink_metadata().unwrap().is_symlink());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("real.txt")).unwrap(),
+        "4\n"
+    );
+    assert_eq!(entries(dir.path()), ["link.txt", "real.txt"]);
+}
+
+#[test]
+fn reduce_output_to_dev_stdout_prints_into_the_descriptor_as_it_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    // Into a pipe.
+    reduce(dir.path())
+        .args(["-q", "-l", "c", "-o", "/dev/stdout"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    // Into a file the caller opened for appending: the file keeps its
+    // content and its name, and gains the result.
+    let out = dir.path().join("out.log");
+    fs::write(&out, "earlier\n").unwrap();
+    let appending = fs::OpenOptions::new().append(true).open(&out).unwrap();
+    let mut command = std::process::Command::new(common::reduce_bin());
+    let status = command
+        .current_dir(dir.path())
+        .args(["-q", "-l", "c", "-o", "/dev/stdout"])
+        .arg(example())
+        .stdout(appending)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(fs::read_to_string(&out).unwrap(), "earlier\n4\n");
+    assert!(
+        fs::symlink_metadata("/dev/stdout").unwrap().is_symlink(),
+        "/dev/stdout is still a link"
+    );
+}
+
+#[test]
+fn reduce_output_to_a_device_writes_into_it_and_leaves_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .args(["-q", "-l", "a", "-o", "/dev/null"])
+        .arg(example())
+        .assert()
+        .success();
+    let null = fs::symlink_metadata("/dev/null").unwrap();
+    assert!(
+        null.file_type().is_char_device(),
+        "/dev/null is still a device"
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn reduce_output_to_a_fifo_without_a_reader_is_one_line_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("result.fifo");
+    common::mkfifo(&fifo);
+    let output = reduce(dir.path())
+        .args(["-q", "-l", "c", "-o", "result.fifo"])
+        .arg(example())
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "reduce: error: could not open result.fifo for writing: \
+         No such device or address (os error 6)\n"
     );
 }

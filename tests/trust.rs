@@ -319,7 +319,11 @@ fn unusable_outputs_are_refused_before_any_child_starts() {
             "missing/log.tsv",
             "could not write missing/log.tsv",
         ),
-        ("--timeline", "folder", "folder is a folder"),
+        (
+            "--timeline",
+            "folder",
+            "could not write folder: it is a folder",
+        ),
         (
             "--joblog",
             "nobody-reads.fifo",

@@ -99,13 +99,17 @@ impl ReduceArgs {
 pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
     protocol::write_start_mark();
     let source = args.source();
-    if let Some(path) = args.result_path() {
-        let input = args.input.as_deref().unwrap_or(std::ffi::OsStr::new("-"));
-        crate::files::check_outputs(
-            crate::files::input_identity(Path::new(input)),
-            &[("--output", &path, true)],
-        )?;
-    }
+    let target = match args.result_path() {
+        Some(path) => {
+            let input = args.input.as_deref().unwrap_or(std::ffi::OsStr::new("-"));
+            crate::files::check_outputs(
+                crate::files::input_identity(Path::new(input)),
+                &[("--output", &path, true)],
+            )?;
+            Some(protocol::result_target(&path)?)
+        }
+        None => None,
+    };
     let in_place = match (args.kernel, args.letter) {
         (Kernel::Fast, Some(letter)) => length_in_place(&source, letter)?,
         _ => None,
@@ -114,8 +118,8 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
         Some(length) => length,
         None => react(&source, args)?,
     };
-    if let Some(path) = args.result_path() {
-        protocol::write_result(&path, length)?;
+    if let Some(target) = target {
+        target.write(&protocol::result_content(length))?;
     }
     Ok(length)
 }
