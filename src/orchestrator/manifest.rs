@@ -92,7 +92,13 @@ impl Manifest {
                     .iter()
                     .map(|job| {
                         Some(Submitted {
-                            job_id: job.get("job_id")?.as_str()?.to_string(),
+                            // A number, or the record is not ours: an id
+                            // reaches Slurm's commands.
+                            job_id: job
+                                .get("job_id")?
+                                .as_str()
+                                .filter(|id| crate::supervise::queue::is_job_id(id))?
+                                .to_string(),
                             tasks: tasks_of(job)?,
                         })
                     })

@@ -532,21 +532,18 @@ fn cancel_recorded_arrays(dir: &Path) {
         array: Some(array), ..
     })) = Manifest::read(dir)
     {
-        let jobs: Vec<String> = array.jobs.iter().map(|j| j.job_id.clone()).collect();
         let ours = Identity {
             name: array.name.clone(),
             dir: dir.join(&array.folder),
         };
-        // Asked first, so only what carries the array's name and runs in
-        // its folder is cancelled; if the queue does not answer, the
-        // recorded jobs that still carry the name (scancel filters whole
-        // jobs by name itself).
-        match Slurm.queued(&ours) {
-            Some(tasks) => {
-                let tasks: Vec<String> = tasks.into_iter().map(|t| t.id).collect();
-                Slurm.cancel(&ours, &tasks, false);
-            }
-            None => Slurm.cancel(&ours, &jobs, false),
+        // Only tasks the queue lists as the array's (its name, and a
+        // script in its folder): a record is a file anyone could have
+        // written, so its ids are never named to scancel. A queue that does
+        // not answer gets no cancel at all; the tasks then find their
+        // folder gone.
+        if let Some(tasks) = Slurm.queued(&ours) {
+            let tasks: Vec<String> = tasks.into_iter().map(|t| t.id).collect();
+            Slurm.cancel(&ours, &tasks, false);
         }
     }
 }

@@ -61,6 +61,17 @@ impl Identity {
     }
 }
 
+/// Whether `id` is a job id as Slurm gives them: a number.
+pub fn is_job_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `id` is an array task's id, `<job id>_<index>`: two numbers.
+pub fn is_task_id(id: &str) -> bool {
+    id.split_once('_')
+        .is_some_and(|(job, index)| is_job_id(job) && is_job_id(index))
+}
+
 /// Whether `name` can name an array's jobs: not empty, and nothing that
 /// squeue's output or a shell would split.
 pub fn is_job_name(name: &str) -> bool {
@@ -155,8 +166,12 @@ impl Queue for Slurm {
     fn cancel(&mut self, ours: &Identity, targets: &[String], kill: bool) {
         // scancel with a filter (--name) applies to whole jobs, whatever
         // task is named: a task must be named alone.
-        let (tasks, jobs): (Vec<&String>, Vec<&String>) =
-            targets.iter().partition(|t| t.contains('_'));
+        // Only what is spelled as an id: nothing else may reach scancel's
+        // command line, where it could read as an option.
+        let (tasks, jobs): (Vec<&String>, Vec<&String>) = targets
+            .iter()
+            .filter(|t| is_task_id(t) || is_job_id(t))
+            .partition(|t| is_task_id(t));
         for (targets, filter) in [(tasks, None), (jobs, Some(&ours.name))] {
             if targets.is_empty() {
                 continue;
@@ -212,7 +227,7 @@ fn parse_squeue(stdout: &str, ours: &Identity) -> Vec<Queued> {
             let mut fields = line.splitn(3, '|');
             let (id, node) = (fields.next()?.trim(), fields.next()?.trim());
             let command = fields.next()?;
-            ours.runs_ours(command).then(|| Queued {
+            (is_task_id(id) && ours.runs_ours(command)).then(|| Queued {
                 id: id.to_string(),
                 node: (!node.is_empty()).then(|| node.to_string()),
             })
@@ -270,6 +285,23 @@ mod tests {
         };
         assert_eq!(parse_squeue(stdout, &other), []);
         assert_eq!(parse_squeue("garbage\n", &ours()), []);
+    }
+
+    #[test]
+    fn only_numbers_are_job_and_task_ids() {
+        #[track_caller]
+        fn case(id: &str, job: bool, task: bool) {
+            assert_eq!((is_job_id(id), is_task_id(id)), (job, task), "{id}");
+        }
+        case("777", true, false);
+        case("777_3", false, true);
+        case("--partition=gpu_a1", false, false);
+        case("777_3 778", false, false);
+        case("777_", false, false);
+        case("_3", false, false);
+        case("777_[1-5]", false, false);
+        case("", false, false);
+        case("-1", false, false);
     }
 
     #[test]
