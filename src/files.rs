@@ -150,12 +150,15 @@ fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {
         .tempfile_in(dir)
 }
 
-/// Writes `content` to `name` in the folder open as `dir`, atomically (a
-/// staged file renamed into place), through the folder's descriptor: a
-/// folder renamed, or replaced by a symlink to another, under its path
-/// while a run goes on is still the one written, and the other is never
-/// touched. `shown_as` names the file in errors.
+/// Writes `content` to `name` in the folder open as `dir`, atomically:
+/// staged in the folder open as `staging` (on the same filesystem; a
+/// folder of the run's own, so nothing staged is ever in a name someone
+/// else could own) and renamed into place, through the folders'
+/// descriptors: a folder renamed, or replaced by a symlink to another,
+/// under its path while a run goes on is still the one written, and the
+/// other is never touched. `shown_as` names the file in errors.
 pub fn write_atomically_at(
+    staging: &File,
     dir: &File,
     name: &str,
     content: &[u8],
@@ -170,12 +173,12 @@ pub fn write_atomically_at(
         .finish();
     let staged = CString::new(format!(".partial-{token:016x}")).with_context(context)?;
     let final_name = CString::new(name).with_context(context)?;
-    let fd = dir.as_raw_fd();
+    let (from, to) = (staging.as_raw_fd(), dir.as_raw_fd());
     // SAFETY: openat with a descriptor we own and a NUL-terminated name; on
     // success the new descriptor is owned by nothing else.
     let staged_fd = unsafe {
         libc::openat(
-            fd,
+            from,
             staged.as_ptr(),
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
             0o644 as libc::c_uint,
@@ -187,16 +190,16 @@ pub fn write_atomically_at(
     // SAFETY: `staged_fd` is a fresh descriptor nothing else owns.
     let mut file = unsafe { File::from_raw_fd(staged_fd) };
     let written = file.write_all(content).and_then(|()| {
-        // SAFETY: renameat with a descriptor we own and NUL-terminated
+        // SAFETY: renameat with descriptors we own and NUL-terminated
         // names.
-        match unsafe { libc::renameat(fd, staged.as_ptr(), fd, final_name.as_ptr()) } {
+        match unsafe { libc::renameat(from, staged.as_ptr(), to, final_name.as_ptr()) } {
             0 => Ok(()),
             _ => Err(io::Error::last_os_error()),
         }
     });
     if written.is_err() {
         // SAFETY: unlinkat with a descriptor we own and a NUL-terminated name.
-        unsafe { libc::unlinkat(fd, staged.as_ptr(), 0) };
+        unsafe { libc::unlinkat(from, staged.as_ptr(), 0) };
     }
     written.with_context(context)
 }
@@ -228,11 +231,11 @@ pub struct Target {
 
 #[derive(Debug)]
 enum How {
-    /// A regular file (or none yet): staged beside it, renamed into place.
-    Replace {
-        staged: NamedTempFile,
-        dest: PathBuf,
-    },
+    /// A regular file (or none yet): staged beside it when written,
+    /// renamed into place. Nothing is staged while the run goes on, so a
+    /// run killed outright leaves nothing beside it (only one killed in the
+    /// instant between staging and renaming could).
+    Replace(PathBuf),
     /// A device, FIFO or socket: written where it is.
     InPlace(File),
     /// A file in folders that do not exist yet: they are made, and the
@@ -267,18 +270,11 @@ impl Target {
                 // the link kept.
                 let dest = std::fs::canonicalize(path)
                     .with_context(|| format!("could not resolve {shown}"))?;
-                let staged = staging_file(folder_of(&dest))
-                    .with_context(|| format!("could not write {shown}"))?;
-                How::Replace { staged, dest }
+                How::Replace(probed(dest).with_context(|| format!("could not write {shown}"))?)
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                let staged = staging_file(folder_of(path))
-                    .with_context(|| format!("could not write {shown}"))?;
-                How::Replace {
-                    staged,
-                    dest: path.to_path_buf(),
-                }
-            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => How::Replace(
+                probed(path.to_path_buf()).with_context(|| format!("could not write {shown}"))?,
+            ),
             Err(err) => return Err(err).with_context(|| format!("could not write {shown}")),
         };
         Ok(Target {
@@ -303,7 +299,8 @@ impl Target {
     pub fn write(self, content: &[u8]) -> anyhow::Result<()> {
         let context = || format!("could not write {}", shown(&self.path));
         match self.how {
-            How::Replace { mut staged, dest } => {
+            How::Replace(dest) => {
+                let mut staged = staging_file(folder_of(&dest)).with_context(context)?;
                 staged.write_all(content).with_context(context)?;
                 staged
                     .persist(&dest)
@@ -324,6 +321,13 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// `dest`, once a file could be staged beside it (and removed again): the
+/// folder exists and takes new files.
+fn probed(dest: PathBuf) -> io::Result<PathBuf> {
+    staging_file(folder_of(&dest))?.close()?;
+    Ok(dest)
 }
 
 /// A copy of descriptor `fd` of this process, if it is open.

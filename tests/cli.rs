@@ -177,7 +177,7 @@ fn a_folder_as_job_log_is_one_error_said_once() {
         .arg(example())
         .assert()
         .code(1)
-        .stderr("orchestrate: error: . is a folder\n");
+        .stderr("orchestrate: error: could not write .: it is a folder\n");
 }
 
 #[test]

@@ -369,7 +369,13 @@ fn orchestrate_retries_a_failed_letter() {
 fn orchestrate_never_counts_a_stale_result_file() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
-    fs::create_dir(&results).unwrap();
+    // An earlier run's results, tampered with.
+    orchestrate(dir.path())
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success();
     for letter in 'a'..='z' {
         fs::write(results.join(format!("{letter}.txt")), "0\n").unwrap();
     }

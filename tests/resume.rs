@@ -220,14 +220,20 @@ fn resume_refuses_results_of_another_input() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("no record of their input"));
-    // Without --resume the folder is simply replaced.
+    // Without --resume too: result names with no record are not this
+    // program's to remove.
     orchestrate(dir.path())
         .args(["-q", "--results-dir"])
         .arg(&results)
         .arg(input("polymer-50k.txt"))
         .assert()
-        .success()
-        .stdout("3190\n");
+        .code(1)
+        .stderr(format!(
+            "orchestrate: error: results folder {} holds a.txt, which no run of orchestrate \
+             recorded; remove it or choose another --results-dir\n",
+            results.display()
+        ));
+    assert!(results.join("a.txt").exists());
 }
 
 #[test]

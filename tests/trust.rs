@@ -563,19 +563,45 @@ fn only_folders_orchestrate_made_are_removed_and_never_with_the_input() {
             "{name} was removed"
         );
     }
-    // A folder with orchestrate's own name that holds the input is refused,
-    // not removed (regression: the input's folder was deleted).
-    let own = results.join("slurm-array-123-456");
-    fs::create_dir(&own).unwrap();
-    fs::copy(example(), own.join("in.txt")).unwrap();
+    // A folder with orchestrate's name but no marker is not its own, even
+    // when it holds the input.
+    let named = results.join("slurm-array-123-456");
+    fs::create_dir(&named).unwrap();
+    fs::copy(example(), named.join("in.txt")).unwrap();
     orchestrate(dir.path())
-        .arg("--results-dir")
+        .args(["-q", "--results-dir"])
         .arg(&results)
-        .arg(own.join("in.txt"))
+        .arg(named.join("in.txt"))
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("the input is inside"));
-    assert!(own.join("in.txt").exists());
+        .success()
+        .stdout("4\n");
+    assert!(named.join("in.txt").exists());
+    // A folder an earlier run made and abandoned, holding the input deep
+    // inside: refused, not removed (regression: the input's folder was
+    // deleted).
+    for own in [".orchestrate-1-abcdef", "slurm-array-1-2"] {
+        let own = results.join(own);
+        common::plant_abandoned_folder(&own);
+        let deep = own.join("x/y");
+        fs::create_dir_all(&deep).unwrap();
+        fs::copy(example(), deep.join("in.txt")).unwrap();
+        orchestrate(dir.path())
+            .arg("--results-dir")
+            .arg(&results)
+            .arg(deep.join("in.txt"))
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("the input is inside"));
+        assert!(deep.join("in.txt").exists());
+        // Without the input in it, it goes.
+        orchestrate(dir.path())
+            .args(["-q", "--results-dir"])
+            .arg(&results)
+            .arg(example())
+            .assert()
+            .success();
+        assert!(!own.exists(), "{} was left", own.display());
+    }
 }
 
 #[test]

@@ -152,9 +152,15 @@ impl Manifest {
     }
 
     /// Writes the manifest into the results folder open as `handle` (whose
-    /// path is `dir`, for errors), atomically.
-    pub fn write(&self, handle: &std::fs::File, dir: &Path) -> anyhow::Result<()> {
+    /// path is `dir`, for errors), atomically, staged in `staging`.
+    pub fn write(
+        &self,
+        staging: &std::fs::File,
+        handle: &std::fs::File,
+        dir: &Path,
+    ) -> anyhow::Result<()> {
         files::write_atomically_at(
+            staging,
             handle,
             FILE_NAME,
             self.to_json().as_bytes(),
@@ -251,9 +257,8 @@ mod tests {
             }),
         };
         assert_eq!(Manifest::read(dir.path()).unwrap(), None);
-        manifest
-            .write(&std::fs::File::open(dir.path()).unwrap(), dir.path())
-            .unwrap();
+        let open = std::fs::File::open(dir.path()).unwrap();
+        manifest.write(&open, &open, dir.path()).unwrap();
         let read = Manifest::read(dir.path()).unwrap().unwrap();
         assert_eq!(read, manifest);
         let other_input = Manifest {

@@ -16,6 +16,7 @@
 mod background;
 mod in_process;
 pub mod manifest;
+mod marker;
 mod process;
 pub mod status;
 mod workspace;

@@ -4,25 +4,29 @@
 //! and one result path per attempt live there, so no other run and no
 //! sibling child can write a file this run believes, and the user's input
 //! is never re-opened by a child. It is removed when the run ends, however
-//! it ends. A run killed outright (SIGKILL, a machine that went down) cannot
-//! remove it: the next run does, in the temporary folder and in the
-//! results folder alike, but only once it is provably abandoned. In the
-//! temporary folder, each run holds a lock (flock) on a file in its folder
-//! for as long as it lives, and the folder appears under its name only once
-//! that lock is held; a folder whose lock can be taken belongs to no live
-//! process.
+//! it ends: by the run, or, after a SIGKILL, by what outlives the run for a
+//! moment (the init of the children's PID namespace, see
+//! `supervise::contain`). A folder left all the same (a machine that went
+//! down) is removed by a later run, but only once it is provably
+//! abandoned: each folder a run makes carries a marker the run keeps
+//! locked while it lives, and only a folder whose marker says its run is
+//! gone is ever removed (see `marker`). A name that merely looks like ours
+//! is never touched.
 //!
-//! With `--results-dir`, the private folder is inside it when children run
-//! on other machines (so that they share it), the folder is locked for the
-//! run (a second run there refuses, naming the first), and validated
-//! results are *published* there as `<letter>.txt` by the orchestrator
-//! alone, through the folder's descriptor (a folder renamed or replaced by
-//! a symlink during the run is still the one written), under a
-//! manifest that says what they are results of. At the start, result files
-//! of earlier runs are removed, so at the end the folder holds this run's
-//! results only; with `--resume`, those of the same input and program are kept and
-//! reused instead. A run refuses to start when a result would land on its
-//! own input.
+//! With `--results-dir`, the folder is locked for the run (a second run
+//! there refuses, naming the first), and validated results are *published*
+//! there as `<letter>.txt` by the orchestrator alone, through the folder's
+//! descriptor (a folder renamed or replaced by a symlink during the run is
+//! still the one written), staged in a marked folder of the run's own
+//! inside it, under a record that says what they are results of. When
+//! children run on other machines, that folder is also the private one
+//! (they share it). At the start, the results and record of an earlier run
+//! are removed, so at the end the folder holds this run's results only;
+//! result names without a record, or that are not regular files, are not
+//! ours and make the run refuse. With `--resume`, those of the same input
+//! and program are kept and reused instead. A run refuses to start when a
+//! result would land on its own input, or when a folder it would remove
+//! holds the input at any depth.
 
 use std::fs::File;
 use std::io::Write;
@@ -34,6 +38,7 @@ use anyhow::{Context, bail};
 
 use super::Interrupted;
 use super::manifest::{self, Manifest};
+use super::marker;
 use crate::files::{self, shown};
 use crate::input::FileId;
 use crate::polymer::UnitType;
@@ -59,8 +64,8 @@ const TMP_PREFIX: &str = "orchestrate-";
 /// The file in a results folder that names the run holding its lock.
 const HOLDER_FILE: &str = ".orchestrate.pid";
 
-/// The lock file in a private folder of the temporary folder.
-const LOCK_FILE: &str = ".orchestrate-lock";
+/// The prefix of a private folder while it is being made (and marked).
+const NEW_PREFIX: &str = ".orchestrate-new-";
 
 /// A run's folders: the private one, and the results folder if any.
 #[derive(Debug)]
@@ -69,11 +74,12 @@ pub struct Workspace {
     results: Option<ResultsDir>,
 }
 
-/// The private folder, removed when dropped, with its lock if it has one.
+/// A folder of the run's own, removed when dropped, with its marker, whose
+/// lock says the run lives.
 #[derive(Debug)]
 struct Private {
     path: PathBuf,
-    _lock: Option<File>,
+    _marker: File,
 }
 
 #[derive(Debug)]
@@ -83,6 +89,14 @@ struct ResultsDir {
     /// the run lasts, and results are written through it, so a folder
     /// renamed or replaced under its path is still the one written.
     handle: File,
+    /// Where what is published is staged: a marked folder of the run's own
+    /// inside it (the private folder, when children run elsewhere).
+    staging: File,
+    /// That folder's name and marker, unless it is the workspace's private
+    /// folder: removed through the descriptors when the run ends, so a
+    /// results folder renamed or swapped meanwhile loses it all the same,
+    /// and nothing is removed under the old name.
+    own: Option<(std::ffi::CString, File)>,
 }
 
 impl Workspace {
@@ -98,8 +112,12 @@ impl Workspace {
     ) -> anyhow::Result<Workspace> {
         let in_tmp = || -> anyhow::Result<Private> {
             let tmp = std::env::temp_dir();
-            remove_abandoned_temporary_folders(&tmp);
-            locked_private_folder(&tmp)
+            remove_abandoned(&tmp, TMP_PREFIX, input, false)?;
+            let (path, marker) = marked_folder(&tmp, TMP_PREFIX)?;
+            Ok(Private {
+                path,
+                _marker: marker,
+            })
         };
         let Some(dir) = results_dir else {
             return Ok(Workspace {
@@ -111,31 +129,58 @@ impl Workspace {
             .with_context(|| format!("could not create results folder {}", shown(dir)))?;
         let path = std::path::absolute(dir)
             .with_context(|| format!("could not resolve {}", shown(dir)))?;
-        let locked = lock(&path)?;
-        remove_abandoned_private_folders(&path, input)?;
+        let handle = lock(&path)?;
+        remove_abandoned(&path, PRIVATE_PREFIX, input, true)?;
         check_input(&path, input)?;
         if !resume {
             cancel_recorded_arrays(&path);
             clear_results(&path, input)?;
         }
+        let (own, marker) =
+            marked_folder(&path, &format!("{PRIVATE_PREFIX}{}-", std::process::id()))?;
+        let opened = open_folder(&own).and_then(|staging| {
+            let name = own.file_name().unwrap_or_default().as_encoded_bytes();
+            Ok((staging, std::ffi::CString::new(name)?))
+        });
+        let (staging, name) = match opened {
+            Ok(opened) => opened,
+            Err(err) => {
+                let _ = std::fs::remove_dir_all(&own);
+                return Err(err);
+            }
+        };
+        // From here the results folder's guard removes it.
+        let mut results = ResultsDir {
+            path,
+            handle,
+            staging,
+            own: Some((name, marker)),
+        };
         // Children on this machine need no shared folder: theirs stays out
         // of the results folder, which is then only ever written through
         // its descriptor.
-        let private = if children_here {
-            in_tmp()?
-        } else {
-            let private = tempfile::Builder::new()
-                .prefix(&format!("{PRIVATE_PREFIX}{}-", std::process::id()))
-                .tempdir_in(&path)
-                .with_context(|| format!("could not create a folder in {}", shown(&path)))?;
-            Private {
-                path: private.keep(),
-                _lock: None,
+        let private = match (children_here, results.own.take()) {
+            (false, Some((_, marker))) => Private {
+                path: own,
+                _marker: marker,
+            },
+            (_, own) => {
+                results.own = own;
+                in_tmp()?
             }
         };
+        // Who holds the lock, for a run that finds it locked; removed when
+        // the results folder's guard drops.
+        files::write_atomically_at(
+            &results.staging,
+            &results.handle,
+            HOLDER_FILE,
+            format!("{}\n", std::process::id()).as_bytes(),
+            &results.path.join(HOLDER_FILE),
+        )?;
         Ok(Workspace {
             private,
-            results: Some(locked),
+            results: Some(results),
         })
     }
 
@@ -208,7 +253,7 @@ impl Workspace {
     /// published there.
     pub fn record(&self, manifest: &Manifest) -> anyhow::Result<()> {
         match &self.results {
-            Some(results) => manifest.write(&results.handle, &results.path),
+            Some(results) => manifest.write(&results.staging, &results.handle, &results.path),
             None => Ok(()),
         }
     }
@@ -222,9 +267,16 @@ impl Workspace {
         units: &[u8],
         signals: &Signals,
     ) -> anyhow::Result<PathBuf> {
+        let new_folder = folder.filter(|folder| folder.symlink_metadata().is_err());
         let folder = folder.unwrap_or(self.private());
         std::fs::create_dir_all(folder)
             .with_context(|| format!("could not create {}", shown(folder)))?;
+        // A job array's folder outlives the run: marked as ours, so that a
+        // later run may remove it.
+        if let Some(folder) = new_folder {
+            marker::mark(folder)
+                .with_context(|| format!("could not mark {} as this run's", shown(folder)))?;
+        }
         let path = folder.join("polymer.txt");
         let context = || format!("could not write the children's polymer {}", shown(&path));
         let file = File::create_new(&path).with_context(context)?;
@@ -255,6 +307,7 @@ impl Workspace {
     pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
         if let Some(results) = &self.results {
             files::write_atomically_at(
+                &results.staging,
                 &results.handle,
                 &format!("{letter}.txt"),
                 format!("{length}\n").as_bytes(),
@@ -267,10 +320,23 @@ impl Workspace {
 
 impl Drop for ResultsDir {
     fn drop(&mut self) {
-        if let Ok(name) = std::ffi::CString::new(HOLDER_FILE) {
+        let unlink = |dir: &File, name: &std::ffi::CStr, flags| {
             // SAFETY: unlinkat with a descriptor we own and a
             // NUL-terminated name.
-            unsafe { libc::unlinkat(self.handle.as_raw_fd(), name.as_ptr(), 0) };
+            unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) };
+        };
+        let (Ok(holder), Ok(marker)) = (
+            std::ffi::CString::new(HOLDER_FILE),
+            std::ffi::CString::new(marker::MARKER),
+        ) else {
+            return;
+        };
+        unlink(&self.handle, &holder, 0);
+        if let Some((name, _marker)) = &self.own {
+            // Only the marker is left in it: what was staged was renamed
+            // into place, or removed when it failed.
+            unlink(&self.staging, &marker, 0);
+            unlink(&self.handle, name, libc::AT_REMOVEDIR);
         }
     }
 }
@@ -282,48 +348,50 @@ impl Drop for Private {
     fn drop(&mut self) {
         let dir = &self.path;
         let _ = std::fs::remove_file(dir.join("polymer.txt"));
-        let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+        let _ = std::fs::remove_file(dir.join(marker::MARKER));
         let _ = std::fs::remove_dir(dir);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
 
-/// A private folder in the temporary folder `tmp`, locked for this run: it
-/// is made and locked under a name no other run looks at, and renamed to
-/// `orchestrate-*` only then, so a run that sees it can tell whether its
-/// owner lives by its lock alone.
-fn locked_private_folder(tmp: &Path) -> anyhow::Result<Private> {
-    let context = || format!("could not create a temporary folder in {}", shown(tmp));
+/// A marked folder in `parent` and its held marker, named `<prefix><six letters or
+/// digits>`: it is made and marked under a name no other run looks at, and
+/// renamed only then, so a run that sees it can tell whether its owner
+/// lives by its marker alone.
+fn marked_folder(parent: &Path, prefix: &str) -> anyhow::Result<(PathBuf, File)> {
+    let context = || format!("could not create a temporary folder in {}", shown(parent));
     let staging = tempfile::Builder::new()
-        .prefix(".orchestrate-new-")
+        .prefix(NEW_PREFIX)
         .rand_bytes(6)
-        .tempdir_in(tmp)
+        .tempdir_in(parent)
         .with_context(context)?
         .keep();
     // Removed by path if anything fails: that needs no descriptor (they
     // may be what ran out).
     let abandon = |err: std::io::Error| {
-        let _ = std::fs::remove_file(staging.join(LOCK_FILE));
+        let _ = std::fs::remove_file(staging.join(marker::MARKER));
         let _ = std::fs::remove_dir(&staging);
         anyhow::Error::from(err).context(context())
     };
-    let lock = File::create_new(staging.join(LOCK_FILE)).map_err(abandon)?;
-    // SAFETY: flock on a descriptor we own, with integer arguments only.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(abandon(std::io::Error::last_os_error()));
-    }
+    let held = marker::mark(&staging).map_err(abandon)?;
     let name = staging
         .file_name()
         .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix(".orchestrate-new-"))
+        .and_then(|n| n.strip_prefix(NEW_PREFIX))
         .unwrap_or_default()
         .to_string();
-    let path = tmp.join(format!("{TMP_PREFIX}{name}"));
+    let path = parent.join(format!("{prefix}{name}"));
     rename_new(&staging, &path).map_err(abandon)?;
-    Ok(Private {
-        path,
-        _lock: Some(lock),
-    })
+    Ok((path, held))
+}
+
+/// Opens a folder of the run's own, for writing through.
+fn open_folder(path: &Path) -> anyhow::Result<File> {
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("could not open {}", shown(path)))
 }
 
 /// Renames `from` to `to`, failing if `to` exists (even an empty folder
@@ -348,43 +416,34 @@ fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Whether `name` is one [`locked_private_folder`] makes:
-/// `orchestrate-` and six letters or digits.
-fn is_tmp_folder_name(name: &str) -> bool {
-    name.strip_prefix(TMP_PREFIX)
-        .is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-/// Removes the private folders in the temporary folder `tmp` whose run is
-/// gone (killed outright): ours (same owner), with a lock file whose lock
-/// can be taken. A folder without a lock file (another program's, an older
-/// version's) or whose lock is held is left alone.
-fn remove_abandoned_temporary_folders(tmp: &Path) {
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
+/// Removes the folders in `parent` whose names start with `prefix` (or
+/// are being made, [`NEW_PREFIX`]) that [`marker::judge`] calls abandoned:
+/// ours, and their run gone. One that holds the input, at any depth, is
+/// left where it is; with `refuse`, that is an error naming it.
+fn remove_abandoned(
+    parent: &Path,
+    prefix: &str,
+    input: Option<FileId>,
+    refuse: bool,
+) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
     };
     for entry in entries.flatten() {
-        let is_ours = entry.file_name().to_str().is_some_and(is_tmp_folder_name)
-            && entry
-                .metadata()
-                .is_ok_and(|m| m.is_dir() && std::os::unix::fs::MetadataExt::uid(&m) == me);
-        if !is_ours {
+        let name = entry.file_name();
+        let named = name
+            .to_str()
+            .is_some_and(|n| n.starts_with(prefix) || n.starts_with(NEW_PREFIX));
+        if !named || !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        let Ok(lock) = File::options()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(entry.path().join(LOCK_FILE))
-        else {
-            continue;
-        };
-        // SAFETY: flock on a descriptor we own, with integer arguments only.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            let _ = std::fs::remove_dir_all(entry.path());
+        let path = entry.path();
+        // The verdict holds the marker's lock while the folder goes.
+        if let marker::Verdict::Abandoned(_held) = marker::judge(&path) {
+            remove_own_folder(&path, input, refuse)?;
         }
     }
+    Ok(())
 }
 
 /// Writes `units` and a newline to `file`, a slice at a time, stopping at
@@ -409,24 +468,15 @@ pub(super) fn holder_pid(dir: &Path) -> Option<u32> {
 }
 
 /// Locks the results folder for this run, or names the run that holds it.
-fn lock(dir: &Path) -> anyhow::Result<ResultsDir> {
-    let handle =
-        File::open(dir).with_context(|| format!("could not open results folder {}", shown(dir)))?;
+fn lock(dir: &Path) -> anyhow::Result<File> {
+    let handle = File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(dir)
+        .with_context(|| format!("could not open results folder {}", shown(dir)))?;
     // SAFETY: flock on a descriptor we own, with integer arguments only.
     if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        // Who holds it, for a run that finds it locked; removed when the
-        // guard drops, on every path from here.
-        let locked = ResultsDir {
-            path: dir.to_path_buf(),
-            handle,
-        };
-        files::write_atomically_at(
-            &locked.handle,
-            HOLDER_FILE,
-            format!("{}\n", std::process::id()).as_bytes(),
-            &dir.join(HOLDER_FILE),
-        )?;
-        return Ok(locked);
+        return Ok(handle);
     }
     let holder = holder_pid(dir)
         .or_else(|| private_folders(dir).into_iter().map(|(_, pid)| pid).next())
@@ -461,17 +511,14 @@ fn private_folders(dir: &Path) -> Vec<(PathBuf, u32)> {
         .collect()
 }
 
-/// Removes a folder this program made, unless the input is in it.
-fn remove_own_folder(folder: &Path, input: Option<FileId>) -> anyhow::Result<()> {
-    let holds_input = input.is_some_and(|input| {
-        std::fs::read_dir(folder)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| entry.metadata().ok())
-            .any(|meta| FileId::of(&meta) == input)
-    });
-    if holds_input {
+/// Removes a folder this program made, unless the input is in it, at any
+/// depth (compared by device and inode while walking it, links not
+/// followed); then, with `refuse`, an error names it.
+fn remove_own_folder(folder: &Path, input: Option<FileId>, refuse: bool) -> anyhow::Result<()> {
+    if input.is_some_and(|input| holds(folder, input, 0)) {
+        if !refuse {
+            return Ok(());
+        }
         bail!(
             "the input is inside {}, a folder an earlier run of orchestrate made and this run \
              would remove; move the input or choose another --results-dir",
@@ -482,13 +529,23 @@ fn remove_own_folder(folder: &Path, input: Option<FileId>) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Removes what runs killed outright left: with the lock held, no other run
-/// is using a private folder here.
-fn remove_abandoned_private_folders(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
-    for (path, _) in private_folders(dir) {
-        remove_own_folder(&path, input)?;
+/// Whether the file `input` is `folder` or anything in it, at any depth
+/// (symlinks are not followed: removing a link leaves what it leads to).
+/// A folder too deep to walk counts as holding it.
+fn holds(folder: &Path, input: FileId, depth: usize) -> bool {
+    const DEEPEST: usize = 64;
+    if depth > DEEPEST {
+        return true;
     }
-    Ok(())
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let Ok(meta) = entry.metadata() else {
+            return false;
+        };
+        FileId::of(&meta) == input || (meta.is_dir() && holds(&entry.path(), input, depth + 1))
+    })
 }
 
 pub(super) fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
@@ -548,29 +605,51 @@ fn cancel_recorded_arrays(dir: &Path) {
     }
 }
 
-/// Removes every `<letter>.txt`, the manifest and the job array folders
-/// left by an earlier run, so that the folder ends up holding this run's
-/// results only.
+/// Removes every `<letter>.txt`, the record and the job array folders an
+/// earlier run left, so that the folder ends up holding this run's results
+/// only. Result names are ours only under a record of ours and only as
+/// regular files; an array folder only when marked as ours or named by
+/// the record. Anything else there under one of those names is not
+/// removed: the run refuses, naming it.
 fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
+    let record = Manifest::read(dir).map_err(|err| {
+        anyhow::anyhow!(
+            "{err:#}, so it is not this run's to replace; remove it or choose another \
+             --results-dir"
+        )
+    })?;
+    let recorded_folder = record
+        .as_ref()
+        .and_then(|r| r.array.as_ref())
+        .map(|array| array.folder.clone());
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        // A file being published when its run was killed (the lock is
-        // ours: no run is writing one now).
-        if entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(".partial-"))
-            && entry.file_type().is_ok_and(|t| t.is_file())
-        {
-            let _ = std::fs::remove_file(entry.path());
-            continue;
-        }
-        let ours = entry.file_type().is_ok_and(|t| t.is_dir())
-            && entry
-                .file_name()
-                .to_str()
-                .is_some_and(crate::supervise::array::is_folder_name);
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_array = crate::supervise::array::is_folder_name(name)
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        let ours = is_array
+            && (recorded_folder.as_deref() == Some(name)
+                || !matches!(marker::judge(&entry.path()), marker::Verdict::NotOurs));
         if ours {
-            remove_own_folder(&entry.path(), input)?;
+            remove_own_folder(&entry.path(), input, true)?;
+        }
+    }
+    for letter in UnitType::all() {
+        let path = result_path(dir, letter);
+        let Ok(meta) = path.symlink_metadata() else {
+            continue;
+        };
+        if record.is_none() || !meta.is_file() {
+            let what = if meta.is_file() {
+                "which no run of orchestrate recorded"
+            } else {
+                "which is not a regular file"
+            };
+            bail!(
+                "results folder {} holds {letter}.txt, {what}; remove it or choose another \
+                 --results-dir",
+                shown(dir)
+            );
         }
     }
     let paths = UnitType::all()

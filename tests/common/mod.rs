@@ -221,3 +221,22 @@ pub fn snapshot(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
     entries.sort();
     entries
 }
+
+/// Makes `folder` as a run of orchestrate killed outright leaves it: with
+/// the marker that run wrote (this host, this boot, a pid), unlocked.
+pub fn plant_abandoned_folder(folder: &Path) {
+    std::fs::create_dir_all(folder).unwrap();
+    let host = std::process::Command::new("hostname")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    std::fs::write(
+        folder.join(".orchestrate-marker"),
+        format!(
+            "orchestrate folder\nhost {host}\nboot {}\npid 1\n",
+            boot.trim()
+        ),
+    )
+    .unwrap();
+}
