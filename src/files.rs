@@ -308,9 +308,7 @@ impl Target {
                     .with_context(context)?;
             }
             How::InPlace(mut file) => {
-                file.write_all(content)
-                    .and_then(|()| file.flush())
-                    .with_context(context)?;
+                write_unless_stopped(&mut file, content).with_context(context)?;
             }
             How::InNewFolders(path) => {
                 let folder = folder_of(&path);
@@ -321,6 +319,27 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// Writes all of `content`, unless a call is interrupted: the stop
+/// handlers interrupt calls instead of restarting them (see `signals`), so
+/// a write into a FIFO or a pipe nobody reads ends at a stop signal
+/// instead of waiting on (`write_all` would restart it).
+pub fn write_unless_stopped(out: &mut impl Write, mut content: &[u8]) -> io::Result<()> {
+    while !content.is_empty() {
+        match out.write(content) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => content = &content[n..],
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "interrupted by a stop signal",
+                ));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    out.flush()
 }
 
 /// `dest`, once a file could be staged beside it (and removed again): the
@@ -406,6 +425,44 @@ pub(crate) fn mkfifo(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer whose every write is interrupted after `accepting` bytes.
+    struct Interrupting {
+        accepting: usize,
+        taken: Vec<u8>,
+    }
+
+    impl Write for Interrupting {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.accepting - self.taken.len());
+            if n == 0 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_interrupted_by_a_stop_signal_ends_instead_of_restarting() {
+        let mut out = Interrupting {
+            accepting: 3,
+            taken: Vec::new(),
+        };
+        let err = write_unless_stopped(&mut out, b"12345\n").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+        assert_eq!(err.to_string(), "interrupted by a stop signal");
+        assert_eq!(out.taken, b"123");
+        let mut whole = Interrupting {
+            accepting: 10,
+            taken: Vec::new(),
+        };
+        write_unless_stopped(&mut whole, b"12345\n").unwrap();
+        assert_eq!(whole.taken, b"12345\n");
+    }
 
     #[test]
     fn atomic_writes_leave_only_the_file() {

@@ -7,6 +7,13 @@
 //! async-signal-safe); all the work happens in the thread that waits on
 //! them. Other threads can wake that thread too, through a [`Waker`].
 //!
+//! Every stop signal is heard: stop signals a parent left blocked are
+//! unblocked (for orchestrate and so for its children), and the stop
+//! handlers do not restart the call they interrupt, so a call that blocks
+//! (a write into a FIFO nobody reads) returns instead of waiting on. A stop
+//! signal a parent set to be ignored (`nohup`, a background job of a
+//! script) stays ignored: that is how the caller asked for it.
+//!
 //! Not here: what stopping means (the supervisor, the orchestrator).
 
 use std::io::{self, Read};
@@ -31,7 +38,8 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Installs handlers for SIGCHLD and the stop signals.
+    /// Installs handlers for SIGCHLD and the stop signals (but those
+    /// inherited as ignored), and unblocks them all.
     pub fn install() -> io::Result<Signals> {
         let (wake, alarm) = UnixStream::pair()?;
         // Never block a handler or a waker on a full socket: one byte
@@ -39,14 +47,18 @@ impl Signals {
         alarm.set_nonblocking(true)?;
         let stops = Arc::new(AtomicUsize::new(0));
         let last_stop = Arc::new(AtomicI32::new(0));
+        let heard: Vec<i32> = STOP_SIGNALS
+            .into_iter()
+            .filter(|&signal| !is_ignored(signal))
+            .collect();
         let mut ids = Vec::new();
-        for signal in std::iter::once(SIGCHLD).chain(STOP_SIGNALS) {
+        for &signal in std::iter::once(&SIGCHLD).chain(&heard) {
             ids.push(signal_hook::low_level::pipe::register(
                 signal,
                 alarm.try_clone()?,
             )?);
         }
-        for signal in STOP_SIGNALS {
+        for &signal in &heard {
             let (stops, last_stop) = (Arc::clone(&stops), Arc::clone(&last_stop));
             // SAFETY: the handler only performs atomic stores and adds, which
             // are async-signal-safe; it allocates nothing and takes no lock.
@@ -58,6 +70,10 @@ impl Signals {
             }?;
             ids.push(id);
         }
+        for &signal in &heard {
+            interrupt_calls(signal)?;
+        }
+        unblock(std::iter::once(SIGCHLD).chain(STOP_SIGNALS))?;
         Ok(Signals {
             wake,
             alarm,
@@ -124,6 +140,57 @@ impl Signals {
             while matches!((&self.wake).read(&mut buffer), Ok(n) if n > 0) {}
             let _ = self.wake.set_nonblocking(false);
         }
+    }
+}
+
+/// Whether `signal` is ignored (as a parent may have set it, and exec
+/// kept it).
+fn is_ignored(signal: i32) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one
+    // into `current`, which we own.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Makes the handler of `signal` interrupt the call it lands in instead of
+/// restarting it (clears `SA_RESTART`, which signal-hook sets), so a
+/// blocking call returns `EINTR` to a caller that can see the stop.
+fn interrupt_calls(signal: i32) -> io::Result<()> {
+    // SAFETY: sigaction reads the installed action into `action`, which we
+    // own, and installs it again with one flag cleared: the same handler,
+    // mask and other flags.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(signal, std::ptr::null(), &mut action) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        action.sa_flags &= !libc::SA_RESTART;
+        if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Unblocks `signals` for this thread (and the threads and children it
+/// starts from now on, which inherit its mask).
+pub fn unblock(signals: impl IntoIterator<Item = i32>) -> io::Result<()> {
+    // SAFETY: the set is initialised by sigemptyset before use, and
+    // pthread_sigmask only reads it.
+    let rc = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in signals {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut())
+    };
+    match rc {
+        0 => Ok(()),
+        err => Err(io::Error::from_raw_os_error(err)),
     }
 }
 

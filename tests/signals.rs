@@ -23,9 +23,22 @@ const STOP_SIGNALS: [(i32, &str); 4] = [
 /// Starts orchestrate with every child in `mode`, TMPDIR inside `dir`, and
 /// waits until `expected_pids` processes have logged their pids.
 fn start_hanging(dir: &Path, mode: &str, extra: &[&str], expected_pids: usize) -> Child {
+    start_hanging_as(dir, mode, extra, expected_pids, |_| {})
+}
+
+/// [`start_hanging`], with `adjust` applied to the command first.
+fn start_hanging_as(
+    dir: &Path,
+    mode: &str,
+    extra: &[&str],
+    expected_pids: usize,
+    adjust: impl FnOnce(&mut Command),
+) -> Child {
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let child = Command::new(common::orchestrate_bin())
+    let mut command = Command::new(common::orchestrate_bin());
+    adjust(&mut command);
+    let child = command
         .current_dir(dir)
         .env("TMPDIR", &tmp)
         .env("FAULT_ALL", mode)
@@ -482,4 +495,79 @@ fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() 
     signal(&live, libc::SIGTERM);
     wait_within(&mut live, 20);
     assert!(entries(&tmp).is_empty());
+}
+
+/// Starts orchestrate with `signals` blocked, or ignored, as a parent may
+/// leave them.
+fn inheriting(command: &mut Command, signals: &'static [i32], ignored: bool) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for &signal in signals {
+                libc::sigaddset(&mut set, signal);
+                if ignored {
+                    libc::signal(signal, libc::SIG_IGN);
+                }
+            }
+            if !ignored {
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn stop_signals_a_parent_left_blocked_still_stop_the_run() {
+    const ALL: [i32; 5] = [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGCHLD,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_hanging_as(dir.path(), "hang", &[], 52, |command| {
+        inheriting(command, &ALL, false)
+    });
+    signal(&child, libc::SIGTERM);
+    let status = wait_within(&mut child, 20);
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    assert_all_gone(dir.path());
+}
+
+#[test]
+fn a_stop_signal_a_parent_set_to_be_ignored_stays_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let events = dir.path().join("events");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut command = Command::new(common::orchestrate_bin());
+    inheriting(&mut command, &[libc::SIGHUP], true);
+    let mut child = command
+        .current_dir(dir.path())
+        .env("TMPDIR", &tmp)
+        .env("GATE", &gate)
+        .env("EVENT_LOG", &events)
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg("-q")
+        .arg(example())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(30, "every child to start", || {
+        std::fs::read_to_string(&events).is_ok_and(|log| log.lines().count() == 26)
+    });
+    // Pending before any child can end: were it heard, the run would stop.
+    signal(&child, libc::SIGHUP);
+    std::fs::write(&gate, "").unwrap();
+    let status = wait_within(&mut child, 30);
+    assert_eq!(status.code(), Some(0), "{}", stderr_of(&mut child));
 }

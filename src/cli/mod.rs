@@ -27,8 +27,14 @@ pub fn say(line: &str) {
 /// Writes `text` and a newline to stdout; on failure, the exit status to
 /// end with (after saying why, unless stdout is merely closed).
 pub fn print(program: &str, text: &str) -> Result<(), ExitCode> {
-    let mut stdout = io::stdout().lock();
-    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+    // Straight to the descriptor: a buffered stdout would restart a write
+    // that a stop signal interrupts.
+    let written = io::stdout().flush().and_then(|()| {
+        let mut out =
+            std::fs::File::from(std::os::fd::AsFd::as_fd(&io::stdout()).try_clone_to_owned()?);
+        crate::files::write_unless_stopped(&mut out, format!("{text}\n").as_bytes())
+    });
+    match written {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
             Err(ExitCode::from(BROKEN_PIPE_STATUS))

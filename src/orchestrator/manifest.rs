@@ -224,10 +224,29 @@ impl InputDigest {
 }
 
 /// The identity of a child program: the SHA-256 of its file.
+/// Opened without blocking (a FIFO named as the program cannot hang the
+/// run), through symlinks (a program is often one).
 pub fn program_identity(program: &Path) -> anyhow::Result<String> {
-    let bytes =
-        std::fs::read(program).with_context(|| format!("could not read {}", shown(program)))?;
-    Ok(format!("sha256:{}", sha256(&bytes)))
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let context = || format!("could not read {}", shown(program));
+    let mut file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(program)
+        .with_context(context)?;
+    if !file.metadata().with_context(context)?.is_file() {
+        anyhow::bail!("{}: not a regular file", context());
+    }
+    let mut digest = Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        match file.read(&mut buffer).with_context(context)? {
+            0 => break,
+            n => digest.update(&buffer[..n]),
+        }
+    }
+    Ok(format!("sha256:{}", hex(&digest.finalize())))
 }
 
 #[cfg(test)]
