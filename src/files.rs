@@ -301,7 +301,12 @@ impl Target {
         match self.how {
             How::Replace(dest) => {
                 let mut staged = staging_file(folder_of(&dest)).with_context(context)?;
-                staged.write_all(content).with_context(context)?;
+                // Through the file itself: the error then names the target,
+                // not the staged file's path.
+                staged
+                    .as_file_mut()
+                    .write_all(content)
+                    .with_context(context)?;
                 staged
                     .persist(&dest)
                     .map_err(|err| err.error)

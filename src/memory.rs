@@ -60,9 +60,124 @@ pub fn exhausted(what: std::fmt::Arguments) -> std::io::Error {
 /// is large enough; `None` when there is no memory for it.
 pub fn buffer(capacity: usize) -> Option<Vec<u8>> {
     let mut buffer = Vec::new();
-    buffer.try_reserve_exact(capacity).ok()?;
+    reserve_exact(&mut buffer, capacity).ok()?;
     advise_huge_pages(buffer.spare_capacity_mut());
     Some(buffer)
+}
+
+thread_local! {
+    /// Whether this thread is in a fallible allocation ([`reserve_exact`]),
+    /// whose failure is the caller's to handle.
+    static FALLIBLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `buffer.try_reserve_exact(additional)`: the one way this crate asks for
+/// memory it can do without. Under the [`Guarded`] allocator only such a
+/// request may fail and return; any other ends the process.
+pub fn reserve_exact(
+    buffer: &mut Vec<u8>,
+    additional: usize,
+) -> Result<(), std::collections::TryReserveError> {
+    FALLIBLE.with(|fallible| {
+        let outer = fallible.replace(true);
+        let reserved = buffer.try_reserve_exact(additional);
+        fallible.set(outer);
+        reserved
+    })
+}
+
+/// The allocator of both binaries: the system's, except that running out
+/// of memory ends the process with one line on stderr and exit status 1
+/// instead of an abort with a backtrace. The buffers that can be large ask
+/// for their memory with `try_reserve` and fail with an error naming what
+/// needed it; this is the net under every other allocation (a thread's
+/// bookkeeping, a small vector), which the standard library cannot make
+/// fallible. Nothing is cleaned up on that path: what a run leaves in the
+/// temporary folder is removed by what outlives it (`supervise::contain`).
+pub struct Guarded {
+    program: &'static str,
+}
+
+impl Guarded {
+    /// The allocator for `program`, which names it in the line it prints.
+    pub const fn new(program: &'static str) -> Guarded {
+        Guarded { program }
+    }
+
+    /// Null for a fallible request ([`reserve_exact`]); otherwise says what
+    /// could not be allocated and ends the process. Allocates nothing: the
+    /// line is built on the stack.
+    #[cold]
+    fn exhausted(&self, size: usize) -> *mut u8 {
+        if FALLIBLE.with(std::cell::Cell::get) {
+            return std::ptr::null_mut();
+        }
+        let mut line = [0u8; 160];
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            let n = bytes.len().min(line.len() - len);
+            line[len..len + n].copy_from_slice(&bytes[..n]);
+            len += n;
+        };
+        put(self.program.as_bytes());
+        put(b": error: out of memory (could not allocate ");
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut left = size;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (left % 10) as u8;
+            left /= 10;
+            if left == 0 {
+                break;
+            }
+        }
+        put(&digits[at..]);
+        put(b" bytes)\n");
+        // SAFETY: write and _exit with a buffer we own; _exit runs nothing
+        // of the process's (no destructor, no other thread's code).
+        unsafe {
+            libc::write(2, line.as_ptr().cast(), len);
+            libc::_exit(1)
+        }
+    }
+}
+
+// SAFETY: every call is passed to the system allocator unchanged, and its
+// answer returned unchanged; a null answer is returned only to a fallible
+// request, and otherwise ends the process, which no caller can observe.
+unsafe impl std::alloc::GlobalAlloc for Guarded {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc`, passed on.
+        let ptr = unsafe { std::alloc::System.alloc(layout) };
+        if ptr.is_null() {
+            return self.exhausted(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc_zeroed`, passed on.
+        let ptr = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if ptr.is_null() {
+            return self.exhausted(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: the caller's contract for `dealloc`, passed on.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract for `realloc`, passed on.
+        let grown = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if grown.is_null() {
+            return self.exhausted(new_size);
+        }
+        grown
+    }
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -143,6 +143,15 @@ impl Signals {
     }
 }
 
+/// Ignores SIGXFSZ, so that writing past the file size limit (`ulimit
+/// -f`) fails with `EFBIG`, which the write reports, instead of killing
+/// the process without a word. Children inherit it.
+pub fn ignore_file_size_limit() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no
+    // preconditions.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}
+
 /// Whether `signal` is ignored (as a parent may have set it, and exec
 /// kept it).
 fn is_ignored(signal: i32) -> bool {

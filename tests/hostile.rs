@@ -195,3 +195,174 @@ fn a_killed_runs_folder_goes_and_a_live_ones_stays() {
     drop(holder.stdin.take());
     holder.wait().unwrap();
 }
+
+/// Runs `program` with `args` in `dir` (TMPDIR there too) under the
+/// resource limit `resource` = `value`; its exit code and stderr.
+fn under_limit(
+    program: &Path,
+    dir: &Path,
+    resource: libc::__rlimit_resource_t,
+    value: u64,
+    args: &[&std::ffi::OsStr],
+) -> (Option<i32>, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(program);
+    command.current_dir(dir).env("TMPDIR", dir).args(args);
+    // SAFETY: only setrlimit, which is async-signal-safe, between fork and
+    // exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            match libc::setrlimit(resource, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let output = command.stdin(std::process::Stdio::null()).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Everything in `dir` but `keep`.
+fn left_in(dir: &Path, keep: &[&str]) -> Vec<String> {
+    let mut left = entries(dir);
+    left.retain(|name| !keep.contains(&name.as_str()));
+    left
+}
+
+#[test]
+fn a_file_size_limit_is_one_line_and_status_1_with_nothing_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = example();
+    let (code, stdout, stderr) = under_limit(
+        &common::reduce_bin(),
+        dir.path(),
+        libc::RLIMIT_FSIZE,
+        0,
+        &[
+            "-q".as_ref(),
+            "-l".as_ref(),
+            "a".as_ref(),
+            "-o".as_ref(),
+            "out.txt".as_ref(),
+            example.as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "reduce: error: could not write out.txt: File too large (os error 27)\n"
+    );
+    assert_eq!(left_in(dir.path(), &[]), Vec::<String>::new());
+    for extra in [&["--results-dir", "rd"][..], &["--launcher", "env"], &[]] {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["-q".as_ref()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        args.push(example.as_os_str());
+        let (code, stdout, stderr) = under_limit(
+            &common::orchestrate_bin(),
+            dir.path(),
+            libc::RLIMIT_FSIZE,
+            0,
+            &args,
+        );
+        assert_eq!(code, Some(1), "{extra:?}: {stderr}");
+        assert_eq!(stdout, "");
+        assert_eq!(stderr.lines().count(), 1, "{extra:?}: {stderr}");
+        assert!(
+            stderr.starts_with("orchestrate: error: ") && stderr.contains("File too large"),
+            "{extra:?}: {stderr}"
+        );
+        let mut left = left_in(dir.path(), &["rd"]);
+        left.extend(entries(&dir.path().join("rd")));
+        assert_eq!(left, Vec::<String>::new(), "{extra:?}");
+    }
+}
+
+#[test]
+fn an_address_space_limit_gives_the_answer_or_one_line_and_status_1_in_every_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    // 4 MB of letters that barely react: every mode needs a few copies.
+    let input = dir.path().join("in.txt");
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let units: Vec<u8> = (0..4 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let letter = b'a' + (state % 26) as u8;
+            if state & (1 << 40) == 0 {
+                letter
+            } else {
+                letter.to_ascii_uppercase()
+            }
+        })
+        .collect();
+    fs::write(&input, &units).unwrap();
+    let expected = orchestrate(dir.path())
+        .args(["-q", "--mode", "sweep"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(expected.status.success());
+    let expected = String::from_utf8(expected.stdout).unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let mut outcomes = Vec::new();
+    for mode in ["thread", "sweep", "serial", "process"] {
+        for megabytes in [12u64, 16, 20, 24, 32, 256] {
+            let (code, stdout, stderr) = under_limit(
+                &common::orchestrate_bin(),
+                &work,
+                libc::RLIMIT_AS,
+                megabytes << 20,
+                &[
+                    "-q".as_ref(),
+                    "--mode".as_ref(),
+                    mode.as_ref(),
+                    input.as_os_str(),
+                ],
+            );
+            let what = format!("--mode {mode} under {megabytes} MB");
+            match code {
+                Some(0) => assert_eq!(stdout, expected, "{what}"),
+                Some(1) => {
+                    assert_eq!(stdout, "", "{what}");
+                    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+                    assert!(
+                        stderr.starts_with("orchestrate: error: "),
+                        "{what}: {stderr}"
+                    );
+                    assert!(
+                        stderr.contains("out of memory")
+                            || stderr.contains("Cannot allocate memory")
+                            || stderr.contains("could not start a thread"),
+                        "{what}: {stderr}"
+                    );
+                }
+                other => panic!("{what}: exit {other:?}: {stderr}"),
+            }
+            assert_eq!(left_in(&work, &[]), Vec::<String>::new(), "{what}");
+            outcomes.push((mode, megabytes, code));
+        }
+    }
+    // The range spans both sides of the working set.
+    for mode in ["thread", "sweep", "serial", "process"] {
+        let codes: Vec<_> = outcomes
+            .iter()
+            .filter(|o| o.0 == mode)
+            .map(|o| o.2)
+            .collect();
+        assert!(
+            codes.contains(&Some(1)) && codes.contains(&Some(0)),
+            "{mode}: {outcomes:?}"
+        );
+    }
+}

@@ -15,7 +15,14 @@ use polymer_fanout::report::{Report, Verdict, joblog, json, text, timeline};
 use polymer_fanout::signals::Signals;
 use polymer_fanout::supervise::contain;
 
+#[global_allocator]
+static ALLOCATOR: polymer_fanout::memory::Guarded =
+    polymer_fanout::memory::Guarded::new("orchestrate");
+
 fn main() -> ExitCode {
+    // A file past `ulimit -f` is an error on the write (EFBIG) that names
+    // the file, not a silent death by SIGXFSZ.
+    polymer_fanout::signals::ignore_file_size_limit();
     let args = Args::parse();
     if let Some(what) = args.generate {
         return cli::generate(what, Args::command());

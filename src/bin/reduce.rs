@@ -7,7 +7,13 @@ use clap::{CommandFactory, Parser};
 use polymer_fanout::cli::{self, reduce::ReduceArgs};
 use polymer_fanout::protocol;
 
+#[global_allocator]
+static ALLOCATOR: polymer_fanout::memory::Guarded = polymer_fanout::memory::Guarded::new("reduce");
+
 fn main() -> ExitCode {
+    // A file past `ulimit -f` is an error on the write (EFBIG) that names
+    // the file, not a silent death by SIGXFSZ.
+    polymer_fanout::signals::ignore_file_size_limit();
     let args = ReduceArgs::parse();
     // First: orchestrate may already be gone.
     if let Some(parent) = args.parent_pid

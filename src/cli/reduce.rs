@@ -152,7 +152,12 @@ fn length_in_place(source: &Source, letter: UnitType) -> anyhow::Result<Option<u
             Checked::GaveUp => {
                 validate()?;
                 let mut reacted = Vec::new();
-                polymer::react_without_into(units, Some(letter), &mut reacted);
+                polymer::react_without_into(units, Some(letter), &mut reacted).map_err(|_| {
+                    crate::memory::exhausted(format_args!(
+                        "for the {} units reacted without {letter}",
+                        units.len()
+                    ))
+                })?;
                 Some(reacted.len())
             }
         },

@@ -50,14 +50,35 @@ pub fn run(
         }
     };
     let mut attempts = Vec::with_capacity(letters.len());
-    background::run(signals, workers, |attempt: Attempt| {
-        progress(&attempt);
-        attempts.push(attempt);
+    let mut failed = None;
+    background::run(signals, workers, |found: Found| match found {
+        Ok(attempt) => {
+            progress(&attempt);
+            attempts.push(attempt);
+        }
+        Err(err) => {
+            failed.get_or_insert(err);
+        }
     })?;
-    Ok(attempts)
+    match failed {
+        Some(err) => Err(err.into()),
+        None => Ok(attempts),
+    }
 }
 
-type Worker = Box<dyn FnOnce(Emit<Attempt>) + Send>;
+/// What a worker finds of a letter: its attempt, or that there was no
+/// memory to react it.
+type Found = std::io::Result<Attempt>;
+
+type Worker = Box<dyn FnOnce(Emit<Found>) + Send>;
+
+/// The error for a letter that found no memory for its copy of the
+/// polymer.
+fn no_memory_for(letter: UnitType, units: usize) -> std::io::Error {
+    crate::memory::exhausted(format_args!(
+        "for a copy of the {units} reacted units to react without {letter}"
+    ))
+}
 
 /// The workers of the sweep. The first sweeps every letter in one pass
 /// over the polymer (with at most `segments` segments in all). A letter it
@@ -93,7 +114,7 @@ fn sweep_all(
     };
     let mut workers = Vec::with_capacity(threads);
     let (polymer, wanted, first) = (reacted.clone(), letters.clone(), pool.clone());
-    workers.push(Box::new(move |emit: Emit<Attempt>| {
+    workers.push(Box::new(move |emit: Emit<Found>| {
         let started = Instant::now();
         let mut asked = [false; 26];
         for letter in wanted.iter() {
@@ -112,13 +133,13 @@ fn sweep_all(
             .iter()
             .filter_map(|&l| Some((l, lengths[l.index()]?)))
         {
-            emit.send(attempt(letter, epoch, started, length));
+            emit.send(Ok(attempt(letter, epoch, started, length)));
         }
         first.work(&polymer, epoch, &emit);
     }) as Worker);
     for _ in 1..threads {
         let (polymer, pool) = (reacted.clone(), pool.clone());
-        workers.push(Box::new(move |emit: Emit<Attempt>| {
+        workers.push(Box::new(move |emit: Emit<Found>| {
             pool.work(&polymer, epoch, &emit)
         }));
     }
@@ -202,14 +223,14 @@ impl Pool {
 
     /// Reacts pieces until the sweep is done and none is left (or the run
     /// stops), and reports each letter whose last piece it reacted.
-    fn work(&self, polymer: &Polymer, epoch: Instant, emit: &Emit<Attempt>) {
+    fn work(&self, polymer: &Polymer, epoch: Instant, emit: &Emit<Found>) {
         while let Some(piece) = self.next(emit) {
             let mut out = Vec::new();
-            react_without_into(
-                &polymer.units()[piece.range],
-                Some(piece.letter.letter),
-                &mut out,
-            );
+            let units = &polymer.units()[piece.range];
+            if react_without_into(units, Some(piece.letter.letter), &mut out).is_err() {
+                emit.send(Err(no_memory_for(piece.letter.letter, units.len())));
+                return;
+            }
             let given_up = &piece.letter;
             given_up.reacted.lock().unwrap_or_else(|e| e.into_inner())[piece.index] = out;
             if given_up.left.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -218,13 +239,18 @@ impl Pool {
                 );
                 let pieces: Vec<&[u8]> = reacted.iter().map(Vec::as_slice).collect();
                 let length = joined_length(&pieces);
-                emit.send(attempt(given_up.letter, epoch, given_up.started, length));
+                emit.send(Ok(attempt(
+                    given_up.letter,
+                    epoch,
+                    given_up.started,
+                    length,
+                )));
             }
         }
     }
 
     /// The next piece, waiting while the sweep may still hand one over.
-    fn next(&self, emit: &Emit<Attempt>) -> Option<Piece> {
+    fn next(&self, emit: &Emit<Found>) -> Option<Piece> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if emit.cancelled() {
@@ -267,7 +293,7 @@ fn work_on(
     letters: &[UnitType],
     next: &AtomicUsize,
     epoch: Instant,
-    emit: &Emit<Attempt>,
+    emit: &Emit<Found>,
 ) {
     // One buffer per worker, reused: memory stays at threads x |P|.
     let mut scratch = Polymer::default();
@@ -276,8 +302,15 @@ fn work_on(
             return;
         };
         let started = Instant::now();
-        let length = reacted.reacted_len_without(letter, &mut scratch);
-        emit.send(attempt(letter, epoch, started, length));
+        let found = reacted
+            .reacted_len_without(letter, &mut scratch)
+            .map(|length| attempt(letter, epoch, started, length))
+            .map_err(|_| no_memory_for(letter, reacted.len()));
+        let failed = found.is_err();
+        emit.send(found);
+        if failed {
+            return;
+        }
     }
 }
 
@@ -307,7 +340,8 @@ mod tests {
         );
         let signals = Signals::detached().unwrap();
         let mut lengths = Vec::new();
-        background::run(&signals, workers, |attempt: Attempt| {
+        background::run(&signals, workers, |found: Found| {
+            let attempt = found.unwrap();
             match attempt.outcome {
                 Outcome::Ok(length) => lengths.push((attempt.letter, length)),
                 other => panic!("{other:?}"),
@@ -323,7 +357,7 @@ mod tests {
         polymer.react();
         let mut scratch = Polymer::default();
         UnitType::all()
-            .map(|l| (l, polymer.reacted_len_without(l, &mut scratch)))
+            .map(|l| (l, polymer.reacted_len_without(l, &mut scratch).unwrap()))
             .collect()
     }
 

@@ -356,12 +356,18 @@ impl OutLane {
 /// `out` needs room for all of `units` (only what the stacks reach is
 /// touched). Sound for any bytes; on letters, the same as removing the unit
 /// type and reacting what is left.
-pub fn react_without_into(units: &[u8], without: Option<UnitType>, out: &mut Vec<u8>) {
+///
+/// Fails, touching nothing, when there is no memory for `out`.
+pub fn react_without_into(
+    units: &[u8],
+    without: Option<UnitType>,
+    out: &mut Vec<u8>,
+) -> Result<(), std::collections::TryReserveError> {
     const LANES: usize = 4;
     let n = units.len();
     let skip = without.map_or(0, |t| t.letter() as u8);
     out.clear();
-    out.reserve_exact(n + 2 * LANES);
+    crate::memory::reserve_exact(out, n + 2 * LANES)?;
     crate::memory::advise_huge_pages(out.spare_capacity_mut());
     let lanes = if n < INTERLEAVE_FROM { 1 } else { LANES };
     let q = n / lanes;
@@ -428,6 +434,7 @@ pub fn react_without_into(units: &[u8], without: Option<UnitType>, out: &mut Vec
     }
     // SAFETY: `out[..len]` has just been written.
     unsafe { out.set_len(len) };
+    Ok(())
 }
 
 /// The textbook reaction: a `Vec` used as a stack, one branch per unit.
@@ -502,7 +509,7 @@ mod tests {
 
     fn without_into(units: &[u8], letter: Option<u8>) -> Vec<u8> {
         let mut out = b"left over".to_vec();
-        react_without_into(units, letter.and_then(UnitType::from_ascii), &mut out);
+        react_without_into(units, letter.and_then(UnitType::from_ascii), &mut out).unwrap();
         out
     }
 

@@ -101,12 +101,18 @@ impl Polymer {
     }
 
     /// The reacted length of this polymer without `unit_type`, computed in
-    /// `scratch` (reused between calls, so a worker needs one buffer).
-    pub fn reacted_len_without(&self, unit_type: UnitType, scratch: &mut Polymer) -> usize {
+    /// `scratch` (reused between calls, so a worker needs one buffer); an
+    /// error when there is no memory for the scratch copy.
+    pub fn reacted_len_without(
+        &self,
+        unit_type: UnitType,
+        scratch: &mut Polymer,
+    ) -> Result<usize, std::collections::TryReserveError> {
         scratch.units.clear();
+        crate::memory::reserve_exact(&mut scratch.units, self.units.len())?;
         scratch.units.extend_from_slice(&self.units);
         scratch.react_without(unit_type);
-        scratch.len()
+        Ok(scratch.len())
     }
 
     pub fn into_units(self) -> Vec<u8> {
@@ -366,7 +372,7 @@ mod tests {
             let mut without = polymer.clone();
             without.remove(unit_type);
             prop_assert_eq!(
-                polymer.reacted_len_without(unit_type, &mut scratch),
+                polymer.reacted_len_without(unit_type, &mut scratch).unwrap(),
                 react_with_plain_stack(without.units()).len()
             );
         }

@@ -175,7 +175,7 @@ fn join(reacted: &mut Vec<u8>, part: &[u8]) -> io::Result<()> {
 /// `buffer` with room for `additional` more bytes, or an error that says
 /// memory ran out.
 fn reserve(mut buffer: Vec<u8>, additional: usize) -> io::Result<Vec<u8>> {
-    buffer.try_reserve_exact(additional).map_err(|_| {
+    crate::memory::reserve_exact(&mut buffer, additional).map_err(|_| {
         crate::memory::exhausted(format_args!(
             "with {} bytes reacted (the reacted polymer must fit in memory)",
             buffer.len()

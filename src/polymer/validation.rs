@@ -180,7 +180,7 @@ impl Arriving {
         &mut self,
         additional: usize,
     ) -> Result<(), std::collections::TryReserveError> {
-        self.raw.try_reserve_exact(additional)
+        crate::memory::reserve_exact(&mut self.raw, additional)
     }
 
     /// The room after the bytes read so far (for advice on its memory; what
