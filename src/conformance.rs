@@ -143,15 +143,21 @@ pub struct Verdict {
 /// child that hangs costs this once, not once per case.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Runs every case against `program`, all at once; fails only when a case
-/// could not be run at all (no temporary folder).
-pub fn check(program: &Path) -> anyhow::Result<Vec<Verdict>> {
+/// Runs every case against `program`, all at once, each in a folder of
+/// its own inside `folder`; fails only when a case could not be run at all
+/// (no folder for it).
+pub fn check(program: &Path, folder: &Path) -> anyhow::Result<Vec<Verdict>> {
     let mut runs = Vec::new();
     for case in cases() {
         let dir = tempfile::Builder::new()
-            .prefix("orchestrate-check-")
-            .tempdir()
-            .context("could not create a temporary folder")?;
+            .prefix("case-")
+            .tempdir_in(folder)
+            .with_context(|| {
+                format!(
+                    "could not create a folder in {}",
+                    crate::files::shown(folder)
+                )
+            })?;
         let started = start(program, &case, dir.path());
         runs.push((case, dir, started));
     }

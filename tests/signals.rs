@@ -139,6 +139,73 @@ fn children_die_when_orchestrate_is_killed_outright() {
         Some(libc::SIGKILL)
     );
     assert_all_gone(dir.path());
+    // What outlived it for a moment removed its private folder: none is
+    // left a second later, with no other run needed.
+    eventually(
+        1,
+        "the private folder to be gone a second after the SIGKILL",
+        || entries(&dir.path().join("tmp")).is_empty(),
+    );
+}
+
+#[test]
+fn a_killed_results_folder_runs_own_folder_goes_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let mut child = start_hanging(
+        dir.path(),
+        "hang",
+        &["--results-dir", results.to_str().unwrap()],
+        52,
+    );
+    assert!(
+        entries(&results)
+            .iter()
+            .any(|name| name.starts_with(".orchestrate-")),
+        "{:?}",
+        entries(&results)
+    );
+    signal(&child, libc::SIGKILL);
+    wait_within(&mut child, 20);
+    eventually(
+        1,
+        "the run's folders to be gone a second after the SIGKILL",
+        || {
+            entries(&dir.path().join("tmp")).is_empty()
+                && entries(&results)
+                    .iter()
+                    .all(|name| !name.starts_with(".orchestrate-"))
+        },
+    );
+}
+
+#[test]
+fn a_killed_check_child_leaves_no_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut child = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", &tmp)
+        .env("FAULT_ALL", "hang")
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--check-child")
+        .arg(fixture("faulty-reduce.sh"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(30, "every case's child to start", || {
+        pids(&dir.path().join("pids")).len() >= 13
+    });
+    signal(&child, libc::SIGKILL);
+    wait_within(&mut child, 20);
+    eventually(
+        1,
+        "the cases' folders to be gone a second after the SIGKILL",
+        || entries(&tmp).is_empty(),
+    );
 }
 
 /// Every descendant in `dir`'s PID_LOG is gone within a second of
@@ -467,7 +534,11 @@ fn an_endless_input_of_non_letters_fails_at_its_first_byte() {
 fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() {
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("tmp");
-    let mut killed = start_hanging(dir.path(), "exec-hang", &[], 26);
+    // Without the PID namespace, nothing outlives the killed run to remove
+    // its folder.
+    let mut killed = start_hanging_as(dir.path(), "exec-hang", &[], 26, |command| {
+        command.env("POLYMER_FANOUT_CONTAINMENT", "subreaper");
+    });
     signal(&killed, libc::SIGKILL);
     wait_within(&mut killed, 20);
     let abandoned = entries(&tmp);
@@ -476,6 +547,9 @@ fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() 
         1,
         "a SIGKILL leaves the folder: {abandoned:?}"
     );
+    // Its children die with it (they asked the kernel); nothing else of
+    // it runs on.
+    assert_all_gone(dir.path());
     // A run that lives on while the next one starts (its children's pids
     // follow the killed run's in the same log).
     let mut live = start_hanging(dir.path(), "exec-hang", &[], 52);

@@ -124,12 +124,19 @@ pub fn status(dir: &std::path::Path, json: bool) -> ExitCode {
 pub fn check_child(program: &std::path::Path) -> ExitCode {
     use crate::supervise::contain;
     let program = crate::conformance::resolve(program);
-    // What the child starts is contained as in a run, and gone afterwards.
-    if let Err(err) = contain::enter() {
-        say(&format!("orchestrate: error: {err:#}"));
-        return ExitCode::FAILURE;
-    }
-    let verdicts = crate::conformance::check(&program);
+    // The cases' folders, in one of the run's own, which goes even if the
+    // check is killed outright; what the child starts is contained as in a
+    // run, and gone afterwards.
+    let folder = crate::orchestrator::TemporaryFolder::create()
+        .and_then(|folder| contain::enter(&[folder.path()]).map(|_| folder));
+    let folder = match folder {
+        Ok(folder) => folder,
+        Err(err) => {
+            say(&format!("orchestrate: error: {err:#}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let verdicts = crate::conformance::check(&program, folder.path());
     contain::kill_orphans(&[]);
     let verdicts = match verdicts {
         Ok(verdicts) => verdicts,

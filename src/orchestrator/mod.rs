@@ -21,6 +21,8 @@ mod process;
 pub mod status;
 mod workspace;
 
+pub use workspace::TemporaryFolder;
+
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;

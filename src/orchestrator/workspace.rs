@@ -31,6 +31,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -189,6 +190,21 @@ impl Workspace {
         &self.private.path
     }
 
+    /// The folders this run made, to be removed if it is killed outright.
+    pub fn own_folders(&self) -> Vec<std::borrow::Cow<'_, Path>> {
+        let mut folders = vec![std::borrow::Cow::Borrowed(self.private())];
+        if let Some(ResultsDir {
+            path,
+            own: Some((name, _)),
+            ..
+        }) = &self.results
+        {
+            let name = std::ffi::OsStr::from_bytes(name.as_bytes());
+            folders.push(std::borrow::Cow::Owned(path.join(name)));
+        }
+        folders
+    }
+
     /// The results folder, if the user named one.
     pub fn results_dir(&self) -> Option<&Path> {
         self.results.as_ref().map(|results| results.path.as_path())
@@ -315,6 +331,28 @@ impl Workspace {
             )?;
         }
         Ok(())
+    }
+}
+
+/// A marked folder of the run's own in the temporary folder (abandoned
+/// ones swept first), removed when dropped: for work that needs a place of
+/// its own but no results folder (`--check-child`).
+#[derive(Debug)]
+pub struct TemporaryFolder(Private);
+
+impl TemporaryFolder {
+    pub fn create() -> anyhow::Result<TemporaryFolder> {
+        let tmp = std::env::temp_dir();
+        remove_abandoned(&tmp, TMP_PREFIX, None, false)?;
+        let (path, marker) = marked_folder(&tmp, TMP_PREFIX)?;
+        Ok(TemporaryFolder(Private {
+            path,
+            _marker: marker,
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0.path
     }
 }
 

@@ -22,9 +22,11 @@
 //! child has ended and once more before the run returns, so no descendant
 //! outlives the run.
 
+use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -176,14 +178,23 @@ fn linux_only() -> io::Error {
 ///
 /// Fails only when the namespace was made but its init could not be
 /// started: then no child can be started at all.
-pub fn enter() -> anyhow::Result<Containment> {
+///
+/// `leftovers` are the folders the run keeps its files in: the namespace's
+/// init removes them once orchestrate is gone, however it ended, so a
+/// SIGKILL leaves none of them behind for longer than that takes.
+pub fn enter<P: AsRef<Path>>(leftovers: &[P]) -> anyhow::Result<Containment> {
     let prepared = PREPARED
         .lock()
         .ok()
         .and_then(|state| state.clone())
         .unwrap_or_else(|| Err("not prepared at start".into()));
+    // Made before the fork: the init allocates nothing.
+    let leftovers: Vec<CString> = leftovers
+        .iter()
+        .filter_map(|path| CString::new(path.as_ref().as_os_str().as_encoded_bytes()).ok())
+        .collect();
     let entered = match prepared {
-        Ok(()) => enter_namespace(),
+        Ok(()) => enter_namespace(&leftovers),
         Err(why) => Err(Failure::Refused(why)),
     };
     let containment = match entered {
@@ -232,7 +243,7 @@ impl Drop for Teardown {
 }
 
 #[cfg(target_os = "linux")]
-fn enter_namespace() -> Result<(), Failure> {
+fn enter_namespace(leftovers: &[CString]) -> Result<(), Failure> {
     if INIT.lock().map_or(true, |init| init.is_some()) {
         return Err(Failure::Refused("a namespace was made already".into()));
     }
@@ -250,7 +261,7 @@ fn enter_namespace() -> Result<(), Failure> {
     match unsafe { libc::fork() } {
         // The namespace exists but has no init: no child could run in it.
         -1 => Err(Failure::NoInit(io::Error::last_os_error())),
-        0 => run_init(theirs, ours.as_raw_fd()),
+        0 => run_init(theirs, ours.as_raw_fd(), leftovers),
         pid => {
             drop(theirs);
             if let Ok(mut init) = INIT.lock() {
@@ -266,7 +277,7 @@ fn enter_namespace() -> Result<(), Failure> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn enter_namespace() -> Result<(), Failure> {
+fn enter_namespace(_leftovers: &[CString]) -> Result<(), Failure> {
     Err(linux_only().into())
 }
 
@@ -281,22 +292,18 @@ fn threads() -> Option<usize> {
         .ok()
 }
 
-/// The namespace's init: dies with orchestrate, reaps orphans, kills every
-/// other process of the namespace when asked (`k`, answered with `k` once
-/// they are gone), and ends when orchestrate closes the socket.
+/// The namespace's init: reaps orphans, kills every other process of the
+/// namespace when asked (`k`, answered with `k` once they are gone), and
+/// ends when orchestrate closes the socket, which the kernel does when
+/// orchestrate dies, however it dies: then it kills everything in the
+/// namespace, removes the run's `leftovers`, and exits (and the kernel
+/// kills whatever is still in the namespace).
 #[cfg(target_os = "linux")]
-fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
-    // SAFETY: close and prctl with integer arguments only. Closing the
-    // parent's end (ours is a copy of it) lets its closing be seen here.
+fn run_init(control: UnixStream, parents_end: libc::c_int, leftovers: &[CString]) -> ! {
+    // SAFETY: close with an integer argument only. Closing the parent's end
+    // (ours is a copy of it) lets its closing be seen here.
     unsafe {
         libc::close(parents_end);
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
     }
     let fd = control.as_raw_fd();
     // Nothing of orchestrate's but the socket: no lock it holds (a run that
@@ -345,6 +352,13 @@ fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
             }
             // The end of file, or an error: orchestrate is done, or gone.
             _ => {
+                // SAFETY: kill(-1) from a namespace's init reaches every
+                // other process of the namespace, and nothing outside it.
+                unsafe { libc::kill(-1, libc::SIGKILL) };
+                reap_all(Some(Instant::now() + Duration::from_secs(2)));
+                for folder in leftovers {
+                    crate::sys::remove_tree(folder);
+                }
                 // SAFETY: _exit ends this process without running anything
                 // of the parent's it inherited.
                 unsafe { libc::_exit(0) }
@@ -354,7 +368,7 @@ fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn run_init(_control: UnixStream, _parents_end: libc::c_int) -> ! {
+fn run_init(_control: UnixStream, _parents_end: libc::c_int, _leftovers: &[CString]) -> ! {
     unreachable!("no namespaces here")
 }
 
