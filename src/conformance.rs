@@ -203,7 +203,10 @@ fn start(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<Started> {
     // child left behind.
     let stderr_path = dir.join("stderr");
     let stderr = std::fs::File::create(&stderr_path)?;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    // Contained as in a run: stopping the case stops all it started.
+    crate::supervise::contain::contain_each(&mut command);
+    let mut child = command
         .args(assignment.args())
         .current_dir(dir)
         .process_group(0)

@@ -366,3 +366,90 @@ fn an_address_space_limit_gives_the_answer_or_one_line_and_status_1_in_every_mod
         );
     }
 }
+
+/// The pids `dir`'s PID_LOG holds once every `regroup` child of `count`
+/// has left its process group (each child and its helper log theirs).
+fn await_regrouped(dir: &Path, count: usize) -> Vec<i32> {
+    let log = dir.join("pids");
+    common::eventually(30, "every child to have left its process group", || {
+        fs::read_to_string(dir.join("pids.regrouped"))
+            .is_ok_and(|left| left.lines().count() == count)
+    });
+    let pids = common::pids(&log);
+    assert_eq!(pids.len(), 2 * count);
+    pids
+}
+
+#[track_caller]
+fn assert_all_dead(pids: &[i32]) {
+    common::eventually(10, "every process the attempts started to be gone", || {
+        pids.iter().all(|&pid| !common::alive(pid))
+    });
+}
+
+/// `orchestrate` whose children leave their process groups.
+fn regrouping(dir: &Path) -> std::process::Command {
+    let mut command = common::spawn_faulty(dir);
+    command
+        .env("FAULT_ALL", "regroup")
+        .env("PID_LOG", dir.join("pids"))
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+#[test]
+fn a_child_that_left_its_process_group_is_stopped_by_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = regrouping(dir.path())
+        .args(["--timeout", "2", "--letters", "ab"])
+        .arg(example())
+        .spawn()
+        .unwrap();
+    let pids = await_regrouped(dir.path(), 2);
+    let status = common::wait_within(&mut run, 30);
+    assert_eq!(status.code(), Some(1));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("letter a: child timed out"), "{stderr}");
+    assert_all_dead(&pids);
+}
+
+#[test]
+fn a_child_that_left_its_process_group_is_stopped_by_a_stop_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = regrouping(dir.path()).arg(example()).spawn().unwrap();
+    let pids = await_regrouped(dir.path(), 26);
+    common::signal(&run, libc::SIGINT);
+    let status = common::wait_within(&mut run, 30);
+    assert_eq!(status.code(), Some(128 + libc::SIGINT));
+    assert_all_dead(&pids);
+    assert_eq!(
+        entries(dir.path())
+            .iter()
+            .filter(|n| n.starts_with("orchestrate-"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_checked_child_that_left_its_process_group_is_stopped_at_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = std::process::Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .env("REAL_REDUCE", common::reduce_bin())
+        .env("FAULT_ALL", "regroup")
+        .env("PID_LOG", dir.path().join("pids"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .arg("--check-child")
+        .arg(common::fixture("faulty-reduce.sh"))
+        .spawn()
+        .unwrap();
+    let pids = await_regrouped(dir.path(), 13);
+    // One deadline for all cases (20 s), then each case is stopped.
+    let status = common::wait_within(&mut run, 60);
+    assert_eq!(status.code(), Some(1));
+    assert_all_dead(&pids);
+}

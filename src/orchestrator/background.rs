@@ -81,6 +81,15 @@ fn run_polling<T: Send + 'static>(
         let spawned = std::thread::Builder::new().spawn(move || work(emit));
         if let Err(err) = spawned {
             cancelled.store(true, Ordering::Relaxed);
+            // The kernel refuses a thread (EINVAL) to a process whose new
+            // processes go into a PID namespace it is not in itself.
+            if err.raw_os_error() == Some(libc::EINVAL) {
+                anyhow::bail!(
+                    "could not start a thread: this process was started in a PID namespace \
+                     it is not a member of (as `unshare --pid` without `--fork` does); start \
+                     it with `unshare --pid --fork`"
+                );
+            }
             return Err(err).context("could not start a thread");
         }
     }

@@ -253,6 +253,12 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) {
     unsafe {
         command.pre_exec(move || protocol::die_with(parent));
     }
+    // Any other program may start processes of its own: the attempt gets a
+    // namespace of its own, so stopping it stops them all. Not under srun:
+    // its tasks run on other machines, which the scheduler contains.
+    if !matches!(program.launcher, Launcher::Slurm { .. }) {
+        super::contain::contain_each(command);
+    }
 }
 
 /// When the child (or array task) wrote its start mark, kept between the

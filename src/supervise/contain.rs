@@ -108,8 +108,14 @@ fn prepare_user_namespace() -> io::Result<()> {
     if uid == 0 {
         return Ok(());
     }
-    if threads() != Some(1) {
-        return Err(io::Error::other("more than one thread"));
+    match threads() {
+        Some(1) => {}
+        Some(_) => return Err(io::Error::other("more than one thread")),
+        None => {
+            return Err(io::Error::other(
+                "/proc is not mounted, and a user namespace's ids are mapped through it",
+            ));
+        }
     }
     // Tried first in a child: a kernel may allow the user namespace and
     // then refuse its mapping (or the PID namespace), and a process left in
@@ -439,6 +445,239 @@ pub fn become_subreaper() -> io::Result<()> {
         io::ErrorKind::Unsupported,
         "child subreapers are Linux-only",
     ))
+}
+
+/// Gives every child `command` starts a PID namespace of its own, nested
+/// in the run's, when the run has one: stopping the attempt then stops
+/// everything it started, whatever process group or session that joined.
+/// (This package's `reduce`, started directly, starts nothing and needs
+/// none.) Where the run has no namespace, the command is left as it is.
+///
+/// The process orchestrate sees (a relay, in the run's namespace) forks the
+/// attempt's init, which forks the program. The relay ends as the program
+/// ended (its exit status or its signal), once everything the program
+/// started is gone. A stop signal sent to the attempt's process group
+/// reaches the init, which passes it on to every process of the attempt
+/// (SIGTSTP as SIGSTOP, so nothing can ignore a pause); SIGKILL of the
+/// group kills the relay and the init, and with the init the kernel kills
+/// the whole namespace.
+pub fn contain_each(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    if current() != Some(Containment::PidNamespace) {
+        return;
+    }
+    // SAFETY: `attempt_namespace` makes async-signal-safe system calls
+    // only and allocates nothing; it returns only in the process that is
+    // to exec the program.
+    unsafe {
+        command.pre_exec(attempt_namespace);
+    }
+}
+
+/// The signals an attempt's init passes on to the attempt's processes.
+const PASSED_ON: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGTSTP,
+    libc::SIGCONT,
+];
+
+/// Between fork and exec: see [`contain_each`]. Returns in the process
+/// that becomes the program; the relay and the init never return.
+#[cfg(target_os = "linux")]
+fn attempt_namespace() -> io::Result<()> {
+    let mut ends = [0 as libc::c_int; 2];
+    // SAFETY: unshare with flags only; pipe2 writes two descriptors into
+    // `ends`, which we own.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWPID) != 0 {
+            // Too deep, or refused after all: the program runs as it would
+            // without.
+            return Ok(());
+        }
+        if libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let [status_in, status_out] = ends;
+    // SAFETY: this process has one thread (it was forked); the child runs
+    // only async-signal-safe calls until it execs or exits.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => attempt_init(status_out, status_in),
+        init => relay(init, status_in, status_out),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn attempt_namespace() -> io::Result<()> {
+    Ok(())
+}
+
+/// The attempt's init (pid 1 of its namespace): starts the program (the
+/// fork that returns), passes stop signals on to every process of the
+/// namespace, reaps, and when the program has ended kills what it left,
+/// tells the relay how the program ended, and exits.
+#[cfg(target_os = "linux")]
+fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<()> {
+    // SAFETY: prctl, close and fork with integer arguments only; this
+    // process has one thread.
+    let program = unsafe {
+        // Gone with the relay, and so with orchestrate.
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        libc::close(status_in);
+        libc::fork()
+    };
+    match program {
+        -1 => {
+            // SAFETY: _exit runs nothing of the parent's.
+            unsafe { libc::_exit(127) }
+        }
+        0 => {
+            // SAFETY: close with an integer argument only.
+            unsafe { libc::close(status_out) };
+            return Ok(());
+        }
+        _ => {}
+    }
+    extern "C" fn pass_on(signal: libc::c_int) {
+        let signal = if signal == libc::SIGTSTP {
+            libc::SIGSTOP
+        } else {
+            signal
+        };
+        // SAFETY: kill is async-signal-safe; -1 from a namespace's init
+        // reaches every other process of the namespace and nothing else.
+        unsafe { libc::kill(-1, signal) };
+    }
+    // SAFETY: sigaction with a handler that only calls kill, which is
+    // async-signal-safe; close_range with integer arguments only (nothing
+    // of orchestrate's is needed here but the status pipe).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = pass_on as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        for signal in PASSED_ON {
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+        if status_out > 0 {
+            libc::syscall(libc::SYS_close_range, 0, status_out - 1, 0);
+        }
+        libc::syscall(libc::SYS_close_range, status_out + 1, libc::c_uint::MAX, 0);
+    }
+    let mut ended = None;
+    while ended.is_none() {
+        let mut status = 0;
+        // SAFETY: waitpid writes only into `status`, which we own.
+        let reaped = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if reaped == program {
+            ended = Some(status);
+        } else if reaped < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            break;
+        }
+    }
+    // SAFETY: kill(-1) from a namespace's init reaches every other process
+    // of the namespace, and nothing outside it.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    reap_all(Some(Instant::now() + Duration::from_secs(2)));
+    if let Some(status) = ended {
+        let bytes = status.to_ne_bytes();
+        // SAFETY: write from a buffer we own; _exit runs nothing of the
+        // parent's.
+        unsafe { libc::write(status_out, bytes.as_ptr().cast(), bytes.len()) };
+    }
+    // SAFETY: _exit runs nothing of the parent's.
+    unsafe { libc::_exit(0) }
+}
+
+/// The process orchestrate started, for an attempt in a namespace of its
+/// own: waits for the init's word on how the program ended, and ends the
+/// same way (by the same signal, or with the same status).
+#[cfg(target_os = "linux")]
+fn relay(init: libc::pid_t, status_in: libc::c_int, status_out: libc::c_int) -> io::Result<()> {
+    // SAFETY: signal, close and close_range with integer arguments only. A
+    // stop signal to the attempt's group is the init's to pass on; the
+    // relay outlives it to say how the program ended.
+    unsafe {
+        for signal in PASSED_ON {
+            if signal != libc::SIGCONT {
+                libc::signal(signal, libc::SIG_IGN);
+            }
+        }
+        libc::close(status_out);
+        if status_in > 0 {
+            libc::syscall(libc::SYS_close_range, 0, status_in - 1, 0);
+        }
+        libc::syscall(libc::SYS_close_range, status_in + 1, libc::c_uint::MAX, 0);
+    }
+    let mut bytes = [0u8; 4];
+    let mut got = 0;
+    while got < bytes.len() {
+        // SAFETY: read into the part of `bytes` not yet filled.
+        let n = unsafe {
+            libc::read(
+                status_in,
+                bytes[got..].as_mut_ptr().cast(),
+                bytes.len() - got,
+            )
+        };
+        if n > 0 {
+            got += n as usize;
+        } else if n == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            break;
+        }
+    }
+    let mut init_status = 0;
+    // SAFETY: waitpid on our own child, writing into `init_status`.
+    while unsafe { libc::waitpid(init, &mut init_status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+    let status = if got == bytes.len() {
+        i32::from_ne_bytes(bytes)
+    } else {
+        init_status
+    };
+    end_as(status)
+}
+
+/// Ends this process as a process with wait status `status` ended.
+#[cfg(target_os = "linux")]
+fn end_as(status: libc::c_int) -> ! {
+    if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        // SAFETY: setrlimit, signal, sigprocmask and kill with values we
+        // own: no core file for a signal passed on, the default action
+        // back, the signal unblocked and sent to ourselves.
+        unsafe {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            libc::signal(signal, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, signal);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), signal);
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    // SAFETY: _exit runs nothing of the parent's.
+    unsafe { libc::_exit(code) }
 }
 
 /// Kills every orphan: in a namespace, with `keep` empty (no child runs),
