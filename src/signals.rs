@@ -7,6 +7,11 @@
 //! async-signal-safe); all the work happens in the thread that waits on
 //! them. Other threads can wake that thread too, through a [`Waker`].
 //!
+//! Ctrl+Z (SIGTSTP) pauses the whole run: the children's process groups
+//! are stopped with it, and resumed with it on SIGCONT; the time spent
+//! paused is kept ([`paused`]), so that it does not count against a
+//! timeout.
+//!
 //! Every stop signal is heard: stop signals a parent left blocked are
 //! unblocked (for orchestrate and so for its children), and the stop
 //! handlers do not restart the call they interrupt, so a call that blocks
@@ -19,11 +24,11 @@
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use signal_hook::SigId;
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
 
 /// The signals that stop a run.
 pub const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
@@ -72,6 +77,16 @@ impl Signals {
         }
         for &signal in &heard {
             interrupt_calls(signal)?;
+        }
+        // Ctrl+Z pauses the whole run, unless pausing was turned off.
+        if !is_ignored(SIGTSTP) {
+            // SAFETY: the handlers call only async-signal-safe functions
+            // (kill, getpid, clock_gettime) and atomics; they allocate
+            // nothing and take no lock.
+            unsafe {
+                ids.push(signal_hook::low_level::register(SIGTSTP, on_pause)?);
+                ids.push(signal_hook::low_level::register(SIGCONT, on_continue)?);
+            }
         }
         unblock(std::iter::once(SIGCHLD).chain(STOP_SIGNALS))?;
         Ok(Signals {
@@ -140,6 +155,94 @@ impl Signals {
             while matches!((&self.wake).read(&mut buffer), Ok(n) if n > 0) {}
             let _ = self.wake.set_nonblocking(false);
         }
+    }
+}
+
+/// Slots for the process groups of the children running now, which a
+/// pause (Ctrl+Z) stops and a continue resumes: read by signal handlers,
+/// so fixed in number and atomic (0: free). More children than slots run
+/// on through a pause.
+static PAUSABLE: [AtomicI32; 256] = [const { AtomicI32::new(0) }; 256];
+
+/// When the run was paused (CLOCK_MONOTONIC, in ns), or 0 while it runs.
+static PAUSED_AT: AtomicU64 = AtomicU64::new(0);
+
+/// How long the run has spent paused in all, in ns.
+static PAUSED_FOR: AtomicU64 = AtomicU64::new(0);
+
+/// A child's process group, stopped and resumed with the run while this
+/// lives.
+#[derive(Debug)]
+pub struct Pausable(Option<usize>);
+
+impl Pausable {
+    /// Registers the process group `group`.
+    pub fn register(group: i32) -> Pausable {
+        let slot = PAUSABLE.iter().position(|slot| {
+            slot.compare_exchange(0, group, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        });
+        Pausable(slot)
+    }
+}
+
+impl Drop for Pausable {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0 {
+            PAUSABLE[slot].store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+/// How long the run has been paused in all, and whether it is paused now
+/// (a supervisor then decides nothing by the clock).
+pub fn paused() -> (Duration, bool) {
+    let now = PAUSED_AT.load(Ordering::SeqCst) != 0;
+    (Duration::from_nanos(PAUSED_FOR.load(Ordering::SeqCst)), now)
+}
+
+/// CLOCK_MONOTONIC in ns (async-signal-safe); never 0.
+fn monotonic_ns() -> u64 {
+    // SAFETY: clock_gettime writes only into `now`, which we own.
+    let now = unsafe {
+        let mut now: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
+        now
+    };
+    (now.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(now.tv_nsec as u64)
+        .max(1)
+}
+
+/// Sends `signal` to every registered child's process group.
+fn signal_children(signal: i32) {
+    for slot in &PAUSABLE {
+        let group = slot.load(Ordering::SeqCst);
+        if group > 0 {
+            // SAFETY: kill is async-signal-safe and has no memory-safety
+            // preconditions; the group is a running child's.
+            unsafe { libc::kill(-group, signal) };
+        }
+    }
+}
+
+/// Ctrl+Z: the children are stopped, then this process.
+fn on_pause() {
+    let _ = PAUSED_AT.compare_exchange(0, monotonic_ns(), Ordering::SeqCst, Ordering::SeqCst);
+    signal_children(libc::SIGTSTP);
+    // SAFETY: kill and getpid are async-signal-safe; SIGSTOP cannot be
+    // caught, so this process stops here until a SIGCONT.
+    unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+}
+
+/// SIGCONT: the children resume, and the time spent paused is counted.
+fn on_continue() {
+    signal_children(libc::SIGCONT);
+    let since = PAUSED_AT.load(Ordering::SeqCst);
+    if since != 0 {
+        PAUSED_FOR.fetch_add(monotonic_ns().saturating_sub(since), Ordering::SeqCst);
+        PAUSED_AT.store(0, Ordering::SeqCst);
     }
 }
 

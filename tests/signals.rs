@@ -645,3 +645,70 @@ fn a_stop_signal_a_parent_set_to_be_ignored_stays_ignored() {
     let status = wait_within(&mut child, 30);
     assert_eq!(status.code(), Some(0), "{}", stderr_of(&mut child));
 }
+
+/// The state letter of process `pid` (`T` when stopped), from /proc.
+fn state_of(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+#[test]
+fn ctrl_z_pauses_the_whole_run_and_sigcont_resumes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Children that hang, with grandchildren that left their group.
+    let mut child = start_hanging(dir.path(), "escape", &[], 104);
+    let descendants = pids(&dir.path().join("pids"));
+    let me = child.id() as i32;
+    signal(&child, libc::SIGTSTP);
+    eventually(10, "orchestrate and every descendant to be stopped", || {
+        std::iter::once(me)
+            .chain(descendants.iter().copied())
+            .all(|pid| state_of(pid) == Some('T'))
+    });
+    signal(&child, libc::SIGCONT);
+    eventually(10, "orchestrate and every descendant to run again", || {
+        std::iter::once(me)
+            .chain(descendants.iter().copied())
+            .all(|pid| state_of(pid).is_some_and(|state| state != 'T'))
+    });
+    signal(&child, libc::SIGTERM);
+    assert_eq!(
+        wait_within(&mut child, 20).code(),
+        Some(128 + libc::SIGTERM)
+    );
+    assert_all_gone(dir.path());
+}
+
+#[test]
+fn time_spent_paused_does_not_count_against_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let events = dir.path().join("events");
+    let mut child = Command::new(common::orchestrate_bin())
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .env("GATE", &gate)
+        .env("EVENT_LOG", &events)
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .args(["-q", "--timeout", "4"])
+        .arg(example())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(30, "every child to start", || {
+        std::fs::read_to_string(&events).is_ok_and(|log| log.lines().count() == 26)
+    });
+    signal(&child, libc::SIGTSTP);
+    eventually(10, "orchestrate to be stopped", || {
+        state_of(child.id() as i32) == Some('T')
+    });
+    // Paused for longer than the timeout: that time is not the children's.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    signal(&child, libc::SIGCONT);
+    std::fs::write(&gate, "").unwrap();
+    let status = wait_within(&mut child, 30);
+    assert_eq!(status.code(), Some(0), "{}", stderr_of(&mut child));
+}

@@ -44,6 +44,8 @@ pub struct Running {
     mark: Option<PathBuf>,
     /// The child's stderr, captured.
     stderr: File,
+    /// Its process group, paused with the run (Ctrl+Z).
+    _pausable: crate::signals::Pausable,
 }
 
 impl Running {
@@ -89,12 +91,14 @@ impl Running {
                 ),
             ),
         })?;
+        let pausable = crate::signals::Pausable::register(process.id() as i32);
         Ok(Running {
             assignment,
             process,
             spawned,
             mark,
             stderr,
+            _pausable: pausable,
         })
     }
 

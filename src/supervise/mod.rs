@@ -129,13 +129,21 @@ impl<'a, B: Backend> Supervisor<'a, B> {
     pub fn run(mut self, letters: impl IntoIterator<Item = (UnitType, u32)>) -> Supervision {
         self.waiting.extend(letters);
         let mut backoff = Backoff::new(self.policy);
+        let mut paused_for = crate::signals::paused().0;
         while !self.is_done() {
             self.heed_stop_requests();
+            // Time spent paused moves every clock on; while paused, nothing
+            // is decided by the clock.
+            let (paused, paused_now) = crate::signals::paused();
+            if paused > paused_for {
+                self.shift_lives(paused - paused_for);
+                paused_for = paused;
+            }
             // A few starts per pass: attempts that end while the others are
             // still being started are seen (and timed) at once.
             let started = self.start_next();
             let ended = self.collect_ends(!started);
-            let escalated = self.escalate();
+            let escalated = !paused_now && self.escalate();
             if !started {
                 let pause = backoff.next(ended || escalated);
                 self.sleep(pause);
@@ -146,6 +154,14 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         Supervision {
             attempts: self.attempts,
             interrupted: self.interrupted,
+        }
+    }
+
+    /// Moves every running attempt's clock on by `paused`.
+    fn shift_lives(&mut self, paused: Duration) {
+        for flight in &mut self.flying {
+            let life = std::mem::replace(&mut flight.life, Life::Running { deadline: None });
+            flight.life = life.shifted(paused);
         }
     }
 

@@ -58,6 +58,22 @@ pub enum Life {
 }
 
 impl Life {
+    /// The same life with its clock moved on by `paused`: time the run
+    /// spent paused (Ctrl+Z) does not count against a deadline or a grace
+    /// period.
+    pub fn shifted(self, paused: Duration) -> Life {
+        match self {
+            Life::Running { deadline } => Life::Running {
+                deadline: deadline.map(|d| d + paused),
+            },
+            Life::Stopping { since, counts_as } => Life::Stopping {
+                since: since + paused,
+                counts_as,
+            },
+            killed @ Life::Killed { .. } => killed,
+        }
+    }
+
     /// What the attempt counts as if it was being stopped, whatever its exit.
     pub fn counts_as(&self) -> Option<&Outcome> {
         match self {
@@ -278,6 +294,44 @@ mod tests {
             counts_as: Outcome::Cancelled,
         };
         assert_eq!(p.escalation(&stopping, t0, true), Some(Escalation::Kill));
+    }
+
+    #[test]
+    fn time_spent_paused_moves_deadlines_and_grace_periods_on() {
+        let t0 = Instant::now();
+        let paused = Duration::from_secs(7);
+        let running = Life::Running {
+            deadline: Some(t0 + Duration::from_secs(5)),
+        };
+        assert_eq!(
+            running.shifted(paused),
+            Life::Running {
+                deadline: Some(t0 + Duration::from_secs(12))
+            }
+        );
+        let unbounded = Life::Running { deadline: None };
+        assert_eq!(unbounded.clone().shifted(paused), unbounded);
+        let stopping = Life::Stopping {
+            since: t0,
+            counts_as: Outcome::Timeout,
+        };
+        assert_eq!(
+            stopping.shifted(paused),
+            Life::Stopping {
+                since: t0 + paused,
+                counts_as: Outcome::Timeout
+            }
+        );
+        // A deadline that a pause carried past `now` no longer fires.
+        let policy = Policy {
+            timeout: Some(Duration::from_secs(5)),
+            ..Policy::default()
+        };
+        let life = policy.life_from(t0).shifted(paused);
+        assert_eq!(
+            policy.escalation(&life, t0 + Duration::from_secs(6), false),
+            None
+        );
     }
 
     #[test]
