@@ -107,22 +107,45 @@ pub enum Opened {
 
 /// Opens a file that another program (a child, a task, an earlier run)
 /// wrote, never following a symlink and never blocking (a FIFO cannot hang
-/// the reader), and only if it is a regular file.
+/// the reader), and only if it is a regular file: its type is checked
+/// before it is opened for reading (through an `O_PATH` handle, which runs
+/// no driver's open), so a device planted under the name is never opened.
 pub fn open_regular(path: &Path) -> io::Result<Opened> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let opened = std::fs::OpenOptions::new()
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let handle = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path);
-    let file = match opened {
-        Ok(file) => file,
+    let handle = match handle {
+        Ok(handle) => handle,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Opened::Missing),
-        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
-            return Ok(Opened::NotRegular("a symlink, not a regular file"));
-        }
         Err(err) => return Err(err),
     };
-    if !file.metadata()?.is_file() {
+    let seen = handle.metadata()?;
+    if seen.file_type().is_symlink() {
+        return Ok(Opened::NotRegular("a symlink, not a regular file"));
+    }
+    if !seen.is_file() {
+        return Ok(Opened::NotRegular("not a regular file"));
+    }
+    let flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    // Reopened through the handle's link in /proc, which leads to the very
+    // file whose type was checked, whatever the path names now.
+    let reopened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+    let file = match reopened {
+        Ok(file) => file,
+        // No /proc: by the path again, and the same file checked for.
+        Err(_) => std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags | libc::O_NOFOLLOW)
+            .open(path)?,
+    };
+    let opened = file.metadata()?;
+    if !opened.is_file() || (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
         return Ok(Opened::NotRegular("not a regular file"));
     }
     Ok(Opened::Regular(file))

@@ -453,3 +453,87 @@ fn a_checked_child_that_left_its_process_group_is_stopped_at_the_deadline() {
     assert_eq!(status.code(), Some(1));
     assert_all_dead(&pids);
 }
+
+/// `orchestrate --status` of `rd` in `dir`, with Slurm's commands those
+/// of `bin`; its JSON.
+fn status_json(dir: &Path, bin: &Path) -> serde_json::Value {
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let output = orchestrate(dir)
+        .env("PATH", path)
+        .args(["--status", "--json", "--results-dir", "rd"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    common::json_of(&output.stdout)
+}
+
+#[test]
+fn status_reads_nothing_through_a_link_out_of_the_results_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = silent_slurm(dir.path());
+    let rd = dir.path().join("rd");
+    fs::create_dir(&rd).unwrap();
+    fs::write(
+        rd.join("orchestrate.json"),
+        record_with_jobs(r#"{"job_id": "777", "tasks": ["a.1", "b.1"]}"#),
+    )
+    .unwrap();
+    // The array's folder is a link to forged task files elsewhere.
+    let forged = dir.path().join("forged");
+    fs::create_dir(&forged).unwrap();
+    for letter in ["a", "b"] {
+        fs::write(forged.join(format!("{letter}.1.status")), "0\n").unwrap();
+        fs::write(forged.join(format!("{letter}.1.txt")), "1\n").unwrap();
+    }
+    std::os::unix::fs::symlink(&forged, rd.join("slurm-array-1-2")).unwrap();
+    let status = status_json(dir.path(), &bin);
+    for letter in ["a", "b"] {
+        assert_ne!(status["letters"][letter]["state"], "done", "{status:#}");
+    }
+    assert_eq!(status["min_length"], serde_json::Value::Null, "{status:#}");
+}
+
+#[test]
+fn status_reports_what_is_planted_as_a_result_without_opening_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = silent_slurm(dir.path());
+    orchestrate(dir.path())
+        .args(["-q", "--results-dir", "rd"])
+        .arg(example())
+        .assert()
+        .success();
+    let rd = dir.path().join("rd");
+    fs::remove_file(rd.join("a.txt")).unwrap();
+    common::mkfifo(&rd.join("a.txt"));
+    fs::remove_file(rd.join("b.txt")).unwrap();
+    std::os::unix::fs::symlink(rd.join("c.txt"), rd.join("b.txt")).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        // A device node (the one /dev/full is) in the result's place.
+        fs::remove_file(rd.join("d.txt")).unwrap();
+        let path =
+            std::ffi::CString::new(rd.join("d.txt").into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; mknod has no other preconditions.
+        let made =
+            unsafe { libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 7)) };
+        assert_eq!(made, 0);
+    } else {
+        assert!(!common::must_not_skip(), "the device case needs root");
+    }
+    let status = status_json(dir.path(), &bin);
+    let letters = &status["letters"];
+    assert_eq!(letters["a"]["state"], "unusable", "{status:#}");
+    assert_eq!(letters["a"]["problem"], "not a regular file");
+    assert_eq!(letters["b"]["state"], "unusable");
+    assert_eq!(letters["b"]["problem"], "a symlink, not a regular file");
+    if root {
+        assert_eq!(letters["d"]["state"], "unusable");
+        assert_eq!(letters["d"]["problem"], "not a regular file");
+    }
+    assert_eq!(letters["c"]["state"], "done");
+}

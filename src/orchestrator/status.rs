@@ -33,6 +33,10 @@ pub enum State {
     /// Nothing of it yet: not started, or running as a child of a live
     /// orchestrate (whose private folder is not here).
     Pending,
+    /// Something is under its result's name that is not a result (a
+    /// device, a FIFO, a link, malformed content): reported, never opened
+    /// for reading unless it is a regular file.
+    Unusable(String),
 }
 
 impl State {
@@ -44,6 +48,7 @@ impl State {
             State::Lost => "lost",
             State::Failed(_) => "failed",
             State::Pending => "pending",
+            State::Unusable(_) => "unusable",
         }
     }
 }
@@ -102,7 +107,9 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
             let path = result_path(dir, letter);
             let state = match protocol::read_result(&path, manifest.input_length) {
                 Ok(ResultFile::Length(length)) => State::Done(length),
-                _ => State::Pending,
+                Ok(ResultFile::Missing) => State::Pending,
+                Ok(ResultFile::Invalid(why)) => State::Unusable(why),
+                Err(err) => State::Unusable(format!("unreadable: {err}")),
             };
             (letter, state)
         })
@@ -111,11 +118,20 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
     if let Some(array) = &manifest.array {
         let queued = array_queue(dir, array);
         queue_answered = Some(queued.is_some());
+        // The array's folder, opened without following a link: one that
+        // leads out of the results folder is not the array's, and its
+        // files say nothing.
+        let folder = Inside::open(dir, &array.folder);
         for (letter, state) in &mut letters {
             if *state == State::Pending
                 && let Some(task) = last_task(array, *letter)
             {
-                *state = task_state(dir, array, task, manifest.input_length, queued.as_deref());
+                *state = task_state(
+                    folder.as_ref().map(Inside::path),
+                    task,
+                    manifest.input_length,
+                    queued.as_deref(),
+                );
             }
         }
     }
@@ -222,19 +238,59 @@ fn last_task(array: &ArrayRecord, letter: UnitType) -> Option<(String, ArrayTask
         .max_by_key(|(_, task)| task.attempt)
 }
 
-/// Where an array task stands, from its files and the queue.
+/// A folder inside the results folder, held open: its files are read
+/// through the handle (`/proc/self/fd/N/...`), so a folder swapped for a
+/// link after it was opened is not followed either.
+struct Inside {
+    _handle: Option<std::fs::File>,
+    path: PathBuf,
+}
+
+impl Inside {
+    /// `name` in `dir`, if it is a folder there (not a link to one).
+    fn open(dir: &Path, name: &str) -> Option<Inside> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = dir.join(name);
+        let handle = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .ok()?;
+        let through = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+        Some(if through.is_dir() {
+            Inside {
+                _handle: Some(handle),
+                path: through,
+            }
+        } else {
+            // No /proc: by its path, checked above not to be a link.
+            Inside {
+                _handle: None,
+                path,
+            }
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Where an array task stands, from its files in `folder` (none when the
+/// array's folder is missing or not a folder) and the queue.
 fn task_state(
-    dir: &Path,
-    array: &ArrayRecord,
+    folder: Option<&Path>,
     (id, task): (String, ArrayTask),
     input_length: usize,
     queued: Option<&[Queued]>,
 ) -> State {
-    let folder = dir.join(&array.folder);
-    match protocol::read_status(&task.file(&folder, TaskFile::Status)) {
+    let Some(folder) = folder else {
+        return queue_state(&id, queued, None);
+    };
+    match protocol::read_status(&task.file(folder, TaskFile::Status)) {
         Some(0) => {
-            return match protocol::read_result(&task.file(&folder, TaskFile::Result), input_length)
-            {
+            return match protocol::read_result(&task.file(folder, TaskFile::Result), input_length) {
                 Ok(ResultFile::Length(length)) => State::Done(length),
                 _ => State::Failed(0),
             };
@@ -242,7 +298,13 @@ fn task_state(
         Some(code) => return State::Failed(code),
         None => {}
     }
-    let mark = protocol::read_start_mark(&task.file(&folder, TaskFile::StartMark));
+    let mark = protocol::read_start_mark(&task.file(folder, TaskFile::StartMark));
+    queue_state(&id, queued, mark)
+}
+
+/// Where a task that has not ended stands, by the queue (or, when it does
+/// not answer, by the task's start mark).
+fn queue_state(id: &str, queued: Option<&[Queued]>, mark: Option<protocol::StartMark>) -> State {
     match queued {
         Some(queued) => match queued.iter().find(|q| q.id == id) {
             Some(Queued {
@@ -288,6 +350,7 @@ pub fn text(status: &Status) -> String {
             State::Done(length) => (length.to_string(), String::new()),
             State::Running(host) => (String::new(), host.clone().unwrap_or_default()),
             State::Failed(code) => (format!("exit {code}"), String::new()),
+            State::Unusable(why) => (String::new(), why.clone()),
             _ => (String::new(), String::new()),
         };
         let line = format!("{letter:<7}{:<9}{length:>12}  {host}", state.name());
@@ -315,6 +378,7 @@ pub fn json(status: &Status) -> String {
                 State::Done(length) => entry["length"] = (*length).into(),
                 State::Running(Some(host)) => entry["host"] = host.clone().into(),
                 State::Failed(code) => entry["exit_status"] = (*code).into(),
+                State::Unusable(why) => entry["problem"] = why.clone().into(),
                 _ => {}
             }
             (letter.to_string(), entry)

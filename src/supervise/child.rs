@@ -46,6 +46,9 @@ pub struct Running {
     stderr: File,
     /// Its process group, paused with the run (Ctrl+Z).
     _pausable: crate::signals::Pausable,
+    /// Whether it is the relay of an attempt in a PID namespace of its own
+    /// (see `contain::contain_each`): a stop signal then goes to it alone.
+    contained: bool,
 }
 
 impl Running {
@@ -77,7 +80,7 @@ impl Running {
         if let Some(mark) = &mark {
             command.env(protocol::START_MARK_ENV, mark);
         }
-        die_with_parent(&mut command, program);
+        let contained = die_with_parent(&mut command, program);
         // Taken before the spawn: by the time spawn returns, the child may
         // already have started its work.
         let spawned = Instant::now();
@@ -99,6 +102,7 @@ impl Running {
             mark,
             stderr,
             _pausable: pausable,
+            contained,
         })
     }
 
@@ -117,13 +121,19 @@ impl Running {
         has_exited(self.pid())
     }
 
-    /// Sends `signal` to the child's process group.
+    /// Sends `signal` to the child's process group; to a contained child's
+    /// relay alone, which passes it on to every process of the attempt
+    /// once (SIGKILL ends the relay, and with it the attempt's namespace).
     pub fn signal_group(&self, signal: libc::c_int) {
-        // SAFETY: killpg has no memory-safety preconditions. The group id is
-        // the pid of our unreaped child, so it names its group and no other.
-        // Errors (the group is already empty) are irrelevant here.
+        // SAFETY: kill and killpg have no memory-safety preconditions. The
+        // pid, and so the group id, is that of our unreaped child, so it
+        // names it and no other. Errors (it has ended) are irrelevant here.
         unsafe {
-            libc::killpg(self.pid(), signal);
+            if self.contained {
+                libc::kill(self.pid(), signal);
+            } else {
+                libc::killpg(self.pid(), signal);
+            }
         }
     }
 
@@ -242,14 +252,16 @@ fn capture_file() -> io::Result<File> {
 /// itself ([`protocol::PARENT_PID_OPTION`]), which lets the spawn use
 /// `posix_spawn` (an older `reduce` refuses the option, loudly); any other
 /// program gets it arranged between fork and exec.
-fn die_with_parent(command: &mut Command, program: &ChildProgram) {
+///
+/// Returns whether the child's attempt gets a PID namespace of its own.
+fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
     // As the child will see it: 0 from inside the PID namespace.
     let parent = super::contain::parent_pid_for_children();
     if program.heeds_parent_pid && program.launcher == Launcher::Direct {
         command
             .arg(protocol::PARENT_PID_OPTION)
             .arg(parent.to_string());
-        return;
+        return false;
     }
     // SAFETY: the closure runs in the forked child before exec and calls
     // only `protocol::die_with`, which is async-signal-safe and allocates
@@ -260,9 +272,7 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) {
     // Any other program may start processes of its own: the attempt gets a
     // namespace of its own, so stopping it stops them all. Not under srun:
     // its tasks run on other machines, which the scheduler contains.
-    if !matches!(program.launcher, Launcher::Slurm { .. }) {
-        super::contain::contain_each(command);
-    }
+    !matches!(program.launcher, Launcher::Slurm { .. }) && super::contain::contain_each(command)
 }
 
 /// When the child (or array task) wrote its start mark, kept between the

@@ -461,16 +461,35 @@ pub fn become_subreaper() -> io::Result<()> {
 /// (SIGTSTP as SIGSTOP, so nothing can ignore a pause); SIGKILL of the
 /// group kills the relay and the init, and with the init the kernel kills
 /// the whole namespace.
-pub fn contain_each(command: &mut std::process::Command) {
+///
+/// Returns whether it did: a stop signal for such a child is then sent to
+/// the relay alone (which passes it to the init, which passes it to every
+/// process of the attempt once), not to its process group.
+pub fn contain_each(command: &mut std::process::Command) -> bool {
     use std::os::unix::process::CommandExt;
     if current() != Some(Containment::PidNamespace) {
-        return;
+        return false;
     }
     // SAFETY: `attempt_namespace` makes async-signal-safe system calls
     // only and allocates nothing; it returns only in the process that is
     // to exec the program.
     unsafe {
         command.pre_exec(attempt_namespace);
+    }
+    true
+}
+
+/// The attempt's init, as its relay knows it (each relay is a process of
+/// its own, with its own copy of this).
+static ATTEMPT_INIT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The relay's handler: a stop signal goes on to the attempt's init.
+extern "C" fn pass_to_init(signal: libc::c_int) {
+    let init = ATTEMPT_INIT.load(std::sync::atomic::Ordering::SeqCst);
+    if init > 0 {
+        // SAFETY: kill is async-signal-safe; the init is our own child,
+        // unreaped while this relay lives.
+        unsafe { libc::kill(init, signal) };
     }
 }
 
@@ -502,6 +521,10 @@ fn attempt_namespace() -> io::Result<()> {
         }
     }
     let [status_in, status_out] = ends;
+    // Held until each process has its handlers: a stop signal sent the
+    // moment the spawn returns waits for them instead of meeting the
+    // default action.
+    mask_passed_on(libc::SIG_BLOCK);
     // SAFETY: this process has one thread (it was forked); the child runs
     // only async-signal-safe calls until it execs or exits.
     match unsafe { libc::fork() } {
@@ -544,6 +567,7 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
         0 => {
             // SAFETY: close with an integer argument only.
             unsafe { libc::close(status_out) };
+            mask_passed_on(libc::SIG_UNBLOCK);
             return Ok(());
         }
         _ => {}
@@ -569,6 +593,7 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
         for signal in PASSED_ON {
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
+        mask_passed_on(libc::SIG_UNBLOCK);
         if status_out > 0 {
             libc::syscall(libc::SYS_close_range, 0, status_out - 1, 0);
         }
@@ -604,15 +629,29 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
 /// same way (by the same signal, or with the same status).
 #[cfg(target_os = "linux")]
 fn relay(init: libc::pid_t, status_in: libc::c_int, status_out: libc::c_int) -> io::Result<()> {
-    // SAFETY: signal, close and close_range with integer arguments only. A
-    // stop signal to the attempt's group is the init's to pass on; the
-    // relay outlives it to say how the program ended.
+    ATTEMPT_INIT.store(init, std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: sigaction, signal, close and close_range with integer
+    // arguments and a handler that only calls kill. A stop signal sent to
+    // the relay goes on to the init, which passes it to every process of
+    // the attempt; the relay outlives it to say how the program ended. A
+    // pause reaches the init through the group.
     unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = pass_to_init as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
         for signal in PASSED_ON {
-            if signal != libc::SIGCONT {
-                libc::signal(signal, libc::SIG_IGN);
+            match signal {
+                libc::SIGCONT => {}
+                libc::SIGTSTP => {
+                    libc::signal(signal, libc::SIG_IGN);
+                }
+                _ => {
+                    libc::sigaction(signal, &action, std::ptr::null_mut());
+                }
             }
         }
+        mask_passed_on(libc::SIG_UNBLOCK);
         libc::close(status_out);
         if status_in > 0 {
             libc::syscall(libc::SYS_close_range, 0, status_in - 1, 0);
@@ -647,6 +686,22 @@ fn relay(init: libc::pid_t, status_in: libc::c_int, status_out: libc::c_int) -> 
         init_status
     };
     end_as(status)
+}
+
+/// Blocks or unblocks (`how`) the signals an attempt's init passes on, for
+/// this thread; async-signal-safe.
+#[cfg(target_os = "linux")]
+fn mask_passed_on(how: libc::c_int) {
+    // SAFETY: the set is initialised by sigemptyset before use;
+    // sigprocmask only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in PASSED_ON {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::sigprocmask(how, &set, std::ptr::null_mut());
+    }
 }
 
 /// Ends this process as a process with wait status `status` ended.
