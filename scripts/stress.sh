@@ -4,8 +4,18 @@
 # temporary files left behind.
 #
 #   sudo scripts/stress.sh --slurm 20      # 20 x: fresh 3-node cluster, tests/slurm.rs and node_loss.rs, stop
-#   scripts/stress.sh --faults 50          # 50 x: tests/signals.rs, orchestrate.rs, trust.rs, resume.rs
+#   scripts/stress.sh --faults 50          # 50 x: tests/signals.rs, orchestrate.rs, trust.rs, resume.rs, hostile.rs
+#   scripts/stress.sh --chaos 100          # 100 x: a --results-dir run SIGKILLed at a random moment, then --resume
+#   scripts/stress.sh --chaos 100 --seed 4242   # the same rounds again
 #   sudo scripts/stress.sh --slurm 5 --faults 20
+#
+# A chaos round starts `orchestrate --results-dir` on a generated input
+# and, at a moment drawn from the run's seed, SIGKILLs orchestrate (two
+# rounds in three) or one of its reduce children (the others); then
+# `orchestrate --resume` on the same folder must print the exact answer,
+# and nothing may be left: no process, nothing in TMPDIR, nothing in the
+# results folder but the 26 results and the record. The seed is printed
+# first, so a failing sequence can be replayed with --seed.
 #
 # Each round prints one line (`slurm round 3/20: pass (41 s)`, or `fail`
 # with the failing tests), then the first few leftovers it found. The last
@@ -40,22 +50,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-    echo "usage: $0 [--slurm N] [--faults M]" >&2
+    echo "usage: $0 [--slurm N] [--faults M] [--chaos K [--seed S]]" >&2
     exit 2
 }
 
 slurm_rounds=0
 fault_rounds=0
+chaos_rounds=0
+seed=$((RANDOM * 32768 + RANDOM))
 while [[ $# -gt 0 ]]; do
     case $1 in
         --slurm) [[ $# -ge 2 ]] || usage; slurm_rounds=$2; shift 2 ;;
         --faults) [[ $# -ge 2 ]] || usage; fault_rounds=$2; shift 2 ;;
+        --chaos) [[ $# -ge 2 ]] || usage; chaos_rounds=$2; shift 2 ;;
+        --seed) [[ $# -ge 2 ]] || usage; seed=$2; shift 2 ;;
         -h | --help) usage ;;
         *) usage ;;
     esac
 done
-[[ $slurm_rounds =~ ^[0-9]+$ && $fault_rounds =~ ^[0-9]+$ ]] || usage
-((slurm_rounds + fault_rounds > 0)) || usage
+[[ $slurm_rounds =~ ^[0-9]+$ && $fault_rounds =~ ^[0-9]+$ && $chaos_rounds =~ ^[0-9]+$ && $seed =~ ^[0-9]+$ ]] || usage
+((slurm_rounds + fault_rounds + chaos_rounds > 0)) || usage
 if ((slurm_rounds > 0)) && [[ $(id -u) -ne 0 ]]; then
     echo "stress: --slurm needs root (scripts/slurm-local.sh starts the daemons)" >&2
     exit 2
@@ -97,7 +111,7 @@ matching_keys() {
     for proc in /proc/[0-9]*; do
         pid=${proc#/proc/}
         read_stat "$pid" || continue
-        args=$(tr '\0' ' ' < "$proc/cmdline" 2> /dev/null) || continue
+        args=$(tr '\0' ' ' 2> /dev/null < "$proc/cmdline") || continue
         if [[ $args =~ $pattern ]]; then
             echo "$pid ${fields[19]}"
         fi
@@ -114,7 +128,7 @@ leftover_processes() {
         if [[ $pid == "$$" || $pid == "$BASHPID" ]] || ! read_stat "$pid" || [[ ${fields[0]} == Z ]]; then
             continue
         fi
-        args=$(tr '\0' ' ' < "$proc/cmdline" 2> /dev/null) || continue
+        args=$(tr '\0' ' ' 2> /dev/null < "$proc/cmdline") || continue
         if grep -qz "^STRESS_MARK=$marker\$" "$proc/environ" 2> /dev/null; then
             echo "$pid $args"
         elif [[ ${fields[1]} == 1 && $args =~ $pattern ]] && ! grep -qxF "$pid ${fields[19]}" <<< "$baseline"; then
@@ -340,8 +354,90 @@ for n in $(seq "$slurm_rounds"); do
     run_round slurm "$n" "$slurm_rounds" --test slurm --test node_loss
 done
 for n in $(seq "$fault_rounds"); do
-    run_round faults "$n" "$fault_rounds" --no-fail-fast --test signals --test orchestrate --test trust --test resume
+    run_round faults "$n" "$fault_rounds" --no-fail-fast --test signals --test orchestrate --test trust --test resume --test hostile
 done
+
+# One chaos round: $1 its number, $2 of how many. The moment of the kill
+# and what is killed come from RANDOM, seeded once for the whole run.
+chaos_round() {
+    local n=$1 total=$2 round_tmp results pid at victim status=0 answer verdict extra line
+    round_leaks=()
+    round_kinds=()
+    current_round="chaos round $n"
+    round_tmp=$tmp_root/chaos-$n
+    results=$round_tmp-results
+    mkdir -p "$round_tmp"
+    tmp_before=$(tmp_listing)
+    : > "$round_out"
+    # Up to 1.5 the run's usual length, in ms: before, during and after
+    # the children's work.
+    at=$((RANDOM % (chaos_run_ms * 3 / 2 + 1)))
+    if ((RANDOM % 3 == 0)); then victim=child; else victim=orchestrate; fi
+    env STRESS_MARK="$marker" TMPDIR="$round_tmp" "$orchestrate_bin" -q \
+        --results-dir "$results" "$chaos_input" >> "$round_out" 2>&1 &
+    pid=$!
+    sleep "$(printf '0.%03d' "$at")" 2> /dev/null || sleep "$((at / 1000))"
+    if [[ $victim == child ]]; then
+        # A reduce child of this run, if one runs now.
+        line=$(pgrep -P "$pid" -x reduce | shuf -n 1 --random-source=<(yes "$RANDOM") || true)
+        if [[ -n $line ]]; then kill -KILL "$line" 2> /dev/null || true; fi
+    else
+        kill -KILL "$pid" 2> /dev/null || true
+    fi
+    # Quietly: bash would report the killed job.
+    { wait "$pid"; } 2> /dev/null || true
+    answer=$(env STRESS_MARK="$marker" TMPDIR="$round_tmp" timeout 120 "$orchestrate_bin" -q \
+        --resume --results-dir "$results" "$chaos_input" 2>> "$round_out") || status=$?
+    if [[ $status -ne 0 ]]; then
+        verdict="fail: the resumed run exited with $status"
+    elif [[ $answer != "$chaos_answer" ]]; then
+        verdict="fail: the resumed run printed $answer, not $chaos_answer"
+    else
+        verdict=pass
+    fi
+    # The results folder holds the results and the record, nothing else.
+    extra=$(cd "$results" && ls -A | grep -Evx '[a-z]\.txt|orchestrate\.json' || true)
+    while read -r line; do
+        [[ -n $line ]] && leak temporary "$results/$line"
+    done <<< "$extra"
+    [[ $(cd "$results" && ls | grep -cEx '[a-z]\.txt') == 26 ]] || verdict="fail: not 26 results"
+    rm -rf "$results"
+    check_leftovers "$round_tmp"
+    echo "chaos round $n/$total: $verdict ($victim killed at $at ms)"
+    for line in "${round_leaks[@]}"; do echo "  leak: ${line:0:160}"; done
+    if ((${#round_leaks[@]} > 0)); then
+        leak_summary+=("chaos round $n: ${#round_leaks[@]} leftovers")
+        leak_total=$((leak_total + ${#round_leaks[@]}))
+    fi
+    if [[ $verdict == pass ]]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        {
+            echo "===== chaos round $n/$total (seed $seed): $verdict ($victim killed at $at ms)"
+            cat "$round_out"
+        } >> "$log"
+    fi
+}
+
+if ((chaos_rounds > 0)); then
+    say "chaos seed $seed (replay with --chaos $chaos_rounds --seed $seed)"
+    RANDOM=$seed
+    cargo build --locked --release --bins --example generate > "$round_out" 2>&1 ||
+        { cat "$round_out"; exit 1; }
+    orchestrate_bin=$PWD/target/release/orchestrate
+    chaos_input=$tmp_root/chaos-input.txt
+    # 8 MB: long enough for a kill to land mid-run.
+    ./target/release/examples/generate --units 8000000 --seed "$seed" > "$chaos_input"
+    start_ms=$(date +%s%3N)
+    chaos_answer=$("$orchestrate_bin" -q "$chaos_input")
+    chaos_run_ms=$(($(date +%s%3N) - start_ms))
+    ((chaos_run_ms > 999)) && chaos_run_ms=999
+    say "chaos input: 8 MB, answer $chaos_answer, a run takes about $chaos_run_ms ms"
+    for n in $(seq "$chaos_rounds"); do
+        chaos_round "$n" "$chaos_rounds"
+    done
+fi
 
 check_tmp_candidates
 echo "stress: $passed passed, $failed failed"
