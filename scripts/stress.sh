@@ -386,6 +386,16 @@ chaos_round() {
     fi
     # Quietly: bash would report the killed job.
     { wait "$pid"; } 2> /dev/null || true
+    # Nothing of the killed run's is left a second later, before any other
+    # run could remove it.
+    for _ in $(seq 20); do
+        extra=$( { ls -A "$round_tmp"; ls -A "$results" 2> /dev/null | grep '^\.orchestrate-'; } || true)
+        [[ -z $extra ]] && break
+        sleep 0.05
+    done
+    while read -r line; do
+        [[ -n $line ]] && leak temporary "left a second after the kill: $line"
+    done <<< "$extra"
     answer=$(env STRESS_MARK="$marker" TMPDIR="$round_tmp" timeout 120 "$orchestrate_bin" -q \
         --resume --results-dir "$results" "$chaos_input" 2>> "$round_out") || status=$?
     if [[ $status -ne 0 ]]; then

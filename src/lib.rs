@@ -15,8 +15,6 @@
 //! this list):
 //! - [`memory`]: large buffers on huge pages, without a fault per page, and
 //!   the error when memory runs out (and the binaries' allocator);
-//! - [`sys`]: the platform layer: system calls the standard library does
-//!   not offer (removing a folder where nothing may allocate);
 //! - [`polymer`]: the domain: units, validation, reaction kernels (also
 //!   while the input is read), the all-letters sweep, the generator;
 //! - [`sealed`]: in-memory files sealed against change, which readers map
@@ -50,4 +48,3 @@ pub mod report;
 pub mod sealed;
 pub mod signals;
 pub mod supervise;
-pub mod sys;

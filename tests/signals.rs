@@ -534,12 +534,14 @@ fn an_endless_input_of_non_letters_fails_at_its_first_byte() {
 fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() {
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("tmp");
-    // Without the PID namespace, nothing outlives the killed run to remove
-    // its folder.
+    // The whole process group at once, the janitor that would remove its
+    // folder included, as when the machine goes down.
     let mut killed = start_hanging_as(dir.path(), "exec-hang", &[], 26, |command| {
-        command.env("POLYMER_FANOUT_CONTAINMENT", "subreaper");
+        std::os::unix::process::CommandExt::process_group(command, 0);
     });
-    signal(&killed, libc::SIGKILL);
+    // SAFETY: killpg has no memory-safety preconditions; the group is the
+    // one our unreaped child leads.
+    unsafe { libc::killpg(killed.id() as i32, libc::SIGKILL) };
     wait_within(&mut killed, 20);
     let abandoned = entries(&tmp);
     assert_eq!(

@@ -33,9 +33,12 @@ fn main() -> ExitCode {
     if let Err(usage) = args.check_mode_options() {
         usage.exit();
     }
-    // First, while this process has one thread: what the children's
-    // container needs. Dropped last, when every child is gone; it kills
+    // First, while this process has one thread: what removes the run's
+    // folders however it ends, and what the children's container needs.
+    // Dropped last, when every child is gone; the container's guard kills
     // whatever is left.
+    let _janitor =
+        (args.check_child.is_some() || args.mode == "process").then(orchestrator::janitor::start);
     let _teardown = (args.check_child.is_some() || args.children_run_here()).then(contain::prepare);
     if let Some(program) = &args.check_child {
         return cli::check_child(program);

@@ -128,7 +128,7 @@ pub fn check_child(program: &std::path::Path) -> ExitCode {
     // check is killed outright; what the child starts is contained as in a
     // run, and gone afterwards.
     let folder = crate::orchestrator::TemporaryFolder::create()
-        .and_then(|folder| contain::enter(&[folder.path()]).map(|_| folder));
+        .and_then(|folder| contain::enter().map(|_| folder));
     let folder = match folder {
         Ok(folder) => folder,
         Err(err) => {

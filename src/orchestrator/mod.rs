@@ -15,6 +15,7 @@
 
 mod background;
 mod in_process;
+pub mod janitor;
 pub mod manifest;
 mod marker;
 mod process;

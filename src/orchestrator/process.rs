@@ -84,7 +84,7 @@ pub(super) fn fan_out(
     if let Some(signal) = signals.stop_signal() {
         return Err(Interrupted { signal }.into());
     }
-    contain(process, &workspace)?;
+    contain(process)?;
     let supervision = supervise(
         process, &workspace, &handover, todo, &record, phases, signals, progress,
     )?;
@@ -101,14 +101,14 @@ pub(super) fn fan_out(
 /// subreaper (orphans are re-parented here, to be killed). Last before the
 /// children: no thread can be started after it. Children on other
 /// machines are the scheduler's to contain.
-fn contain(process: &ProcessMode, workspace: &Workspace) -> anyhow::Result<()> {
+fn contain(process: &ProcessMode) -> anyhow::Result<()> {
     match &process.runner {
         Runner::Local {
             launcher: Launcher::Slurm { .. },
             ..
         }
         | Runner::Array { .. } => Ok(()),
-        Runner::Local { .. } => supervise::contain::enter(&workspace.own_folders()).map(drop),
+        Runner::Local { .. } => supervise::contain::enter().map(drop),
     }
 }
 

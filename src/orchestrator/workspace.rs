@@ -32,14 +32,14 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
 use super::Interrupted;
 use super::manifest::{self, Manifest};
-use super::marker;
+use super::{janitor, marker};
 use crate::files::{self, shown};
 use crate::input::FileId;
 use crate::polymer::UnitType;
@@ -188,21 +188,6 @@ impl Workspace {
     /// The private folder.
     pub fn private(&self) -> &Path {
         &self.private.path
-    }
-
-    /// The folders this run made, to be removed if it is killed outright.
-    pub fn own_folders(&self) -> Vec<std::borrow::Cow<'_, Path>> {
-        let mut folders = vec![std::borrow::Cow::Borrowed(self.private())];
-        if let Some(ResultsDir {
-            path,
-            own: Some((name, _)),
-            ..
-        }) = &self.results
-        {
-            let name = std::ffi::OsStr::from_bytes(name.as_bytes());
-            folders.push(std::borrow::Cow::Owned(path.join(name)));
-        }
-        folders
     }
 
     /// The results folder, if the user named one.
@@ -398,12 +383,22 @@ impl Drop for Private {
 /// lives by its marker alone.
 fn marked_folder(parent: &Path, prefix: &str) -> anyhow::Result<(PathBuf, File)> {
     let context = || format!("could not create a temporary folder in {}", shown(parent));
-    let staging = tempfile::Builder::new()
-        .prefix(NEW_PREFIX)
-        .rand_bytes(6)
-        .tempdir_in(parent)
-        .with_context(context)?
-        .keep();
+    // Both names are told to the janitor before the folder exists: there
+    // is no moment in which a SIGKILL would leave it behind.
+    let (staging, path) = loop {
+        let name = random_name();
+        let (staging, path) = (
+            parent.join(format!("{NEW_PREFIX}{name}")),
+            parent.join(format!("{prefix}{name}")),
+        );
+        janitor::watch(&staging);
+        janitor::watch(&path);
+        match std::fs::DirBuilder::new().mode(0o700).create(&staging) {
+            Ok(()) => break (staging, path),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err).with_context(context),
+        }
+    };
     // Removed by path if anything fails: that needs no descriptor (they
     // may be what ran out).
     let abandon = |err: std::io::Error| {
@@ -412,15 +407,24 @@ fn marked_folder(parent: &Path, prefix: &str) -> anyhow::Result<(PathBuf, File)>
         anyhow::Error::from(err).context(context())
     };
     let held = marker::mark(&staging).map_err(abandon)?;
-    let name = staging
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix(NEW_PREFIX))
-        .unwrap_or_default()
-        .to_string();
-    let path = parent.join(format!("{prefix}{name}"));
     rename_new(&staging, &path).map_err(abandon)?;
     Ok((path, held))
+}
+
+/// Six random letters and digits, for a folder's name.
+fn random_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (0..6)
+        .map(|_| {
+            let letter = ALPHABET[(bits % ALPHABET.len() as u64) as usize];
+            bits /= ALPHABET.len() as u64;
+            char::from(letter)
+        })
+        .collect()
 }
 
 /// Opens a folder of the run's own, for writing through.
@@ -435,7 +439,6 @@ fn open_folder(path: &Path) -> anyhow::Result<File> {
 /// Renames `from` to `to`, failing if `to` exists (even an empty folder
 /// someone made under that name).
 fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
     let from = std::ffi::CString::new(from.as_os_str().as_bytes())?;
     let to = std::ffi::CString::new(to.as_os_str().as_bytes())?;
     // SAFETY: renameat2 with NUL-terminated paths and integer arguments.

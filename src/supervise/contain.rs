@@ -22,11 +22,9 @@
 //! child has ended and once more before the run returns, so no descendant
 //! outlives the run.
 
-use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -184,23 +182,14 @@ fn linux_only() -> io::Error {
 ///
 /// Fails only when the namespace was made but its init could not be
 /// started: then no child can be started at all.
-///
-/// `leftovers` are the folders the run keeps its files in: the namespace's
-/// init removes them once orchestrate is gone, however it ended, so a
-/// SIGKILL leaves none of them behind for longer than that takes.
-pub fn enter<P: AsRef<Path>>(leftovers: &[P]) -> anyhow::Result<Containment> {
+pub fn enter() -> anyhow::Result<Containment> {
     let prepared = PREPARED
         .lock()
         .ok()
         .and_then(|state| state.clone())
         .unwrap_or_else(|| Err("not prepared at start".into()));
-    // Made before the fork: the init allocates nothing.
-    let leftovers: Vec<CString> = leftovers
-        .iter()
-        .filter_map(|path| CString::new(path.as_ref().as_os_str().as_encoded_bytes()).ok())
-        .collect();
     let entered = match prepared {
-        Ok(()) => enter_namespace(&leftovers),
+        Ok(()) => enter_namespace(),
         Err(why) => Err(Failure::Refused(why)),
     };
     let containment = match entered {
@@ -249,7 +238,7 @@ impl Drop for Teardown {
 }
 
 #[cfg(target_os = "linux")]
-fn enter_namespace(leftovers: &[CString]) -> Result<(), Failure> {
+fn enter_namespace() -> Result<(), Failure> {
     if INIT.lock().map_or(true, |init| init.is_some()) {
         return Err(Failure::Refused("a namespace was made already".into()));
     }
@@ -267,7 +256,7 @@ fn enter_namespace(leftovers: &[CString]) -> Result<(), Failure> {
     match unsafe { libc::fork() } {
         // The namespace exists but has no init: no child could run in it.
         -1 => Err(Failure::NoInit(io::Error::last_os_error())),
-        0 => run_init(theirs, ours.as_raw_fd(), leftovers),
+        0 => run_init(theirs, ours.as_raw_fd()),
         pid => {
             drop(theirs);
             if let Ok(mut init) = INIT.lock() {
@@ -283,7 +272,7 @@ fn enter_namespace(leftovers: &[CString]) -> Result<(), Failure> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn enter_namespace(_leftovers: &[CString]) -> Result<(), Failure> {
+fn enter_namespace() -> Result<(), Failure> {
     Err(linux_only().into())
 }
 
@@ -302,10 +291,9 @@ fn threads() -> Option<usize> {
 /// namespace when asked (`k`, answered with `k` once they are gone), and
 /// ends when orchestrate closes the socket, which the kernel does when
 /// orchestrate dies, however it dies: then it kills everything in the
-/// namespace, removes the run's `leftovers`, and exits (and the kernel
-/// kills whatever is still in the namespace).
+/// namespace and exits.
 #[cfg(target_os = "linux")]
-fn run_init(control: UnixStream, parents_end: libc::c_int, leftovers: &[CString]) -> ! {
+fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
     // SAFETY: close with an integer argument only. Closing the parent's end
     // (ours is a copy of it) lets its closing be seen here.
     unsafe {
@@ -362,9 +350,6 @@ fn run_init(control: UnixStream, parents_end: libc::c_int, leftovers: &[CString]
                 // other process of the namespace, and nothing outside it.
                 unsafe { libc::kill(-1, libc::SIGKILL) };
                 reap_all(Some(Instant::now() + Duration::from_secs(2)));
-                for folder in leftovers {
-                    crate::sys::remove_tree(folder);
-                }
                 // SAFETY: _exit ends this process without running anything
                 // of the parent's it inherited.
                 unsafe { libc::_exit(0) }
@@ -374,7 +359,7 @@ fn run_init(control: UnixStream, parents_end: libc::c_int, leftovers: &[CString]
 }
 
 #[cfg(not(target_os = "linux"))]
-fn run_init(_control: UnixStream, _parents_end: libc::c_int, _leftovers: &[CString]) -> ! {
+fn run_init(_control: UnixStream, _parents_end: libc::c_int) -> ! {
     unreachable!("no namespaces here")
 }
 
@@ -445,6 +430,19 @@ pub fn become_subreaper() -> io::Result<()> {
         io::ErrorKind::Unsupported,
         "child subreapers are Linux-only",
     ))
+}
+
+/// A child of this process that is no orphan (the janitor that removes
+/// the run's folders), which the kill of orphans spares.
+static SPARED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Spares `pid`, a child of this process, from [`kill_orphans`].
+pub fn spare(pid: libc::pid_t) {
+    SPARED.store(pid, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn spared() -> libc::pid_t {
+    SPARED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Gives every child `command` starts a PID namespace of its own, nested
@@ -755,7 +753,7 @@ pub fn kill_orphans(keep: &[libc::pid_t]) -> usize {
     loop {
         let orphans: Vec<libc::pid_t> = children()
             .into_iter()
-            .filter(|pid| !keep.contains(pid) && Some(*pid) != init)
+            .filter(|pid| !keep.contains(pid) && Some(*pid) != init && *pid != spared())
             .collect();
         if orphans.is_empty() || Instant::now() >= deadline {
             return killed;
