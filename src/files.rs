@@ -173,6 +173,32 @@ fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {
         .tempfile_in(dir)
 }
 
+/// What is under `name` in the folder open as `dir`, when it is something
+/// other than a regular file ("a symlink", "a folder", "not a regular
+/// file"); `None` for a regular file or nothing. Links are not followed.
+pub fn not_regular_at(dir: &File, name: &str) -> Option<&'static str> {
+    use std::os::fd::AsRawFd;
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: fstatat with a descriptor we own and a NUL-terminated name,
+    // writing only into `stat`, which we own.
+    let stat = unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        let rc = libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut stat,
+            libc::AT_SYMLINK_NOFOLLOW,
+        );
+        (rc == 0).then_some(stat)
+    }?;
+    match stat.st_mode & libc::S_IFMT {
+        libc::S_IFREG => None,
+        libc::S_IFLNK => Some("a symlink"),
+        libc::S_IFDIR => Some("a folder"),
+        _ => Some("not a regular file"),
+    }
+}
+
 /// Writes `content` to `name` in the folder open as `dir`, atomically:
 /// staged in the folder open as `staging` (on the same filesystem; a
 /// folder of the run's own, so nothing staged is ever in a name someone

@@ -537,3 +537,141 @@ fn status_reports_what_is_planted_as_a_result_without_opening_it() {
     }
     assert_eq!(letters["c"]["state"], "done");
 }
+
+#[test]
+fn a_link_put_under_a_results_name_during_the_run_is_not_published_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, events) = (dir.path().join("gate"), dir.path().join("events"));
+    let victim = dir.path().join("victim.txt");
+    fs::write(&victim, "a user's file\n").unwrap();
+    let mut run = common::spawn_faulty(dir.path())
+        .env("GATE", &gate)
+        .env("EVENT_LOG", &events)
+        .args(["--letters", "a", "--results-dir", "rd"])
+        .arg(example())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::eventually(30, "the child to start", || {
+        fs::read_to_string(&events).is_ok_and(|log| log.contains("start a"))
+    });
+    std::os::unix::fs::symlink(&victim, dir.path().join("rd/a.txt")).unwrap();
+    fs::write(&gate, "").unwrap();
+    assert_eq!(common::wait_within(&mut run, 30).code(), Some(1));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("rd/a.txt is a symlink, put there during the run"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "a user's file\n");
+    assert!(
+        dir.path()
+            .join("rd/a.txt")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+/// The processes whose environment holds `token`.
+fn carrying(token: &str) -> Vec<i32> {
+    let wanted = format!("HOSTILE_TOKEN={token}");
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == wanted.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn without_proc_the_daemons_children_leave_are_still_killed() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            !common::must_not_skip(),
+            "this test needs root, to unmount /proc"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let token = format!("{}", std::process::id());
+    let script = format!(
+        "umount -l /proc && exec {} --reduce-bin {} -q --letters ab {}",
+        common::orchestrate_bin().display(),
+        common::fixture("faulty-reduce.sh").display(),
+        example().display()
+    );
+    let output = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .env("FAULT_ALL", "daemon")
+        .env("PID_LOG", dir.path().join("pids"))
+        .env("REAL_REDUCE", common::reduce_bin())
+        .env("HOSTILE_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "6\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Each child's daemon started (and logged a line) before it went on.
+    assert_eq!(
+        fs::read_to_string(dir.path().join("pids"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    common::eventually(5, "every daemon to be gone", || carrying(&token).is_empty());
+    // (the fixture leaves its own ready file, named without a pid here)
+    assert_eq!(
+        left_in(dir.path(), &["pids", "pids..daemon"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn started_in_a_pid_namespace_it_is_not_in_it_says_so() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            !common::must_not_skip(),
+            "this test needs root, for unshare --pid"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new("unshare")
+        .arg("--pid")
+        .arg(common::orchestrate_bin())
+        .arg("-q")
+        .arg(example())
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "orchestrate: error: could not start a thread: this process was started in a PID \
+         namespace it is not a member of (as `unshare --pid` without `--fork` does); start it \
+         with `unshare --pid --fork`\n"
+    );
+    assert_eq!(left_in(dir.path(), &[]), Vec::<String>::new());
+}

@@ -87,7 +87,18 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if args.verbose {
         eprint!("{}", text::letter_table(&report));
-        if let Some(contain::Containment::Subreaper(why)) = contain::current() {
+    }
+    if let Some(contain::Containment::Subreaper(why)) = contain::current() {
+        // Without /proc a subreaper cannot find the orphans it should
+        // kill: said even unasked.
+        let blind = !std::path::Path::new("/proc/self").exists();
+        if blind {
+            say(&format!(
+                "orchestrate: warning: no PID namespace ({why}), and without /proc no orphan \
+                 can be found: processes children started outside their process group may \
+                 still run"
+            ));
+        } else if args.verbose {
             say(&format!(
                 "orchestrate: containment: subreaper only, no PID namespace ({why}): what \
                  children start would outlive a SIGKILL of orchestrate"

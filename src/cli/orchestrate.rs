@@ -364,8 +364,15 @@ impl Args {
 /// the parent-death request of the protocol).
 fn reduce_bin(given: Option<&PathBuf>) -> anyhow::Result<(PathBuf, bool)> {
     let name = format!("reduce{}", std::env::consts::EXE_SUFFIX);
-    let sibling = std::env::current_exe()
-        .ok()
+    // Where /proc is missing this process cannot read its own path: the
+    // path it was started by (with a folder in it) stands in.
+    let exe = std::env::current_exe().ok().or_else(|| {
+        let started_as = PathBuf::from(std::env::args_os().next()?);
+        (started_as.components().count() > 1)
+            .then(|| std::path::absolute(&started_as).ok())
+            .flatten()
+    });
+    let sibling = exe
         .map(|exe| exe.with_file_name(&name))
         .filter(|sibling| sibling.is_file());
     let is_sibling = |path: &Path| {

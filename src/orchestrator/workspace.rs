@@ -305,12 +305,23 @@ impl Workspace {
 
     /// Publishes a validated result as `<letter>.txt` in the results folder
     /// (nothing without one), atomically, staged beside it.
+    ///
+    /// Something else put under the result's name during the run (a
+    /// symlink, a FIFO, a folder) is not replaced: one line names it.
     pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
         if let Some(results) = &self.results {
+            let name = format!("{letter}.txt");
+            if let Some(what) = files::not_regular_at(&results.handle, &name) {
+                bail!(
+                    "{} is {what}, put there during the run; the result for letter {letter} \
+                     was not published over it",
+                    shown(&result_path(&results.path, letter))
+                );
+            }
             files::write_atomically_at(
                 &results.staging,
                 &results.handle,
-                &format!("{letter}.txt"),
+                &name,
                 format!("{length}\n").as_bytes(),
                 &result_path(&results.path, letter),
             )?;
