@@ -28,11 +28,14 @@
 //! - [`signals`]: the signals a run waits on (a child's exit, stop signals);
 //! - [`supervise`]: the one supervision loop and its policy, over its
 //!   backends (local children, Slurm array tasks behind a queue), and the
-//!   containment of what children start (a PID namespace);
+//!   containment of what children start (a PID namespace for the run, and
+//!   one for each attempt of a program other than `reduce`);
 //! - [`report`]: the data of a finished run, and its renderings (summary,
 //!   JSON, job log, SVG timeline);
 //! - [`orchestrator`]: one run: read, react, pick a mode, gather a report;
-//!   and what a results folder says of its run (`--status`);
+//!   the folders a run makes, the markers that say whose they are, and the
+//!   janitor that removes them however the run ends; and what a results
+//!   folder says of its run (`--status`);
 //! - [`conformance`]: the cases every child program must pass;
 //! - [`cli`]: the two command lines, and how the binaries print.
 

@@ -639,9 +639,9 @@ fn without_proc_the_daemons_children_leave_are_still_killed() {
         2
     );
     common::eventually(5, "every daemon to be gone", || carrying(&token).is_empty());
-    // (the fixture leaves its own ready file, named without a pid here)
+    // (the fixture leaves its ready files, named by letter here)
     assert_eq!(
-        left_in(dir.path(), &["pids", "pids..daemon"]),
+        left_in(dir.path(), &["pids", "pids.a-2.daemon", "pids.b-2.daemon"]),
         Vec::<String>::new()
     );
 }
