@@ -675,3 +675,51 @@ fn started_in_a_pid_namespace_it_is_not_in_it_says_so() {
     );
     assert_eq!(left_in(dir.path(), &[]), Vec::<String>::new());
 }
+
+#[test]
+fn a_folder_of_another_user_is_never_ours_even_abandoned() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            !common::must_not_skip(),
+            "this test needs root, to run as another user"
+        );
+        return;
+    }
+    const USER: u32 = 4242;
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+    // Abandoned, with a marker as a killed run leaves it: one of root's,
+    // one of the user's.
+    let roots = dir.path().join("orchestrate-root01");
+    common::plant_abandoned_folder(&roots);
+    // Open to everyone: only the owner check keeps the user from emptying it.
+    fs::set_permissions(&roots, fs::Permissions::from_mode(0o777)).unwrap();
+    let users = dir.path().join("orchestrate-user01");
+    common::plant_abandoned_folder(&users);
+    for path in [&users, &users.join(".orchestrate-marker")] {
+        std::os::unix::fs::chown(path, Some(USER), Some(USER)).unwrap();
+    }
+    let output = std::process::Command::new(common::orchestrate_bin())
+        .uid(USER)
+        .gid(USER)
+        .current_dir("/")
+        .env("TMPDIR", dir.path())
+        .arg("-q")
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "4\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        roots.join(".orchestrate-marker").exists(),
+        "another user's folder was removed"
+    );
+    assert!(!users.exists(), "the user's own abandoned folder was left");
+}
