@@ -573,6 +573,38 @@ fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() 
     assert!(entries(&tmp).is_empty());
 }
 
+/// Starts `orchestrate -q` on the worked example (with `extra`, and
+/// `adjust` applied to the command) whose children wait for a gate file,
+/// and waits until all 26 have started; the run and the gate's path.
+fn start_gated(
+    dir: &Path,
+    extra: &[&str],
+    adjust: impl FnOnce(&mut Command),
+) -> (Child, std::path::PathBuf) {
+    let (gate, events) = (dir.join("gate"), dir.join("events"));
+    let mut command = Command::new(common::orchestrate_bin());
+    adjust(&mut command);
+    let child = command
+        .current_dir(dir)
+        .env("TMPDIR", dir)
+        .env("GATE", &gate)
+        .env("EVENT_LOG", &events)
+        .env("REAL_REDUCE", common::reduce_bin())
+        .arg("--reduce-bin")
+        .arg(fixture("faulty-reduce.sh"))
+        .arg("-q")
+        .args(extra)
+        .arg(example())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(30, "every child to start", || {
+        std::fs::read_to_string(&events).is_ok_and(|log| log.lines().count() == 26)
+    });
+    (child, gate)
+}
+
 /// Starts orchestrate with `signals` blocked, or ignored, as a parent may
 /// leave them.
 fn inheriting(command: &mut Command, signals: &'static [i32], ignored: bool) {
@@ -618,28 +650,8 @@ fn stop_signals_a_parent_left_blocked_still_stop_the_run() {
 #[test]
 fn a_stop_signal_a_parent_set_to_be_ignored_stays_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = dir.path().join("gate");
-    let events = dir.path().join("events");
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let mut command = Command::new(common::orchestrate_bin());
-    inheriting(&mut command, &[libc::SIGHUP], true);
-    let mut child = command
-        .current_dir(dir.path())
-        .env("TMPDIR", &tmp)
-        .env("GATE", &gate)
-        .env("EVENT_LOG", &events)
-        .env("REAL_REDUCE", common::reduce_bin())
-        .arg("--reduce-bin")
-        .arg(fixture("faulty-reduce.sh"))
-        .arg("-q")
-        .arg(example())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    eventually(30, "every child to start", || {
-        std::fs::read_to_string(&events).is_ok_and(|log| log.lines().count() == 26)
+    let (mut child, gate) = start_gated(dir.path(), &[], |command| {
+        inheriting(command, &[libc::SIGHUP], true)
     });
     // Pending before any child can end: were it heard, the run would stop.
     signal(&child, libc::SIGHUP);
@@ -684,25 +696,7 @@ fn ctrl_z_pauses_the_whole_run_and_sigcont_resumes_it() {
 #[test]
 fn time_spent_paused_does_not_count_against_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = dir.path().join("gate");
-    let events = dir.path().join("events");
-    let mut child = Command::new(common::orchestrate_bin())
-        .current_dir(dir.path())
-        .env("TMPDIR", dir.path())
-        .env("GATE", &gate)
-        .env("EVENT_LOG", &events)
-        .env("REAL_REDUCE", common::reduce_bin())
-        .arg("--reduce-bin")
-        .arg(fixture("faulty-reduce.sh"))
-        .args(["-q", "--timeout", "4"])
-        .arg(example())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    eventually(30, "every child to start", || {
-        std::fs::read_to_string(&events).is_ok_and(|log| log.lines().count() == 26)
-    });
+    let (mut child, gate) = start_gated(dir.path(), &["--timeout", "4"], |_| {});
     signal(&child, libc::SIGTSTP);
     eventually(10, "orchestrate to be stopped", || {
         state_of(child.id() as i32) == Some('T')
