@@ -349,7 +349,7 @@ impl Target {
         let context = || format!("could not write {}", shown(&self.path));
         match self.how {
             How::Replace(dest) => {
-                let mut staged = staging_file(folder_of(&dest)).with_context(context)?;
+                let mut staged = staging_file_for(folder_of(&dest)).with_context(context)?;
                 // Through the file itself: the error then names the target,
                 // not the staged file's path.
                 staged
@@ -399,8 +399,21 @@ pub fn write_unless_stopped(out: &mut impl Write, mut content: &[u8]) -> io::Res
 /// `dest`, once a file could be staged beside it (and removed again): the
 /// folder exists and takes new files.
 fn probed(dest: PathBuf) -> io::Result<PathBuf> {
-    staging_file(folder_of(&dest))?.close()?;
+    staging_file_for(folder_of(&dest))?.close()?;
     Ok(dest)
+}
+
+/// A temporary file in `dir` (see [`staging_file`]), whose error says only
+/// what went wrong: the target names the file, not the staged one.
+fn staging_file_for(dir: &Path) -> io::Result<NamedTempFile> {
+    staging_file(dir).map_err(|err| {
+        // tempfile says the temporary path after the system's words.
+        let said = err.to_string();
+        match said.split_once(" at path ") {
+            Some((words, _)) => io::Error::new(err.kind(), words.to_string()),
+            None => err,
+        }
+    })
 }
 
 /// A copy of descriptor `fd` of this process, if it is open.

@@ -448,3 +448,20 @@ fn reduce_output_to_a_fifo_without_a_reader_is_one_line_not_a_hang() {
          No such device or address (os error 6)\n"
     );
 }
+
+/// Regression: a child killed with its run made the run's private folder
+/// again, after the run's janitor had removed it.
+#[test]
+fn reduce_as_a_child_never_makes_the_folder_it_was_handed() {
+    let dir = tempfile::tempdir().unwrap();
+    reduce(dir.path())
+        .env("POLYMER_FANOUT_START_FILE", dir.path().join("mark"))
+        .args(["-q", "-l", "c", "-o", "gone/c.1.txt"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(
+            "reduce: error: could not write gone/c.1.txt: No such file or directory (os error 2)\n",
+        );
+    assert!(!dir.path().join("gone").exists());
+}

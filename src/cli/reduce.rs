@@ -106,7 +106,14 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
                 crate::files::input_identity(Path::new(input)),
                 &[("--output", &path, true)],
             )?;
-            Some(protocol::result_target(&path)?)
+            // A child writes into the folder it was handed, or nowhere:
+            // one gone means its run is gone (never made again here).
+            let as_child = args.parent_pid.is_some() || protocol::started_by_orchestrate();
+            Some(if as_child {
+                crate::files::Target::open(&path)?
+            } else {
+                protocol::result_target(&path)?
+            })
         }
         None => None,
     };
