@@ -74,8 +74,8 @@ thread_local! {
 /// `buffer.try_reserve_exact(additional)`: the one way this crate asks for
 /// memory it can do without. Under the [`Guarded`] allocator only such a
 /// request may fail and return; any other ends the process.
-pub fn reserve_exact(
-    buffer: &mut Vec<u8>,
+pub fn reserve_exact<T>(
+    buffer: &mut Vec<T>,
     additional: usize,
 ) -> Result<(), std::collections::TryReserveError> {
     FALLIBLE.with(|fallible| {

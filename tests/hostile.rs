@@ -723,3 +723,83 @@ fn a_folder_of_another_user_is_never_ours_even_abandoned() {
     );
     assert!(!users.exists(), "the user's own abandoned folder was left");
 }
+
+/// Letters from a fixed xorshift, `units` of them: barely reacting.
+fn letters(units: usize, mut state: u64) -> Vec<u8> {
+    (0..units)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let letter = b'a' + (state % 26) as u8;
+            if state & (1 << 40) == 0 {
+                letter
+            } else {
+                letter.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn an_input_cut_short_while_it_is_read_never_gets_an_answer_for_a_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = letters(8 << 20, 7);
+    let whole_path = dir.path().join("whole.txt");
+    let quarter_path = dir.path().join("quarter.txt");
+    fs::write(&whole_path, &units).unwrap();
+    fs::write(&quarter_path, &units[..2 << 20]).unwrap();
+    let answer = |path: &Path| {
+        let out = orchestrate(dir.path())
+            .args(["-q", "--mode", "sweep"])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Either file as a whole is an answer; a prefix of the whole is not.
+    let (whole, quarter) = (answer(&whole_path), answer(&quarter_path));
+    let input = dir.path().join("in.txt");
+    for (round, how) in [
+        &["-q"][..],
+        &["-q", "--no-prereact"],
+        &["-q", "--mode", "thread"],
+    ]
+    .iter()
+    .cycle()
+    .take(12)
+    .enumerate()
+    {
+        fs::write(&input, &units).unwrap();
+        let run = std::process::Command::new(common::orchestrate_bin())
+            .current_dir(dir.path())
+            .env("TMPDIR", dir.path())
+            .args(*how)
+            .arg(&input)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // At a different moment each round: before, during or after the read.
+        std::thread::sleep(std::time::Duration::from_millis(5 * round as u64));
+        fs::File::options()
+            .write(true)
+            .open(&input)
+            .unwrap()
+            .set_len(2 << 20)
+            .unwrap();
+        let out = run.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        match out.status.code() {
+            Some(0) => assert!(
+                stdout == whole || stdout == quarter,
+                "{how:?}: an answer for bytes that were never one file: {stdout}"
+            ),
+            Some(1) => assert!(stderr.contains("while it was read"), "{how:?}: {stderr}"),
+            other => panic!("{how:?}: exit {other:?}: {stderr}"),
+        }
+    }
+}

@@ -416,6 +416,15 @@ impl Kept {
                 if self.below.len() >= max_below {
                     return None;
                 }
+                // Grown fallibly: out of memory, the letter is given up
+                // like one past its share of segments (and reacted into a
+                // buffer, which reports it).
+                let room = self.below.capacity().max(64);
+                if self.below.len() == self.below.capacity()
+                    && crate::memory::reserve_exact(&mut self.below, room).is_err()
+                {
+                    return None;
+                }
                 self.below.push(self.top);
                 self.top = (self.from, end);
             }
