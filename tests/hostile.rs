@@ -803,3 +803,46 @@ fn an_input_cut_short_while_it_is_read_never_gets_an_answer_for_a_prefix() {
         }
     }
 }
+
+#[test]
+fn without_proc_an_unprivileged_run_says_once_what_may_be_left() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            !common::must_not_skip(),
+            "this test needs root, to unmount /proc"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+    let script = format!(
+        "umount -l /proc && exec setpriv --reuid 4242 --regid 4242 --clear-groups {} -q {}",
+        common::orchestrate_bin().display(),
+        example().display()
+    );
+    let output = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "4\n", "{stderr}");
+    assert_eq!(
+        stderr,
+        "orchestrate: warning: no PID namespace (/proc is not mounted, and a user namespace's \
+         ids are mapped through it), and without /proc no orphan can be found: processes \
+         children started outside their process group may still run\n"
+    );
+    assert_eq!(left_in(dir.path(), &[]), Vec::<String>::new());
+}
