@@ -574,6 +574,18 @@ fn a_link_put_under_a_results_name_during_the_run_is_not_published_over() {
     );
 }
 
+/// `command` (a shell command line) run in `dir` (TMPDIR there too) in a
+/// mount namespace of its own where /proc is not mounted. Needs root.
+fn without_proc(dir: &Path, command: &str) -> std::process::Command {
+    let mut unshare = std::process::Command::new("unshare");
+    unshare
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(format!("umount -l /proc && exec {command}"))
+        .current_dir(dir)
+        .env("TMPDIR", dir);
+    unshare
+}
+
 /// The processes whose environment holds `token`.
 fn carrying(token: &str) -> Vec<i32> {
     let wanted = format!("HOSTILE_TOKEN={token}");
@@ -600,30 +612,21 @@ fn without_proc_the_daemons_children_leave_are_still_killed() {
     }
     let dir = tempfile::tempdir().unwrap();
     let token = format!("{}", std::process::id());
-    let script = format!(
-        "umount -l /proc && exec {} --reduce-bin {} -q --letters ab {}",
-        common::orchestrate_bin().display(),
-        common::fixture("faulty-reduce.sh").display(),
-        example().display()
-    );
-    let output = std::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .current_dir(dir.path())
-        .env("TMPDIR", dir.path())
-        .env("FAULT_ALL", "daemon")
-        .env("PID_LOG", dir.path().join("pids"))
-        .env("REAL_REDUCE", common::reduce_bin())
-        .env("HOSTILE_TOKEN", &token)
-        .output()
-        .unwrap();
+    let output = without_proc(
+        dir.path(),
+        &format!(
+            "{} --reduce-bin {} -q --letters ab {}",
+            common::orchestrate_bin().display(),
+            common::fixture("faulty-reduce.sh").display(),
+            example().display()
+        ),
+    )
+    .env("FAULT_ALL", "daemon")
+    .env("PID_LOG", dir.path().join("pids"))
+    .env("REAL_REDUCE", common::reduce_bin())
+    .env("HOSTILE_TOKEN", &token)
+    .output()
+    .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "6\n",
@@ -817,25 +820,16 @@ fn without_proc_an_unprivileged_run_says_once_what_may_be_left() {
     let dir = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
-    let script = format!(
-        "umount -l /proc && exec setpriv --reuid 4242 --regid 4242 --clear-groups {} -q {}",
-        common::orchestrate_bin().display(),
-        example().display()
-    );
-    let output = std::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .current_dir(dir.path())
-        .env("TMPDIR", dir.path())
-        .output()
-        .unwrap();
+    let output = without_proc(
+        dir.path(),
+        &format!(
+            "setpriv --reuid 4242 --regid 4242 --clear-groups {} -q {}",
+            common::orchestrate_bin().display(),
+            example().display()
+        ),
+    )
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "4\n", "{stderr}");
     assert_eq!(
