@@ -586,6 +586,15 @@ fn without_proc(dir: &Path, command: &str) -> std::process::Command {
     unshare
 }
 
+/// Whether this test runs as root; when not, it may skip, saying `why`,
+/// except in CI, where it fails instead.
+fn root_here(why: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert!(root || !common::must_not_skip(), "{why}");
+    root
+}
+
 /// The processes whose environment holds `token`.
 fn carrying(token: &str) -> Vec<i32> {
     let wanted = format!("HOSTILE_TOKEN={token}");
@@ -602,12 +611,7 @@ fn carrying(token: &str) -> Vec<i32> {
 
 #[test]
 fn without_proc_the_daemons_children_leave_are_still_killed() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            !common::must_not_skip(),
-            "this test needs root, to unmount /proc"
-        );
+    if !root_here("this test needs root, to unmount /proc") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -651,12 +655,7 @@ fn without_proc_the_daemons_children_leave_are_still_killed() {
 
 #[test]
 fn started_in_a_pid_namespace_it_is_not_in_it_says_so() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            !common::must_not_skip(),
-            "this test needs root, for unshare --pid"
-        );
+    if !root_here("this test needs root, for unshare --pid") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -683,12 +682,7 @@ fn started_in_a_pid_namespace_it_is_not_in_it_says_so() {
 fn a_folder_of_another_user_is_never_ours_even_abandoned() {
     use std::os::unix::fs::PermissionsExt as _;
     use std::os::unix::process::CommandExt as _;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            !common::must_not_skip(),
-            "this test needs root, to run as another user"
-        );
+    if !root_here("this test needs root, to run as another user") {
         return;
     }
     const USER: u32 = 4242;
@@ -809,12 +803,7 @@ fn an_input_cut_short_while_it_is_read_never_gets_an_answer_for_a_prefix() {
 
 #[test]
 fn without_proc_an_unprivileged_run_says_once_what_may_be_left() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            !common::must_not_skip(),
-            "this test needs root, to unmount /proc"
-        );
+    if !root_here("this test needs root, to unmount /proc") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
