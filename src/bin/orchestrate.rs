@@ -14,6 +14,7 @@ use polymer_fanout::orchestrator::{self, Interrupted};
 use polymer_fanout::report::{Report, Verdict, joblog, json, text, timeline};
 use polymer_fanout::signals::Signals;
 use polymer_fanout::supervise::contain;
+use polymer_fanout::supervise::queue::Slurm;
 
 #[global_allocator]
 static ALLOCATOR: polymer_fanout::memory::Guarded =
@@ -64,7 +65,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let timeline_target = args.timeline.as_deref().map(Target::open).transpose()?;
     let config = args.config()?;
     let bar = progress_bar(config.letters.len());
-    let report = orchestrator::run(&config, &signals, &|_| {
+    let report = orchestrator::run(&config, &mut Slurm, &signals, &|_| {
         if let Some(bar) = &bar {
             bar.inc(1);
         }

@@ -11,9 +11,9 @@ use clap::{CommandFactory, Parser};
 
 use crate::files::shown;
 use crate::input::Source;
-use crate::orchestrator::{Config, Mode, ProcessMode, ResultsDir, Runner};
+use crate::orchestrator::{Config, Mode, ProcessMode, ResultsDir};
 use crate::polymer::UnitType;
-use crate::supervise::launcher::Launcher;
+use crate::supervise::placement::Placement;
 use crate::supervise::{Policy, queue};
 
 /// Find the shortest polymer left after removing one unit type, with one
@@ -278,10 +278,15 @@ impl Args {
     /// contains them (a PID namespace): the process mode without `--sbatch`
     /// or an `srun` launcher.
     pub fn children_run_here(&self) -> bool {
-        let launcher = Launcher::from_words(self.launcher.clone().map(|w| w.0).unwrap_or_default());
-        self.mode == "process"
-            && self.sbatch.is_none()
-            && !matches!(launcher, Launcher::Slurm { .. })
+        self.mode == "process" && self.placement().is_here()
+    }
+
+    /// Where the children of the process mode run.
+    fn placement(&self) -> Placement {
+        Placement::new(
+            self.launcher.clone().map(|w| w.0).unwrap_or_default(),
+            self.sbatch.clone().map(|w| w.0),
+        )
     }
 
     /// The run these options describe; fails when the child program cannot
@@ -319,29 +324,15 @@ impl Args {
             path,
             resume: self.resume,
         });
-        let runner = match (self.sbatch.clone(), results) {
-            (Some(words), Some(results)) => {
-                if let Some(name) = queue::job_name(&words.0).filter(|n| !queue::is_job_name(n)) {
-                    bail!(
-                        "--sbatch: the job name {name:?} cannot name an array's jobs (it must be \
-                         printable ASCII without spaces, quotes, commas or '|')"
-                    );
-                }
-                Runner::Array {
-                    sbatch_args: words.0,
-                    results,
-                }
-            }
-            // clap requires --results-dir with --sbatch.
-            (Some(_), None) => bail!("--sbatch needs --results-dir"),
-            (None, results) => Runner::Local {
-                launcher: Launcher::from_words(
-                    self.launcher.clone().map(|w| w.0).unwrap_or_default(),
-                ),
-                results,
-            },
-        };
-        Ok(ProcessMode {
+        if let Some(words) = &self.sbatch
+            && let Some(name) = queue::job_name(&words.0).filter(|n| !queue::is_job_name(n))
+        {
+            bail!(
+                "--sbatch: the job name {name:?} cannot name an array's jobs (it must be \
+                 printable ASCII without spaces, quotes, commas or '|')"
+            );
+        }
+        let process = ProcessMode {
             program,
             heeds_parent_pid,
             policy: Policy {
@@ -353,8 +344,11 @@ impl Args {
                 ..Policy::default()
             },
             prereact: !self.no_prereact,
-            runner,
-        })
+            placement: self.placement(),
+            results,
+        };
+        process.check()?;
+        Ok(process)
     }
 }
 

@@ -24,7 +24,6 @@ mod workspace;
 
 pub use workspace::TemporaryFolder;
 
-use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -35,7 +34,8 @@ use crate::polymer::sweep::{MAX_SEGMENTS, SEGMENT_BYTES};
 use crate::polymer::{Polymer, UnitType};
 use crate::report::{Phase, Report};
 use crate::signals::Signals;
-use crate::supervise::launcher::Launcher;
+use crate::supervise::placement::Placement;
+use crate::supervise::queue::Queue;
 use crate::supervise::{Attempt, Policy};
 use manifest::InputDigest;
 
@@ -72,25 +72,12 @@ pub struct ProcessMode {
     pub policy: Policy,
     /// Hand children the fully reacted polymer (true) or the original input.
     pub prereact: bool,
-    pub runner: Runner,
-}
-
-/// Where the children run.
-#[derive(Clone, Debug)]
-pub enum Runner {
-    /// As children of orchestrate, directly or behind a launcher, results
-    /// published into a folder or kept private.
-    Local {
-        launcher: Launcher,
-        results: Option<ResultsDir>,
-    },
-    /// As the tasks of a Slurm job array, which report through a results
-    /// folder every node shares: it cannot do without one.
-    Array {
-        /// Extra `sbatch` options.
-        sbatch_args: Vec<OsString>,
-        results: ResultsDir,
-    },
+    /// Where the children run.
+    pub placement: Placement,
+    /// Where validated results are published, if anywhere: a job array
+    /// cannot do without one (it reports through it), which
+    /// [`ProcessMode::check`] enforces.
+    pub results: Option<ResultsDir>,
 }
 
 /// A folder where validated results are published.
@@ -102,12 +89,13 @@ pub struct ResultsDir {
     pub resume: bool,
 }
 
-impl Runner {
-    pub fn results(&self) -> Option<&ResultsDir> {
-        match self {
-            Runner::Local { results, .. } => results.as_ref(),
-            Runner::Array { results, .. } => Some(results),
+impl ProcessMode {
+    /// Refuses what cannot run: a job array without a results folder.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if matches!(self.placement, Placement::Array { .. }) && self.results.is_none() {
+            anyhow::bail!("--sbatch needs --results-dir: a job array reports through it");
         }
+        Ok(())
     }
 }
 
@@ -177,7 +165,8 @@ impl Phases {
     }
 }
 
-/// Runs the whole job. `progress` hears of each letter's final attempt.
+/// Runs the whole job, with `queue` for a job array. `progress` hears of
+/// each letter's final attempt.
 ///
 /// Returns the report even when letters failed (its verdict then has no
 /// minimum); errors are for bad input, unusable paths, resources that ran
@@ -186,6 +175,7 @@ impl Phases {
 /// it started is gone, before this returns, on every path.
 pub fn run(
     config: &Config,
+    queue: &mut dyn Queue,
     signals: &Signals,
     progress: &dyn Fn(&Attempt),
 ) -> anyhow::Result<Report> {
@@ -197,7 +187,8 @@ pub fn run(
     let input_length = read.input_length;
     let (attempts, full_length) = match &config.mode {
         Mode::Process(process) => {
-            process::fan_out(config, process, read, &mut phases, signals, progress)?
+            process.check()?;
+            process::fan_out(config, process, read, queue, &mut phases, signals, progress)?
         }
         Mode::Thread { .. } | Mode::Serial | Mode::Sweep { .. } => {
             let reacted = read.polymer;
@@ -234,7 +225,7 @@ pub fn run(
         // What ran at once at most: letters kept from an earlier run did not.
         jobs: config.mode.concurrency(ran),
         containment: match &config.mode {
-            Mode::Process(process) if matches!(process.runner, Runner::Local { .. }) => {
+            Mode::Process(process) if process.placement.is_here() => {
                 crate::supervise::contain::current().map(|c| c.name())
             }
             _ => None,
@@ -261,7 +252,7 @@ struct Read {
 fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow::Result<Read> {
     let source = config.source.clone();
     let (as_it_is, digest) = match &config.mode {
-        Mode::Process(process) => (!process.prereact, process.runner.results().is_some()),
+        Mode::Process(process) => (!process.prereact, process.results.is_some()),
         _ => (false, false),
     };
     if as_it_is {

@@ -5,61 +5,61 @@
 //! tasks of an earlier job array still queued or running are waited for,
 //! not submitted again.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 
 use super::manifest::{self, ArrayRecord, Manifest};
 use super::workspace::{Kept, Workspace};
-use super::{Config, Interrupted, Phases, ProcessMode, Read, Runner, react_in_background};
+use super::{Config, Interrupted, Phases, ProcessMode, Read, react_in_background};
 use crate::files;
 use crate::polymer::{Polymer, UnitType};
 use crate::protocol::ARRAY_POLYMER;
 use crate::signals::Signals;
 use crate::supervise::array::{self, Array, ArraySpec, Submitted};
-use crate::supervise::launcher::Launcher;
 use crate::supervise::local::Local;
-use crate::supervise::queue::{self, Slurm};
-use crate::supervise::{self, Attempt, ChildProgram, Outcome, Supervision, Supervisor};
+use crate::supervise::placement::{Delivery, Placement};
+use crate::supervise::queue::{self, Queue};
+use crate::supervise::{
+    self, Attempt, ChildProgram, Context, Outcome, Supervision, Supervisor, SystemClock,
+};
 
+/// Runs the letters of `config` as children, where `process` places them,
+/// with `queue` for a job array; returns every attempt (those kept from an
+/// earlier run first) and the reacted polymer's length.
 pub(super) fn fan_out(
     config: &Config,
     process: &ProcessMode,
     read: Read,
+    queue: &mut dyn Queue,
     phases: &mut Phases,
     signals: &Signals,
     progress: &dyn Fn(&Attempt),
 ) -> anyhow::Result<(Vec<Attempt>, usize)> {
-    let results = process.runner.results();
-    let resume = results.is_some_and(|r| r.resume);
-    let children_here = matches!(
-        &process.runner,
-        Runner::Local { launcher, .. } if !matches!(launcher, Launcher::Slurm { .. })
-    );
+    let resume = process.results.as_ref().is_some_and(|r| r.resume);
     let workspace = Workspace::create(
-        results.map(|r| r.path.as_path()),
+        process.results.as_ref().map(|r| r.path.as_path()),
         read.file,
         resume,
-        children_here,
+        process.placement.is_here(),
     )?;
     let reacted = read.reacted;
-    let (polymer, manifest) = identify(&workspace, process, read)?;
+    let (polymer, record) = identify(&workspace, process, read)?;
     let Kept {
-        results: cached,
+        results: kept,
         recorded,
-    } = match &manifest {
-        Some(manifest) if resume => workspace.cached(manifest, &config.letters)?,
+    } = match &record {
+        Some(record) if resume => workspace.cached(record, &config.letters)?,
         _ => Kept::default(),
     };
-    let mut attempts: Vec<Attempt> = cached.iter().map(|&(l, n)| cached_attempt(l, n)).collect();
+    let mut attempts: Vec<Attempt> = kept.iter().map(|&(l, n)| kept_attempt(l, n)).collect();
     attempts.iter().for_each(progress);
     let todo: Vec<UnitType> = config
         .letters
         .iter()
         .copied()
-        .filter(|letter| cached.iter().all(|&(l, _)| l != *letter))
+        .filter(|letter| kept.iter().all(|&(l, _)| l != *letter))
         .collect();
     if let (true, Some(recorded)) = (todo.is_empty(), &recorded) {
         // A finished run, resumed: no work at all.
@@ -73,22 +73,36 @@ pub(super) fn fan_out(
         phases,
         signals,
     )?;
-    let record = RefCell::new(manifest.map(|manifest| Manifest {
+    let mut record = record.map(|record| Manifest {
         full_length: handover.full_length,
-        array: handover.array.clone(),
-        ..manifest
-    }));
-    if let Some(manifest) = &*record.borrow() {
-        workspace.record(manifest)?;
+        array: handover.array().cloned(),
+        ..record
+    });
+    if let Some(record) = &record {
+        workspace.record(record)?;
     }
     if let Some(signal) = signals.stop_signal() {
         return Err(Interrupted { signal }.into());
     }
-    contain(process)?;
-    let supervision = supervise(
-        process, &workspace, &handover, todo, &record, phases, signals, progress,
-    )?;
-    forget_finished_array(process, &workspace, &handover, &supervision, &record)?;
+    // Last before the children: no thread can be started after it.
+    if process.placement.is_here() {
+        supervise::contain::enter()?;
+    }
+    let context = Context {
+        policy: &process.policy,
+        signals,
+        clock: &SystemClock,
+        epoch: phases.epoch,
+    };
+    let fan = Fan {
+        process,
+        workspace: &workspace,
+        handover: &handover,
+        context,
+        progress,
+    };
+    let supervision = fan.supervise(todo, queue, &mut record)?;
+    fan.forget_finished_array(&supervision, &mut record)?;
     if let Some(signal) = supervision.interrupted {
         return Err(Interrupted { signal }.into());
     }
@@ -96,155 +110,189 @@ pub(super) fn fan_out(
     Ok((attempts, handover.full_length))
 }
 
-/// Contains what children on this machine start: in a PID namespace that
-/// dies with orchestrate, or, where the kernel refuses one, as their
-/// subreaper (orphans are re-parented here, to be killed). Last before the
-/// children: no thread can be started after it. Children on other
-/// machines are the scheduler's to contain.
-fn contain(process: &ProcessMode) -> anyhow::Result<()> {
-    match &process.runner {
-        Runner::Local {
-            launcher: Launcher::Slurm { .. },
-            ..
-        }
-        | Runner::Array { .. } => Ok(()),
-        Runner::Local { .. } => supervise::contain::enter().map(drop),
-    }
+/// The children's copy of the polymer, as they are handed it.
+enum Snapshot {
+    /// A sealed in-memory file, kept open for as long as children are
+    /// started (each gets it as standard input).
+    Sealed { path: PathBuf, _file: std::fs::File },
+    /// A file in the run's private folder.
+    Private(PathBuf),
+    /// A file in a job array's folder inside the results folder, and the
+    /// array's record (its folder, the submissions made so far).
+    Array {
+        path: PathBuf,
+        array: ArrayRecord,
+        sbatch_args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// What the children are handed, and what is known of the job then.
 struct Handover {
-    /// The children's copy of the polymer.
-    snapshot: PathBuf,
-    /// When that copy is a sealed in-memory file: the file, kept open for
-    /// as long as children are started (each gets it as standard input).
-    shared: Option<std::fs::File>,
+    snapshot: Snapshot,
     full_length: usize,
-    /// For a job array: its folder, and the submissions made so far.
-    array: Option<ArrayRecord>,
 }
 
-/// Runs the letters `todo` and publishes each result as soon as its letter
-/// settles, so that even a run killed outright leaves what it found for
-/// `--resume`.
-#[allow(clippy::too_many_arguments)]
-fn supervise(
-    process: &ProcessMode,
-    workspace: &Workspace,
-    handover: &Handover,
-    todo: Vec<UnitType>,
-    record: &RefCell<Option<Manifest>>,
-    phases: &Phases,
-    signals: &Signals,
-    progress: &dyn Fn(&Attempt),
-) -> anyhow::Result<Supervision> {
-    let publisher = Publisher {
-        workspace,
-        record,
-        progress,
-        error: RefCell::new(None),
-    };
-    let settled = |attempt: &Attempt| publisher.settled(attempt);
-    let polymer_len = polymer_len(&handover.snapshot)?;
-    let policy = &process.policy;
-    let supervision = match (&process.runner, &handover.array) {
-        (Runner::Array { sbatch_args, .. }, Some(array)) => {
-            let submitted = |s: &Submitted| publisher.submitted(s);
-            let spec = ArraySpec {
-                polymer_len,
-                dir: files::folder_of(&handover.snapshot).to_path_buf(),
-                program: process.program.clone(),
-                sbatch_args: sbatch_args.clone(),
-                name: array.name.clone(),
-            };
-            let backend = Array::new(
-                &spec,
-                Slurm,
-                policy.queue_poll,
-                array.jobs.len(),
-                &submitted,
-            );
-            run_array(
-                backend,
-                &array.jobs,
-                &todo,
-                policy,
-                signals,
-                phases,
-                &settled,
-            )
+impl Handover {
+    fn path(&self) -> &Path {
+        match &self.snapshot {
+            Snapshot::Sealed { path, .. }
+            | Snapshot::Private(path)
+            | Snapshot::Array { path, .. } => path,
         }
-        (Runner::Local { launcher, .. }, _) => {
-            let program = ChildProgram {
-                program: process.program.clone(),
-                launcher: launcher.clone(),
-                heeds_parent_pid: process.heeds_parent_pid,
-            };
-            let backend = Local::new(
-                &program,
-                handover.snapshot.clone(),
-                handover.shared.is_some(),
-                polymer_len,
-                workspace.private().to_path_buf(),
-            );
-            Supervisor::new(backend, policy, signals, phases.epoch, &settled)
-                .run(todo.into_iter().map(|letter| (letter, 1)))
+    }
+
+    fn array(&self) -> Option<&ArrayRecord> {
+        match &self.snapshot {
+            Snapshot::Array { array, .. } => Some(array),
+            Snapshot::Sealed { .. } | Snapshot::Private(_) => None,
         }
-        (Runner::Array { .. }, None) => {
-            anyhow::bail!("internal error: a job array run without its folder")
-        }
-    };
-    match publisher.error.into_inner() {
-        Some(err) => Err(err),
-        None => Ok(supervision),
     }
 }
 
-/// Publishes each result as soon as its letter settles and records each
-/// submission of a job array at once, keeping the first error (the run
-/// goes on: its children must still be seen to the end).
-struct Publisher<'a> {
+/// The fan-out once the children's copy is written: what it runs, where,
+/// and what it goes by.
+struct Fan<'a> {
+    process: &'a ProcessMode,
     workspace: &'a Workspace,
-    record: &'a RefCell<Option<Manifest>>,
+    handover: &'a Handover,
+    context: Context<'a>,
     progress: &'a dyn Fn(&Attempt),
-    error: RefCell<Option<anyhow::Error>>,
 }
 
-impl Publisher<'_> {
-    fn settled(&self, attempt: &Attempt) {
-        if let Outcome::Ok(length) = attempt.outcome
-            && self.error.borrow().is_none()
-            && let Err(err) = self.workspace.publish(attempt.letter, length)
+impl Fan<'_> {
+    /// Runs the letters `todo` and publishes each result as soon as its
+    /// letter settles, so that even a run killed outright leaves what it
+    /// found for `--resume`; records each submission of a job array at
+    /// once. The first error is kept and returned at the end: the run goes
+    /// on, as its children must still be seen to the end.
+    fn supervise(
+        &self,
+        todo: Vec<UnitType>,
+        queue: &mut dyn Queue,
+        record: &mut Option<Manifest>,
+    ) -> anyhow::Result<Supervision> {
+        let mut unpublished = None;
+        let mut settled = |attempt: &Attempt| {
+            if let Outcome::Ok(length) = attempt.outcome
+                && unpublished.is_none()
+                && let Err(err) = self.workspace.publish(attempt.letter, length)
+            {
+                unpublished = Some(err);
+            }
+            (self.progress)(attempt);
+        };
+        let polymer_len = polymer_len(self.handover.path())?;
+        let mut unrecorded = None;
+        let supervision = match &self.handover.snapshot {
+            Snapshot::Array {
+                path,
+                array,
+                sbatch_args,
+            } => {
+                let mut submitted = |submitted: &Submitted| {
+                    if let Err(err) = self.record_submission(record, submitted) {
+                        unrecorded.get_or_insert(err);
+                    }
+                };
+                let spec = ArraySpec {
+                    polymer_len,
+                    dir: files::folder_of(path).to_path_buf(),
+                    program: self.process.program.clone(),
+                    sbatch_args: sbatch_args.clone(),
+                    name: array.name.clone(),
+                    queue_poll: self.process.policy.queue_poll,
+                };
+                let backend = Array::new(
+                    &spec,
+                    queue,
+                    self.context.clock,
+                    array.jobs.len(),
+                    &mut submitted,
+                );
+                self.run_array(backend, &array.jobs, &todo, &mut settled)
+            }
+            Snapshot::Sealed { path, .. } | Snapshot::Private(path) => {
+                let delivery = match self.handover.snapshot {
+                    Snapshot::Sealed { .. } => Delivery::Stdin,
+                    _ => Delivery::PrivateFile,
+                };
+                let program = ChildProgram {
+                    program: self.process.program.clone(),
+                    placement: self.process.placement.clone(),
+                    heeds_parent_pid: self.process.heeds_parent_pid,
+                };
+                let backend = Local::new(
+                    &program,
+                    (path.clone(), delivery),
+                    polymer_len,
+                    self.workspace.private().to_path_buf(),
+                    self.context.clock,
+                );
+                Supervisor::new(backend, self.context, &mut settled)
+                    .run(todo.into_iter().map(|letter| (letter, 1)))
+            }
+        };
+        match unpublished.or(unrecorded) {
+            Some(err) => Err(err),
+            None => Ok(supervision),
+        }
+    }
+
+    /// Runs `todo` as array tasks: adopts those of `earlier` submissions
+    /// that reported or are still queued, submits the rest.
+    fn run_array(
+        &self,
+        mut backend: Array<'_, &mut dyn Queue>,
+        earlier: &[Submitted],
+        todo: &[UnitType],
+        settled: &mut dyn FnMut(&Attempt),
+    ) -> Supervision {
+        let (adopted, todo) = backend.adopt(earlier, todo);
+        let mut supervisor = Supervisor::new(backend, self.context, settled);
+        for (task, started) in adopted {
+            supervisor.adopt(task.letter, task.attempt, started);
+        }
+        supervisor.run(todo)
+    }
+
+    /// Records a submission at once: the array outlives this run.
+    fn record_submission(
+        &self,
+        record: &mut Option<Manifest>,
+        submitted: &Submitted,
+    ) -> anyhow::Result<()> {
+        if let Some(record) = record {
+            if let Some(array) = &mut record.array {
+                array.jobs.push(submitted.clone());
+            }
+            self.workspace.record(record)?;
+        }
+        Ok(())
+    }
+
+    /// A job array with every letter done leaves nothing to collect: its
+    /// folder (a copy of the polymer, the tasks' files) goes, and so does
+    /// its record.
+    fn forget_finished_array(
+        &self,
+        supervision: &Supervision,
+        record: &mut Option<Manifest>,
+    ) -> anyhow::Result<()> {
+        let all_done = supervision
+            .attempts
+            .iter()
+            .all(|a| a.outcome.is_ok() || a.number < last_attempt(supervision, a.letter));
+        if let (true, None, Some(array)) =
+            (all_done, supervision.interrupted, self.handover.array())
         {
-            *self.error.borrow_mut() = Some(err);
+            self.workspace.remove_array_folder(&array.folder);
+            if let Some(record) = record {
+                record.array = None;
+                self.workspace.record(record)?;
+            }
         }
-        (self.progress)(attempt);
+        Ok(())
     }
-
-    fn submitted(&self, submitted: &Submitted) {
-        if let Err(err) = record_submission(self.record, self.workspace, submitted) {
-            self.error.borrow_mut().get_or_insert(err);
-        }
-    }
-}
-
-/// Runs `todo` as array tasks: adopts those of `earlier` submissions that
-/// reported or are still queued, submits the rest.
-fn run_array(
-    mut backend: Array<'_, Slurm>,
-    earlier: &[Submitted],
-    todo: &[UnitType],
-    policy: &supervise::Policy,
-    signals: &Signals,
-    phases: &Phases,
-    settled: &dyn Fn(&Attempt),
-) -> Supervision {
-    let (adopted, todo) = backend.adopt(earlier, todo);
-    let mut supervisor = Supervisor::new(backend, policy, signals, phases.epoch, settled);
-    for (task, started) in adopted {
-        supervisor.adopt(task.letter, task.attempt, started);
-    }
-    supervisor.run(todo)
 }
 
 /// With a results folder, what the results there will be of: the input's
@@ -271,11 +319,13 @@ fn identify(
     Ok((read.polymer, Some(manifest)))
 }
 
-/// Decides where the children's copy of the polymer goes and writes it:
-/// for a job array, into the array's folder inside the results folder (it
-/// must outlive this run; a resumed array's folder is reused as it is),
-/// else into the private folder. A polymer read as it is (`prereact` off)
-/// is reacted once written, for the full length.
+/// Writes the children's copy of the polymer where the placement wants
+/// it: for a job array, into the array's folder inside the results folder
+/// (it must outlive this run; a resumed array's folder is reused as it
+/// is); for a child started here directly, into a sealed in-memory file
+/// where the system has them; else into the private folder. A polymer
+/// read as it is (`prereact` off) is reacted once written, for the full
+/// length.
 fn hand_over(
     process: &ProcessMode,
     workspace: &Workspace,
@@ -284,78 +334,74 @@ fn hand_over(
     phases: &mut Phases,
     signals: &Signals,
 ) -> anyhow::Result<Handover> {
-    let earlier = recorded.and_then(|r| r.array.clone());
-    let results = workspace.results_dir();
-    let array = match (&process.runner, earlier, results) {
-        (Runner::Array { .. }, Some(earlier), Some(dir)) if dir.join(&earlier.folder).is_dir() => {
-            let snapshot = dir.join(&earlier.folder).join(ARRAY_POLYMER);
-            if let (Some(recorded), true) = (recorded, snapshot.is_file()) {
+    let snapshot = match &process.placement {
+        Placement::Array { sbatch_args } => {
+            let results = workspace.results_dir().context(
+                "a job array reports through a results folder: --sbatch needs --results-dir",
+            )?;
+            let (array, reused) = array_folder(results, recorded, sbatch_args);
+            let folder = results.join(&array.folder);
+            let written = folder.join(ARRAY_POLYMER);
+            if let (Some(recorded), true) = (recorded, reused && written.is_file()) {
                 return Ok(Handover {
-                    snapshot,
-                    shared: None,
+                    snapshot: Snapshot::Array {
+                        path: written,
+                        array,
+                        sbatch_args: sbatch_args.clone(),
+                    },
                     full_length: recorded.full_length,
-                    array: Some(earlier),
                 });
             }
-            Some(earlier)
-        }
-        (Runner::Array { sbatch_args, .. }, _, _) => {
-            let folder = array::folder_name();
-            Some(ArrayRecord {
-                name: queue::job_name(sbatch_args).unwrap_or_else(|| folder.clone()),
-                folder,
-                jobs: Vec::new(),
-            })
-        }
-        (Runner::Local { .. }, _, _) => None,
-    };
-    let folder = array
-        .as_ref()
-        .zip(results)
-        .map(|(array, dir)| dir.join(&array.folder));
-    let local = matches!(
-        process.runner,
-        Runner::Local {
-            launcher: Launcher::Direct,
-            ..
-        }
-    );
-    let (snapshot, shared) = phases.time("write polymer file", || {
-        if local {
-            match Workspace::share_polymer(polymer.units(), signals) {
-                Ok((file, path)) => return Ok((path, Some(file))),
-                Err(err) if err.is::<Interrupted>() => return Err(err),
-                // Not on this platform: a plain file does the same.
-                Err(_) => {}
+            let path = phases.time("write polymer file", || {
+                workspace.write_polymer(Some(&folder), polymer.units(), signals)
+            })?;
+            Snapshot::Array {
+                path,
+                array,
+                sbatch_args: sbatch_args.clone(),
             }
         }
-        let path = workspace.write_polymer(folder.as_deref(), polymer.units(), signals)?;
-        Ok((path, None))
-    })?;
+        placement => phases.time("write polymer file", || {
+            if placement.delivery() == Delivery::Stdin {
+                match Workspace::share_polymer(polymer.units(), signals) {
+                    Ok((file, path)) => return Ok(Snapshot::Sealed { path, _file: file }),
+                    Err(err) if err.is::<Interrupted>() => return Err(err),
+                    // Not on this platform: a plain file does the same.
+                    Err(_) => {}
+                }
+            }
+            let path = workspace.write_polymer(None, polymer.units(), signals)?;
+            Ok(Snapshot::Private(path))
+        })?,
+    };
     if !reacted {
         polymer = phases.time("react", || react_in_background(polymer, signals))?;
     }
     Ok(Handover {
         snapshot,
-        shared,
         full_length: polymer.len(),
-        array,
     })
 }
 
-/// Records a submission in the manifest at once: the array outlives us.
-fn record_submission(
-    record: &RefCell<Option<Manifest>>,
-    workspace: &Workspace,
-    submitted: &Submitted,
-) -> anyhow::Result<()> {
-    if let Some(manifest) = &mut *record.borrow_mut() {
-        if let Some(array) = &mut manifest.array {
-            array.jobs.push(submitted.clone());
+/// The array to run in: the recorded one while its folder is still in
+/// `results` (and whether it is), else a new one.
+fn array_folder(
+    results: &Path,
+    recorded: Option<&Manifest>,
+    sbatch_args: &[std::ffi::OsString],
+) -> (ArrayRecord, bool) {
+    match recorded.and_then(|r| r.array.clone()) {
+        Some(earlier) if results.join(&earlier.folder).is_dir() => (earlier, true),
+        _ => {
+            let folder = array::folder_name();
+            let array = ArrayRecord {
+                name: queue::job_name(sbatch_args).unwrap_or_else(|| folder.clone()),
+                folder,
+                jobs: Vec::new(),
+            };
+            (array, false)
         }
-        workspace.record(manifest)?;
     }
-    Ok(())
 }
 
 /// The length of the polymer in a children's copy (its size less the
@@ -365,35 +411,6 @@ fn polymer_len(snapshot: &Path) -> anyhow::Result<usize> {
         .map_err(anyhow::Error::from)?
         .len();
     Ok(usize::try_from(size.saturating_sub(1)).unwrap_or(usize::MAX))
-}
-
-/// A job array with every letter done leaves nothing to collect: its
-/// folder (a copy of the polymer, the tasks' files) goes, and so does its
-/// record.
-fn forget_finished_array(
-    process: &ProcessMode,
-    workspace: &Workspace,
-    handover: &Handover,
-    supervision: &Supervision,
-    record: &RefCell<Option<Manifest>>,
-) -> anyhow::Result<()> {
-    let all_done = supervision
-        .attempts
-        .iter()
-        .all(|a| a.outcome.is_ok() || a.number < last_attempt(supervision, a.letter));
-    if let (true, None, Some(array), Runner::Array { .. }) = (
-        all_done,
-        supervision.interrupted,
-        &handover.array,
-        &process.runner,
-    ) {
-        workspace.remove_array_folder(&array.folder);
-        if let Some(manifest) = &mut *record.borrow_mut() {
-            manifest.array = None;
-            workspace.record(manifest)?;
-        }
-    }
-    Ok(())
 }
 
 /// The number of the last attempt at `letter` in a supervision.
@@ -408,7 +425,7 @@ fn last_attempt(supervision: &Supervision, letter: UnitType) -> u32 {
 }
 
 /// A letter whose result was kept from an earlier run.
-fn cached_attempt(letter: UnitType, length: usize) -> Attempt {
+fn kept_attempt(letter: UnitType, length: usize) -> Attempt {
     Attempt {
         letter,
         number: 0,

@@ -28,8 +28,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::attempt::Outcome;
-use super::backend::{Backend, Clock, Concluded, Mark, Signal, Started};
+use super::backend::{Backend, Concluded, Mark, Signal, Start, Started};
 use super::child::{outcome_of_result, started_at, tail_lines};
+use super::clock::Clock;
 use super::queue::{Identity, Queue, Submission};
 use crate::files;
 use crate::polymer::UnitType;
@@ -57,6 +58,8 @@ pub struct ArraySpec {
     pub name: String,
     /// The polymer's length: no valid result is larger.
     pub polymer_len: usize,
+    /// How often the queue is asked.
+    pub queue_poll: Duration,
 }
 
 /// A submitted array: its job id, and its tasks in index order.
@@ -95,12 +98,11 @@ pub struct Task {
 pub struct Array<'a, Q: Queue> {
     spec: &'a ArraySpec,
     queue: Q,
+    clock: &'a dyn Clock,
     /// What tells the array's jobs from others with the same ids.
     ours: Identity,
-    /// How often the queue is asked.
-    queue_poll: Duration,
     /// Heard of every submission, so the run can record it at once.
-    on_submit: &'a dyn Fn(&Submitted),
+    on_submit: &'a mut dyn FnMut(&Submitted),
     /// The ids of the tasks in flight: any other task of ours the queue
     /// shows (one submitted although sbatch did not say so) is cancelled.
     flying: HashSet<String>,
@@ -122,9 +124,9 @@ impl<'a, Q: Queue> Array<'a, Q> {
     pub fn new(
         spec: &'a ArraySpec,
         queue: Q,
-        queue_poll: Duration,
+        clock: &'a dyn Clock,
         submissions: usize,
-        on_submit: &'a dyn Fn(&Submitted),
+        on_submit: &'a mut dyn FnMut(&Submitted),
     ) -> Array<'a, Q> {
         Array {
             spec,
@@ -133,7 +135,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
                 dir: spec.dir.clone(),
             },
             queue,
-            queue_poll,
+            clock,
             on_submit,
             flying: HashSet::new(),
             submissions,
@@ -163,7 +165,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
         // taken as still queued: submitting it again could run it twice,
         // and the polling finds out soon enough which ones are really gone.
         let still = self.queue.queued(&self.ours);
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut adopted = Vec::new();
         let mut todo = Vec::new();
         for &letter in wanted {
@@ -206,7 +208,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
             },
             spawned: now,
             started: None,
-            clock: Clock::Mark,
+            start: Start::Mark,
             host: None,
         }
     }
@@ -281,10 +283,10 @@ impl<Q: Queue> Backend for Array<'_, Q> {
             .iter()
             .map(|&(letter, attempt)| ArrayTask { letter, attempt })
             .collect();
-        let submitted_at = Instant::now();
+        let submitted_at = self.clock.now();
         match self.submit(&tasks) {
             Ok(submitted) => {
-                let now = Instant::now();
+                let now = self.clock.now();
                 tasks
                     .iter()
                     .enumerate()
@@ -305,11 +307,11 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         self.send_cancellations();
         if self
             .asked
-            .is_some_and(|asked| now < asked + self.queue_poll)
+            .is_some_and(|asked| now < asked + self.spec.queue_poll)
         {
             return;
         }
-        let asked = Instant::now();
+        let asked = self.clock.now();
         self.asked = Some(asked);
         let Some(queued) = self.queue.queued(&self.ours) else {
             return;
@@ -335,15 +337,21 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         if task.marked {
             return None;
         }
-        let mark = started_at(&self.file(task.task, TaskFile::StartMark), task.submitted)?;
+        let mark = started_at(
+            &self.file(task.task, TaskFile::StartMark),
+            task.submitted,
+            self.clock.now(),
+        )?;
         task.marked = true;
         Some(mark)
     }
 
     fn has_ended(&mut self, task: &mut Task) -> bool {
         // Asked before the status file: a task that reported and left the
-        // queue before the view was taken has its status file by now.
-        let view = self.view.as_ref().filter(|v| v.asked >= task.queued_by);
+        // queue before the view was taken has its status file by now. Only
+        // a view taken after the task was queued can tell it gone (at the
+        // same instant, it may have been taken just before).
+        let view = self.view.as_ref().filter(|v| v.asked > task.queued_by);
         let listed = view.and_then(|view| view.tasks.get(&task.id));
         let left = view.is_some() && listed.is_none();
         let newly_confirmed = listed.is_some() && !task.confirmed;
@@ -360,7 +368,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         // A task killed through the queue is given up on only while the
         // queue says nothing: one it still lists is still there.
         let given_up = task.killed.is_some_and(|killed| {
-            killed.elapsed() >= KILLED_GIVE_UP
+            self.clock.now().saturating_duration_since(killed) >= KILLED_GIVE_UP
                 && self.view.as_ref().is_none_or(|v| v.asked < killed)
         });
         reported || left || given_up
@@ -368,7 +376,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
 
     fn signal(&mut self, task: &mut Task, signal: Signal) {
         if signal == Signal::Kill {
-            task.killed = Some(Instant::now());
+            task.killed = Some(self.clock.now());
         }
         task.signal = Some(signal);
         if task.confirmed {
@@ -408,10 +416,10 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         } else {
             DEPARTURE
         };
-        let deadline = Instant::now() + patience;
+        let deadline = self.clock.now() + patience;
         let requests = signals.stop_requests();
         let mut cancelled = HashSet::new();
-        while Instant::now() < deadline && signals.stop_requests() == requests {
+        while self.clock.now() < deadline && signals.stop_requests() == requests {
             match self.queue.queued(&self.ours) {
                 Some(left) if left.is_empty() => return,
                 Some(left) => {
@@ -426,10 +434,9 @@ impl<Q: Queue> Backend for Array<'_, Q> {
                 }
                 None => {}
             }
-            signals.wait(
-                self.queue_poll
-                    .clamp(Duration::from_millis(1), Duration::from_millis(100)),
-            );
+            let pause =
+                (self.spec.queue_poll).clamp(Duration::from_millis(1), Duration::from_millis(100));
+            self.clock.wait(signals, pause);
         }
     }
 }

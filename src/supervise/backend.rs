@@ -10,9 +10,9 @@ use std::time::Instant;
 use crate::polymer::UnitType;
 use crate::signals::Signals;
 
-/// When an attempt's work starts, for its time limit.
+/// What marks an attempt's start: its time limit counts from there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Clock {
+pub enum Start {
     /// At the spawn: a child started directly.
     Spawn,
     /// At the spawn, moved to the start mark if one comes: a launcher that
@@ -31,7 +31,7 @@ pub struct Started<T> {
     /// When its work started, if known at once (a direct child's, once its
     /// exec succeeded).
     pub started: Option<Instant>,
-    pub clock: Clock,
+    pub start: Start,
     /// Where it runs, when known at once.
     pub host: Option<String>,
 }

@@ -13,14 +13,16 @@ use std::time::Instant;
 
 use super::attempt::Outcome;
 use super::backend::{Concluded, Mark};
-use super::launcher::Launcher;
+use super::clock::Clock;
+use super::placement::Placement;
 use crate::protocol::{self, Assignment, ResultFile, StartMark};
 
 /// The program each child runs, and how.
 #[derive(Clone, Debug)]
 pub struct ChildProgram {
     pub program: PathBuf,
-    pub launcher: Launcher,
+    /// Where it runs: here, behind a prefix, or through `srun`.
+    pub placement: Placement,
     /// Whether the program is this package's `reduce`, which takes
     /// [`protocol::PARENT_PID_OPTION`].
     pub heeds_parent_pid: bool,
@@ -52,21 +54,21 @@ pub struct Running {
 }
 
 impl Running {
-    /// Spawns `program` for `assignment`, leading a process group of its own.
+    /// Spawns `program` for `assignment`, leading a process group of its
+    /// own; `clock` tells when.
     pub fn spawn(
         assignment: Assignment,
         attempt: u32,
         program: &ChildProgram,
         handles: Handles,
+        clock: &dyn Clock,
     ) -> io::Result<Running> {
         let Handles { null, stdin } = handles;
-        let mark = match program.launcher {
-            Launcher::Direct => None,
-            _ => Some(assignment.result.with_extension("started")),
-        };
+        let mark =
+            (!program.placement.is_direct()).then(|| assignment.result.with_extension("started"));
         let stderr = capture_file()?;
         let mut command = program
-            .launcher
+            .placement
             .command(&program.program, &assignment, attempt);
         let stdin = match stdin {
             Some(polymer) => polymer,
@@ -83,16 +85,16 @@ impl Running {
         let contained = die_with_parent(&mut command, program);
         // Taken before the spawn: by the time spawn returns, the child may
         // already have started its work.
-        let spawned = Instant::now();
-        let process = command.spawn().map_err(|err| match &program.launcher {
-            Launcher::Direct => err,
-            launcher => io::Error::new(
+        let spawned = clock.now();
+        let process = command.spawn().map_err(|err| {
+            if program.placement.is_direct() {
+                return err;
+            }
+            let launcher = program.placement.launcher().to_string_lossy();
+            io::Error::new(
                 err.kind(),
-                format!(
-                    "{err} (launcher {})",
-                    launcher.program().to_string_lossy().escape_debug()
-                ),
-            ),
+                format!("{err} (launcher {})", launcher.escape_debug()),
+            )
         })?;
         let pausable = crate::signals::Pausable::register(process.id() as i32);
         Ok(Running {
@@ -160,8 +162,8 @@ impl Running {
     }
 
     /// The start mark, if one is expected, the first time it is seen.
-    pub fn look_for_start_mark(&mut self) -> Option<Mark> {
-        let mark = started_at(self.mark.as_deref()?, self.spawned)?;
+    pub fn look_for_start_mark(&mut self, now: Instant) -> Option<Mark> {
+        let mark = started_at(self.mark.as_deref()?, self.spawned, now)?;
         self.mark = None;
         Some(mark)
     }
@@ -257,7 +259,7 @@ fn capture_file() -> io::Result<File> {
 fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
     // As the child will see it: 0 from inside the PID namespace.
     let parent = super::contain::parent_pid_for_children();
-    if program.heeds_parent_pid && program.launcher == Launcher::Direct {
+    if program.heeds_parent_pid && program.placement.is_direct() {
         command
             .arg(protocol::PARENT_PID_OPTION)
             .arg(parent.to_string());
@@ -272,19 +274,19 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
     // Any other program may start processes of its own: the attempt gets a
     // namespace of its own, so stopping it stops them all. Not under srun:
     // its tasks run on other machines, which the scheduler contains.
-    !matches!(program.launcher, Launcher::Slurm { .. }) && super::contain::contain_each(command)
+    program.placement.is_here() && super::contain::contain_each(command)
 }
 
 /// When the child (or array task) wrote its start mark, kept between the
 /// spawn (or submission) and now (the clock of another machine may be a
 /// little off), or `None` while there is no mark.
-pub(super) fn started_at(mark: &Path, spawned: Instant) -> Option<Mark> {
+pub(super) fn started_at(mark: &Path, spawned: Instant, now: Instant) -> Option<Mark> {
     let StartMark {
         at: wall_mark,
         host,
     } = protocol::read_start_mark(mark)?;
-    // Read both clocks together, so the mark converts without drift.
-    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+    // Read right after `now`, so the mark converts without drift.
+    let wall = std::time::SystemTime::now();
     let ago = wall.duration_since(wall_mark).unwrap_or_default();
     let at = now.checked_sub(ago).unwrap_or(spawned);
     Some(Mark {
@@ -327,20 +329,16 @@ mod tests {
 
     #[test]
     fn only_reduce_started_directly_is_asked_to_arrange_its_own_death() {
-        let program = |heeds_parent_pid, launcher| ChildProgram {
+        let program = |heeds_parent_pid, launcher: &str| ChildProgram {
             program: PathBuf::from("/bin/reduce"),
-            launcher,
+            placement: Placement::new(launcher.split_whitespace().map(Into::into).collect(), None),
             heeds_parent_pid,
         };
-        let srun = Launcher::from_words(vec!["srun".into()]);
         let cases = [
-            (program(true, Launcher::Direct), true),
-            (program(false, Launcher::Direct), false),
-            (program(true, srun), false),
-            (
-                program(true, Launcher::from_words(vec!["nice".into()])),
-                false,
-            ),
+            (program(true, ""), true),
+            (program(false, ""), false),
+            (program(true, "srun"), false),
+            (program(true, "nice"), false),
         ];
         for (program, asked) in cases {
             let mut command = Command::new(&program.program);

@@ -12,12 +12,13 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::Child as Process;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::backend::{Backend, Clock, Concluded, Mark, Signal, Started};
+use super::backend::{Backend, Concluded, Mark, Signal, Start, Started};
 use super::child::{ChildProgram, Handles, Running};
+use super::clock::Clock;
 use super::contain;
-use super::launcher::Launcher;
+use super::placement::Delivery;
 use crate::polymer::UnitType;
 use crate::protocol::Assignment;
 use crate::signals::Signals;
@@ -27,10 +28,10 @@ pub struct Local<'a> {
     program: &'a ChildProgram,
     /// The polymer every child reads (a private snapshot).
     polymer: PathBuf,
-    /// Whether children get `polymer` as their standard input (opened
-    /// afresh for each, so each reads from its start) and `-` as the
-    /// polymer on their command line, instead of the path.
-    polymer_on_stdin: bool,
+    /// How children get it: as their standard input (opened afresh for
+    /// each, so each reads from its start, with `-` as the polymer on
+    /// their command line), or by its path.
+    delivery: Delivery,
     /// Its length: no valid result is larger.
     polymer_len: usize,
     /// A private folder for this run's per-attempt result files and start
@@ -42,6 +43,7 @@ pub struct Local<'a> {
     null: Option<File>,
     /// Launcher clean-ups (scancel) of stopped children, run alongside.
     cancels: Vec<Process>,
+    clock: &'a dyn Clock,
     /// The pids of the children alive, spared by the kill of orphans.
     alive: Vec<libc::pid_t>,
 }
@@ -55,15 +57,16 @@ pub struct Child {
 impl<'a> Local<'a> {
     pub fn new(
         program: &'a ChildProgram,
-        polymer: PathBuf,
-        polymer_on_stdin: bool,
+        (polymer, delivery): (PathBuf, Delivery),
         polymer_len: usize,
         dir: PathBuf,
+        clock: &'a dyn Clock,
     ) -> Local<'a> {
         Local {
             program,
             polymer,
-            polymer_on_stdin,
+            delivery,
+            clock,
             polymer_len,
             dir,
             host: crate::protocol::this_host(),
@@ -91,7 +94,7 @@ impl<'a> Local<'a> {
             result: self
                 .dir
                 .join(format!("{letter}.{attempt}.{token:016x}.txt")),
-            polymer: if self.polymer_on_stdin {
+            polymer: if self.delivery == Delivery::Stdin {
                 PathBuf::from("-")
             } else {
                 self.polymer.clone()
@@ -103,12 +106,12 @@ impl<'a> Local<'a> {
         let Some(null) = &self.null else {
             return Err(std::io::Error::other("could not open /dev/null"));
         };
-        let stdin = self
-            .polymer_on_stdin
+        let stdin = (self.delivery == Delivery::Stdin)
             .then(|| File::open(&self.polymer))
             .transpose()?;
         let assignment = self.assignment(letter, attempt);
-        let running = Running::spawn(assignment, attempt, self.program, Handles { null, stdin })?;
+        let handles = Handles { null, stdin };
+        let running = Running::spawn(assignment, attempt, self.program, handles, self.clock)?;
         self.alive.push(running.pid());
         Ok(Child { running, attempt })
     }
@@ -136,13 +139,11 @@ impl Backend for Local<'_> {
     }
 
     fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Child>, String>> {
-        let clock = match self.program.launcher {
-            Launcher::Direct => Clock::Spawn,
-            // Only a scheduler queues: there the clock waits for the mark.
-            Launcher::Slurm { .. } => Clock::Mark,
-            Launcher::Prefix(_) => Clock::SpawnUntilMark,
-        };
-        let host = (self.program.launcher == Launcher::Direct)
+        let start = self.program.placement.start();
+        let host = self
+            .program
+            .placement
+            .is_direct()
             .then(|| self.host.clone())
             .flatten();
         wanted
@@ -152,9 +153,9 @@ impl Backend for Local<'_> {
                 Ok(Started {
                     spawned: child.running.spawned(),
                     // Spawning returns once the child's exec has succeeded.
-                    started: (clock == Clock::Spawn).then(Instant::now),
+                    started: (start == Start::Spawn).then(|| self.clock.now()),
                     task: child,
-                    clock,
+                    start,
                     host: host.clone(),
                 })
             })
@@ -163,7 +164,7 @@ impl Backend for Local<'_> {
 
     fn look(&mut self, child: &mut Child) -> Option<Mark> {
         child.running.bound_stderr();
-        child.running.look_for_start_mark()
+        child.running.look_for_start_mark(self.clock.now())
     }
 
     fn has_ended(&mut self, child: &mut Child) -> bool {
@@ -186,7 +187,7 @@ impl Backend for Local<'_> {
         if stopped
             && let Some(mut cancel) = self
                 .program
-                .launcher
+                .placement
                 .cancel(assignment.letter, child.attempt)
             && let Ok(process) = cancel.spawn()
         {
@@ -205,19 +206,19 @@ impl Backend for Local<'_> {
     /// Waits for the launcher clean-ups (killing them after a while: a
     /// scheduler that does not answer must not hang the run), and kills
     /// orphans once more.
-    fn finish(&mut self, _signals: &Signals, _interrupted: bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    fn finish(&mut self, signals: &Signals, _interrupted: bool) {
+        let deadline = self.clock.now() + Duration::from_secs(10);
         while !self.cancels.is_empty() {
             self.cancels
                 .retain_mut(|cancel| matches!(cancel.try_wait(), Ok(None)));
-            if Instant::now() >= deadline {
+            if self.clock.now() >= deadline {
                 for cancel in &mut self.cancels {
                     let _ = cancel.kill();
                     let _ = cancel.wait();
                 }
                 break;
             }
-            std::thread::sleep(Duration::from_millis(2));
+            self.clock.wait(signals, Duration::from_millis(2));
         }
         contain::kill_orphans(&[]);
     }

@@ -19,9 +19,10 @@ pub mod array;
 pub mod attempt;
 mod backend;
 pub(crate) mod child;
+pub mod clock;
 pub mod contain;
-pub mod launcher;
 pub mod local;
+pub mod placement;
 pub mod policy;
 pub mod queue;
 
@@ -29,8 +30,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use attempt::{Attempt, Outcome};
-pub use backend::{Backend, Clock, Concluded, Signal, Started};
+pub use backend::{Backend, Concluded, Signal, Start, Started};
 pub use child::ChildProgram;
+pub use clock::{Clock, SystemClock};
 pub use policy::{Backoff, Life, Next, Policy};
 
 use crate::polymer::UnitType;
@@ -55,7 +57,7 @@ struct InFlight<T> {
     started: Option<Instant>,
     /// Where it runs, once known.
     host: Option<String>,
-    clock: Clock,
+    start: Start,
     life: Life,
 }
 
@@ -67,7 +69,7 @@ impl<T> InFlight<T> {
             // The time limit counts from the start of the work, not from a
             // spawn or submission that may have sat in a queue.
             if let Life::Running { .. } = self.life
-                && self.clock != Clock::Spawn
+                && self.start != Start::Spawn
             {
                 self.life = policy.life_from(mark.at);
             }
@@ -84,8 +86,9 @@ pub struct Supervisor<'a, B: Backend> {
     backend: B,
     policy: &'a Policy,
     signals: &'a Signals,
+    clock: &'a dyn Clock,
     epoch: Instant,
-    progress: &'a dyn Fn(&Attempt),
+    settled: &'a mut dyn FnMut(&Attempt),
     /// Letters waiting to be started, with their attempt number.
     waiting: VecDeque<(UnitType, u32)>,
     flying: Vec<InFlight<B::Task>>,
@@ -95,20 +98,37 @@ pub struct Supervisor<'a, B: Backend> {
     interrupted: Option<i32>,
 }
 
+/// What a supervision goes by: the policy, the signals it heeds, the
+/// clock, and the run's epoch (attempts' times are told from it).
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub signals: &'a Signals,
+    pub clock: &'a dyn Clock,
+    pub epoch: Instant,
+}
+
 impl<'a, B: Backend> Supervisor<'a, B> {
+    /// A supervision over `backend`; `settled` hears of each letter's
+    /// final attempt (a retried one's failures too once the run halts).
     pub fn new(
         backend: B,
-        policy: &'a Policy,
-        signals: &'a Signals,
-        epoch: Instant,
-        progress: &'a dyn Fn(&Attempt),
+        context: Context<'a>,
+        settled: &'a mut dyn FnMut(&Attempt),
     ) -> Supervisor<'a, B> {
+        let Context {
+            policy,
+            signals,
+            clock,
+            epoch,
+        } = context;
         Supervisor {
             backend,
             policy,
             signals,
+            clock,
             epoch,
-            progress,
+            settled,
             waiting: VecDeque::new(),
             flying: Vec::new(),
             attempts: Vec::new(),
@@ -173,7 +193,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
     fn heed_stop_requests(&mut self) {
         if self.interrupted.is_none() && self.signals.stop_requests() > 0 {
             self.interrupted = self.signals.stop_signal();
-            self.halt(Instant::now());
+            self.halt(self.clock.now());
         }
     }
 
@@ -214,7 +234,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             match result {
                 Ok(started) => self.fly(letter, number, started),
                 Err(reason) => {
-                    let now = self.epoch.elapsed();
+                    let now = self.clock.now().saturating_duration_since(self.epoch);
                     self.settle(Attempt {
                         letter,
                         number,
@@ -236,7 +256,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             task,
             spawned,
             started,
-            clock,
+            start,
             host,
         } = started;
         self.flying.push(InFlight {
@@ -246,13 +266,13 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             spawned,
             started,
             host,
-            clock,
-            // Under a scheduler the clock waits for the start mark; under
-            // another launcher it starts at the spawn, and moves to the
-            // start mark if one comes.
-            life: match clock {
-                Clock::Mark => Life::Running { deadline: None },
-                Clock::Spawn | Clock::SpawnUntilMark => self.policy.life_from(spawned),
+            start,
+            // Under a scheduler the time limit waits for the start mark;
+            // under another launcher it counts from the spawn, and moves to
+            // the start mark if one comes.
+            life: match start {
+                Start::Mark => Life::Running { deadline: None },
+                Start::Spawn | Start::SpawnUntilMark => self.policy.life_from(spawned),
             },
         });
     }
@@ -261,7 +281,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
     /// `look_around`, also reads start marks (skipped between starts,
     /// where only ends matter: a mark is read at the end anyway).
     fn collect_ends(&mut self, look_around: bool) -> bool {
-        self.backend.refresh(Instant::now());
+        self.backend.refresh(self.clock.now());
         let mut ended = false;
         let mut index = 0;
         while index < self.flying.len() {
@@ -292,7 +312,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
                 number: flight.number,
                 spawned: flight.spawned.saturating_duration_since(self.epoch),
                 started: started.saturating_duration_since(self.epoch),
-                duration: started.elapsed(),
+                duration: self.clock.now().saturating_duration_since(started),
                 host: flight.host.or(concluded.host),
                 stderr_tail: if outcome.is_ok() {
                     Vec::new()
@@ -316,11 +336,11 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             Next::Retry if !self.halted => self
                 .waiting
                 .push_front((attempt.letter, attempt.number + 1)),
-            Next::Retry => (self.progress)(&attempt),
+            Next::Retry => (self.settled)(&attempt),
             Next::Settled { halt } => {
-                (self.progress)(&attempt);
+                (self.settled)(&attempt);
                 if halt && !self.halted {
-                    self.halt(Instant::now());
+                    self.halt(self.clock.now());
                 }
             }
         }
@@ -330,7 +350,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
     /// Stops attempts past their deadline, kills those past their grace
     /// period; whether anything changed.
     fn escalate(&mut self) -> bool {
-        let now = Instant::now();
+        let now = self.clock.now();
         let hurry = self.signals.stop_requests() >= 2;
         let mut changed = false;
         for index in 0..self.flying.len() {
@@ -359,7 +379,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         if self.flying.is_empty() || can_start {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let next_deadline = self
             .flying
             .iter()
@@ -368,6 +388,9 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         let wait = next_deadline.map_or(pause, |deadline| {
             pause.min(deadline.saturating_duration_since(now))
         });
-        self.signals.wait(wait);
+        self.clock.wait(self.signals, wait);
     }
 }
+
+#[cfg(test)]
+mod tests;

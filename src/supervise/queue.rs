@@ -112,6 +112,20 @@ pub trait Queue {
     fn cancel(&mut self, ours: &Identity, targets: &[String], kill: bool);
 }
 
+impl<Q: Queue + ?Sized> Queue for &mut Q {
+    fn submit(&mut self, submission: &Submission) -> anyhow::Result<String> {
+        (**self).submit(submission)
+    }
+
+    fn queued(&mut self, ours: &Identity) -> Option<Vec<Queued>> {
+        (**self).queued(ours)
+    }
+
+    fn cancel(&mut self, ours: &Identity, targets: &[String], kill: bool) {
+        (**self).cancel(ours, targets, kill);
+    }
+}
+
 /// The queue of a real Slurm controller, through its command-line tools.
 #[derive(Clone, Debug, Default)]
 pub struct Slurm;

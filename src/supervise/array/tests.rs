@@ -9,8 +9,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::*;
+use crate::supervise::clock::FakeClock;
 use crate::supervise::queue::Queued;
-use crate::supervise::{Attempt, Policy, Supervisor};
+use crate::supervise::{Attempt, Context, Policy, Supervisor};
 
 /// What a task does once it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,6 +310,7 @@ impl Setup {
             sbatch_args: Vec::new(),
             name: "slurm-array-1-1".into(),
             polymer_len: 100,
+            queue_poll: self.queue_poll,
         };
         let world = Rc::new(RefCell::new(World {
             dir: spec.dir.clone(),
@@ -374,18 +376,19 @@ impl Setup {
             }
         }
         world.borrow_mut().failing_submissions = self.failing_submissions;
-        let recorded = RefCell::new(Vec::new());
-        let on_submit = |s: &Submitted| recorded.borrow_mut().push(s.clone());
-        let settled_at = RefCell::new(Vec::new());
+        let mut recorded = Vec::new();
+        let mut on_submit = |s: &Submitted| recorded.push(s.clone());
+        let mut settled_at = Vec::new();
         let signals = Signals::detached().unwrap();
-        let progress = |_: &Attempt| settled_at.borrow_mut().push(world.borrow().step);
+        let mut progress = |_: &Attempt| settled_at.push(world.borrow().step);
         let letters = UnitType::parse_set(self.letters).unwrap();
+        let clock = FakeClock::default();
         let mut array = Array::new(
             &spec,
             FakeQueue(Rc::clone(&world)),
-            self.queue_poll,
+            &clock,
             1,
-            &on_submit,
+            &mut on_submit,
         );
         let (adopted, todo) = array.adopt(&earlier, &letters);
         let stop_at = self.stop_at_step;
@@ -395,8 +398,13 @@ impl Setup {
             world: Rc::clone(&world),
             at: stop_at,
         };
-        let mut supervisor =
-            Supervisor::new(watcher, &self.policy, &signals, Instant::now(), &progress);
+        let context = Context {
+            policy: &self.policy,
+            signals: &signals,
+            clock: &clock,
+            epoch: clock.now(),
+        };
+        let mut supervisor = Supervisor::new(watcher, context, &mut progress);
         for (task, started) in adopted {
             supervisor.adopt(task.letter, task.attempt, started);
         }
@@ -405,8 +413,8 @@ impl Setup {
             attempts: supervision.attempts,
             interrupted: supervision.interrupted,
             world,
-            settled_at: settled_at.into_inner(),
-            recorded: recorded.into_inner(),
+            settled_at,
+            recorded,
             _dir: dir,
         }
     }
