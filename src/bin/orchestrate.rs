@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         return cli::generate(what, Args::command());
     }
     if let (true, Some(dir)) = (args.status, &args.results_dir) {
-        return cli::status(dir, args.json);
+        return cli::status(dir, args.json, &mut Slurm);
     }
     if let Err(usage) = args.check_mode_options() {
         usage.exit();

@@ -96,11 +96,15 @@ fn complete(
 }
 
 /// `orchestrate --status --results-dir DIR [--json]`: what the folder says
-/// of its run, on stdout; exit 1 with one line when it is not a results
-/// folder of orchestrate.
-pub fn status(dir: &std::path::Path, json: bool) -> ExitCode {
-    use crate::orchestrator::status;
-    match status::read(dir) {
+/// of its run, on stdout, asking `queue` about a job array; exit 1 with one
+/// line when it is not a results folder of orchestrate.
+pub fn status(
+    dir: &std::path::Path,
+    json: bool,
+    queue: &mut dyn crate::supervise::queue::Queue,
+) -> ExitCode {
+    use crate::report::status;
+    match crate::orchestrator::status::read(dir, queue) {
         Ok(status) => {
             let text = if json {
                 status::json(&status)

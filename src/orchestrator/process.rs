@@ -43,6 +43,7 @@ pub(super) fn fan_out(
         read.file,
         resume,
         process.placement.is_here(),
+        &mut *queue,
     )?;
     let reacted = read.reacted;
     let (polymer, record) = identify(&workspace, process, read)?;

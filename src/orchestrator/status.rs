@@ -9,87 +9,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::manifest::{self, ArrayRecord, Manifest};
+use super::manifest::{self, Manifest};
 use super::workspace::{holder_pid, result_path};
 use crate::files::shown;
 use crate::polymer::UnitType;
-use crate::protocol::{self, ArrayTask, ResultFile, TaskFile};
-use crate::supervise::queue::{Identity, Queue, Queued, Slurm};
+use crate::protocol::{self, ResultFile};
+pub use crate::report::status::{State, Status};
+use crate::supervise::array::{self, TaskState};
+use crate::supervise::queue::Queue;
 
-/// Where a letter stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum State {
-    /// A checked result: published, or reported by its array task.
-    Done(usize),
-    /// An array task that runs, on a node when squeue or its start mark
-    /// says which.
-    Running(Option<String>),
-    /// An array task waiting in the queue.
-    Queued,
-    /// An array task gone from the queue without reporting.
-    Lost,
-    /// An array task whose child exited with this status.
-    Failed(i32),
-    /// Nothing of it yet: not started, or running as a child of a live
-    /// orchestrate (whose private folder is not here).
-    Pending,
-    /// Something is under its result's name that is not a result (a
-    /// device, a FIFO, a link, malformed content): reported, never opened
-    /// for reading unless it is a regular file.
-    Unusable(String),
-}
-
-impl State {
-    pub fn name(&self) -> &'static str {
-        match self {
-            State::Done(_) => "done",
-            State::Running(_) => "running",
-            State::Queued => "queued",
-            State::Lost => "lost",
-            State::Failed(_) => "failed",
-            State::Pending => "pending",
-            State::Unusable(_) => "unusable",
-        }
-    }
-}
-
-/// The status of a results folder.
-#[derive(Clone, Debug)]
-pub struct Status {
-    pub dir: PathBuf,
-    /// The pid of the orchestrate writing the folder now, if one is.
-    pub writer: Option<u32>,
-    pub input_length: usize,
-    /// The full reaction's length, once the run has recorded it.
-    pub full_length: Option<usize>,
-    /// The job ids of the run's array submissions, in order.
-    pub array_jobs: Vec<String>,
-    /// With an array: whether squeue answered (if not, queued and running
-    /// come from the task files alone).
-    pub queue_answered: Option<bool>,
-    pub letters: Vec<(UnitType, State)>,
-}
-
-impl Status {
-    /// The shortest length so far and its letter (alphabetically first on
-    /// ties), and how many letters are done.
-    pub fn minimum(&self) -> (Option<(UnitType, usize)>, usize) {
-        let done: Vec<(UnitType, usize)> = self
-            .letters
-            .iter()
-            .filter_map(|(letter, state)| match state {
-                State::Done(length) => Some((*letter, *length)),
-                _ => None,
-            })
-            .collect();
-        let best = done.iter().copied().min_by_key(|&(l, n)| (n, l));
-        (best, done.len())
-    }
-}
-
-/// Reads the status of `dir`. An error, in one line naming the folder, when
-/// it is not a results folder of orchestrate.
-pub fn read(dir: &Path) -> anyhow::Result<Status> {
+/// Reads the status of `dir`, asking `queue` what it still holds of a job
+/// array. An error, in one line naming the folder, when it is not a
+/// results folder of orchestrate.
+pub fn read(dir: &Path, queue: &mut dyn Queue) -> anyhow::Result<Status> {
     let metadata =
         std::fs::metadata(dir).with_context(|| format!("could not read {}", shown(dir)))?;
     if !metadata.is_dir() {
@@ -116,7 +48,7 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
         .collect();
     let mut queue_answered = None;
     if let Some(array) = &manifest.array {
-        let queued = array_queue(dir, array);
+        let queued = queue.queued(&array::identity(&array.name, &dir.join(&array.folder)));
         queue_answered = Some(queued.is_some());
         // The array's folder, opened without following a link: one that
         // leads out of the results folder is not the array's, and its
@@ -124,14 +56,14 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
         let folder = Inside::open(dir, &array.folder);
         for (letter, state) in &mut letters {
             if *state == State::Pending
-                && let Some(task) = last_task(array, *letter)
+                && let Some((id, task)) = array::last_task(&array.jobs, *letter)
             {
-                *state = task_state(
+                *state = state_of(array::task_state(
                     folder.as_ref().map(Inside::path),
-                    task,
+                    (&id, task),
                     manifest.input_length,
                     queued.as_deref(),
-                );
+                ));
             }
         }
     }
@@ -149,6 +81,17 @@ pub fn read(dir: &Path) -> anyhow::Result<Status> {
         queue_answered,
         letters,
     })
+}
+
+/// Where a letter whose last attempt is an array task stands.
+fn state_of(task: TaskState) -> State {
+    match task {
+        TaskState::Done(length) => State::Done(length),
+        TaskState::Failed(code) => State::Failed(code),
+        TaskState::Running(node) => State::Running(node),
+        TaskState::Queued => State::Queued,
+        TaskState::Lost => State::Lost,
+    }
 }
 
 /// The orchestrate that holds the folder now, on this machine. Its lock is
@@ -214,30 +157,6 @@ fn lives(pid: u32) -> bool {
     })
 }
 
-/// What squeue lists of the array, or `None` when it does not answer.
-fn array_queue(dir: &Path, array: &ArrayRecord) -> Option<Vec<Queued>> {
-    let ours = Identity {
-        name: array.name.clone(),
-        dir: dir.join(&array.folder),
-    };
-    Slurm.queued(&ours)
-}
-
-/// The last task submitted for `letter`, with its id in the queue.
-fn last_task(array: &ArrayRecord, letter: UnitType) -> Option<(String, ArrayTask)> {
-    array
-        .jobs
-        .iter()
-        .flat_map(|job| {
-            job.tasks
-                .iter()
-                .enumerate()
-                .map(move |(index, task)| (format!("{}_{index}", job.job_id), *task))
-        })
-        .filter(|(_, task)| task.letter == letter)
-        .max_by_key(|(_, task)| task.attempt)
-}
-
 /// A folder inside the results folder, held open: its files are read
 /// through the handle (`/proc/self/fd/N/...`), so a folder swapped for a
 /// link after it was opened is not followed either.
@@ -277,132 +196,173 @@ impl Inside {
     }
 }
 
-/// Where an array task stands, from its files in `folder` (none when the
-/// array's folder is missing or not a folder) and the queue.
-fn task_state(
-    folder: Option<&Path>,
-    (id, task): (String, ArrayTask),
-    input_length: usize,
-    queued: Option<&[Queued]>,
-) -> State {
-    let Some(folder) = folder else {
-        return queue_state(&id, queued, None);
-    };
-    match protocol::read_status(&task.file(folder, TaskFile::Status)) {
-        Some(0) => {
-            return match protocol::read_result(&task.file(folder, TaskFile::Result), input_length) {
-                Ok(ResultFile::Length(length)) => State::Done(length),
-                _ => State::Failed(0),
-            };
-        }
-        Some(code) => return State::Failed(code),
-        None => {}
-    }
-    let mark = protocol::read_start_mark(&task.file(folder, TaskFile::StartMark));
-    queue_state(&id, queued, mark)
-}
-
-/// Where a task that has not ended stands, by the queue (or, when it does
-/// not answer, by the task's start mark).
-fn queue_state(id: &str, queued: Option<&[Queued]>, mark: Option<protocol::StartMark>) -> State {
-    match queued {
-        Some(queued) => match queued.iter().find(|q| q.id == id) {
-            Some(Queued {
-                node: Some(node), ..
-            }) => State::Running(Some(node.clone())),
-            Some(_) => State::Queued,
-            None => State::Lost,
-        },
-        None => match mark {
-            Some(mark) => State::Running(mark.host),
-            None => State::Queued,
-        },
-    }
-}
-
-/// The status for people: the run, one line per letter, the minimum so far.
-pub fn text(status: &Status) -> String {
-    let mut lines = vec![format!("results folder: {}", shown(&status.dir))];
-    lines.push(match status.writer {
-        Some(pid) => format!("run: being written by orchestrate (pid {pid})"),
-        None => "run: no orchestrate is writing it".to_string(),
-    });
-    lines.push(match status.full_length {
-        Some(full) => format!("input: {} units, reacted to {full}", status.input_length),
-        None => format!("input: {} units", status.input_length),
-    });
-    if !status.array_jobs.is_empty() {
-        let queue = match status.queue_answered {
-            Some(true) => "squeue answered",
-            _ => "squeue did not answer: from the task files alone",
-        };
-        lines.push(format!(
-            "job array: {} ({queue})",
-            status.array_jobs.join(", ")
-        ));
-    }
-    lines.push(format!(
-        "{:<7}{:<9}{:>12}  host",
-        "letter", "state", "length"
-    ));
-    for (letter, state) in &status.letters {
-        let (length, host) = match state {
-            State::Done(length) => (length.to_string(), String::new()),
-            State::Running(host) => (String::new(), host.clone().unwrap_or_default()),
-            State::Failed(code) => (format!("exit {code}"), String::new()),
-            State::Unusable(why) => (String::new(), why.clone()),
-            _ => (String::new(), String::new()),
-        };
-        let line = format!("{letter:<7}{:<9}{length:>12}  {host}", state.name());
-        lines.push(line.trim_end().to_string());
-    }
-    let (best, done) = status.minimum();
-    lines.push(match best {
-        Some((letter, length)) => {
-            format!("minimum so far: {length} units without {letter} ({done} of 26 letters done)")
-        }
-        None => "minimum so far: none (no letter done)".to_string(),
-    });
-    lines.join("\n")
-}
-
-/// The status for programs: one JSON object.
-pub fn json(status: &Status) -> String {
-    use serde_json::{Value, json};
-    let letters: serde_json::Map<String, Value> = status
-        .letters
-        .iter()
-        .map(|(letter, state)| {
-            let mut entry = json!({ "state": state.name() });
-            match state {
-                State::Done(length) => entry["length"] = (*length).into(),
-                State::Running(Some(host)) => entry["host"] = host.clone().into(),
-                State::Failed(code) => entry["exit_status"] = (*code).into(),
-                State::Unusable(why) => entry["problem"] = why.clone().into(),
-                _ => {}
-            }
-            (letter.to_string(), entry)
-        })
-        .collect();
-    let (best, done) = status.minimum();
-    json!({
-        "results_dir": status.dir.to_string_lossy(),
-        "writer_pid": status.writer,
-        "input_length": status.input_length,
-        "full_length": status.full_length,
-        "array_jobs": status.array_jobs,
-        "queue_answered": status.queue_answered,
-        "letters": letters,
-        "done": done,
-        "min_length": best.map(|(_, length)| length),
-        "best_letter": best.map(|(letter, _)| letter.to_string()),
-    })
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ArrayTask, TaskFile};
+    use crate::supervise::queue::{Identity, Queued, Submission};
+
+    /// A queue that lists what it is given (`None`: it does not answer),
+    /// writes down whom it was asked about, and refuses to change anything.
+    struct Listed {
+        tasks: Option<Vec<Queued>>,
+        asked: Vec<Identity>,
+    }
+
+    impl Queue for Listed {
+        fn submit(&mut self, _: &Submission) -> anyhow::Result<String> {
+            panic!("--status submitted a job");
+        }
+
+        fn queued(&mut self, ours: &Identity) -> Option<Vec<Queued>> {
+            self.asked.push(ours.clone());
+            self.tasks.clone()
+        }
+
+        fn cancel(&mut self, _: &Identity, targets: &[String], _: bool) {
+            panic!("--status cancelled {targets:?}");
+        }
+    }
+
+    const FOLDER: &str = "slurm-array-41-7";
+
+    /// A results folder whose record holds one array of job 77 with a task
+    /// per letter of `letters` (index in that order), as a record of this
+    /// version (`named`) or of the one before, which named no array.
+    fn results_folder(letters: &str, named: bool) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(FOLDER)).unwrap();
+        let tasks: Vec<String> = letters.chars().map(|l| format!("{l}.1")).collect();
+        let mut array = serde_json::json!({
+            "folder": FOLDER,
+            "jobs": [{ "job_id": "77", "tasks": tasks }],
+        });
+        if named {
+            array["name"] = "mine".into();
+        }
+        let record = serde_json::json!({
+            "input_sha256": "0".repeat(64),
+            "input_length": 100,
+            "full_length": 90,
+            "program": format!("sha256:{}", "1".repeat(64)),
+            "array": array,
+        });
+        std::fs::write(dir.path().join(manifest::FILE_NAME), record.to_string()).unwrap();
+        dir
+    }
+
+    fn task_file(dir: &Path, letter: char, what: TaskFile, content: &str) {
+        let task = ArrayTask {
+            letter: UnitType::from_ascii(letter as u8).unwrap(),
+            attempt: 1,
+        };
+        std::fs::write(task.file(&dir.join(FOLDER), what), content).unwrap();
+    }
+
+    fn listed(index: usize, node: Option<&str>) -> Queued {
+        Queued {
+            id: format!("77_{index}"),
+            node: node.map(String::from),
+        }
+    }
+
+    fn states(dir: &Path, queue: &mut Listed, letters: &str) -> Vec<(char, State)> {
+        let status = read(dir, queue).unwrap();
+        assert_eq!(status.array_jobs, ["77"]);
+        assert_eq!(status.queue_answered, Some(queue.tasks.is_some()));
+        letters
+            .chars()
+            .map(|l| {
+                let letter = UnitType::from_ascii(l as u8).unwrap();
+                let (_, state) = status.letters.iter().find(|(x, _)| *x == letter).unwrap();
+                (l, state.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_arrays_letters_stand_where_the_task_files_and_the_queue_say() {
+        let dir = results_folder("abcdef", true);
+        task_file(dir.path(), 'a', TaskFile::Status, "0\n");
+        task_file(dir.path(), 'a', TaskFile::Result, "5\n");
+        task_file(dir.path(), 'e', TaskFile::Status, "3\n");
+        // Published by the run: it counts whatever the task's files say.
+        std::fs::write(dir.path().join("f.txt"), "8\n").unwrap();
+        let mut queue = Listed {
+            tasks: Some(vec![listed(1, Some("n2")), listed(2, None)]),
+            asked: Vec::new(),
+        };
+        let expected = [
+            ('a', State::Done(5)),
+            ('b', State::Running(Some("n2".into()))),
+            ('c', State::Queued),
+            // Neither listed nor reported: cancelled behind the folder's
+            // back, or its node failed.
+            ('d', State::Lost),
+            ('e', State::Failed(3)),
+            ('f', State::Done(8)),
+            // Never submitted.
+            ('g', State::Pending),
+        ];
+        assert_eq!(states(dir.path(), &mut queue, "abcdefg"), expected);
+        let ours = Identity {
+            name: "mine".into(),
+            dir: dir.path().join(FOLDER),
+        };
+        assert_eq!(queue.asked, [ours]);
+    }
+
+    #[test]
+    fn without_an_answer_from_the_queue_the_start_marks_tell_what_runs() {
+        let dir = results_folder("abcd", true);
+        task_file(dir.path(), 'a', TaskFile::Status, "0\n");
+        task_file(dir.path(), 'a', TaskFile::Result, "5\n");
+        task_file(
+            dir.path(),
+            'b',
+            TaskFile::StartMark,
+            "1700000000000000000 n3\n",
+        );
+        // A task reporting success without a valid result failed.
+        task_file(dir.path(), 'd', TaskFile::Status, "0\n");
+        task_file(dir.path(), 'd', TaskFile::Result, "999\n");
+        let mut queue = Listed {
+            tasks: None,
+            asked: Vec::new(),
+        };
+        let expected = [
+            ('a', State::Done(5)),
+            ('b', State::Running(Some("n3".into()))),
+            // Nothing can be told lost while the queue does not answer.
+            ('c', State::Queued),
+            ('d', State::Failed(0)),
+        ];
+        assert_eq!(states(dir.path(), &mut queue, "abcd"), expected);
+    }
+
+    #[test]
+    fn a_record_of_the_version_before_names_its_array_after_the_run_that_submitted_it() {
+        let dir = results_folder("ab", false);
+        let mut queue = Listed {
+            tasks: Some(vec![listed(0, None)]),
+            asked: Vec::new(),
+        };
+        let expected = [('a', State::Queued), ('b', State::Lost)];
+        assert_eq!(states(dir.path(), &mut queue, "ab"), expected);
+        assert_eq!(queue.asked[0].name, "orchestrate-41");
+    }
+
+    #[test]
+    fn an_array_folder_that_is_gone_leaves_the_queue_to_tell() {
+        let dir = results_folder("ab", true);
+        std::fs::remove_dir(dir.path().join(FOLDER)).unwrap();
+        let mut queue = Listed {
+            tasks: Some(vec![listed(0, Some("n1"))]),
+            asked: Vec::new(),
+        };
+        let expected = [('a', State::Running(Some("n1".into()))), ('b', State::Lost)];
+        assert_eq!(states(dir.path(), &mut queue, "ab"), expected);
+    }
 
     #[test]
     fn flock_holders_are_found_by_inode_and_waiters_do_not_count() {

@@ -45,6 +45,8 @@ use crate::input::FileId;
 use crate::polymer::UnitType;
 use crate::sealed;
 use crate::signals::Signals;
+use crate::supervise::array;
+use crate::supervise::queue::Queue;
 
 /// The prefix of private folders inside a results folder.
 const PRIVATE_PREFIX: &str = ".orchestrate-";
@@ -100,32 +102,32 @@ struct ResultsDir {
     own: Option<(std::ffi::CString, File)>,
 }
 
-impl Workspace {
-    /// A workspace with a private folder in the temporary folder, or, for
-    /// children on other machines (`children_here` false), inside
-    /// `results_dir`, which is then prepared for this run. `input` is the
-    /// input's file, which no result may replace.
-    pub fn create(
-        results_dir: Option<&Path>,
+impl Private {
+    /// A private folder of this run's in the temporary folder, after
+    /// removing those of runs that are gone.
+    fn in_tmp(input: Option<FileId>) -> anyhow::Result<Private> {
+        let tmp = std::env::temp_dir();
+        remove_abandoned(&tmp, TMP_PREFIX, input, false)?;
+        let (path, marker) = marked_folder(&tmp, TMP_PREFIX)?;
+        Ok(Private {
+            path,
+            _marker: marker,
+        })
+    }
+}
+
+impl ResultsDir {
+    /// Makes `dir` this run's: created, locked, rid of what runs that are
+    /// gone left, checked against the input, cleared of an earlier run's
+    /// results unless resuming; with a marked folder of this run's inside
+    /// (its staging folder, and where children elsewhere get their files),
+    /// returned with its path.
+    fn prepare(
+        dir: &Path,
         input: Option<FileId>,
         resume: bool,
-        children_here: bool,
-    ) -> anyhow::Result<Workspace> {
-        let in_tmp = || -> anyhow::Result<Private> {
-            let tmp = std::env::temp_dir();
-            remove_abandoned(&tmp, TMP_PREFIX, input, false)?;
-            let (path, marker) = marked_folder(&tmp, TMP_PREFIX)?;
-            Ok(Private {
-                path,
-                _marker: marker,
-            })
-        };
-        let Some(dir) = results_dir else {
-            return Ok(Workspace {
-                private: in_tmp()?,
-                results: None,
-            });
-        };
+        queue: &mut dyn Queue,
+    ) -> anyhow::Result<(ResultsDir, PathBuf)> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create results folder {}", shown(dir)))?;
         let path = std::path::absolute(dir)
@@ -134,7 +136,7 @@ impl Workspace {
         remove_abandoned(&path, PRIVATE_PREFIX, input, true)?;
         check_input(&path, input)?;
         if !resume {
-            cancel_recorded_arrays(&path);
+            cancel_recorded_arrays(&path, queue);
             clear_results(&path, input)?;
         }
         let (own, marker) =
@@ -151,12 +153,37 @@ impl Workspace {
             }
         };
         // From here the results folder's guard removes it.
-        let mut results = ResultsDir {
+        let results = ResultsDir {
             path,
             handle,
             staging,
             own: Some((name, marker)),
         };
+        Ok((results, own))
+    }
+}
+
+impl Workspace {
+    /// A workspace with a private folder in the temporary folder, or, for
+    /// children on other machines (`children_here` false), inside
+    /// `results_dir`, which is then prepared for this run (a run that does
+    /// not resume first has `queue` cancel the job arrays an earlier run
+    /// recorded there). `input` is the input's file, which no result may
+    /// replace.
+    pub fn create(
+        results_dir: Option<&Path>,
+        input: Option<FileId>,
+        resume: bool,
+        children_here: bool,
+        queue: &mut dyn Queue,
+    ) -> anyhow::Result<Workspace> {
+        let Some(dir) = results_dir else {
+            return Ok(Workspace {
+                private: Private::in_tmp(input)?,
+                results: None,
+            });
+        };
+        let (mut results, own) = ResultsDir::prepare(dir, input, resume, queue)?;
         // Children on this machine need no shared folder: theirs stays out
         // of the results folder, which is then only ever written through
         // its descriptor.
@@ -165,9 +192,9 @@ impl Workspace {
                 path: own,
                 _marker: marker,
             },
-            (_, own) => {
-                results.own = own;
-                in_tmp()?
+            (_, kept) => {
+                results.own = kept;
+                Private::in_tmp(input)?
             }
         };
         // Who holds the lock, for a run that finds it locked; removed when
@@ -635,25 +662,15 @@ fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
 /// goes: an array outlives a killed orchestrate, and its tasks would
 /// otherwise run on into a folder that is no more. Only jobs that are still
 /// the array's: a recorded id may name someone else's job now.
-fn cancel_recorded_arrays(dir: &Path) {
-    use crate::supervise::queue::{Identity, Queue, Slurm};
+fn cancel_recorded_arrays(dir: &Path, queue: &mut dyn Queue) {
     if let Ok(Some(Manifest {
         array: Some(array), ..
     })) = Manifest::read(dir)
     {
-        let ours = Identity {
-            name: array.name.clone(),
-            dir: dir.join(&array.folder),
-        };
-        // Only tasks the queue lists as the array's (its name, and a
-        // script in its folder): a record is a file anyone could have
-        // written, so its ids are never named to scancel. A queue that does
-        // not answer gets no cancel at all; the tasks then find their
-        // folder gone.
-        if let Some(tasks) = Slurm.queued(&ours) {
-            let tasks: Vec<String> = tasks.into_iter().map(|t| t.id).collect();
-            Slurm.cancel(&ours, &tasks, false);
-        }
+        array::cancel_all(
+            queue,
+            &array::identity(&array.name, &dir.join(&array.folder)),
+        );
     }
 }
 

@@ -1,13 +1,15 @@
 //! What a run found, and every way it is shown: the [`Report`] (the data of
 //! a finished run: its phases, every attempt, the verdict), rendered for
 //! people ([`text`]: summary, failure lines, the `--verbose` table), for
-//! programs ([`json`]), and for study afterwards ([`joblog`], [`timeline`]).
+//! programs ([`json`]), and for study afterwards ([`joblog`], [`timeline`]);
+//! and the status view of a results folder ([`status`]).
 //!
 //! Not here: running anything (the orchestrator), or writing files
 //! (`files`).
 
 pub mod joblog;
 pub mod json;
+pub mod status;
 pub mod text;
 pub mod timeline;
 

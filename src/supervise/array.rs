@@ -24,14 +24,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::attempt::Outcome;
 use super::backend::{Backend, Concluded, Mark, Signal, Start, Started};
 use super::child::{outcome_of_result, started_at, tail_lines};
 use super::clock::Clock;
-use super::queue::{Identity, Queue, Submission};
+use super::queue::{Identity, Queue, Queued, Submission};
 use crate::files;
 use crate::polymer::UnitType;
 use crate::protocol::{self, ArrayTask, TaskFile};
@@ -169,16 +169,10 @@ impl<'a, Q: Queue> Array<'a, Q> {
         let mut adopted = Vec::new();
         let mut todo = Vec::new();
         for &letter in wanted {
-            let last = earlier.iter().enumerate().rev().find_map(|(_, s)| {
-                let index = s.tasks.iter().position(|t| t.letter == letter)?;
-                Some((s, index))
-            });
-            let Some((submitted, index)) = last else {
+            let Some((id, task)) = last_task(earlier, letter) else {
                 todo.push((letter, 1));
                 continue;
             };
-            let task = submitted.tasks[index];
-            let id = format!("{}_{index}", submitted.job_id);
             let reported = self.file(task, TaskFile::Status).exists();
             let listed = still.as_ref().map(|still| still.iter().any(|q| q.id == id));
             if !(reported || listed != Some(false)) {
@@ -244,9 +238,8 @@ impl<'a, Q: Queue> Array<'a, Q> {
             tasks: tasks.to_vec(),
         };
         (self.on_submit)(&submitted);
-        self.flying.extend(
-            (0..tasks.len()).map(|index| format!("{job_id}_{index}", job_id = submitted.job_id)),
-        );
+        self.flying
+            .extend((0..tasks.len()).map(|index| task_id(&submitted.job_id, index)));
         Ok(submitted)
     }
 
@@ -291,7 +284,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
                     .iter()
                     .enumerate()
                     .map(|(index, &task)| {
-                        let id = format!("{}_{index}", submitted.job_id);
+                        let id = task_id(&submitted.job_id, index);
                         let mut started = self.started(task, id, now);
                         started.spawned = submitted_at;
                         started.task.submitted = submitted_at;
@@ -441,6 +434,96 @@ impl<Q: Queue> Backend for Array<'_, Q> {
     }
 }
 
+/// A task's id in the queue: `<job id>_<index>`, as squeue and scancel
+/// name it.
+pub fn task_id(job_id: &str, index: usize) -> String {
+    format!("{job_id}_{index}")
+}
+
+/// What tells the jobs of the array named `name`, with its folder `dir`,
+/// from any other job with the same ids.
+pub fn identity(name: &str, dir: &Path) -> Identity {
+    Identity {
+        name: name.to_string(),
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// Cancels every task the queue lists as `ours` (only those: an array's
+/// record is a file anyone could have written, so its ids are never named
+/// to the queue). A queue that does not answer gets no cancel at all.
+pub fn cancel_all(queue: &mut dyn Queue, ours: &Identity) {
+    if let Some(tasks) = queue.queued(ours) {
+        let tasks: Vec<String> = tasks.into_iter().map(|t| t.id).collect();
+        queue.cancel(ours, &tasks, false);
+    }
+}
+
+/// The last task submitted for `letter` among `submissions` (in the order
+/// they were made), with its id: the one attempt of the letter that can
+/// still count.
+pub fn last_task(submissions: &[Submitted], letter: UnitType) -> Option<(String, ArrayTask)> {
+    submissions.iter().rev().find_map(|submitted| {
+        let index = submitted.tasks.iter().position(|t| t.letter == letter)?;
+        Some((task_id(&submitted.job_id, index), submitted.tasks[index]))
+    })
+}
+
+/// Where an array task stands, as its files and the queue tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// It exited with status 0, leaving a valid result of this length.
+    Done(usize),
+    /// It exited with this status (0: without a valid result).
+    Failed(i32),
+    /// It runs: on the node the queue (or its start mark) names.
+    Running(Option<String>),
+    /// It waits in the queue (or, when the queue does not answer, has not
+    /// marked its start).
+    Queued,
+    /// The queue no longer holds it and it did not report: its node
+    /// failed, or it was cancelled from outside.
+    Lost,
+}
+
+/// Where `task` (queue id `id`) stands, from its files in the array's
+/// `folder` (none when the folder is missing) and what the queue listed
+/// (`None`: it did not answer, and the start mark says whether it runs).
+/// `limit`: no valid result is longer.
+pub fn task_state(
+    folder: Option<&Path>,
+    (id, task): (&str, ArrayTask),
+    limit: usize,
+    queued: Option<&[Queued]>,
+) -> TaskState {
+    let mut mark = None;
+    if let Some(folder) = folder {
+        match protocol::read_status(&task.file(folder, TaskFile::Status)) {
+            Some(0) => {
+                let result = task.file(folder, TaskFile::Result);
+                return match outcome_of_result(&result, limit) {
+                    Outcome::Ok(length) => TaskState::Done(length),
+                    _ => TaskState::Failed(0),
+                };
+            }
+            Some(code) => return TaskState::Failed(code),
+            None => mark = protocol::read_start_mark(&task.file(folder, TaskFile::StartMark)),
+        }
+    }
+    match queued {
+        Some(queued) => match queued.iter().find(|q| q.id == id) {
+            Some(Queued {
+                node: Some(node), ..
+            }) => TaskState::Running(Some(node.clone())),
+            Some(_) => TaskState::Queued,
+            None => TaskState::Lost,
+        },
+        None => match mark {
+            Some(mark) => TaskState::Running(mark.host),
+            None => TaskState::Queued,
+        },
+    }
+}
 /// Whether `name` is one [`folder_name`] makes: `slurm-array-<pid>-<ns>`.
 pub fn is_folder_name(name: &str) -> bool {
     name.strip_prefix("slurm-array-")

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::backend::Start;
+use super::queue;
 use crate::polymer::UnitType;
 use crate::protocol::Assignment;
 
@@ -154,9 +155,8 @@ impl Placement {
         let Placement::Srun(srun) = self else {
             return None;
         };
-        let mut command = Command::new("scancel");
+        let mut command = queue::scancel();
         command
-            .arg("--quiet")
             .arg(format!("--name={}", srun.job_name(letter, attempt)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -168,24 +168,10 @@ impl Placement {
 impl Srun {
     /// `srun`'s options, its job name taken out of them.
     fn new(program: OsString, options: &[OsString]) -> Srun {
-        let mut kept = Vec::new();
-        let mut name = None;
-        let mut rest = options.iter();
-        while let Some(word) = rest.next() {
-            let text = word.to_string_lossy();
-            if let Some(value) = text.strip_prefix("--job-name=") {
-                name = Some(value.to_string());
-            } else if text == "--job-name" || text == "-J" {
-                name = rest.next().map(|v| v.to_string_lossy().into_owned());
-            } else if let Some(value) = text.strip_prefix("-J") {
-                name = Some(value.to_string());
-            } else {
-                kept.push(word.clone());
-            }
-        }
+        let (name, options) = queue::split_job_name(options);
         Srun {
             program,
-            options: kept,
+            options,
             name: name.unwrap_or_else(|| format!("orchestrate-{}", std::process::id())),
         }
     }

@@ -190,8 +190,7 @@ impl Queue for Slurm {
             if targets.is_empty() {
                 continue;
             }
-            let mut scancel = Command::new("scancel");
-            scancel.arg("--quiet");
+            let mut scancel = scancel();
             if let Some(name) = filter {
                 scancel.arg(format!("--name={name}"));
             }
@@ -249,21 +248,38 @@ fn parse_squeue(stdout: &str, ours: &Identity) -> Vec<Queued> {
         .collect()
 }
 
-/// The job name among `sbatch` options, as sbatch reads them (the last
-/// one wins).
+/// The job name among `sbatch` or `srun` options, as they read them (the
+/// last one wins).
 pub fn job_name(options: &[OsString]) -> Option<String> {
+    split_job_name(options).0
+}
+
+/// The job name among `sbatch` or `srun` options (the last one wins), and
+/// the options without it.
+pub fn split_job_name(options: &[OsString]) -> (Option<String>, Vec<OsString>) {
     let mut name = None;
-    let mut words = options.iter().map(|w| w.to_string_lossy());
+    let mut rest = Vec::new();
+    let mut words = options.iter();
     while let Some(word) = words.next() {
-        if let Some(value) = word.strip_prefix("--job-name=") {
+        let text = word.to_string_lossy();
+        if let Some(value) = text.strip_prefix("--job-name=") {
             name = Some(value.to_string());
-        } else if word == "--job-name" || word == "-J" {
-            name = words.next().map(|v| v.into_owned());
-        } else if let Some(value) = word.strip_prefix("-J") {
+        } else if text == "--job-name" || text == "-J" {
+            name = words.next().map(|v| v.to_string_lossy().into_owned());
+        } else if let Some(value) = text.strip_prefix("-J") {
             name = Some(value.to_string());
+        } else {
+            rest.push(word.clone());
         }
     }
-    name
+    (name, rest)
+}
+
+/// `scancel --quiet`, the start of every cancellation.
+pub fn scancel() -> Command {
+    let mut scancel = Command::new("scancel");
+    scancel.arg("--quiet");
+    scancel
 }
 
 #[cfg(test)]
