@@ -76,7 +76,7 @@ fn a_forged_record_never_puts_its_job_ids_on_scancels_command_line() {
             assert_eq!(entries(&results).len(), 27, "26 results and the record");
         } else {
             run.code(1).stdout("").stderr(format!(
-                "orchestrate: error: {}/orchestrate.json is not a manifest orchestrate wrote, \
+                "orchestrate: error: {}/orchestrate.json is not a record this version of orchestrate can read, \
                  so it is not this run's to replace; remove it or choose another \
                  --results-dir\n",
                 results.display()

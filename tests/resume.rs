@@ -53,17 +53,13 @@ fn resuming_after_failures_runs_only_the_failed_letters() {
         .arg(example())
         .assert()
         .code(1);
-    assert_eq!(
-        entries(&results).len(),
-        24 + 1,
-        "24 results and the manifest"
-    );
+    assert_eq!(entries(&results).len(), 24 + 1, "24 results and the record");
     let events = dir.path().join("events.log");
     let json = resume(dir.path(), &results, &events);
     assert_eq!(starts(&events), ["c", "q"]);
     assert_eq!(json["min_length"], 4);
     assert_eq!(json["results"].as_object().unwrap().len(), 26);
-    assert_eq!(json["cached"].as_array().unwrap().len(), 24);
+    assert_eq!(json["kept"].as_array().unwrap().len(), 24);
     assert_eq!(json["attempts"], 2);
     // The summary for people says what was kept.
     orchestrate_faulty(dir.path())
@@ -128,7 +124,7 @@ fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
     let expected: Vec<String> = ('f'..='z').map(String::from).collect();
     assert_eq!(starts(&events), expected);
     assert_eq!(json["min_length"], 4);
-    assert_eq!(json["cached"], serde_json::json!(["a", "b", "c", "d", "e"]));
+    assert_eq!(json["kept"], serde_json::json!(["a", "b", "c", "d", "e"]));
     assert!(
         entries(&results)
             .iter()

@@ -136,7 +136,7 @@ fn an_empty_or_foreign_folder_is_one_clear_line_and_exit_1() {
         ),
         (
             &garbled,
-            "orchestrate.json is not a manifest orchestrate wrote",
+            "orchestrate.json is not a record this version of orchestrate can read",
         ),
         (&file, "is not a folder"),
         (&dir.path().join("missing"), "could not read"),

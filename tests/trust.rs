@@ -605,7 +605,7 @@ fn only_folders_orchestrate_made_are_removed_and_never_with_the_input() {
 }
 
 #[test]
-fn a_manifest_that_is_a_fifo_cannot_hang_a_resumed_run() {
+fn a_record_that_is_a_fifo_cannot_hang_a_resumed_run() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     fs::create_dir(&results).unwrap();
@@ -617,7 +617,7 @@ fn a_manifest_that_is_a_fifo_cannot_hang_a_resumed_run() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "is not a manifest orchestrate wrote",
+            "is not a record this version of orchestrate can read",
         ));
 }
 

@@ -254,7 +254,7 @@ impl Args {
             }
             outputs.push((
                 "the results folder's record".to_string(),
-                dir.join(crate::orchestrator::manifest::FILE_NAME),
+                dir.join(crate::orchestrator::record::FILE_NAME),
                 true,
             ));
             outputs.push((

@@ -16,9 +16,9 @@
 mod background;
 mod in_process;
 pub mod janitor;
-pub mod manifest;
 mod marker;
 mod process;
+pub mod record;
 pub mod status;
 mod workspace;
 
@@ -37,7 +37,7 @@ use crate::signals::Signals;
 use crate::supervise::placement::Placement;
 use crate::supervise::queue::Queue;
 use crate::supervise::{Attempt, Policy};
-use manifest::InputDigest;
+use record::InputDigest;
 
 /// Everything a run needs to know.
 #[derive(Clone, Debug)]
@@ -211,7 +211,7 @@ pub fn run(
     };
     let ran = attempts
         .iter()
-        .filter(|a| !a.outcome.is_cached())
+        .filter(|a| !a.outcome.is_kept())
         .map(|a| a.letter)
         .collect::<std::collections::BTreeSet<_>>()
         .len();
@@ -263,7 +263,7 @@ fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow
             let polymer = loaded.polymer;
             phases.time("digest", || {
                 background::one(signals, move || {
-                    let digest = manifest::sha256(polymer.units());
+                    let digest = record::sha256(polymer.units());
                     (polymer, Some(digest))
                 })
             })?

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::manifest::{self, ArrayRecord, Manifest};
+use super::record::{self, ArrayRecord, Record};
 use super::workspace::{Kept, Workspace};
 use super::{Config, Interrupted, Phases, ProcessMode, Read, react_in_background};
 use crate::files;
@@ -51,7 +51,7 @@ pub(super) fn fan_out(
         results: kept,
         recorded,
     } = match &record {
-        Some(record) if resume => workspace.cached(record, &config.letters)?,
+        Some(record) if resume => workspace.kept(record, &config.letters)?,
         _ => Kept::default(),
     };
     let mut attempts: Vec<Attempt> = kept.iter().map(|&(l, n)| kept_attempt(l, n)).collect();
@@ -74,7 +74,7 @@ pub(super) fn fan_out(
         phases,
         signals,
     )?;
-    let mut record = record.map(|record| Manifest {
+    let mut record = record.map(|record| Record {
         full_length: handover.full_length,
         array: handover.array().cloned(),
         ..record
@@ -170,7 +170,7 @@ impl Fan<'_> {
         &self,
         todo: Vec<UnitType>,
         queue: &mut dyn Queue,
-        record: &mut Option<Manifest>,
+        record: &mut Option<Record>,
     ) -> anyhow::Result<Supervision> {
         let mut unpublished = None;
         let mut settled = |attempt: &Attempt| {
@@ -259,7 +259,7 @@ impl Fan<'_> {
     /// Records a submission at once: the array outlives this run.
     fn record_submission(
         &self,
-        record: &mut Option<Manifest>,
+        record: &mut Option<Record>,
         submitted: &Submitted,
     ) -> anyhow::Result<()> {
         if let Some(record) = record {
@@ -277,7 +277,7 @@ impl Fan<'_> {
     fn forget_finished_array(
         &self,
         supervision: &Supervision,
-        record: &mut Option<Manifest>,
+        record: &mut Option<Record>,
     ) -> anyhow::Result<()> {
         let all_done = supervision
             .attempts
@@ -302,7 +302,7 @@ fn identify(
     workspace: &Workspace,
     process: &ProcessMode,
     read: Read,
-) -> anyhow::Result<(Polymer, Option<Manifest>)> {
+) -> anyhow::Result<(Polymer, Option<Record>)> {
     if workspace.results_dir().is_none() {
         return Ok((read.polymer, None));
     }
@@ -310,14 +310,14 @@ fn identify(
     let digest = read
         .digest
         .context("the input's digest was not taken while it was read")?;
-    let manifest = Manifest {
+    let record = Record {
         input_sha256: digest,
         input_length: read.input_length,
         full_length: 0,
-        program: manifest::program_identity(&process.program)?,
+        program: record::program_identity(&process.program)?,
         array: None,
     };
-    Ok((read.polymer, Some(manifest)))
+    Ok((read.polymer, Some(record)))
 }
 
 /// Writes the children's copy of the polymer where the placement wants
@@ -330,7 +330,7 @@ fn identify(
 fn hand_over(
     process: &ProcessMode,
     workspace: &Workspace,
-    recorded: Option<&Manifest>,
+    recorded: Option<&Record>,
     (mut polymer, reacted): (Polymer, bool),
     phases: &mut Phases,
     signals: &Signals,
@@ -388,7 +388,7 @@ fn hand_over(
 /// `results` (and whether it is), else a new one.
 fn array_folder(
     results: &Path,
-    recorded: Option<&Manifest>,
+    recorded: Option<&Record>,
     sbatch_args: &[std::ffi::OsString],
 ) -> (ArrayRecord, bool) {
     match recorded.and_then(|r| r.array.clone()) {
@@ -434,7 +434,7 @@ fn kept_attempt(letter: UnitType, length: usize) -> Attempt {
         started: Duration::ZERO,
         duration: Duration::ZERO,
         host: None,
-        outcome: Outcome::Cached(length),
+        outcome: Outcome::Kept(length),
         stderr_tail: Vec::new(),
     }
 }

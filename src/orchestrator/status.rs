@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::manifest::{self, Manifest};
+use super::record::{self, Record};
 use super::workspace::{holder_pid, result_path};
 use crate::files::shown;
 use crate::polymer::UnitType;
@@ -27,17 +27,17 @@ pub fn read(dir: &Path, queue: &mut dyn Queue) -> anyhow::Result<Status> {
     if !metadata.is_dir() {
         bail!("{} is not a folder", shown(dir));
     }
-    let Some(manifest) = Manifest::read(dir)? else {
+    let Some(record) = Record::read(dir)? else {
         bail!(
             "{} holds no run of orchestrate (no {})",
             shown(dir),
-            manifest::FILE_NAME
+            record::FILE_NAME
         );
     };
     let mut letters: Vec<(UnitType, State)> = UnitType::all()
         .map(|letter| {
             let path = result_path(dir, letter);
-            let state = match protocol::read_result(&path, manifest.input_length) {
+            let state = match protocol::read_result(&path, record.input_length) {
                 Ok(ResultFile::Length(length)) => State::Done(length),
                 Ok(ResultFile::Missing) => State::Pending,
                 Ok(ResultFile::Invalid(why)) => State::Unusable(why),
@@ -47,7 +47,7 @@ pub fn read(dir: &Path, queue: &mut dyn Queue) -> anyhow::Result<Status> {
         })
         .collect();
     let mut queue_answered = None;
-    if let Some(array) = &manifest.array {
+    if let Some(array) = &record.array {
         let queued = queue.queued(&array::identity(&array.name, &dir.join(&array.folder)));
         queue_answered = Some(queued.is_some());
         // The array's folder, opened without following a link: one that
@@ -61,7 +61,7 @@ pub fn read(dir: &Path, queue: &mut dyn Queue) -> anyhow::Result<Status> {
                 *state = state_of(array::task_state(
                     folder.as_ref().map(Inside::path),
                     (&id, task),
-                    manifest.input_length,
+                    record.input_length,
                     queued.as_deref(),
                 ));
             }
@@ -70,10 +70,10 @@ pub fn read(dir: &Path, queue: &mut dyn Queue) -> anyhow::Result<Status> {
     Ok(Status {
         dir: dir.to_path_buf(),
         writer: writer(dir),
-        input_length: manifest.input_length,
-        full_length: (manifest.full_length > 0 || manifest.input_length == 0)
-            .then_some(manifest.full_length),
-        array_jobs: manifest
+        input_length: record.input_length,
+        full_length: (record.full_length > 0 || record.input_length == 0)
+            .then_some(record.full_length),
+        array_jobs: record
             .array
             .iter()
             .flat_map(|a| a.jobs.iter().map(|j| j.job_id.clone()))
@@ -247,7 +247,7 @@ mod tests {
             "program": format!("sha256:{}", "1".repeat(64)),
             "array": array,
         });
-        std::fs::write(dir.path().join(manifest::FILE_NAME), record.to_string()).unwrap();
+        std::fs::write(dir.path().join(record::FILE_NAME), record.to_string()).unwrap();
         dir
     }
 

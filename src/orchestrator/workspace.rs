@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::Interrupted;
-use super::manifest::{self, Manifest};
+use super::record::{self, Record};
 use super::{janitor, marker};
 use crate::files::{self, shown};
 use crate::input::FileId;
@@ -57,8 +57,8 @@ const PRIVATE_PREFIX: &str = ".orchestrate-";
 pub struct Kept {
     /// Each letter asked for whose result is there and valid.
     pub results: Vec<(UnitType, usize)>,
-    /// The earlier run's manifest.
-    pub recorded: Option<Manifest>,
+    /// The earlier run's record.
+    pub recorded: Option<Record>,
 }
 
 /// The prefix of private folders in the temporary folder.
@@ -224,19 +224,19 @@ impl Workspace {
 
     /// The results kept from an earlier run of the same input and program
     /// (`--resume`),
-    /// for the letters in `letters`, and that run's manifest. A result file
+    /// for the letters in `letters`, and that run's record. A result file
     /// that is not valid (malformed, not a regular file, longer than the
     /// input) is removed, and its letter runs again. Fails when the folder
     /// holds results of another input or program, or results without a
-    /// manifest.
-    pub fn cached(&self, manifest: &Manifest, letters: &[UnitType]) -> anyhow::Result<Kept> {
+    /// record.
+    pub fn kept(&self, record: &Record, letters: &[UnitType]) -> anyhow::Result<Kept> {
         let Some(dir) = self.results_dir() else {
             return Ok(Kept::default());
         };
-        let recorded = Manifest::read(dir)?;
+        let recorded = Record::read(dir)?;
         let any_results = UnitType::all().any(|l| result_path(dir, l).symlink_metadata().is_ok());
         match &recorded {
-            Some(recorded) if !recorded.same_work(manifest) => bail!(
+            Some(recorded) if !recorded.same_work(record) => bail!(
                 "results folder {} holds results of another input or child program; \
                  run without --resume to replace them, or choose another --results-dir",
                 shown(dir)
@@ -245,14 +245,14 @@ impl Workspace {
                 "results folder {} holds results with no record of their input ({}); \
                  run without --resume to replace them, or choose another --results-dir",
                 shown(dir),
-                manifest::FILE_NAME
+                record::FILE_NAME
             ),
             _ => {}
         }
         let mut cached = Vec::new();
         for &letter in letters {
             let path = result_path(dir, letter);
-            match crate::protocol::read_result(&path, manifest.input_length) {
+            match crate::protocol::read_result(&path, record.input_length) {
                 Ok(crate::protocol::ResultFile::Length(length)) => cached.push((letter, length)),
                 Ok(crate::protocol::ResultFile::Missing) => {}
                 _ => {
@@ -279,9 +279,9 @@ impl Workspace {
 
     /// Records what the results folder's results are of, before any is
     /// published there.
-    pub fn record(&self, manifest: &Manifest) -> anyhow::Result<()> {
+    pub fn record(&self, record: &Record) -> anyhow::Result<()> {
         match &self.results {
-            Some(results) => manifest.write(&results.staging, &results.handle, &results.path),
+            Some(results) => record.write(&results.staging, &results.handle, &results.path),
             None => Ok(()),
         }
     }
@@ -663,9 +663,9 @@ fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
 /// otherwise run on into a folder that is no more. Only jobs that are still
 /// the array's: a recorded id may name someone else's job now.
 fn cancel_recorded_arrays(dir: &Path, queue: &mut dyn Queue) {
-    if let Ok(Some(Manifest {
+    if let Ok(Some(Record {
         array: Some(array), ..
-    })) = Manifest::read(dir)
+    })) = Record::read(dir)
     {
         array::cancel_all(
             queue,
@@ -681,7 +681,7 @@ fn cancel_recorded_arrays(dir: &Path, queue: &mut dyn Queue) {
 /// the record. Anything else there under one of those names is not
 /// removed: the run refuses, naming it.
 fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
-    let record = Manifest::read(dir).map_err(|err| {
+    let record = Record::read(dir).map_err(|err| {
         anyhow::anyhow!(
             "{err:#}, so it is not this run's to replace; remove it or choose another \
              --results-dir"
@@ -723,7 +723,7 @@ fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
     }
     let paths = UnitType::all()
         .map(|letter| result_path(dir, letter))
-        .chain([dir.join(manifest::FILE_NAME)]);
+        .chain([dir.join(record::FILE_NAME)]);
     for path in paths {
         match std::fs::remove_file(&path) {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => {

@@ -10,7 +10,7 @@ pub fn summary(report: &Report, letter: UnitType, length: usize) -> String {
     let cached = report
         .attempts
         .iter()
-        .filter(|a| a.outcome.is_cached())
+        .filter(|a| a.outcome.is_kept())
         .count();
     let count = match cached {
         0 => format!("{} letters", report.letters.len()),

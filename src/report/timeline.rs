@@ -189,7 +189,7 @@ fn legend(chart: &mut Chart) {
         ("before the fan-out", "#3465a4"),
         ("ok", "#4e9a06"),
         ("best", "#edd400"),
-        ("cached", "#8ae234"),
+        ("kept", "#8ae234"),
         ("failed", "#cc0000"),
         ("timed out", "#f57900"),
         ("cancelled", "#888a85"),
@@ -247,7 +247,7 @@ fn trim(value: f64) -> String {
 fn colour(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Ok(_) => "#4e9a06",
-        Outcome::Cached(_) => "#8ae234",
+        Outcome::Kept(_) => "#8ae234",
         Outcome::Timeout => "#f57900",
         Outcome::Cancelled => "#888a85",
         _ => "#cc0000",

@@ -18,7 +18,7 @@ pub enum Outcome {
     Ok(usize),
     /// A valid result kept from an earlier run of the same job (`--resume`):
     /// no child ran.
-    Cached(usize),
+    Kept(usize),
     /// The child exited with this non-zero status.
     Exit(i32),
     /// The child was killed by this signal (not by us).
@@ -44,14 +44,14 @@ impl Outcome {
     }
 
     /// Whether the result was kept from an earlier run: no child ran.
-    pub fn is_cached(&self) -> bool {
-        matches!(self, Outcome::Cached(_))
+    pub fn is_kept(&self) -> bool {
+        matches!(self, Outcome::Kept(_))
     }
 
     /// The reacted length, for a result found now or kept from before.
     pub fn length(&self) -> Option<usize> {
         match self {
-            Outcome::Ok(length) | Outcome::Cached(length) => Some(*length),
+            Outcome::Ok(length) | Outcome::Kept(length) => Some(*length),
             _ => None,
         }
     }
@@ -59,17 +59,15 @@ impl Outcome {
     /// Whether the letter itself failed: neither a result nor stopped as
     /// collateral of the run ending. Only these are retried and reported.
     pub fn is_failure(&self) -> bool {
-        !matches!(
-            self,
-            Outcome::Ok(_) | Outcome::Cached(_) | Outcome::Cancelled
-        )
+        !matches!(self, Outcome::Ok(_) | Outcome::Kept(_) | Outcome::Cancelled)
     }
 
     /// The short tag used in job logs: `ok`, `exit 3`, `signal 9`, ...
     pub fn tag(&self) -> String {
         match self {
             Outcome::Ok(_) => "ok".into(),
-            Outcome::Cached(_) => "cached".into(),
+            // The job log keeps the name scripts filter it by.
+            Outcome::Kept(_) => "cached".into(),
             Outcome::Exit(code) => format!("exit {code}"),
             Outcome::Signal(signal) => format!("signal {signal}"),
             Outcome::Timeout => "timeout".into(),
@@ -86,7 +84,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Ok(length) => write!(f, "reacted to {length} units"),
-            Outcome::Cached(length) => write!(f, "reacted to {length} units in an earlier run"),
+            Outcome::Kept(length) => write!(f, "reacted to {length} units in an earlier run"),
             Outcome::Exit(code) => write!(f, "exited with status {code}"),
             Outcome::Signal(signal) => {
                 write!(f, "killed by signal {signal} ({})", signal_name(*signal))
