@@ -11,6 +11,54 @@
 //! - `orchestrate` spawns one `reduce` per letter, sees each finish by its
 //!   exit, reads and checks its result file, and reports the minimum.
 //!
+//! # Glossary
+//!
+//! One word per idea, in code, docs, the command line and the files; a new
+//! word goes here first.
+//!
+//! - **job**: the whole problem above, for one input. (`--jobs N` keeps
+//!   GNU parallel's name for the concurrency; in code it is
+//!   `concurrency`.)
+//! - **letter** (or unit type): one of `a`..`z`; each is removed in turn.
+//! - **mode**: how the letters are computed: `process` (a child each),
+//!   `thread`, `serial`, or `sweep`.
+//! - **sweep**: the junction algorithm over a fully reacted polymer;
+//!   `--mode sweep` runs it for every letter at once. One letter's run of
+//!   it is a **pass**.
+//! - **child**: a process running the child program (`reduce`, or any
+//!   program keeping [`protocol`]) for one letter.
+//! - **attempt**: one run at one letter, numbered from 1 (a retry is the
+//!   next number): a child, or an array task. A letter **settles** when
+//!   its last attempt ends.
+//! - **placement**: where the children run: here, behind a prefix,
+//!   through `srun`, or as a job array
+//!   ([`supervise::placement::Placement`]).
+//! - **start**: when an attempt's work begins (its time limit counts from
+//!   there): at the spawn, or at its **start mark**, a file it writes.
+//! - **clock**: where the supervision loop and its backends read the time
+//!   and wait: the system's, or a fake in tests.
+//! - **backend**: what the loop runs attempts on (local children, a job
+//!   array); its **handle** on an attempt in flight.
+//! - **queue**: a scheduler's queue (Slurm's, or a fake), behind
+//!   [`supervise::queue::Queue`].
+//! - **Slurm job**: a job of the Slurm scheduler, named by its **job id**;
+//!   a **job array** is one submitted with `sbatch --array`, and each of
+//!   its **tasks** is an attempt at a letter, named `<job id>_<index>`. A
+//!   **submission** is one such `sbatch`.
+//! - **snapshot**: the children's copy of the polymer.
+//! - **private folder**: the run's folder for its attempts' files; a
+//!   **results folder** (`--results-dir`) is where checked results are
+//!   published, with its **record** (`orchestrate.json`: what the results
+//!   are of, and a job array's submissions).
+//! - **kept**: a result reused from an earlier run (`--resume`); the job
+//!   log names it `cached`, and `--json` writes `cached` beside `kept`.
+//! - **marker**: the locked file in every folder a run makes that says
+//!   whose it is; the **janitor** removes a run's folders however it ends.
+//! - **containment**: what keeps everything a child starts from outliving
+//!   it: a PID namespace, or a subreaper where the kernel refuses one.
+//! - **stop signal**: SIGINT, SIGTERM, SIGHUP or SIGQUIT; a second one
+//!   (any of them) skips the grace period.
+//!
 //! Modules, from the bottom layer up (each uses only those above it in
 //! this list):
 //! - [`memory`]: large buffers on huge pages, without a fault per page, and
@@ -26,12 +74,13 @@
 //!   line, the result file, the start mark, an array task's script and
 //!   status file;
 //! - [`signals`]: the signals a run waits on (a child's exit, stop signals);
-//! - [`supervise`]: the one supervision loop and its policy, over its
+//! - [`supervise`]: where children run (the placement), the one
+//!   supervision loop and its policy on a clock passed in, over its
 //!   backends (local children, Slurm array tasks behind a queue), and the
 //!   containment of what children start (a PID namespace for the run, and
 //!   one for each attempt of a program other than `reduce`);
 //! - [`report`]: the data of a finished run, and its renderings (summary,
-//!   JSON, job log, SVG timeline);
+//!   JSON, job log, SVG timeline), and the status view of a results folder;
 //! - [`orchestrator`]: one run: read, react, pick a mode, gather a report;
 //!   the folders a run makes, the markers that say whose they are, and the
 //!   janitor that removes them however the run ends; and what a results

@@ -201,36 +201,6 @@ fn the_concurrency_reported_is_the_concurrency_used() {
 }
 
 #[test]
-fn the_json_report_has_exactly_the_documented_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = orchestrate(dir.path())
-        .arg("--json")
-        .arg(example())
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let mut fields: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    fields.sort();
-    // The documented table of JSON fields lists the same names.
-    let doc =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/output.md")).unwrap();
-    let mut documented: Vec<&str> = doc
-        .lines()
-        .skip_while(|line| !line.starts_with("| JSON field |"))
-        .skip(2)
-        .take_while(|line| line.starts_with("| `"))
-        .filter_map(|line| line.split('`').nth(1))
-        .collect();
-    documented.sort();
-    assert_eq!(fields, documented);
-}
-
-#[test]
 fn each_binary_tells_how_to_write_its_own_man_page() {
     for (bin, other) in [
         (common::reduce_bin(), "orchestrate"),

@@ -38,8 +38,8 @@ fn main() -> ExitCode {
     // folders however it ends, and what the children's container needs.
     // Dropped last, when every child is gone; the container's guard kills
     // whatever is left.
-    let _janitor =
-        (args.check_child.is_some() || args.mode == "process").then(orchestrator::janitor::start);
+    let _janitor = (args.check_child.is_some() || args.mode == cli::orchestrate::ModeName::Process)
+        .then(orchestrator::janitor::start);
     let _teardown = (args.check_child.is_some() || args.children_run_here()).then(contain::prepare);
     if let Some(program) = &args.check_child {
         return cli::check_child(program);

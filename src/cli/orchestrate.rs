@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::files::shown;
 use crate::input::Source;
-use crate::orchestrator::{Config, Mode, ProcessMode, ResultsDir};
+use crate::orchestrator::{Config, Mode, ProcessMode, ResultsFolder};
 use crate::polymer::UnitType;
 use crate::supervise::placement::Placement;
 use crate::supervise::{Policy, queue};
@@ -75,7 +75,7 @@ pub struct Args {
     pub letters: Option<Letters>,
 
     /// At most N children (or threads) at once [default: one child per
-    /// letter; in thread mode, one thread per core].
+    /// letter; in thread and sweep mode, one thread per core].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
 
@@ -112,7 +112,8 @@ pub struct Args {
     /// Unlike local children, the array keeps running if orchestrate is
     /// killed outright or its session drops: `orchestrate --resume --sbatch
     /// --results-dir DIR INPUT` then collects it, submitting nothing twice.
-    /// SIGINT, SIGTERM, a timeout or a failure cancel it with scancel.
+    /// Any stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT), a timeout or a failure
+    /// cancel it with scancel.
     #[arg(
         long,
         value_name = "ARGS",
@@ -137,13 +138,8 @@ pub struct Args {
     /// threads in this process), `serial` (one after another on one
     /// thread), or `sweep` (the one-pass algorithm: every letter from the
     /// junctions of the reacted polymer, on --jobs threads).
-    #[arg(
-        long,
-        value_name = "MODE",
-        value_parser = Mode::NAMES,
-        default_value = "process"
-    )]
-    pub mode: String,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ModeName::Process)]
+    pub mode: ModeName,
 
     /// Write a tab-separated job log: one line per letter with its start
     /// and duration in seconds, outcome and length.
@@ -171,6 +167,15 @@ pub struct Args {
 
 /// A command prefix split into words. (A newtype, because clap gives
 /// `Vec` fields a meaning of their own: repeated values.)
+/// The modes, as the command line names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeName {
+    Process,
+    Thread,
+    Serial,
+    Sweep,
+}
+
 #[derive(Clone, Debug)]
 pub struct Words(Vec<OsString>);
 
@@ -200,7 +205,7 @@ impl Args {
     /// Refuses options that do not belong to the chosen mode, as clap
     /// refuses any other usage error (status 2).
     pub fn check_mode_options(&self) -> Result<(), clap::Error> {
-        if self.mode == "process" {
+        if self.mode == ModeName::Process {
             return Ok(());
         }
         let process_only = [
@@ -278,7 +283,7 @@ impl Args {
     /// contains them (a PID namespace): the process mode without `--sbatch`
     /// or an `srun` launcher.
     pub fn children_run_here(&self) -> bool {
-        self.mode == "process" && self.placement().is_here()
+        self.mode == ModeName::Process && self.placement().is_here()
     }
 
     /// Where the children of the process mode run.
@@ -299,11 +304,13 @@ impl Args {
         let jobs = self.jobs.map(|jobs| jobs as usize);
         let threads =
             || jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        let mode = match self.mode.as_str() {
-            "thread" => Mode::Thread { threads: threads() },
-            "serial" => Mode::Serial,
-            "sweep" => Mode::Sweep { threads: threads() },
-            _ => Mode::Process(Box::new(self.process_mode(jobs.unwrap_or(letters.len()))?)),
+        let mode = match self.mode {
+            ModeName::Thread => Mode::Thread { threads: threads() },
+            ModeName::Serial => Mode::Serial,
+            ModeName::Sweep => Mode::Sweep { threads: threads() },
+            ModeName::Process => {
+                Mode::Process(Box::new(self.process_mode(jobs.unwrap_or(letters.len()))?))
+            }
         };
         let input = self
             .input
@@ -316,11 +323,11 @@ impl Args {
         })
     }
 
-    /// What the process mode runs, with at most `jobs` children at once;
+    /// What the process mode runs, with at most `concurrency` children at once;
     /// fails when the child program cannot be found.
-    fn process_mode(&self, jobs: usize) -> anyhow::Result<ProcessMode> {
+    fn process_mode(&self, concurrency: usize) -> anyhow::Result<ProcessMode> {
         let (program, heeds_parent_pid) = reduce_bin(self.reduce_bin.as_ref())?;
-        let results = self.results_dir.clone().map(|path| ResultsDir {
+        let results = self.results_dir.clone().map(|path| ResultsFolder {
             path,
             resume: self.resume,
         });
@@ -336,7 +343,7 @@ impl Args {
             program,
             heeds_parent_pid,
             policy: Policy {
-                jobs,
+                concurrency,
                 timeout: self.timeout,
                 keep_going: self.keep_going,
                 retries: self.retries,

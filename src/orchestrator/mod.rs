@@ -77,12 +77,12 @@ pub struct ProcessMode {
     /// Where validated results are published, if anywhere: a job array
     /// cannot do without one (it reports through it), which
     /// [`ProcessMode::check`] enforces.
-    pub results: Option<ResultsDir>,
+    pub results: Option<ResultsFolder>,
 }
 
 /// A folder where validated results are published.
 #[derive(Clone, Debug)]
-pub struct ResultsDir {
+pub struct ResultsFolder {
     pub path: PathBuf,
     /// Reuse the results it holds of an earlier run of the same input and
     /// program.
@@ -100,9 +100,6 @@ impl ProcessMode {
 }
 
 impl Mode {
-    /// The names of the modes, as the command line spells them.
-    pub const NAMES: [&'static str; 4] = ["process", "thread", "serial", "sweep"];
-
     /// The mode's name, as the command line spells it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -116,7 +113,7 @@ impl Mode {
     /// How many letters run at once, at most, out of `letters`.
     fn concurrency(&self, letters: usize) -> usize {
         let wanted = match self {
-            Mode::Process(process) => process.policy.jobs,
+            Mode::Process(process) => process.policy.concurrency,
             Mode::Thread { threads } | Mode::Sweep { threads } => *threads,
             Mode::Serial => 1,
         };
@@ -223,7 +220,7 @@ pub fn run(
         letters: config.letters.clone(),
         mode: config.mode.name(),
         // What ran at once at most: letters kept from an earlier run did not.
-        jobs: config.mode.concurrency(ran),
+        concurrency: config.mode.concurrency(ran),
         containment: match &config.mode {
             Mode::Process(process) if process.placement.is_here() => {
                 crate::supervise::contain::current().map(|c| c.name())

@@ -207,10 +207,10 @@ impl Fan<'_> {
                     &spec,
                     queue,
                     self.context.clock,
-                    array.jobs.len(),
+                    array.submissions.len(),
                     &mut submitted,
                 );
-                self.run_array(backend, &array.jobs, &todo, &mut settled)
+                self.run_array(backend, &array.submissions, &todo, &mut settled)
             }
             Snapshot::Sealed { path, .. } | Snapshot::Private(path) => {
                 let delivery = match self.handover.snapshot {
@@ -264,7 +264,7 @@ impl Fan<'_> {
     ) -> anyhow::Result<()> {
         if let Some(record) = record {
             if let Some(array) = &mut record.array {
-                array.jobs.push(submitted.clone());
+                array.submissions.push(submitted.clone());
             }
             self.workspace.record(record)?;
         }
@@ -398,7 +398,7 @@ fn array_folder(
             let array = ArrayRecord {
                 name: queue::job_name(sbatch_args).unwrap_or_else(|| folder.clone()),
                 folder,
-                jobs: Vec::new(),
+                submissions: Vec::new(),
             };
             (array, false)
         }

@@ -33,7 +33,8 @@ pub struct ArrayRecord {
     pub folder: String,
     /// The name of its jobs.
     pub name: String,
-    pub jobs: Vec<Submitted>,
+    /// Every submission (`"jobs"` in the file), in order.
+    pub submissions: Vec<Submitted>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,7 +162,7 @@ impl From<&Record> for Wire {
                 folder: array.folder.clone(),
                 name: Some(array.name.clone()),
                 jobs: array
-                    .jobs
+                    .submissions
                     .iter()
                     .map(|submitted| WireJob {
                         job_id: submitted.job_id.clone(),
@@ -209,7 +210,7 @@ impl TryFrom<WireArray> for ArrayRecord {
         if !crate::supervise::array::is_folder_name(&wire.folder) {
             return Err(());
         }
-        let jobs = wire
+        let submissions = wire
             .jobs
             .into_iter()
             .map(|job| {
@@ -230,7 +231,7 @@ impl TryFrom<WireArray> for ArrayRecord {
         Ok(ArrayRecord {
             folder: wire.folder,
             name,
-            jobs,
+            submissions,
         })
     }
 }
@@ -328,7 +329,7 @@ mod tests {
             array: Some(ArrayRecord {
                 folder: "slurm-array-1-2".into(),
                 name: "mine".into(),
-                jobs: vec![Submitted {
+                submissions: vec![Submitted {
                     job_id: "42".into(),
                     tasks: UnitType::parse_set("cab")
                         .unwrap()
@@ -369,7 +370,7 @@ mod tests {
             "jobs": [{"job_id": "42", "letters": "ca", "attempt": 2}]}}"#;
         std::fs::write(dir.path().join(FILE_NAME), old).unwrap();
         let read = Record::read(dir.path()).unwrap().unwrap();
-        let tasks = &read.array.unwrap().jobs[0].tasks;
+        let tasks = &read.array.unwrap().submissions[0].tasks;
         let letters: String = tasks.iter().map(|t| t.letter.letter()).collect();
         assert_eq!(letters, "ca");
         assert!(tasks.iter().all(|t| t.attempt == 2));

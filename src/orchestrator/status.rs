@@ -56,7 +56,7 @@ pub fn read(dir: &Path, queue: &mut dyn Queue) -> anyhow::Result<Status> {
         let folder = Inside::open(dir, &array.folder);
         for (letter, state) in &mut letters {
             if *state == State::Pending
-                && let Some((id, task)) = array::last_task(&array.jobs, *letter)
+                && let Some((id, task)) = array::last_task(&array.submissions, *letter)
             {
                 *state = state_of(array::task_state(
                     folder.as_ref().map(Inside::path),
@@ -76,7 +76,7 @@ pub fn read(dir: &Path, queue: &mut dyn Queue) -> anyhow::Result<Status> {
         array_jobs: record
             .array
             .iter()
-            .flat_map(|a| a.jobs.iter().map(|j| j.job_id.clone()))
+            .flat_map(|a| a.submissions.iter().map(|j| j.job_id.clone()))
             .collect(),
         queue_answered,
         letters,

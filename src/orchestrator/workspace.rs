@@ -74,7 +74,7 @@ const NEW_PREFIX: &str = ".orchestrate-new-";
 #[derive(Debug)]
 pub struct Workspace {
     private: Private,
-    results: Option<ResultsDir>,
+    results: Option<HeldResults>,
 }
 
 /// A folder of the run's own, removed when dropped, with its marker, whose
@@ -85,8 +85,10 @@ struct Private {
     _marker: File,
 }
 
+/// The results folder as this run holds it: locked, with a staging
+/// folder of its own inside.
 #[derive(Debug)]
-struct ResultsDir {
+struct HeldResults {
     path: PathBuf,
     /// The folder, open: it holds the folder's lock (flock) for as long as
     /// the run lasts, and results are written through it, so a folder
@@ -116,7 +118,7 @@ impl Private {
     }
 }
 
-impl ResultsDir {
+impl HeldResults {
     /// Makes `dir` this run's: created, locked, rid of what runs that are
     /// gone left, checked against the input, cleared of an earlier run's
     /// results unless resuming; with a marked folder of this run's inside
@@ -127,7 +129,7 @@ impl ResultsDir {
         input: Option<FileId>,
         resume: bool,
         queue: &mut dyn Queue,
-    ) -> anyhow::Result<(ResultsDir, PathBuf)> {
+    ) -> anyhow::Result<(HeldResults, PathBuf)> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create results folder {}", shown(dir)))?;
         let path = std::path::absolute(dir)
@@ -153,7 +155,7 @@ impl ResultsDir {
             }
         };
         // From here the results folder's guard removes it.
-        let results = ResultsDir {
+        let results = HeldResults {
             path,
             handle,
             staging,
@@ -183,7 +185,7 @@ impl Workspace {
                 results: None,
             });
         };
-        let (mut results, own) = ResultsDir::prepare(dir, input, resume, queue)?;
+        let (mut results, own) = HeldResults::prepare(dir, input, resume, queue)?;
         // Children on this machine need no shared folder: theirs stays out
         // of the results folder, which is then only ever written through
         // its descriptor.
@@ -379,7 +381,7 @@ impl TemporaryFolder {
     }
 }
 
-impl Drop for ResultsDir {
+impl Drop for HeldResults {
     fn drop(&mut self) {
         let unlink = |dir: &File, name: &std::ffi::CStr, flags| {
             // SAFETY: unlinkat with a descriptor we own and a

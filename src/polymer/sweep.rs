@@ -95,11 +95,11 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
 /// grows only at a junction where units cancelled and the piece survived:
 /// on real inputs a few per thousand units.
 pub fn length_without_in_place(reacted: &[u8], letter: u8, limits: Limits) -> Option<usize> {
-    let mut kept = Kept::default();
-    kept.sweep::<false>(reacted, letter, limits).0
+    let mut kept = Remains::default();
+    kept.pass::<false>(reacted, letter, limits).0
 }
 
-/// When a sweep gives up, so that its caller takes another way.
+/// When a pass gives up, so that its caller takes another way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Past this many segments (memory; one is always allowed).
@@ -112,7 +112,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// No limit: the sweep always finishes.
+    /// No limit: the pass always finishes.
     pub const NONE: Limits = Limits {
         max_segments: usize::MAX,
         give_up_when_busy: false,
@@ -133,7 +133,7 @@ pub enum Checked {
     Length(usize),
     /// A byte is not a letter (find it with `validate`).
     NotAPolymer,
-    /// The polymer is not fully reacted: the sweep does not apply.
+    /// The polymer is not fully reacted: a pass does not apply.
     NotReacted,
     /// Past the limits: take another way. The bytes may not all have
     /// been checked.
@@ -144,8 +144,8 @@ pub enum Checked {
 /// memory are checked to be letters only and fully reacted (the rules the
 /// sweep relies on), as a child handed a polymer it maps checks them.
 pub fn length_checked(units: &[u8], letter: u8, limits: Limits) -> Checked {
-    let mut kept = Kept::default();
-    let (length, checks) = kept.sweep::<true>(units, letter, limits);
+    let mut kept = Remains::default();
+    let (length, checks) = kept.pass::<true>(units, letter, limits);
     if !checks.complete {
         return Checked::GaveUp;
     }
@@ -164,7 +164,7 @@ pub fn length_checked(units: &[u8], letter: u8, limits: Limits) -> Checked {
 /// Removing every unit of one type cuts the reacted polymer into pieces
 /// that are each still reacted, so reactions can only happen where two
 /// pieces meet (see [`length_without_in_place`]), and most junctions can be
-/// seen not to react from their two neighbours alone (see [`Kept`]). One
+/// seen not to react from their two neighbours alone (see [`Remains`]). One
 /// vectorised pass finds the few that need a look, each is handed to its
 /// own letter's kept part, and a count of each letter does the rest: all
 /// 26 letters for about two passes over the polymer.
@@ -187,12 +187,12 @@ pub fn lengths_of_each(
     limits: Limits,
     mut gave_up: impl FnMut(usize),
 ) -> [Option<usize>; 26] {
-    let mut kept: [Kept; 27] = Default::default();
+    let mut kept: [Remains; 27] = Default::default();
     // Index 26 (any byte other than a letter) is never followed.
     let mut active: [bool; 27] = std::array::from_fn(|k| k < 26 && wanted[k]);
     let mut looks = [0usize; 27];
     let max_below = limits.max_segments.saturating_sub(1);
-    let mut give_up = |k: usize, kept: &mut Kept, active: &mut [bool; 27]| {
+    let mut give_up = |k: usize, kept: &mut Remains, active: &mut [bool; 27]| {
         active[k] = false;
         kept.below = Vec::new();
         gave_up(k);
@@ -263,7 +263,7 @@ fn letter_index(unit: u8) -> usize {
 }
 
 /// The segments a sweep may hold before its caller takes another way, at
-/// the least: a child's sweep of its letter, or orchestrate's of every
+/// the least: a child's pass for its letter, or orchestrate's sweep of every
 /// letter together (16 bytes each: 16 MiB).
 pub const MAX_SEGMENTS: usize = 1 << 20;
 
@@ -286,8 +286,8 @@ pub const SEGMENT_BYTES: usize = std::mem::size_of::<(usize, usize)>();
 /// the true end of the kept part, a cancellation that reached past it, is
 /// followed through by `look` itself.
 ///
-/// [`look`]: Kept::look
-struct Kept {
+/// [`look`]: Remains::look
+struct Remains {
     /// The segments under the top one, each holding at least one kept unit.
     below: Vec<(usize, usize)>,
     /// The top segment, half-open; when it is not empty, its last unit is a
@@ -302,9 +302,9 @@ struct Kept {
     removed: usize,
 }
 
-impl Default for Kept {
+impl Default for Remains {
     fn default() -> Self {
-        Kept {
+        Remains {
             below: Vec::new(),
             top: (0, 0),
             clean: true,
@@ -315,20 +315,20 @@ impl Default for Kept {
     }
 }
 
-impl Kept {
-    /// Sweeps `letter` (lowercase) out of `reacted` from scratch; `None`
+impl Remains {
+    /// Takes `letter` (lowercase) out of `reacted` from scratch; `None`
     /// past the limits. Also says what the pass saw of the bytes (checked
     /// whole only when it did not stop early).
-    fn sweep<const CHECK: bool>(
+    fn pass<const CHECK: bool>(
         &mut self,
         reacted: &[u8],
         letter: u8,
         limits: Limits,
     ) -> (Option<usize>, Checks) {
         let below = std::mem::take(&mut self.below);
-        *self = Kept {
+        *self = Remains {
             below,
-            ..Kept::default()
+            ..Remains::default()
         };
         self.below.clear();
         let max_below = limits.max_segments.saturating_sub(1);
@@ -435,7 +435,7 @@ impl Kept {
     }
 }
 
-/// Whether the junction at `at` needs a look (see [`Kept`]). With `b` and
+/// Whether the junction at `at` needs a look (see [`Remains`]). With `b` and
 /// `d` the units on either side and `a` the one before `b`: when `b` is
 /// another letter, when `b` and `d` react; when `b` is the same letter (a
 /// run of removed units), when `a` and `d` react, or `a` is the same

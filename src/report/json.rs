@@ -48,7 +48,7 @@ pub fn json(report: &Report, letter: UnitType, length: usize) -> serde_json::Val
         "kept": kept,
         "elapsed_ms": (report.elapsed.as_secs_f64() * 1e6).round() / 1e3,
         "mode": report.mode,
-        "jobs": report.jobs,
+        "jobs": report.concurrency,
         "attempts": runs,
         "hosts": hosts,
         "containment": report.containment,

@@ -45,7 +45,7 @@ pub struct Report {
     /// or `sweep` (the mode's name on the command line).
     pub mode: &'static str,
     /// How many children or threads ran at once, at most.
-    pub jobs: usize,
+    pub concurrency: usize,
     /// How what children started was contained (`pid-namespace` or
     /// `subreaper`); none without children on this machine.
     pub containment: Option<&'static str>,
@@ -208,7 +208,7 @@ pub(crate) mod tests {
                 .collect(),
             letters: letters.chars().map(letter).collect(),
             mode: "process",
-            jobs: 2,
+            concurrency: 2,
             containment: None,
             elapsed: Duration::from_millis(3),
         }

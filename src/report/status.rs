@@ -145,6 +145,7 @@ pub fn json(status: &Status) -> String {
         .collect();
     let (best, done) = status.minimum();
     json!({
+        "schema": super::json::SCHEMA,
         "results_dir": status.dir.to_string_lossy(),
         "writer_pid": status.writer,
         "input_length": status.input_length,

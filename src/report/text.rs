@@ -27,7 +27,7 @@ pub fn summary(report: &Report, letter: UnitType, length: usize) -> String {
         input = report.input_length,
         ms = report.elapsed.as_secs_f64() * 1e3,
         mode = report.mode,
-        jobs = report.jobs,
+        jobs = report.concurrency,
     )
 }
 

@@ -92,7 +92,7 @@ fn title(chart: &mut Chart, report: &Report, best: Option<(UnitType, usize)>) {
         "{} letters, {} mode, {} at once: {what} ({})",
         report.letters.len(),
         report.mode,
-        report.jobs,
+        report.concurrency,
         time_label(report.elapsed)
     );
     chart.line(format_args!(

@@ -180,8 +180,8 @@ impl<'a, Q: Queue> Array<'a, Q> {
                 continue;
             }
             let mut started = self.started(task, id, now);
-            started.task.confirmed = listed == Some(true);
-            self.flying.insert(started.task.id.clone());
+            started.handle.confirmed = listed == Some(true);
+            self.flying.insert(started.handle.id.clone());
             adopted.push((task, started));
         }
         (adopted, todo)
@@ -189,7 +189,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
 
     fn started(&self, task: ArrayTask, id: String, now: Instant) -> Started<Task> {
         Started {
-            task: Task {
+            handle: Task {
                 task,
                 id,
                 submitted: now,
@@ -264,7 +264,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
 }
 
 impl<Q: Queue> Backend for Array<'_, Q> {
-    type Task = Task;
+    type Handle = Task;
 
     /// Every letter waiting: one submission for all of them.
     fn batch_size(&self) -> usize {
@@ -287,7 +287,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
                         let id = task_id(&submitted.job_id, index);
                         let mut started = self.started(task, id, now);
                         started.spawned = submitted_at;
-                        started.task.submitted = submitted_at;
+                        started.handle.submitted = submitted_at;
                         Ok(started)
                     })
                     .collect()

@@ -25,7 +25,7 @@ pub enum Start {
 
 /// An attempt the backend has started.
 pub struct Started<T> {
-    pub task: T,
+    pub handle: T,
     /// When it was spawned or submitted.
     pub spawned: Instant,
     /// When its work started, if known at once (a direct child's, once its
@@ -64,33 +64,33 @@ pub struct Concluded {
 
 /// The place attempts run.
 pub trait Backend {
-    /// One attempt in flight.
-    type Task;
+    /// The backend's handle on one attempt in flight.
+    type Handle;
 
     /// At most this many attempts are started in one pass of the loop.
     fn batch_size(&self) -> usize;
 
     /// Starts attempts at `wanted` (letter, attempt number): one result
     /// each, in order; an error says why that one could not start.
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Self::Task>, String>>;
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Self::Handle>, String>>;
 
     /// Looks at the world once per pass, before tasks are asked about
     /// (for example asks the queue what it still holds).
     fn refresh(&mut self, _now: Instant) {}
 
-    /// The task's start mark, the first time it is seen.
-    fn look(&mut self, task: &mut Self::Task) -> Option<Mark>;
+    /// The attempt's start mark, the first time it is seen.
+    fn look(&mut self, handle: &mut Self::Handle) -> Option<Mark>;
 
     /// Whether the attempt has ended: nothing of it runs any more, or
     /// nothing ever will.
-    fn has_ended(&mut self, task: &mut Self::Task) -> bool;
+    fn has_ended(&mut self, handle: &mut Self::Handle) -> bool;
 
-    fn signal(&mut self, task: &mut Self::Task, signal: Signal);
+    fn signal(&mut self, handle: &mut Self::Handle, signal: Signal);
 
     /// What the ended attempt amounted to. `stopped` when the loop stopped
     /// it (its outcome is then the loop's), for what stopping needs besides
     /// signals.
-    fn conclude(&mut self, task: Self::Task, stopped: bool) -> Concluded;
+    fn conclude(&mut self, handle: Self::Handle, stopped: bool) -> Concluded;
 
     /// Nothing is in flight any more (for now).
     fn idle(&mut self) {}

@@ -130,7 +130,7 @@ impl<'a> Local<'a> {
 }
 
 impl Backend for Local<'_> {
-    type Task = Child;
+    type Handle = Child;
 
     /// One: children that end while the others are still being spawned
     /// are seen at once.
@@ -154,7 +154,7 @@ impl Backend for Local<'_> {
                     spawned: child.running.spawned(),
                     // Spawning returns once the child's exec has succeeded.
                     started: (start == Start::Spawn).then(|| self.clock.now()),
-                    task: child,
+                    handle: child,
                     start,
                     host: host.clone(),
                 })

@@ -1,4 +1,4 @@
-//! Supervision of attempts: start them (at most `jobs` at once), see each
+//! Supervision of attempts: start them (at most `concurrency` at once), see each
 //! one end, read its result only then, stop attempts on timeout, failure or
 //! a stop signal, retry what failed, and never leave one (or anything one
 //! started) behind.
@@ -51,7 +51,7 @@ pub struct Supervision {
 struct InFlight<T> {
     letter: UnitType,
     number: u32,
-    task: T,
+    handle: T,
     spawned: Instant,
     /// When its work started, once known.
     started: Option<Instant>,
@@ -91,7 +91,7 @@ pub struct Supervisor<'a, B: Backend> {
     settled: &'a mut dyn FnMut(&Attempt),
     /// Letters waiting to be started, with their attempt number.
     waiting: VecDeque<(UnitType, u32)>,
-    flying: Vec<InFlight<B::Task>>,
+    flying: Vec<InFlight<B::Handle>>,
     attempts: Vec<Attempt>,
     /// Set once the run is ending: nothing more is started.
     halted: bool,
@@ -139,7 +139,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
 
     /// Takes over attempts started before this supervisor (the tasks of an
     /// earlier run's job array, on `--resume`).
-    pub fn adopt(&mut self, letter: UnitType, number: u32, started: Started<B::Task>) {
+    pub fn adopt(&mut self, letter: UnitType, number: u32, started: Started<B::Handle>) {
         self.fly(letter, number, started);
     }
 
@@ -209,7 +209,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
     fn stop(&mut self, index: usize, now: Instant, counts_as: Outcome) {
         let flight = &mut self.flying[index];
         if let Life::Running { .. } = flight.life {
-            self.backend.signal(&mut flight.task, Signal::Stop);
+            self.backend.signal(&mut flight.handle, Signal::Stop);
             flight.life = Life::Stopping {
                 since: now,
                 counts_as,
@@ -251,9 +251,9 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         true
     }
 
-    fn fly(&mut self, letter: UnitType, number: u32, started: Started<B::Task>) {
+    fn fly(&mut self, letter: UnitType, number: u32, started: Started<B::Handle>) {
         let Started {
-            task,
+            handle,
             spawned,
             started,
             start,
@@ -262,7 +262,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         self.flying.push(InFlight {
             letter,
             number,
-            task,
+            handle,
             spawned,
             started,
             host,
@@ -286,21 +286,21 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         let mut index = 0;
         while index < self.flying.len() {
             let flight = &mut self.flying[index];
-            if look_around && let Some(mark) = self.backend.look(&mut flight.task) {
+            if look_around && let Some(mark) = self.backend.look(&mut flight.handle) {
                 flight.heed_mark(mark, self.policy);
             }
-            if !self.backend.has_ended(&mut flight.task) {
+            if !self.backend.has_ended(&mut flight.handle) {
                 index += 1;
                 continue;
             }
             ended = true;
             let mut flight = self.flying.swap_remove(index);
             // One that ran between two looks is seen only now.
-            if let Some(mark) = self.backend.look(&mut flight.task) {
+            if let Some(mark) = self.backend.look(&mut flight.handle) {
                 flight.heed_mark(mark, self.policy);
             }
             let counts_as = flight.life.counts_as().cloned();
-            let concluded = self.backend.conclude(flight.task, counts_as.is_some());
+            let concluded = self.backend.conclude(flight.handle, counts_as.is_some());
             // A valid result stands even if a stop came as it was written.
             let outcome = match counts_as {
                 Some(counts_as) if !concluded.outcome.is_ok() => counts_as,
@@ -359,7 +359,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
                 Some(policy::Escalation::Kill) => {
                     let flight = &mut self.flying[index];
                     if let Some(counts_as) = flight.life.counts_as().cloned() {
-                        self.backend.signal(&mut flight.task, Signal::Kill);
+                        self.backend.signal(&mut flight.handle, Signal::Kill);
                         flight.life = Life::Killed { counts_as };
                     }
                 }

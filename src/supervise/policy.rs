@@ -12,7 +12,7 @@ use super::attempt::{Attempt, Outcome};
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// At most this many children alive at once (at least 1).
-    pub jobs: usize,
+    pub concurrency: usize,
     /// Per-attempt wall-clock limit.
     pub timeout: Option<Duration>,
     /// Run every letter even after a failure.
@@ -33,7 +33,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            jobs: 26,
+            concurrency: 26,
             timeout: None,
             keep_going: false,
             retries: 0,
@@ -111,7 +111,7 @@ impl Policy {
 
     /// How many more attempts may be in flight next to `running` others.
     pub fn room(&self, running: usize) -> usize {
-        self.jobs.max(1).saturating_sub(running)
+        self.concurrency.max(1).saturating_sub(running)
     }
 
     /// After an attempt ends: try the letter again, or settle it (and halt
@@ -350,14 +350,14 @@ mod tests {
     #[test]
     fn jobs_bounds_the_children_alive_at_once() {
         let p = Policy {
-            jobs: 2,
+            concurrency: 2,
             ..Policy::default()
         };
         assert_eq!(p.room(1), 1);
         assert_eq!(p.room(2), 0);
         assert_eq!(p.room(3), 0);
         let zero = Policy {
-            jobs: 0,
+            concurrency: 0,
             ..Policy::default()
         };
         assert_eq!(zero.room(0), 1, "at least one child runs");

@@ -31,7 +31,7 @@ enum Outcome2 {
     Exit(i32),
 }
 
-struct Task {
+struct Acting {
     letter: UnitType,
     attempt: u32,
     spawned: Instant,
@@ -51,25 +51,25 @@ struct Scripted<'a> {
 }
 
 impl Scripted<'_> {
-    fn at(&self, task: &Task, seconds: u64) -> bool {
+    fn at(&self, task: &Acting, seconds: u64) -> bool {
         self.clock.now() >= task.spawned + SECOND * seconds as u32
     }
 }
 
 impl Backend for Scripted<'_> {
-    type Task = Task;
+    type Handle = Acting;
 
     fn batch_size(&self) -> usize {
         1
     }
 
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Task>, String>> {
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Acting>, String>> {
         let now = self.clock.now();
         wanted
             .iter()
             .map(|&(letter, attempt)| {
                 Ok(Started {
-                    task: Task {
+                    handle: Acting {
                         letter,
                         attempt,
                         spawned: now,
@@ -86,7 +86,7 @@ impl Backend for Scripted<'_> {
             .collect()
     }
 
-    fn look(&mut self, task: &mut Task) -> Option<Mark> {
+    fn look(&mut self, task: &mut Acting) -> Option<Mark> {
         let at = task.script.marks_at?;
         if task.marked || !self.at(task, at) {
             return None;
@@ -98,7 +98,7 @@ impl Backend for Scripted<'_> {
         })
     }
 
-    fn has_ended(&mut self, task: &mut Task) -> bool {
+    fn has_ended(&mut self, task: &mut Acting) -> bool {
         if let Some((at, _)) = task.script.ends_at
             && self.at(task, at)
         {
@@ -107,7 +107,7 @@ impl Backend for Scripted<'_> {
         task.ended
     }
 
-    fn signal(&mut self, task: &mut Task, signal: Signal) {
+    fn signal(&mut self, task: &mut Acting, signal: Signal) {
         let after = self.clock.now() - task.spawned;
         self.sent
             .borrow_mut()
@@ -117,7 +117,7 @@ impl Backend for Scripted<'_> {
         }
     }
 
-    fn conclude(&mut self, task: Task, _stopped: bool) -> Concluded {
+    fn conclude(&mut self, task: Acting, _stopped: bool) -> Concluded {
         let outcome = match task.script.ends_at {
             Some((at, Outcome2::Ok(length))) if self.at(&task, at) => Outcome::Ok(length),
             Some((at, Outcome2::Exit(code))) if self.at(&task, at) => Outcome::Exit(code),

@@ -429,7 +429,7 @@ struct StopAt<'a, 'b> {
 }
 
 impl Backend for StopAt<'_, '_> {
-    type Task = Task;
+    type Handle = Task;
     fn batch_size(&self) -> usize {
         self.inner.batch_size()
     }
