@@ -56,6 +56,46 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes the job log and the timeline asked for; whether both were
+/// written (a failure is said in one line each).
+fn write_files(report: &Report, joblog: Option<Target>, timeline: Option<Target>) -> bool {
+    let mut ok = true;
+    for (target, content) in [
+        (joblog, joblog::joblog as fn(&Report) -> String),
+        (timeline, timeline::timeline),
+    ] {
+        if let Some(target) = target
+            && let Err(err) = target.write(content(report).as_bytes())
+        {
+            say(&format!("orchestrate: error: {err:#}"));
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// Says how children were contained where it falls short of a PID
+/// namespace: always where nothing can find orphans, else when verbose.
+fn say_containment(verbose: bool) {
+    if let Some(contain::Containment::Subreaper(why)) = contain::current() {
+        // Without /proc a subreaper cannot find the orphans it should
+        // kill: said even unasked.
+        let blind = !std::path::Path::new("/proc/self").exists();
+        if blind {
+            say(&format!(
+                "orchestrate: warning: no PID namespace ({why}), and without /proc no orphan \
+                 can be found: processes children started outside their process group may \
+                 still run"
+            ));
+        } else if verbose {
+            say(&format!(
+                "orchestrate: containment: subreaper only, no PID namespace ({why}): what \
+                 children start would outlive a SIGKILL of orchestrate"
+            ));
+        }
+    }
+}
+
 /// Runs the job and prints the result; the exit status when it ran.
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let signals = Signals::install().context("could not install signal handlers")?;
@@ -74,38 +114,11 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     let report = report?;
-    let mut ok = true;
-    for (target, content) in [
-        (joblog_target, joblog::joblog as fn(&Report) -> String),
-        (timeline_target, timeline::timeline),
-    ] {
-        if let Some(target) = target
-            && let Err(err) = target.write(content(&report).as_bytes())
-        {
-            say(&format!("orchestrate: error: {err:#}"));
-            ok = false;
-        }
-    }
+    let ok = write_files(&report, joblog_target, timeline_target);
     if args.verbose {
         eprint!("{}", text::letter_table(&report));
     }
-    if let Some(contain::Containment::Subreaper(why)) = contain::current() {
-        // Without /proc a subreaper cannot find the orphans it should
-        // kill: said even unasked.
-        let blind = !std::path::Path::new("/proc/self").exists();
-        if blind {
-            say(&format!(
-                "orchestrate: warning: no PID namespace ({why}), and without /proc no orphan \
-                 can be found: processes children started outside their process group may \
-                 still run"
-            ));
-        } else if args.verbose {
-            say(&format!(
-                "orchestrate: containment: subreaper only, no PID namespace ({why}): what \
-                 children start would outlive a SIGKILL of orchestrate"
-            ));
-        }
-    }
+    say_containment(args.verbose);
     for line in text::failure_lines(&report) {
         say(&format!("orchestrate: {line}"));
     }

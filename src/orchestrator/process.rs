@@ -47,21 +47,8 @@ pub(super) fn fan_out(
     )?;
     let reacted = read.reacted;
     let (polymer, record) = identify(&workspace, process, read)?;
-    let Kept {
-        results: kept,
-        recorded,
-    } = match &record {
-        Some(record) if resume => workspace.kept(record, &config.letters)?,
-        _ => Kept::default(),
-    };
-    let mut attempts: Vec<Attempt> = kept.iter().map(|&(l, n)| kept_attempt(l, n)).collect();
+    let (mut attempts, todo, recorded) = take_kept(&workspace, config, record.as_ref(), resume)?;
     attempts.iter().for_each(progress);
-    let todo: Vec<UnitType> = config
-        .letters
-        .iter()
-        .copied()
-        .filter(|letter| kept.iter().all(|&(l, _)| l != *letter))
-        .collect();
     if let (true, Some(recorded)) = (todo.is_empty(), &recorded) {
         // A finished run, resumed: no work at all.
         return Ok((attempts, recorded.full_length));
@@ -82,33 +69,46 @@ pub(super) fn fan_out(
     if let Some(record) = &record {
         workspace.record(record)?;
     }
-    if let Some(signal) = signals.stop_signal() {
-        return Err(Interrupted { signal }.into());
-    }
-    // Last before the children: no thread can be started after it.
-    if process.placement.is_here() {
-        supervise::contain::enter()?;
-    }
-    let context = Context {
-        policy: &process.policy,
-        signals,
-        clock: &SystemClock,
-        epoch: phases.epoch,
-    };
     let fan = Fan {
         process,
         workspace: &workspace,
         handover: &handover,
-        context,
+        context: Context {
+            policy: &process.policy,
+            signals,
+            clock: &SystemClock,
+            epoch: phases.epoch,
+        },
         progress,
     };
-    let supervision = fan.supervise(todo, queue, &mut record)?;
-    fan.forget_finished_array(&supervision, &mut record)?;
-    if let Some(signal) = supervision.interrupted {
-        return Err(Interrupted { signal }.into());
-    }
-    attempts.extend(supervision.attempts);
+    attempts.extend(fan.run(todo, queue, &mut record)?);
     Ok((attempts, handover.full_length))
+}
+
+/// With `--resume`, the letters whose result the results folder keeps from
+/// an earlier run of the same work (as attempts), the letters left to run,
+/// and that run's record.
+fn take_kept(
+    workspace: &Workspace,
+    config: &Config,
+    record: Option<&Record>,
+    resume: bool,
+) -> anyhow::Result<(Vec<Attempt>, Vec<UnitType>, Option<Record>)> {
+    let Kept {
+        results: kept,
+        recorded,
+    } = match record {
+        Some(record) if resume => workspace.kept(record, &config.letters)?,
+        _ => Kept::default(),
+    };
+    let attempts = kept.iter().map(|&(l, n)| kept_attempt(l, n)).collect();
+    let todo = config
+        .letters
+        .iter()
+        .copied()
+        .filter(|letter| kept.iter().all(|&(l, _)| l != *letter))
+        .collect();
+    Ok((attempts, todo, recorded))
 }
 
 /// The children's copy of the polymer, as they are handed it.
@@ -161,6 +161,29 @@ struct Fan<'a> {
 }
 
 impl Fan<'_> {
+    /// Runs `todo` to the end: contains what children here start, runs
+    /// them, forgets a finished job array; the attempts.
+    fn run(
+        &self,
+        todo: Vec<UnitType>,
+        queue: &mut dyn Queue,
+        record: &mut Option<Record>,
+    ) -> anyhow::Result<Vec<Attempt>> {
+        if let Some(signal) = self.context.signals.stop_signal() {
+            return Err(Interrupted { signal }.into());
+        }
+        // Last before the children: no thread can be started after it.
+        if self.process.placement.is_here() {
+            supervise::contain::enter()?;
+        }
+        let supervision = self.supervise(todo, queue, record)?;
+        self.forget_finished_array(&supervision, record)?;
+        if let Some(signal) = supervision.interrupted {
+            return Err(Interrupted { signal }.into());
+        }
+        Ok(supervision.attempts)
+    }
+
     /// Runs the letters `todo` and publishes each result as soon as its
     /// letter settles, so that even a run killed outright leaves what it
     /// found for `--resume`; records each submission of a job array at
@@ -203,40 +226,50 @@ impl Fan<'_> {
                     name: array.name.clone(),
                     queue_poll: self.process.policy.queue_poll,
                 };
-                let backend = Array::new(
-                    &spec,
-                    queue,
-                    self.context.clock,
-                    array.submissions.len(),
-                    &mut submitted,
-                );
+                let clock = self.context.clock;
+                let earlier = array.submissions.len();
+                let backend = Array::new(&spec, queue, clock, earlier, &mut submitted);
                 self.run_array(backend, &array.submissions, &todo, &mut settled)
             }
-            Snapshot::Sealed { path, .. } | Snapshot::Private(path) => {
-                let delivery = match self.handover.snapshot {
-                    Snapshot::Sealed { .. } => Delivery::Stdin,
-                    _ => Delivery::PrivateFile,
-                };
-                let program = ChildProgram {
-                    program: self.process.program.clone(),
-                    placement: self.process.placement.clone(),
-                    heeds_parent_pid: self.process.heeds_parent_pid,
-                };
-                let backend = Local::new(
-                    &program,
-                    (path.clone(), delivery),
-                    polymer_len,
-                    self.workspace.private().to_path_buf(),
-                    self.context.clock,
-                );
-                Supervisor::new(backend, self.context, &mut settled)
-                    .run(todo.into_iter().map(|letter| (letter, 1)))
+            Snapshot::Sealed { path, .. } => {
+                self.run_here((path, Delivery::Stdin), polymer_len, todo, &mut settled)
             }
+            Snapshot::Private(path) => self.run_here(
+                (path, Delivery::PrivateFile),
+                polymer_len,
+                todo,
+                &mut settled,
+            ),
         };
         match unpublished.or(unrecorded) {
             Some(err) => Err(err),
             None => Ok(supervision),
         }
+    }
+
+    /// Runs `todo` as children of orchestrate, handed the polymer at
+    /// `path` as `delivery` says.
+    fn run_here(
+        &self,
+        (path, delivery): (&Path, Delivery),
+        polymer_len: usize,
+        todo: Vec<UnitType>,
+        settled: &mut dyn FnMut(&Attempt),
+    ) -> Supervision {
+        let program = ChildProgram {
+            program: self.process.program.clone(),
+            placement: self.process.placement.clone(),
+            heeds_parent_pid: self.process.heeds_parent_pid,
+        };
+        let backend = Local::new(
+            &program,
+            (path.to_path_buf(), delivery),
+            polymer_len,
+            self.workspace.private().to_path_buf(),
+            self.context.clock,
+        );
+        Supervisor::new(backend, self.context, settled)
+            .run(todo.into_iter().map(|letter| (letter, 1)))
     }
 
     /// Runs `todo` as array tasks: adopts those of `earlier` submissions

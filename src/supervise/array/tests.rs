@@ -302,6 +302,8 @@ fn task(letter: char, attempt: u32) -> ArrayTask {
 }
 
 impl Setup {
+    // Test set-up: the fake world, an earlier run's submissions, the run.
+    #[allow(clippy::too_many_lines)]
     fn run(self) -> Run {
         let dir = tempfile::tempdir().unwrap();
         let spec = ArraySpec {
