@@ -471,3 +471,134 @@ fn kept_attempt(letter: UnitType, length: usize) -> Attempt {
         stderr_tail: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::super::{Mode, ResultsFolder, run};
+    use super::*;
+    use crate::input::Source;
+    use crate::orchestrator::record::FILE_NAME;
+    use crate::protocol::ArrayTask;
+    use crate::supervise::fake_queue::{FakeQueue, Plan, World, ok};
+    use crate::supervise::{Outcome, Policy};
+
+    /// A run of the worked example's letters `abc` as a job array on the
+    /// fake cluster `world`, publishing into `results`.
+    fn run_array(
+        dir: &Path,
+        results: &Path,
+        world: &Rc<RefCell<World>>,
+        resume: bool,
+    ) -> Vec<Attempt> {
+        let input = dir.join("input.txt");
+        std::fs::write(&input, "dabAcCaCBAcCcaDA\n").unwrap();
+        // Its identity is all that counts: the fake runs nothing.
+        let program = dir.join("reduce");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        let process = ProcessMode {
+            program,
+            heeds_parent_pid: false,
+            policy: Policy {
+                queue_poll: Duration::ZERO,
+                keep_going: true,
+                ..Policy::default()
+            },
+            prereact: true,
+            placement: Placement::Array {
+                sbatch_args: Vec::new(),
+            },
+            results: Some(ResultsFolder {
+                path: results.to_path_buf(),
+                resume,
+            }),
+        };
+        let config = Config {
+            source: Source::from(input.as_os_str()),
+            letters: UnitType::parse_set("abc").unwrap(),
+            mode: Mode::Process(Box::new(process)),
+        };
+        let signals = Signals::detached().unwrap();
+        let mut queue = FakeQueue(Rc::clone(world));
+        run(&config, &mut queue, &signals, &|_| {})
+            .unwrap()
+            .attempts
+    }
+
+    fn outcomes(attempts: &[Attempt]) -> Vec<(char, u32, Outcome)> {
+        let mut outcomes: Vec<_> = attempts
+            .iter()
+            .map(|a| (a.letter.letter(), a.number, a.outcome.clone()))
+            .collect();
+        outcomes.sort_by_key(|&(letter, number, _)| (letter, number));
+        outcomes
+    }
+
+    fn task(letter: char, attempt: u32) -> ArrayTask {
+        ArrayTask {
+            letter: UnitType::from_ascii(letter as u8).unwrap(),
+            attempt,
+        }
+    }
+
+    #[test]
+    fn a_job_array_records_each_submission_and_a_resumed_run_submits_only_what_was_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results");
+        // c's first task leaves the queue without a word (its node died);
+        // its second reports.
+        let plan = |t: ArrayTask| match (t.letter.letter(), t.attempt) {
+            ('a', _) => ok(6),
+            ('b', _) => ok(8),
+            ('c', 1) => Plan::Vanish { steps: 1 },
+            _ => ok(4),
+        };
+        let world = Rc::new(RefCell::new(World::new(dir.path().to_path_buf(), plan)));
+        let first = run_array(dir.path(), &results, &world, false);
+        assert_eq!(
+            outcomes(&first),
+            [
+                ('a', 1, Outcome::Ok(6)),
+                ('b', 1, Outcome::Ok(8)),
+                ('c', 1, Outcome::Lost)
+            ]
+        );
+        let record = Record::read(&results).unwrap().unwrap();
+        let array = record.array.expect("an unfinished array stays recorded");
+        assert_eq!(array.submissions.len(), 1);
+        assert_eq!(
+            array.submissions[0].tasks,
+            [task('a', 1), task('b', 1), task('c', 1)]
+        );
+        assert!(results.join(&array.folder).is_dir());
+        assert!(!results.join("c.txt").exists());
+
+        let resumed = run_array(dir.path(), &results, &world, true);
+        assert_eq!(
+            outcomes(&resumed),
+            [
+                ('a', 0, Outcome::Kept(6)),
+                ('b', 0, Outcome::Kept(8)),
+                ('c', 2, Outcome::Ok(4))
+            ]
+        );
+        assert_eq!(
+            world.borrow().submitted,
+            [
+                vec![task('a', 1), task('b', 1), task('c', 1)],
+                vec![task('c', 2)]
+            ],
+            "only the lost letter was submitted again, as its next attempt"
+        );
+        let record = Record::read(&results).unwrap().unwrap();
+        assert_eq!(record.array, None, "a finished array is forgotten");
+        assert!(!results.join(&array.folder).exists());
+        assert_eq!(
+            std::fs::read_to_string(results.join("c.txt")).unwrap(),
+            "4\n"
+        );
+        assert!(results.join(FILE_NAME).is_file());
+    }
+}

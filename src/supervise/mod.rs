@@ -21,6 +21,8 @@ mod backend;
 pub(crate) mod child;
 pub mod clock;
 pub mod contain;
+#[cfg(test)]
+pub(crate) mod fake_queue;
 pub mod local;
 pub mod placement;
 pub mod policy;
