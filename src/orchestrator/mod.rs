@@ -235,7 +235,7 @@ pub fn run(
         jobs: config.mode.concurrency(ran),
         containment: match &config.mode {
             Mode::Process(process) if matches!(process.runner, Runner::Local { .. }) => {
-                crate::supervise::contain::current().map(|c| c.name())
+                crate::sys::contain::current().map(|c| c.name())
             }
             _ => None,
         },

@@ -108,7 +108,7 @@ fn contain(process: &ProcessMode) -> anyhow::Result<()> {
             ..
         }
         | Runner::Array { .. } => Ok(()),
-        Runner::Local { .. } => supervise::contain::enter().map(drop),
+        Runner::Local { .. } => crate::sys::contain::enter().map(drop),
     }
 }
 

@@ -19,7 +19,6 @@ pub mod array;
 pub mod attempt;
 mod backend;
 pub(crate) mod child;
-pub mod contain;
 pub mod launcher;
 pub mod local;
 pub mod policy;
