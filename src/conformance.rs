@@ -205,7 +205,7 @@ fn start(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<Started> {
     let stderr = std::fs::File::create(&stderr_path)?;
     let mut command = Command::new(program);
     // Contained as in a run: stopping the case stops all it started.
-    let _ = crate::supervise::contain::contain_each(&mut command);
+    let _ = crate::sys::contain::contain_each(&mut command);
     let mut child = command
         .args(assignment.args())
         .current_dir(dir)

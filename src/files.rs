@@ -7,15 +7,19 @@
 //! Anything else (a device such as `/dev/stdout` or `/dev/null`, a FIFO, or
 //! a symlink to one) is written in place: replacing it would destroy it.
 //!
-//! Not here: what the files hold (`protocol`, `report`).
+//! Not here: what the files hold (`protocol`, `report`), or how a file is
+//! opened, created or renamed through a folder's descriptor (`sys::fs`).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use tempfile::NamedTempFile;
+
+use crate::sys::{self, fs::FileId};
+
+pub use crate::sys::fs::Opened;
 
 /// The folder a file goes in (`.` for a bare file name).
 pub fn folder_of(path: &Path) -> &Path {
@@ -25,27 +29,14 @@ pub fn folder_of(path: &Path) -> &Path {
     }
 }
 
-/// What tells one file from another: its device and inode (the same
-/// through a symlink or a hard link).
-type Identity = (u64, u64);
-
-fn identity_of(metadata: &std::fs::Metadata) -> Identity {
-    use std::os::unix::fs::MetadataExt;
-    (metadata.dev(), metadata.ino())
-}
-
 /// Where an input comes from, for [`check_outputs`]: a path, or standard
 /// input (`-`).
-pub fn input_identity(input: &Path) -> Option<Identity> {
+pub fn input_identity(input: &Path) -> Option<FileId> {
     if input.as_os_str() == "-" {
-        let stdin = std::io::stdin();
-        let metadata = std::os::fd::AsFd::as_fd(&stdin).try_clone_to_owned().ok()?;
-        return File::from(metadata)
-            .metadata()
-            .ok()
-            .map(|m| identity_of(&m));
+        let stdin = sys::fs::duplicate_stdin().ok()?;
+        return stdin.metadata().ok().map(|m| FileId::of(&m));
     }
-    std::fs::metadata(input).ok().map(|m| identity_of(&m))
+    std::fs::metadata(input).ok().map(|m| FileId::of(&m))
 }
 
 /// Refuses outputs that would land on the input or on each other, before
@@ -54,14 +45,11 @@ pub fn input_identity(input: &Path) -> Option<Identity> {
 /// with the same path (its folder resolved), a regular file that does with
 /// the same file (device and inode, through symlinks and hard links). A
 /// device or FIFO is written where it is, and clashes with nothing.
-pub fn check_outputs(
-    input: Option<Identity>,
-    outputs: &[(&str, &Path, bool)],
-) -> anyhow::Result<()> {
-    let place = |path: &Path| -> Option<Result<Identity, PathBuf>> {
+pub fn check_outputs(input: Option<FileId>, outputs: &[(&str, &Path, bool)]) -> anyhow::Result<()> {
+    let place = |path: &Path| -> Option<Result<FileId, PathBuf>> {
         match std::fs::metadata(path) {
             Ok(metadata) if !metadata.is_file() => None,
-            Ok(metadata) => Some(Ok(identity_of(&metadata))),
+            Ok(metadata) => Some(Ok(FileId::of(&metadata))),
             Err(_) => {
                 let folder = std::fs::canonicalize(folder_of(path)).ok()?;
                 Some(Err(folder.join(path.file_name()?)))
@@ -96,59 +84,13 @@ pub fn shown(path: &Path) -> String {
     path.display().to_string().escape_debug().to_string()
 }
 
-/// What opening a file that someone else wrote found.
-#[derive(Debug)]
-pub enum Opened {
-    Missing,
-    /// Not a regular file: a symlink, a FIFO, a device, a folder.
-    NotRegular(&'static str),
-    Regular(File),
-}
-
 /// Opens a file that another program (a child, a task, an earlier run)
 /// wrote, never following a symlink and never blocking (a FIFO cannot hang
-/// the reader), and only if it is a regular file: its type is checked
-/// before it is opened for reading (through an `O_PATH` handle, which runs
-/// no driver's open), so a device planted under the name is never opened.
+/// the reader), and only if it is a regular file, whose type is checked
+/// before it is opened for reading, so a device planted under the name is
+/// never opened (see `sys::fs::open_regular_nofollow`).
 pub fn open_regular(path: &Path) -> io::Result<Opened> {
-    use std::os::fd::AsRawFd as _;
-    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
-    let handle = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path);
-    let handle = match handle {
-        Ok(handle) => handle,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Opened::Missing),
-        Err(err) => return Err(err),
-    };
-    let seen = handle.metadata()?;
-    if seen.file_type().is_symlink() {
-        return Ok(Opened::NotRegular("a symlink, not a regular file"));
-    }
-    if !seen.is_file() {
-        return Ok(Opened::NotRegular("not a regular file"));
-    }
-    let flags = libc::O_NONBLOCK | libc::O_NOCTTY;
-    // Reopened through the handle's link in /proc, which leads to the very
-    // file whose type was checked, whatever the path names now.
-    let reopened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(format!("/proc/self/fd/{}", handle.as_raw_fd()));
-    let file = match reopened {
-        Ok(file) => file,
-        // No /proc: by the path again, and the same file checked for.
-        Err(_) => std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(flags | libc::O_NOFOLLOW)
-            .open(path)?,
-    };
-    let opened = file.metadata()?;
-    if !opened.is_file() || (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
-        return Ok(Opened::NotRegular("not a regular file"));
-    }
-    Ok(Opened::Regular(file))
+    sys::fs::open_regular_nofollow(path)
 }
 
 /// The content of a small file another program wrote, read as
@@ -168,7 +110,7 @@ pub fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
 /// private like a usual temporary file), removed on drop unless persisted.
 fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {
     tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o644))
+        .permissions(sys::fs::readable_by_all())
         .prefix(".partial-")
         .tempfile_in(dir)
 }
@@ -177,25 +119,12 @@ fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {
 /// other than a regular file ("a symlink", "a folder", "not a regular
 /// file"); `None` for a regular file or nothing. Links are not followed.
 pub fn not_regular_at(dir: &File, name: &str) -> Option<&'static str> {
-    use std::os::fd::AsRawFd;
     let name = std::ffi::CString::new(name).ok()?;
-    // SAFETY: fstatat with a descriptor we own and a NUL-terminated name,
-    // writing only into `stat`, which we own.
-    let stat = unsafe {
-        let mut stat: libc::stat = std::mem::zeroed();
-        let rc = libc::fstatat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            &mut stat,
-            libc::AT_SYMLINK_NOFOLLOW,
-        );
-        (rc == 0).then_some(stat)
-    }?;
-    match stat.st_mode & libc::S_IFMT {
-        libc::S_IFREG => None,
-        libc::S_IFLNK => Some("a symlink"),
-        libc::S_IFDIR => Some("a folder"),
-        _ => Some("not a regular file"),
+    match sys::fs::kind_at(dir, &name)? {
+        sys::fs::EntryKind::Regular => None,
+        sys::fs::EntryKind::Symlink => Some("a symlink"),
+        sys::fs::EntryKind::Folder => Some("a folder"),
+        sys::fs::EntryKind::Other => Some("not a regular file"),
     }
 }
 
@@ -215,40 +144,18 @@ pub fn write_atomically_at(
 ) -> anyhow::Result<()> {
     use std::ffi::CString;
     use std::hash::{BuildHasher, Hasher};
-    use std::os::fd::{AsRawFd, FromRawFd};
     let context = || format!("could not write {}", shown(shown_as));
     let token = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
     let staged = CString::new(format!(".partial-{token:016x}")).with_context(context)?;
     let final_name = CString::new(name).with_context(context)?;
-    let (from, to) = (staging.as_raw_fd(), dir.as_raw_fd());
-    // SAFETY: openat with a descriptor we own and a NUL-terminated name; on
-    // success the new descriptor is owned by nothing else.
-    let staged_fd = unsafe {
-        libc::openat(
-            from,
-            staged.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0o644 as libc::c_uint,
-        )
-    };
-    if staged_fd < 0 {
-        return Err(io::Error::last_os_error()).with_context(context);
-    }
-    // SAFETY: `staged_fd` is a fresh descriptor nothing else owns.
-    let mut file = unsafe { File::from_raw_fd(staged_fd) };
-    let written = file.write_all(content).and_then(|()| {
-        // SAFETY: renameat with descriptors we own and NUL-terminated
-        // names.
-        match unsafe { libc::renameat(from, staged.as_ptr(), to, final_name.as_ptr()) } {
-            0 => Ok(()),
-            _ => Err(io::Error::last_os_error()),
-        }
-    });
+    let mut file = sys::fs::create_new_at(staging, &staged).with_context(context)?;
+    let written = file
+        .write_all(content)
+        .and_then(|()| sys::fs::rename_at(staging, &staged, dir, &final_name));
     if written.is_err() {
-        // SAFETY: unlinkat with a descriptor we own and a NUL-terminated name.
-        unsafe { libc::unlinkat(from, staged.as_ptr(), 0) };
+        let _ = sys::fs::remove_at(staging, &staged);
     }
     written.with_context(context)
 }
@@ -297,10 +204,10 @@ impl Target {
     /// Checks that `path` can be written, and prepares to write it.
     pub fn open(path: &Path) -> anyhow::Result<Target> {
         let shown = shown(path);
-        if let Some(fd) = descriptor_named(path) {
+        if let Some(file) = sys::fs::open_descriptor_named(path) {
             // The user's own descriptor, as it is (its offset, append mode):
             // `-o /dev/stdout > file` writes into the file the shell opened.
-            let file = duplicate(fd).with_context(|| format!("could not write {shown}"))?;
+            let file = file.with_context(|| format!("could not write {shown}"))?;
             return Ok(Target {
                 path: path.to_path_buf(),
                 how: How::InPlace(file),
@@ -311,7 +218,7 @@ impl Target {
                 return Err(anyhow!("could not write {shown}: it is a folder"));
             }
             Ok(meta) if !meta.is_file() => How::InPlace(
-                open_in_place(path)
+                sys::fs::open_unblocking_for_writing(path)
                     .with_context(|| format!("could not open {shown} for writing"))?,
             ),
             Ok(_) => {
@@ -416,79 +323,6 @@ fn staging_file_for(dir: &Path) -> io::Result<NamedTempFile> {
     })
 }
 
-/// A copy of descriptor `fd` of this process, if it is open.
-fn duplicate(fd: std::os::fd::RawFd) -> io::Result<File> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: fcntl with integer arguments only; a descriptor that is not
-    // open is EBADF.
-    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if copy < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `copy` is a fresh descriptor that nothing else owns.
-    Ok(unsafe { File::from_raw_fd(copy) })
-}
-
-/// The descriptor of this process that `path` names, if it names one:
-/// `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`, or a
-/// symlink that leads to one of these. Such a path is the descriptor as it
-/// is open, not the file it leads to: replacing that file would leave the
-/// descriptor writing into a file no one can reach.
-fn descriptor_named(path: &Path) -> Option<std::os::fd::RawFd> {
-    let named = |path: &Path| -> Option<std::os::fd::RawFd> {
-        let text = path.to_str()?;
-        match text {
-            "/dev/stdout" => return Some(1),
-            "/dev/stderr" => return Some(2),
-            _ => {}
-        }
-        let number = text
-            .strip_prefix("/dev/fd/")
-            .or_else(|| text.strip_prefix("/proc/self/fd/"))
-            .or_else(|| text.strip_prefix("/proc/thread-self/fd/"))?;
-        number.parse().ok().filter(|fd: &i32| *fd >= 0)
-    };
-    // A chain of symlinks, followed a link at a time as the kernel would
-    // (at most 40 of them).
-    let mut at = path.to_path_buf();
-    for _ in 0..40 {
-        if let Some(fd) = named(&at) {
-            return Some(fd);
-        }
-        let target = std::fs::read_link(&at).ok()?;
-        at = folder_of(&at).join(target);
-    }
-    None
-}
-
-/// Opens a non-regular file for writing without blocking: a FIFO with no
-/// reader is an error (ENXIO) instead of a hang.
-fn open_in_place(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    // Back to blocking writes, so that a slow reader is waited for.
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
-    }
-    Ok(file)
-}
-
-/// Makes a FIFO at `path`, for tests of what readers and writers do with
-/// one.
-#[cfg(test)]
-pub(crate) fn mkfifo(path: &Path) {
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,7 +381,7 @@ mod tests {
         let real = dir.path().join("real.tsv");
         let link = dir.path().join("link.tsv");
         std::fs::write(&real, "old").unwrap();
-        std::os::unix::fs::symlink(&real, &link).unwrap();
+        sys::fs::symlink(&real, &link).unwrap();
         Target::open(&link).unwrap().write(b"new").unwrap();
         assert!(link.symlink_metadata().unwrap().is_symlink());
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
@@ -566,36 +400,17 @@ mod tests {
             "the error names the target"
         );
         assert!(
-            std::os::unix::fs::FileTypeExt::is_char_device(
-                &Path::new("/dev/null").metadata().unwrap().file_type()
-            ),
-            "/dev/null is still a device"
+            !Path::new("/dev/null").metadata().unwrap().is_file(),
+            "/dev/null is still a device, not a file put in its place"
         );
-    }
-
-    #[test]
-    fn the_descriptors_paths_name_are_written_as_they_are_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("out");
-        std::os::unix::fs::symlink("/dev/stdout", &link).unwrap();
-        let case =
-            |path: &Path, fd: Option<i32>| assert_eq!(descriptor_named(path), fd, "{path:?}");
-        case(Path::new("/dev/stdout"), Some(1));
-        case(Path::new("/dev/stderr"), Some(2));
-        case(Path::new("/dev/fd/7"), Some(7));
-        case(Path::new("/proc/self/fd/3"), Some(3));
-        case(&link, Some(1));
-        case(Path::new("/dev/null"), None);
-        case(&dir.path().join("missing"), None);
     }
 
     #[test]
     fn a_target_naming_an_open_descriptor_writes_into_it_at_its_offset() {
         use std::io::Read as _;
-        use std::os::fd::AsRawFd as _;
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(b"before\n").unwrap();
-        let path = PathBuf::from(format!("/dev/fd/{}", file.as_raw_fd()));
+        let path = sys::fs::path_to_open_file(&file);
         Target::open(&path).unwrap().write(b"4\n").unwrap();
         let mut content = String::new();
         std::io::Seek::rewind(&mut file).unwrap();
@@ -607,7 +422,7 @@ mod tests {
     fn a_fifo_without_a_reader_and_a_folder_are_refused_up_front() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        mkfifo(&fifo);
+        sys::fs::make_fifo(&fifo);
         assert!(Target::open(&fifo).is_err());
         let err = Target::open(dir.path()).unwrap_err();
         assert_eq!(

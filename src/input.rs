@@ -12,8 +12,6 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
@@ -21,7 +19,12 @@ use anyhow::{Context, anyhow};
 use crate::memory;
 use crate::polymer::stream::{self, Reacted, Reaction};
 use crate::polymer::{Arriving, InvalidUnit, Polymer};
-use crate::sealed::Mapped;
+use crate::sys;
+use crate::sys::sealed::Mapped;
+
+/// The file an input was read from, when it was a file: its device and
+/// inode, so that a run can refuse to overwrite its own input.
+pub use crate::sys::fs::FileId;
 
 /// Where a polymer comes from: a path, or `-` for standard input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,23 +58,6 @@ impl fmt::Display for Source {
             Source::Stdin => write!(f, "<stdin>"),
             // Escaped: a path with a newline must not break the error line.
             Source::Path(path) => write!(f, "{}", path.display().to_string().escape_debug()),
-        }
-    }
-}
-
-/// The file an input was read from, when it was a file: its device and
-/// inode, so that a run can refuse to overwrite its own input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileId {
-    pub device: u64,
-    pub inode: u64,
-}
-
-impl FileId {
-    pub fn of(metadata: &std::fs::Metadata) -> FileId {
-        FileId {
-            device: metadata.dev(),
-            inode: metadata.ino(),
         }
     }
 }
@@ -136,15 +122,10 @@ fn read_source<T>(
 ) -> anyhow::Result<(T, Option<FileId>)> {
     let (file, shown) = match source {
         Source::Stdin => {
-            let stdin = io::stdin()
-                .as_fd()
-                .try_clone_to_owned()
+            let stdin = sys::fs::duplicate_stdin()
                 .context("could not read standard input")
                 .map_err(|err| err.context(source.to_string()))?;
-            (
-                File::from(stdin),
-                "could not read standard input".to_string(),
-            )
+            (stdin, "could not read standard input".to_string())
         }
         Source::Path(path) => {
             let opened = File::open(path).with_context(|| format!("could not read {source}"))?;
@@ -216,7 +197,7 @@ impl Snapshot {
             id: FileId::of(metadata),
             size: metadata.len(),
             start: start.min(metadata.len()),
-            changed: (metadata.ctime(), metadata.ctime_nsec()),
+            changed: sys::fs::change_time(metadata),
         }
     }
 
@@ -267,17 +248,13 @@ impl<R: Read> Read for Counted<R> {
 /// any other input. Reads nothing: the input is still whole for [`load`].
 pub fn map_sealed(source: &Source) -> anyhow::Result<Option<Mapped>> {
     let file = match source {
-        Source::Stdin => match io::stdin().as_fd().try_clone_to_owned() {
-            Ok(fd) => File::from(fd),
+        Source::Stdin => match sys::fs::duplicate_stdin() {
+            Ok(file) => file,
             Err(_) => return Ok(None),
         },
         // Without blocking: a FIFO is opened, seen not to be sealed, and
         // left to `load`.
-        Source::Path(path) => match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-        {
+        Source::Path(path) => match sys::fs::open_unblocking(path) {
             Ok(file) => file,
             Err(_) => return Ok(None),
         },

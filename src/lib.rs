@@ -61,12 +61,18 @@
 //!
 //! Modules, from the bottom layer up (each uses only those above it in
 //! this list):
+//! - [`sys`]: the platform layer, the one place that speaks to the
+//!   operating system beyond the standard library: processes and their
+//!   groups, signals, locks, file identity and opening without following
+//!   links, the containment of what children start (a PID namespace for
+//!   the run, and one for each attempt of a program other than `reduce`),
+//!   in-memory files sealed against change; per system (`unix`, `linux`),
+//!   behind one API; nothing above it names a `libc` item or has a
+//!   `#[cfg(...)]` about the system;
 //! - [`memory`]: large buffers on huge pages, without a fault per page, and
 //!   the error when memory runs out (and the binaries' allocator);
 //! - [`polymer`]: the domain: units, validation, reaction kernels (also
 //!   while the input is read), the all-letters sweep, the generator;
-//! - [`sealed`]: in-memory files sealed against change, which readers map
-//!   instead of copying;
 //! - [`input`]: reading a polymer from a file or standard input;
 //! - [`files`]: writing files others read (atomically, or in place for a
 //!   device);
@@ -76,9 +82,7 @@
 //! - [`signals`]: the signals a run waits on (a child's exit, stop signals);
 //! - [`supervise`]: where children run (the placement), the one
 //!   supervision loop and its policy on a clock passed in, over its
-//!   backends (local children, Slurm array tasks behind a queue), and the
-//!   containment of what children start (a PID namespace for the run, and
-//!   one for each attempt of a program other than `reduce`);
+//!   backends (local children, Slurm array tasks behind a queue);
 //! - [`report`]: the data of a finished run, and its renderings (summary,
 //!   JSON, job log, SVG timeline), and the status view of a results folder;
 //! - [`orchestrator`]: one run: read, react, pick a mode, gather a report;
@@ -97,6 +101,6 @@ pub mod orchestrator;
 pub mod polymer;
 pub mod protocol;
 pub mod report;
-pub mod sealed;
 pub mod signals;
 pub mod supervise;
+pub mod sys;

@@ -7,9 +7,12 @@
 //! on a buffer makes it 512 times fewer faults of 2 MiB. The advice changes
 //! no byte and is only advice: a kernel without huge pages ignores it.
 //!
-//! Not here: what goes into the buffers (`input`, `polymer`).
+//! Not here: what goes into the buffers (`input`, `polymer`), or how the
+//! advice is given (`sys::memory`).
 
 use std::mem::MaybeUninit;
+
+use crate::sys;
 
 /// Buffers smaller than this are left to the allocator as they are.
 pub const HUGE_FROM: usize = 4 << 20;
@@ -30,23 +33,8 @@ pub fn advise_huge_pages(region: &mut [MaybeUninit<u8>]) {
     if end <= first {
         return;
     }
-    advise(first, end - first);
+    sys::memory::advise_huge_pages(&mut region[first - start..end - start]);
 }
-
-#[cfg(target_os = "linux")]
-fn advise(address: usize, len: usize) {
-    // SAFETY: `[address, address + len)` lies inside a region this process
-    // owns (the caller's `&mut` slice), aligned to whole pages.
-    // MADV_HUGEPAGE changes how the kernel backs those pages, never their
-    // contents, and touches no other mapping; an error (no huge pages on
-    // this kernel) leaves everything as it was, so it is ignored.
-    unsafe {
-        libc::madvise(address as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise(_address: usize, _len: usize) {}
 
 /// The error for memory that ran out: "out of memory " and what needed it.
 pub fn exhausted(what: std::fmt::Arguments) -> std::io::Error {
@@ -93,7 +81,7 @@ pub fn reserve_exact<T>(
 /// needed it; this is the net under every other allocation (a thread's
 /// bookkeeping, a small vector), which the standard library cannot make
 /// fallible. Nothing is cleaned up on that path: what a run leaves in the
-/// temporary folder is removed by what outlives it (`supervise::contain`).
+/// temporary folder is removed by what outlives it (`sys::contain`).
 pub struct Guarded {
     program: &'static str,
 }
@@ -134,12 +122,10 @@ impl Guarded {
         }
         put(&digits[at..]);
         put(b" bytes)\n");
-        // SAFETY: write and _exit with a buffer we own; _exit runs nothing
-        // of the process's (no destructor, no other thread's code).
-        unsafe {
-            libc::write(2, line.as_ptr().cast(), len);
-            libc::_exit(1)
-        }
+        // Nothing of the process's runs after: no destructor, no other
+        // thread's code.
+        sys::process::write_stderr(&line[..len]);
+        sys::process::exit_now(1)
     }
 }
 
@@ -180,7 +166,7 @@ unsafe impl std::alloc::GlobalAlloc for Guarded {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

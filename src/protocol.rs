@@ -454,7 +454,7 @@ mod tests {
     fn result_files_that_are_not_regular_files_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        files::mkfifo(&fifo);
+        crate::sys::fs::make_fifo(&fifo);
         let link = dir.path().join("a.txt");
         std::os::unix::fs::symlink(&fifo, &link).unwrap();
         assert!(matches!(read_result(&link, 10), Ok(ResultFile::Invalid(_))));

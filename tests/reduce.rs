@@ -322,10 +322,10 @@ fn reduce_plain_stack_kernel_gives_the_same_answers() {
 /// (as orchestrate hands each local child the polymer on standard input).
 fn sealed_stdin(content: &[u8]) -> std::fs::File {
     use std::io::Write;
-    let mut file = polymer_fanout::sealed::create(c"test").unwrap();
+    let mut file = polymer_fanout::sys::sealed::create(c"test").unwrap();
     file.write_all(content).unwrap();
-    polymer_fanout::sealed::seal(&file).unwrap();
-    std::fs::File::open(polymer_fanout::sealed::path_for_self(&file)).unwrap()
+    polymer_fanout::sys::sealed::seal(&file).unwrap();
+    std::fs::File::open(polymer_fanout::sys::sealed::path_for_self(&file)).unwrap()
 }
 
 /// `reduce --letter c -o - -` with `stdin`: its status, stdout and stderr.

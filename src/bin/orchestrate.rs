@@ -13,8 +13,8 @@ use polymer_fanout::files::Target;
 use polymer_fanout::orchestrator::{self, Interrupted};
 use polymer_fanout::report::{Report, Verdict, joblog, json, text, timeline};
 use polymer_fanout::signals::Signals;
-use polymer_fanout::supervise::contain;
 use polymer_fanout::supervise::queue::Slurm;
+use polymer_fanout::sys::contain;
 
 #[global_allocator]
 static ALLOCATOR: polymer_fanout::memory::Guarded =

@@ -126,7 +126,7 @@ pub fn status(
 /// `orchestrate --check-child PROG`: one line per case on stdout, a count
 /// on stderr; the exit status.
 pub fn check_child(program: &std::path::Path) -> ExitCode {
-    use crate::supervise::contain;
+    use crate::sys::contain;
     let program = crate::conformance::resolve(program);
     // The cases' folders, in one of the run's own, which goes even if the
     // check is killed outright; what the child starts is contained as in a

@@ -219,10 +219,10 @@ mod tests {
     /// A sealed in-memory file holding `content`, and its path.
     fn sealed_file(content: &[u8]) -> (std::fs::File, Source) {
         use std::io::Write;
-        let mut file = crate::sealed::create(c"test").unwrap();
+        let mut file = crate::sys::sealed::create(c"test").unwrap();
         file.write_all(content).unwrap();
-        crate::sealed::seal(&file).unwrap();
-        let path = crate::sealed::path_for_self(&file);
+        crate::sys::sealed::seal(&file).unwrap();
+        let path = crate::sys::sealed::path_for_self(&file);
         (file, Source::Path(path))
     }
 

@@ -9,45 +9,46 @@
 //! needed. A folder is named to the janitor *before* it is made, so there
 //! is no moment in which it exists unknown to the janitor.
 //!
-//! Not here: which folders a run makes (`workspace`), or what stops the
-//! children (`supervise::contain`).
+//! Not here: which folders a run makes (`workspace`), what stops the
+//! children (`sys::contain`), or how a process is forked (`sys::process`).
 
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
+use crate::sys::process::{self, Channel, Forked, Pid};
+use crate::sys::signals::{self, Signal};
+use crate::sys::{contain, fs};
+
 /// The run's end of the socket, once the janitor is started.
-static TOLD: Mutex<Option<UnixStream>> = Mutex::new(None);
+static TOLD: Mutex<Option<Channel>> = Mutex::new(None);
 
 /// The janitor, from the run's side: dropping it ends the janitor (which
 /// removes what is left) and waits for it.
-pub struct Janitor(Option<libc::pid_t>);
+pub struct Janitor(Option<Pid>);
 
 /// Starts the janitor. Call it first, while this process has one thread:
 /// the janitor is forked, and runs ordinary code. Where it cannot be
 /// started, folders are removed by the run itself, and after a SIGKILL by
 /// a later run.
 pub fn start() -> Janitor {
-    let Ok((ours, theirs)) = UnixStream::pair() else {
+    let Ok((ours, theirs)) = process::channel() else {
         return Janitor(None);
     };
     // SAFETY: the caller has one thread, so the child may run any code;
-    // it ends with _exit.
-    match unsafe { libc::fork() } {
-        -1 => Janitor(None),
-        0 => {
+    // it ends with exit_now.
+    match unsafe { process::fork() } {
+        Err(_) => Janitor(None),
+        Ok(Forked::Child) => {
             drop(ours);
             serve(theirs)
         }
-        pid => {
+        Ok(Forked::Parent(pid)) => {
             drop(theirs);
             if let Ok(mut told) = TOLD.lock() {
                 *told = Some(ours);
             }
-            crate::supervise::contain::spare(pid);
+            contain::spare(pid);
             Janitor(Some(pid))
         }
     }
@@ -61,7 +62,7 @@ pub fn watch(folder: &Path) {
     if let Ok(mut told) = TOLD.lock()
         && let Some(socket) = told.as_mut()
     {
-        let mut message = absolute.as_os_str().as_bytes().to_vec();
+        let mut message = fs::path_bytes(&absolute).to_vec();
         message.push(0);
         let _ = socket.write_all(&message);
     }
@@ -73,40 +74,33 @@ impl Drop for Janitor {
         if let Ok(mut told) = TOLD.lock() {
             told.take();
         }
-        let mut status = 0;
-        // SAFETY: waitpid on our own child, writing into `status`.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
+        process::wait(pid);
     }
 }
 
 /// The janitor: collects folder paths until the end of file, then removes
 /// each, and exits.
-fn serve(mut socket: UnixStream) -> ! {
-    // SAFETY: signal and close_range with integer arguments only. Stop
-    // signals are for orchestrate (a terminal sends them to the whole
-    // group): the janitor ends only with the run. It keeps nothing of
-    // orchestrate's open but the socket.
-    unsafe {
-        for signal in [
-            libc::SIGINT,
-            libc::SIGTERM,
-            libc::SIGHUP,
-            libc::SIGQUIT,
-            libc::SIGTSTP,
-            libc::SIGPIPE,
-        ] {
-            libc::signal(signal, libc::SIG_IGN);
-        }
-        let fd = socket.as_raw_fd() as libc::c_uint;
-        if fd > 0 {
-            libc::syscall(libc::SYS_close_range, 0, fd - 1, 0);
-        }
-        libc::syscall(libc::SYS_close_range, fd + 1, libc::c_uint::MAX, 0);
+fn serve(mut socket: Channel) -> ! {
+    // Stop signals are for orchestrate (a terminal sends them to the whole
+    // group): the janitor ends only with the run.
+    for signal in [
+        Signal::Interrupt,
+        Signal::Terminate,
+        Signal::Hangup,
+        Signal::Quit,
+        Signal::Pause,
+        Signal::BrokenPipe,
+    ] {
+        signals::ignore(signal);
     }
+    // SAFETY: the janitor keeps nothing of orchestrate's open but the
+    // socket: it uses no other descriptor from here on, and ends with
+    // exit_now.
+    unsafe { process::close_all_but(&socket) };
     let mut told = Vec::new();
     let _ = socket.read_to_end(&mut told);
     for path in told.split(|&b| b == 0).filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(std::ffi::OsStr::from_bytes(path));
+        let path = fs::path_from_bytes(path);
         // Gone already when the run ended well. A child killed with the
         // run may still write into the folder for a moment after the run
         // is gone (its file then keeps the folder from going): tried again
@@ -119,7 +113,7 @@ fn serve(mut socket: UnixStream) -> ! {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
-    // SAFETY: _exit ends the janitor without running orchestrate's
-    // destructors (its copies of them are not its to run).
-    unsafe { libc::_exit(0) }
+    // Without running orchestrate's destructors (its copies of them are
+    // not its to run).
+    process::exit_now(0)
 }

@@ -17,9 +17,9 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+
+use crate::sys::{self, user::Owner};
 
 /// The marker's file name.
 pub const MARKER: &str = ".orchestrate-marker";
@@ -80,12 +80,7 @@ pub enum Verdict<Held = File> {
 /// it; the lock lasts as long as the file returned is open. The file is
 /// closed on exec, so children never hold it.
 pub fn mark(folder: &Path) -> io::Result<File> {
-    let mut file = File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(folder.join(MARKER))?;
+    let mut file = sys::fs::create_private(&folder.join(MARKER))?;
     file.write_all(Mark::here().text().as_bytes())?;
     lock(&file)?;
     Ok(file)
@@ -93,18 +88,15 @@ pub fn mark(folder: &Path) -> io::Result<File> {
 
 /// Whether `folder` is ours and whether the run that made it is gone.
 pub fn judge(folder: &Path) -> Verdict {
-    let Some(me) = own_uid() else {
+    let Some(me) = sys::user::me() else {
         return Verdict::NotOurs;
     };
-    let is_ours = |meta: &std::fs::Metadata| meta.uid() == me;
+    let is_ours = |meta: &std::fs::Metadata| Owner::of(meta) == me;
     match folder.symlink_metadata() {
         Ok(meta) if meta.is_dir() && is_ours(&meta) => {}
         _ => return Verdict::NotOurs,
     }
-    let opened = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(folder.join(MARKER));
+    let opened = sys::fs::open_unblocking_nofollow(&folder.join(MARKER));
     let Ok(file) = opened else {
         return Verdict::NotOurs;
     };
@@ -138,28 +130,7 @@ fn decide<F>(mark: &Mark, here: &Mark, locked: bool, file: F) -> Verdict<F> {
 
 /// Takes the marker's lock without waiting.
 fn lock(file: &File) -> io::Result<()> {
-    // SAFETY: flock on a descriptor we own, with integer arguments only.
-    match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
-}
-
-/// This user's id, when it can tell this user's files from others': not
-/// in a user namespace where this user is unmapped (there every unmapped
-/// owner reads as the same overflow id, ours included).
-fn own_uid() -> Option<u32> {
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    (me != overflow_uid()).then_some(me)
-}
-
-/// The id the kernel shows for an owner unmapped in this user namespace.
-fn overflow_uid() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/overflowuid")
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(65534)
+    sys::lock::try_lock(file)
 }
 
 /// What a boot is called when it cannot be told.
@@ -167,21 +138,16 @@ const UNKNOWN: &str = "unknown";
 
 /// This boot's id, which changes at every boot.
 fn boot() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|id| id.trim().to_string())
-        .ok()
+    sys::host::boot_id()
         .filter(|id| !id.is_empty() && !id.contains(char::is_whitespace))
         .unwrap_or_else(|| UNKNOWN.to_string())
 }
 
 /// This host's name.
 fn host() -> String {
-    let mut name = [0u8; 256];
-    // SAFETY: gethostname writes at most `name.len()` bytes into `name`.
-    let rc = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) };
-    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-    match rc {
-        0 if end > 0 => String::from_utf8_lossy(&name[..end])
+    match sys::host::name() {
+        Some(name) if !name.is_empty() => name
+            .to_string_lossy()
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect(),
@@ -261,7 +227,7 @@ mod tests {
         // A FIFO as the marker: refused without blocking.
         let fifo = dir.path().join("fifo");
         std::fs::create_dir(&fifo).unwrap();
-        crate::files::mkfifo(&fifo.join(MARKER));
+        sys::fs::make_fifo(&fifo.join(MARKER));
         assert!(matches!(judge(&fifo), Verdict::NotOurs));
         // A symlink to a real marker, and a symlink to a marked folder.
         let real = dir.path().join("real");
@@ -269,10 +235,10 @@ mod tests {
         drop(super::mark(&real).unwrap());
         let linked = dir.path().join("linked");
         std::fs::create_dir(&linked).unwrap();
-        std::os::unix::fs::symlink(real.join(MARKER), linked.join(MARKER)).unwrap();
+        sys::fs::symlink(&real.join(MARKER), &linked.join(MARKER)).unwrap();
         assert!(matches!(judge(&linked), Verdict::NotOurs));
         let folder_link = dir.path().join("folder-link");
-        std::os::unix::fs::symlink(&real, &folder_link).unwrap();
+        sys::fs::symlink(&real, &folder_link).unwrap();
         assert!(matches!(judge(&folder_link), Verdict::NotOurs));
         assert!(matches!(judge(&real), Verdict::Abandoned(_)));
     }

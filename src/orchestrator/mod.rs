@@ -223,7 +223,7 @@ pub fn run(
         concurrency: config.mode.concurrency(ran),
         containment: match &config.mode {
             Mode::Process(process) if process.placement.is_here() => {
-                crate::supervise::contain::current().map(|c| c.name())
+                crate::sys::contain::current().map(|c| c.name())
             }
             _ => None,
         },

@@ -22,7 +22,7 @@ use crate::supervise::local::Local;
 use crate::supervise::placement::{Delivery, Placement};
 use crate::supervise::queue::{self, Queue};
 use crate::supervise::{
-    self, Attempt, ChildProgram, Context, Outcome, Supervision, Supervisor, SystemClock,
+    Attempt, ChildProgram, Context, Outcome, Supervision, Supervisor, SystemClock,
 };
 
 /// Runs the letters of `config` as children, where `process` places them,
@@ -174,7 +174,7 @@ impl Fan<'_> {
         }
         // Last before the children: no thread can be started after it.
         if self.process.placement.is_here() {
-            supervise::contain::enter()?;
+            crate::sys::contain::enter()?;
         }
         let supervision = self.supervise(todo, queue, record)?;
         self.forget_finished_array(&supervision, record)?;

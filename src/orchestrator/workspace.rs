@@ -6,7 +6,7 @@
 //! is never re-opened by a child. It is removed when the run ends, however
 //! it ends: by the run, or, after a SIGKILL, by what outlives the run for a
 //! moment (the init of the children's PID namespace, see
-//! `supervise::contain`). A folder left all the same (a machine that went
+//! `sys::contain`). A folder left all the same (a machine that went
 //! down) is removed by a later run, but only once it is provably
 //! abandoned: each folder a run makes carries a marker the run keeps
 //! locked while it lives, and only a folder whose marker says its run is
@@ -43,10 +43,10 @@ use super::{janitor, marker};
 use crate::files::{self, shown};
 use crate::input::FileId;
 use crate::polymer::UnitType;
-use crate::sealed;
 use crate::signals::Signals;
 use crate::supervise::array;
 use crate::supervise::queue::Queue;
+use crate::sys::sealed;
 
 /// The prefix of private folders inside a results folder.
 const PRIVATE_PREFIX: &str = ".orchestrate-";

@@ -49,7 +49,7 @@ pub struct Running {
     /// Its process group, paused with the run (Ctrl+Z).
     _pausable: crate::signals::Pausable,
     /// Whether it is the relay of an attempt in a PID namespace of its own
-    /// (see `contain::contain_each`): a stop signal then goes to it alone.
+    /// (see `sys::contain::contain_each`): a stop signal then goes to it alone.
     contained: bool,
 }
 
@@ -258,7 +258,7 @@ fn capture_file() -> io::Result<File> {
 /// Returns whether the child's attempt gets a PID namespace of its own.
 fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
     // As the child will see it: 0 from inside the PID namespace.
-    let parent = super::contain::parent_pid_for_children();
+    let parent = crate::sys::contain::parent_pid_for_children();
     if program.heeds_parent_pid && program.placement.is_direct() {
         command
             .arg(protocol::PARENT_PID_OPTION)
@@ -274,7 +274,7 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
     // Any other program may start processes of its own: the attempt gets a
     // namespace of its own, so stopping it stops them all. Not under srun:
     // its tasks run on other machines, which the scheduler contains.
-    program.placement.is_here() && super::contain::contain_each(command)
+    program.placement.is_here() && crate::sys::contain::contain_each(command)
 }
 
 /// When the child (or array task) wrote its start mark, kept between the

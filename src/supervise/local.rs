@@ -7,7 +7,7 @@
 //! which forwards it. On Linux each child also asks the kernel to kill it if
 //! the orchestrator dies, and everything it starts lives in a PID namespace
 //! that dies with the orchestrator (or, where the kernel refuses one, the
-//! orchestrator is its subreaper; see [`contain`](super::contain)).
+//! orchestrator is its subreaper; see [`contain`]).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -17,11 +17,11 @@ use std::time::Duration;
 use super::backend::{Backend, Concluded, Mark, Signal, Start, Started};
 use super::child::{ChildProgram, Handles, Running};
 use super::clock::Clock;
-use super::contain;
 use super::placement::Delivery;
 use crate::polymer::UnitType;
 use crate::protocol::Assignment;
 use crate::signals::Signals;
+use crate::sys::contain;
 
 /// The letters' children: what each is handed, and how it is started.
 pub struct Local<'a> {

@@ -20,7 +20,6 @@ pub mod attempt;
 mod backend;
 pub(crate) mod child;
 pub mod clock;
-pub mod contain;
 #[cfg(test)]
 pub(crate) mod fake_queue;
 pub mod local;

@@ -225,7 +225,8 @@ impl Backend for StopAt<'_, '_> {
     fn refresh(&mut self, now: Instant) {
         if self.at.is_some_and(|at| self.world.borrow().step >= at) {
             self.at = None;
-            self.signals.request_stop(libc::SIGTERM);
+            self.signals
+                .request_stop(crate::sys::signals::Signal::Terminate);
         }
         self.inner.refresh(now)
     }

@@ -7,14 +7,14 @@
 //! on their standard input; every child shares the one copy instead of
 //! reading its own.
 //!
-//! Not here: what the bytes mean (`polymer`, `input`).
+//! Not here: what the bytes mean (`polymer`, `input`), or in-memory files
+//! that are not sealed (`linux::fs`).
 
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
 /// Creates an empty in-memory file that can be sealed, closed on exec.
-#[cfg(target_os = "linux")]
 pub fn create(name: &std::ffi::CStr) -> io::Result<File> {
     use std::os::fd::FromRawFd;
     // SAFETY: `name` is a NUL-terminated string; the flags are constants.
@@ -27,18 +27,11 @@ pub fn create(name: &std::ffi::CStr) -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn create(_name: &std::ffi::CStr) -> io::Result<File> {
-    Err(io::ErrorKind::Unsupported.into())
-}
-
 /// The seals that make a file's bytes fixed for good.
-#[cfg(target_os = "linux")]
 const FIXED: libc::c_int = libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK;
 
 /// Seals `file` (made by [`create`], written) against any change: writing,
 /// shrinking, growing, and further sealing.
-#[cfg(target_os = "linux")]
 pub fn seal(file: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let seals = FIXED | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
@@ -49,17 +42,11 @@ pub fn seal(file: &File) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn seal(_file: &File) -> io::Result<()> {
-    Err(io::ErrorKind::Unsupported.into())
-}
-
 /// A path by which this process can open `file` afresh (`/proc/self/fd/<n>`):
 /// a new open file description, with an offset of its own, which can be
 /// handed to a child as its standard input.
 pub fn path_for_self(file: &File) -> PathBuf {
-    use std::os::fd::AsRawFd;
-    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    super::fs::path_to_open_file(file)
 }
 
 /// The bytes of a sealed file, mapped read-only.
@@ -72,7 +59,6 @@ impl Mapped {
     /// Maps `file` read-only if its bytes can never change (it is sealed
     /// against writing and shrinking) and it is not empty; `None` for any
     /// other file, which the caller reads as usual.
-    #[cfg(target_os = "linux")]
     pub fn of(file: &File) -> io::Result<Option<Mapped>> {
         use std::os::fd::AsRawFd;
         let fd = file.as_raw_fd();
@@ -108,11 +94,6 @@ impl Mapped {
         Ok(Some(Mapped { start, len }))
     }
 
-    #[cfg(not(target_os = "linux"))]
-    pub fn of(_file: &File) -> io::Result<Option<Mapped>> {
-        Ok(None)
-    }
-
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: `start` is a live mapping of `len` readable bytes (made in
         // `of`, unmapped only on drop, so not while this borrow lives). The
@@ -135,7 +116,7 @@ impl Drop for Mapped {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -21,12 +21,17 @@
 //! Either way, [`kill_orphans`] kills the orphans whenever the last running
 //! child has ended and once more before the run returns, so no descendant
 //! outlives the run.
+//!
+//! Not here: when orphans are killed, and which children are spared
+//! (`supervise::local`); how one child is stopped (`supervise::child`).
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::sys::unix::process::Pid;
 
 /// The environment variable that, set to `subreaper`, keeps children out of
 /// a PID namespace (a debugger or a tool that follows pids may want them
@@ -74,10 +79,10 @@ pub fn current() -> Option<Containment> {
 
 /// The pid children see as their parent's: 0 inside the namespace (their
 /// parent lives outside it), this process's otherwise.
-pub fn parent_pid_for_children() -> libc::pid_t {
+pub fn parent_pid_for_children() -> Pid {
     match current() {
         Some(Containment::PidNamespace) => 0,
-        _ => std::process::id() as libc::pid_t,
+        _ => std::process::id() as Pid,
     }
 }
 
@@ -99,7 +104,6 @@ pub fn prepare() -> Teardown {
 /// What [`prepare`] found: `Ok` when a PID namespace may be tried.
 static PREPARED: Mutex<Option<Result<(), String>>> = Mutex::new(None);
 
-#[cfg(target_os = "linux")]
 fn prepare_user_namespace() -> io::Result<()> {
     // SAFETY: geteuid/getegid have no preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -149,7 +153,6 @@ fn prepare_user_namespace() -> io::Result<()> {
 }
 
 /// Enters a user namespace of its own, as `uid`/`gid` still.
-#[cfg(target_os = "linux")]
 fn enter_user_namespace(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
     // SAFETY: unshare with flags only; the caller has one thread.
     if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
@@ -161,17 +164,6 @@ fn enter_user_namespace(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
     std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
     std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
     Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn prepare_user_namespace() -> io::Result<()> {
-    Err(linux_only())
-}
-
-/// Namespaces are Linux's.
-#[cfg(not(target_os = "linux"))]
-fn linux_only() -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, "namespaces are Linux-only")
 }
 
 /// Puts every child this process starts from now on into a PID namespace
@@ -237,7 +229,6 @@ impl Drop for Teardown {
     }
 }
 
-#[cfg(target_os = "linux")]
 fn enter_namespace() -> Result<(), Failure> {
     if INIT.lock().map_or(true, |init| init.is_some()) {
         return Err(Failure::Refused("a namespace was made already".into()));
@@ -271,11 +262,6 @@ fn enter_namespace() -> Result<(), Failure> {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn enter_namespace() -> Result<(), Failure> {
-    Err(linux_only().into())
-}
-
 /// How many threads this process has, from /proc.
 fn threads() -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -292,7 +278,6 @@ fn threads() -> Option<usize> {
 /// ends when orchestrate closes the socket, which the kernel does when
 /// orchestrate dies, however it dies: then it kills everything in the
 /// namespace and exits.
-#[cfg(target_os = "linux")]
 fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
     // SAFETY: close with an integer argument only. Closing the parent's end
     // (ours is a copy of it) lets its closing be seen here.
@@ -358,11 +343,6 @@ fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn run_init(_control: UnixStream, _parents_end: libc::c_int) -> ! {
-    unreachable!("no namespaces here")
-}
-
 /// Reaps every child that has ended; with `until`, every child, waiting
 /// for them (after a SIGKILL to all of them) until then.
 fn reap_all(until: Option<Instant>) {
@@ -413,9 +393,7 @@ fn kill_namespace() -> bool {
     true
 }
 
-/// Makes this process the subreaper of its descendants (Linux); elsewhere
-/// a no-op that says so.
-#[cfg(target_os = "linux")]
+/// Makes this process the subreaper of its descendants.
 pub fn become_subreaper() -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
@@ -424,20 +402,12 @@ pub fn become_subreaper() -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn become_subreaper() -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "child subreapers are Linux-only",
-    ))
-}
-
 /// A child of this process that is no orphan (the janitor that removes
 /// the run's folders), which the kill of orphans spares.
 static SPARED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// Spares `pid`, a child of this process, from [`kill_orphans`].
-pub fn spare(pid: libc::pid_t) {
+pub fn spare(pid: Pid) {
     SPARED.store(pid, std::sync::atomic::Ordering::SeqCst);
 }
 
@@ -503,7 +473,6 @@ const PASSED_ON: [libc::c_int; 6] = [
 
 /// Between fork and exec: see [`contain_each`]. Returns in the process
 /// that becomes the program; the relay and the init never return.
-#[cfg(target_os = "linux")]
 fn attempt_namespace() -> io::Result<()> {
     let mut ends = [0 as libc::c_int; 2];
     // SAFETY: unshare with flags only; pipe2 writes two descriptors into
@@ -532,16 +501,10 @@ fn attempt_namespace() -> io::Result<()> {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn attempt_namespace() -> io::Result<()> {
-    Ok(())
-}
-
 /// The attempt's init (pid 1 of its namespace): starts the program (the
 /// fork that returns), passes stop signals on to every process of the
 /// namespace, reaps, and when the program has ended kills what it left,
 /// tells the relay how the program ended, and exits.
-#[cfg(target_os = "linux")]
 fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<()> {
     // SAFETY: prctl, close and fork with integer arguments only; this
     // process has one thread.
@@ -625,7 +588,6 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
 /// The process orchestrate started, for an attempt in a namespace of its
 /// own: waits for the init's word on how the program ended, and ends the
 /// same way (by the same signal, or with the same status).
-#[cfg(target_os = "linux")]
 fn relay(init: libc::pid_t, status_in: libc::c_int, status_out: libc::c_int) -> io::Result<()> {
     ATTEMPT_INIT.store(init, std::sync::atomic::Ordering::SeqCst);
     // SAFETY: sigaction, signal, close and close_range with integer
@@ -688,7 +650,6 @@ fn relay(init: libc::pid_t, status_in: libc::c_int, status_out: libc::c_int) -> 
 
 /// Blocks or unblocks (`how`) the signals an attempt's init passes on, for
 /// this thread; async-signal-safe.
-#[cfg(target_os = "linux")]
 fn mask_passed_on(how: libc::c_int) {
     // SAFETY: the set is initialised by sigemptyset before use;
     // sigprocmask only reads it.
@@ -703,7 +664,6 @@ fn mask_passed_on(how: libc::c_int) {
 }
 
 /// Ends this process as a process with wait status `status` ended.
-#[cfg(target_os = "linux")]
 fn end_as(status: libc::c_int) -> ! {
     if libc::WIFSIGNALED(status) {
         let signal = libc::WTERMSIG(status);
@@ -739,7 +699,7 @@ fn end_as(status: libc::c_int) -> ! {
 /// killed orphan's own children are re-parented here in turn), until none
 /// is left or a few seconds have passed. Returns how many processes it
 /// killed as a subreaper.
-pub fn kill_orphans(keep: &[libc::pid_t]) -> usize {
+pub fn kill_orphans(keep: &[Pid]) -> usize {
     if keep.is_empty() && kill_namespace() {
         return 0;
     }

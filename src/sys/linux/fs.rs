@@ -1,0 +1,68 @@
+//! Files, as only Linux has them: a file's type checked through an
+//! `O_PATH` handle before it is opened, a path by which a process reaches
+//! its own open file (`/proc/self/fd/N`).
+//!
+//! Not here: what any Unix can do with files (`unix::fs`), sealed
+//! in-memory files (`linux::sealed`), or what the files hold (`files`,
+//! `protocol`).
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::sys::unix::fs::{FileId, open_unblocking, open_unblocking_nofollow};
+
+/// What opening a file that someone else wrote found.
+#[derive(Debug)]
+pub enum Opened {
+    Missing,
+    /// Not a regular file: a symlink, a FIFO, a device, a folder.
+    NotRegular(&'static str),
+    Regular(File),
+}
+
+/// Opens `path` for reading, never following a symlink and never blocking
+/// (a FIFO cannot hang the reader), and only if it is a regular file: its
+/// type is checked before it is opened for reading (through an `O_PATH`
+/// handle, which runs no driver's open), so a device planted under the
+/// name is never opened.
+pub fn open_regular_nofollow(path: &Path) -> io::Result<Opened> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path);
+    let handle = match handle {
+        Ok(handle) => handle,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Opened::Missing),
+        Err(err) => return Err(err),
+    };
+    let seen = handle.metadata()?;
+    if seen.file_type().is_symlink() {
+        return Ok(Opened::NotRegular("a symlink, not a regular file"));
+    }
+    if !seen.is_file() {
+        return Ok(Opened::NotRegular("not a regular file"));
+    }
+    // Reopened through the handle's link in /proc, which leads to the very
+    // file whose type was checked, whatever the path names now.
+    let file = match open_unblocking(&path_to_open_file(&handle)) {
+        Ok(file) => file,
+        // No /proc: by the path again, and the same file checked for.
+        Err(_) => open_unblocking_nofollow(path)?,
+    };
+    let opened = file.metadata()?;
+    if !opened.is_file() || FileId::of(&opened) != FileId::of(&seen) {
+        return Ok(Opened::NotRegular("not a regular file"));
+    }
+    Ok(Opened::Regular(file))
+}
+
+/// A path by which this process can open `file` afresh (`/proc/self/fd/<n>`):
+/// a new open file description, with an offset of its own; for a folder, a
+/// path to the files in it that no symlink swapped in for the folder can
+/// redirect.
+pub fn path_to_open_file(file: &File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}

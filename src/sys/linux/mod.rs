@@ -1,0 +1,15 @@
+//! What only Linux has: PID and user namespaces, `prctl`, sealed in-memory
+//! files (`memfd`), `O_PATH`, `close_range`, huge pages, and what `/proc`
+//! tells (a process's children and threads, the boot id, the overflow
+//! user id).
+//!
+//! Not here: what any Unix has (`unix`), or the API this part provides
+//! (`sys`, which re-exports it).
+
+pub mod contain;
+pub mod fs;
+pub mod host;
+pub mod memory;
+pub mod process;
+pub mod sealed;
+pub mod user;

@@ -1,0 +1,20 @@
+//! Taking a lock on a file (`flock`): held by the open file, so for as long
+//! as the file is open, and released by the kernel when the process that
+//! holds it ends, however it ends.
+//!
+//! Not here: who holds a lock (`linux::lock`), or what a lock means
+//! (`orchestrator`).
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// Takes an exclusive lock on `file` without waiting: an error when
+/// another open file holds it.
+pub fn try_lock(file: &File) -> io::Result<()> {
+    // SAFETY: flock on a descriptor we own, with integer arguments only.
+    match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
