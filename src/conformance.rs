@@ -2,19 +2,24 @@
 //! written once, run by `orchestrate --check-child PROG` and by the tests
 //! against every child the project ships (`reduce`, `examples/reduce.py`).
 //!
-//! Each case runs the program once, exactly as orchestrate would (the
-//! argv from `protocol`, stdin and stdout on /dev/null unless the case
-//! feeds stdin), in a fresh folder, with a deadline.
+//! Each case runs the program once, exactly as orchestrate would: started,
+//! contained, timed and stopped by the same supervision loop as a run's
+//! children (the argv from `protocol`, stdout on /dev/null, stdin too
+//! unless the case feeds it), in a fresh folder, with a deadline.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 
 use crate::polymer::UnitType;
-use crate::protocol::{self, Assignment, ResultFile};
+use crate::protocol::Assignment;
+use crate::supervise::child::{Handles, Running};
+use crate::supervise::placement::Placement;
+use crate::supervise::{
+    Attempt, Backend, ChildProgram, Clock, Concluded, Context, Mark, Outcome, Policy, Signal,
+    Start, Started, Supervisor, SystemClock,
+};
 
 /// What one run of the child is given.
 struct Given<'a> {
@@ -139,16 +144,17 @@ pub struct Verdict {
     pub problem: Option<String>,
 }
 
-/// How long the cases may take, all together: they run at once, so a
-/// child that hangs costs this once, not once per case.
+/// How long the cases may take: they run at once, each with this time
+/// limit, so a child that hangs costs this once, not once per case.
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs every case against `program`, all at once, each in a folder of
 /// its own inside `folder`; fails only when a case could not be run at all
 /// (no folder for it).
 pub fn check(program: &Path, folder: &Path) -> anyhow::Result<Vec<Verdict>> {
-    let mut runs = Vec::new();
-    for case in cases() {
+    let cases = cases();
+    let mut dirs = Vec::new();
+    for case in &cases {
         let dir = tempfile::Builder::new()
             .prefix("case-")
             .tempdir_in(folder)
@@ -158,19 +164,23 @@ pub fn check(program: &Path, folder: &Path) -> anyhow::Result<Vec<Verdict>> {
                     crate::files::shown(folder)
                 )
             })?;
-        let started = start(program, &case, dir.path());
-        runs.push((case, dir, started));
+        prepare(case, dir.path())?;
+        dirs.push(dir);
     }
-    let deadline = Instant::now() + DEADLINE;
-    let verdicts = runs
-        .into_iter()
-        .map(|(case, dir, started)| {
-            let problem = started
-                .and_then(|started| started.finish(deadline))
-                .and_then(|(status, stderr)| judge(&case, dir.path(), status, stderr))
+    let attempts = run(program, &cases, &dirs)?;
+    let verdicts = cases
+        .iter()
+        .zip(&dirs)
+        .enumerate()
+        .map(|(index, (case, dir))| {
+            let problem = attempts
+                .iter()
+                .find(|a| a.number as usize == index + 1)
+                .context("never started")
+                .and_then(|attempt| judge(case, dir.path(), attempt))
                 .err();
             Verdict {
-                case: case.name,
+                case: case.name.clone(),
                 problem: problem.map(|err| format!("{err:#}")),
             }
         })
@@ -178,99 +188,166 @@ pub fn check(program: &Path, folder: &Path) -> anyhow::Result<Vec<Verdict>> {
     Ok(verdicts)
 }
 
-/// A case's child, started.
-struct Started {
-    child: std::process::Child,
-    stderr_path: PathBuf,
-}
-
-/// Writes the case's files into `dir` and starts the child on them.
-fn start(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<Started> {
-    use std::os::unix::process::CommandExt;
+/// Writes the case's files into `dir`: the polymer (or standard input's
+/// content), and a stale result where the case asks for one.
+fn prepare(case: &Case, dir: &Path) -> anyhow::Result<()> {
     let given = &case.given;
-    let polymer = dir.join("polymer.txt");
-    std::fs::write(&polymer, given.input).context("could not write the polymer")?;
+    let name = if given.stdin { "stdin" } else { "polymer.txt" };
+    std::fs::write(dir.join(name), given.input).context("could not write the polymer")?;
+    std::fs::create_dir_all(dir.join("out"))?;
     if given.stale_result {
-        std::fs::create_dir_all(dir.join("out"))?;
         std::fs::write(result_path(case, dir), "999\n")?;
     }
-    let assignment = Assignment {
-        letter: UnitType::from_ascii(given.letter as u8).context("a letter")?,
-        result: result_path(case, dir),
-        polymer: if given.stdin { "-".into() } else { polymer },
+    Ok(())
+}
+
+/// Runs the cases through the supervision loop, all at once, each under
+/// the deadline: attempt number `n` is the `n`th case.
+fn run(program: &Path, cases: &[Case], dirs: &[tempfile::TempDir]) -> anyhow::Result<Vec<Attempt>> {
+    let signals = crate::signals::Signals::detached().context("could not watch for signals")?;
+    let backend = Cases {
+        program: ChildProgram {
+            program: program.to_path_buf(),
+            placement: Placement::Here,
+            heeds_parent_pid: false,
+        },
+        cases,
+        dirs,
+        null: std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .context("could not open /dev/null")?,
+        clock: &SystemClock,
     };
-    // Stderr goes to a file: a pipe could be held open by something the
-    // child left behind.
-    let stderr_path = dir.join("stderr");
-    let stderr = std::fs::File::create(&stderr_path)?;
-    let mut command = Command::new(program);
-    // Contained as in a run: stopping the case stops all it started.
-    let _ = crate::sys::contain::contain_each(&mut command);
-    let mut child = command
-        .args(assignment.args())
-        .current_dir(dir)
-        .process_group(0)
-        .stdin(if given.stdin {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .with_context(|| format!("could not start {}", crate::files::shown(program)))?;
-    if let Some(mut pipe) = child.stdin.take() {
-        let _ = pipe.write_all(given.input);
-    }
-    Ok(Started { child, stderr_path })
+    let policy = Policy {
+        concurrency: cases.len(),
+        timeout: Some(DEADLINE),
+        // A refusal is a case passed: every case runs to its end.
+        keep_going: true,
+        ..Policy::default()
+    };
+    let context = Context {
+        policy: &policy,
+        signals: &signals,
+        clock: &SystemClock,
+        epoch: std::time::Instant::now(),
+    };
+    let mut settled = |_: &Attempt| {};
+    let letters = cases
+        .iter()
+        .enumerate()
+        .map(|(index, case)| Ok((letter_of(case)?, index as u32 + 1)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Supervisor::new(backend, context, &mut settled)
+        .run(letters)
+        .attempts)
+}
+
+fn letter_of(case: &Case) -> anyhow::Result<UnitType> {
+    UnitType::from_ascii(case.given.letter as u8).context("a letter")
 }
 
 fn result_path(case: &Case, dir: &Path) -> PathBuf {
     dir.join("out").join(format!("{}.1.txt", case.given.letter))
 }
 
-impl Started {
-    /// Waits for the child until `deadline`, kills its process group, and
-    /// returns its exit code and stderr.
-    fn finish(mut self, deadline: Instant) -> anyhow::Result<(Option<i32>, String)> {
-        let pid = self.child.id() as libc::pid_t;
-        // Seen to exit without being reaped, so its group id stays its own.
-        let exited = loop {
-            if crate::supervise::child::has_exited(pid) {
-                break true;
-            }
-            if Instant::now() >= deadline {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(2));
+/// The cases' children, started as a run starts its own.
+struct Cases<'a> {
+    program: ChildProgram,
+    cases: &'a [Case],
+    dirs: &'a [tempfile::TempDir],
+    null: std::fs::File,
+    clock: &'a dyn Clock,
+}
+
+impl Cases<'_> {
+    fn spawn(&self, number: u32) -> anyhow::Result<Running> {
+        let index = number as usize - 1;
+        let (case, dir) = (&self.cases[index], self.dirs[index].path());
+        let given = &case.given;
+        let assignment = Assignment {
+            letter: letter_of(case)?,
+            result: result_path(case, dir),
+            polymer: if given.stdin {
+                "-".into()
+            } else {
+                dir.join("polymer.txt")
+            },
         };
-        // SAFETY: killpg has no memory-safety preconditions; the group is
-        // that of our unreaped child (it leads it), and whatever it left
-        // there goes with it.
-        unsafe { libc::killpg(pid, libc::SIGKILL) };
-        let status = self.child.wait()?;
-        if !exited {
-            anyhow::bail!("did not exit within {} s", DEADLINE.as_secs());
-        }
-        let stderr = crate::files::read_small(&self.stderr_path, 1 << 20).unwrap_or_default();
-        let stderr = String::from_utf8_lossy(&stderr).trim_end().to_string();
-        let _ = std::fs::remove_file(&self.stderr_path);
-        Ok((status.code(), stderr))
+        let stdin = given
+            .stdin
+            .then(|| std::fs::File::open(dir.join("stdin")))
+            .transpose()?;
+        let handles = Handles {
+            null: &self.null,
+            stdin,
+        };
+        Running::spawn(assignment, 1, &self.program, handles, self.clock).with_context(|| {
+            format!(
+                "could not start {}",
+                crate::files::shown(&self.program.program)
+            )
+        })
+    }
+}
+
+impl Backend for Cases<'_> {
+    type Handle = Running;
+
+    fn batch_size(&self) -> usize {
+        usize::MAX
+    }
+
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Running>, String>> {
+        wanted
+            .iter()
+            .map(|&(_, number)| {
+                let running = self.spawn(number).map_err(|err| format!("{err:#}"))?;
+                Ok(Started {
+                    spawned: running.spawned(),
+                    started: Some(running.spawned()),
+                    handle: running,
+                    start: Start::Spawn,
+                    host: None,
+                })
+            })
+            .collect()
+    }
+
+    fn look(&mut self, _: &mut Running) -> Option<Mark> {
+        None
+    }
+
+    fn has_ended(&mut self, running: &mut Running) -> bool {
+        running.has_exited()
+    }
+
+    fn signal(&mut self, running: &mut Running, signal: Signal) {
+        running.signal(signal);
+    }
+
+    fn conclude(&mut self, running: Running, _stopped: bool) -> Concluded {
+        running.conclude(usize::MAX).1
+    }
+
+    fn finish(&mut self, _: &crate::signals::Signals, _: bool) {
+        crate::sys::contain::kill_orphans(&[]);
     }
 }
 
 /// Whether the child did what `case` expects of it.
-fn judge(case: &Case, dir: &Path, status: Option<i32>, stderr: String) -> anyhow::Result<()> {
+fn judge(case: &Case, dir: &Path, attempt: &Attempt) -> anyhow::Result<()> {
     let result = result_path(case, dir);
+    let stderr = attempt.stderr_tail.join(" / ");
+    let outcome = &attempt.outcome;
     match case.expected {
         Expected::Length(length) => {
-            anyhow::ensure!(
-                status == Some(0),
-                "exited with {status:?}, expected 0; stderr: {stderr}"
-            );
-            match protocol::read_result(&result, usize::MAX)? {
-                ResultFile::Length(found) if found == length => {}
-                found => anyhow::bail!("result file: {found:?}, expected {length}"),
+            match outcome {
+                Outcome::Ok(found) if *found == length => {}
+                Outcome::Ok(found) => anyhow::bail!("result file: {found}, expected {length}"),
+                Outcome::Timeout => anyhow::bail!("did not exit within {} s", DEADLINE.as_secs()),
+                other => anyhow::bail!("{other}, expected a result of {length}; stderr: {stderr}"),
             }
             let mine = format!("{}.1.txt", case.given.letter);
             let others: Vec<String> = std::fs::read_dir(dir.join("out"))?
@@ -284,10 +361,11 @@ fn judge(case: &Case, dir: &Path, status: Option<i32>, stderr: String) -> anyhow
             );
         }
         Expected::Refusal(text) => {
-            anyhow::ensure!(
-                status == Some(1),
-                "exited with {status:?}, expected 1; stderr: {stderr}"
-            );
+            match outcome {
+                Outcome::Exit(1) => {}
+                Outcome::Timeout => anyhow::bail!("did not exit within {} s", DEADLINE.as_secs()),
+                other => anyhow::bail!("{other}, expected exit status 1; stderr: {stderr}"),
+            }
             anyhow::ensure!(
                 stderr.contains(text),
                 "stderr does not say {text:?}: {stderr}"

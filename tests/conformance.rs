@@ -56,9 +56,10 @@ fn every_shipped_child_passes_the_protocol_check() {
 fn a_child_that_breaks_the_protocol_fails_the_check() {
     let dir = tempfile::tempdir().unwrap();
     for (mode, problem) in [
-        ("nowrite", "result file: Missing"),
+        // In the words of a run's failure lines.
+        ("nowrite", "exited successfully without writing its result file"),
         ("partial", "expected digits and a newline"),
-        ("exit", "exited with Some(3), expected 0"),
+        ("exit", "exited with status 3, expected a result of 6"),
     ] {
         orchestrate(dir.path())
             .env("FAULT_ALL", mode)

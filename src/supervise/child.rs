@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use super::attempt::Outcome;
-use super::backend::{Concluded, Mark};
+use super::backend::{Concluded, Mark, Signal};
 use super::clock::Clock;
 use super::placement::Placement;
 use crate::protocol::{self, Assignment, ResultFile, StartMark};
@@ -121,6 +121,15 @@ impl Running {
     /// reused, which makes the final kill of its group safe.
     pub fn has_exited(&self) -> bool {
         has_exited(self.pid())
+    }
+
+    /// Passes the loop's `signal` on to the child's process group: a stop
+    /// asks (SIGTERM), a kill makes it.
+    pub fn signal(&self, signal: Signal) {
+        self.signal_group(match signal {
+            Signal::Stop => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        });
     }
 
     /// Sends `signal` to the child's process group; to a contained child's

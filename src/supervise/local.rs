@@ -172,10 +172,7 @@ impl Backend for Local<'_> {
     }
 
     fn signal(&mut self, child: &mut Child, signal: Signal) {
-        child.running.signal_group(match signal {
-            Signal::Stop => libc::SIGTERM,
-            Signal::Kill => libc::SIGKILL,
-        });
+        child.running.signal(signal);
     }
 
     fn conclude(&mut self, child: Child, stopped: bool) -> Concluded {

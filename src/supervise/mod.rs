@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use attempt::{Attempt, Outcome};
-pub use backend::{Backend, Concluded, Signal, Start, Started};
+pub use backend::{Backend, Concluded, Mark, Signal, Start, Started};
 pub use child::ChildProgram;
 pub use clock::{Clock, SystemClock};
 pub use policy::{Backoff, Life, Next, Policy};
