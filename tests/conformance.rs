@@ -57,7 +57,10 @@ fn a_child_that_breaks_the_protocol_fails_the_check() {
     let dir = tempfile::tempdir().unwrap();
     for (mode, problem) in [
         // In the words of a run's failure lines.
-        ("nowrite", "exited successfully without writing its result file"),
+        (
+            "nowrite",
+            "exited successfully without writing its result file",
+        ),
         ("partial", "expected digits and a newline"),
         ("exit", "exited with status 3, expected a result of 6"),
     ] {

@@ -1,6 +1,8 @@
 //! `orchestrate`: spawn one `reduce` child per letter, see each finish, check
 //! its result file, and report the shortest reacted polymer.
 
+#![warn(clippy::too_many_lines)]
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;

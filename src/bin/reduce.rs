@@ -1,6 +1,8 @@
 //! `reduce`: react a polymer with one unit type removed, write the length to a
 //! result file. Run by hand, and by `orchestrate` as its child process.
 
+#![warn(clippy::too_many_lines)]
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};

@@ -533,6 +533,36 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
         }
         _ => {}
     }
+    pass_stop_signals_on(status_out);
+    let mut ended = None;
+    while ended.is_none() {
+        let mut status = 0;
+        // SAFETY: waitpid writes only into `status`, which we own.
+        let reaped = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if reaped == program {
+            ended = Some(status);
+        } else if reaped < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            break;
+        }
+    }
+    // SAFETY: kill(-1) from a namespace's init reaches every other process
+    // of the namespace, and nothing outside it.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    reap_all(Some(Instant::now() + Duration::from_secs(2)));
+    if let Some(status) = ended {
+        let bytes = status.to_ne_bytes();
+        // SAFETY: write from a buffer we own; _exit runs nothing of the
+        // parent's.
+        unsafe { libc::write(status_out, bytes.as_ptr().cast(), bytes.len()) };
+    }
+    // SAFETY: _exit runs nothing of the parent's.
+    unsafe { libc::_exit(0) }
+}
+
+/// In an attempt's init: passes every stop signal on to the whole
+/// namespace (a Ctrl+Z as SIGSTOP), and closes every descriptor but the
+/// status pipe's `status_out`.
+fn pass_stop_signals_on(status_out: libc::c_int) {
     extern "C" fn pass_on(signal: libc::c_int) {
         let signal = if signal == libc::SIGTSTP {
             libc::SIGSTOP
@@ -560,29 +590,6 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
         }
         libc::syscall(libc::SYS_close_range, status_out + 1, libc::c_uint::MAX, 0);
     }
-    let mut ended = None;
-    while ended.is_none() {
-        let mut status = 0;
-        // SAFETY: waitpid writes only into `status`, which we own.
-        let reaped = unsafe { libc::waitpid(-1, &mut status, 0) };
-        if reaped == program {
-            ended = Some(status);
-        } else if reaped < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-            break;
-        }
-    }
-    // SAFETY: kill(-1) from a namespace's init reaches every other process
-    // of the namespace, and nothing outside it.
-    unsafe { libc::kill(-1, libc::SIGKILL) };
-    reap_all(Some(Instant::now() + Duration::from_secs(2)));
-    if let Some(status) = ended {
-        let bytes = status.to_ne_bytes();
-        // SAFETY: write from a buffer we own; _exit runs nothing of the
-        // parent's.
-        unsafe { libc::write(status_out, bytes.as_ptr().cast(), bytes.len()) };
-    }
-    // SAFETY: _exit runs nothing of the parent's.
-    unsafe { libc::_exit(0) }
 }
 
 /// The process orchestrate started, for an attempt in a namespace of its
