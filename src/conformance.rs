@@ -186,7 +186,7 @@ struct Started {
 
 /// Writes the case's files into `dir` and starts the child on them.
 fn start(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<Started> {
-    use std::os::unix::process::CommandExt;
+    use crate::sys::process::SpawnExt as _;
     let given = &case.given;
     let polymer = dir.join("polymer.txt");
     std::fs::write(&polymer, given.input).context("could not write the polymer")?;
@@ -209,7 +209,7 @@ fn start(program: &Path, case: &Case, dir: &Path) -> anyhow::Result<Started> {
     let mut child = command
         .args(assignment.args())
         .current_dir(dir)
-        .process_group(0)
+        .own_process_group()
         .stdin(if given.stdin {
             Stdio::piped()
         } else {
@@ -233,7 +233,7 @@ impl Started {
     /// Waits for the child until `deadline`, kills its process group, and
     /// returns its exit code and stderr.
     fn finish(mut self, deadline: Instant) -> anyhow::Result<(Option<i32>, String)> {
-        let pid = self.child.id() as libc::pid_t;
+        let pid = self.child.id() as crate::sys::Pid;
         // Seen to exit without being reaped, so its group id stays its own.
         let exited = loop {
             if crate::supervise::child::has_exited(pid) {
@@ -244,10 +244,9 @@ impl Started {
             }
             std::thread::sleep(Duration::from_millis(2));
         };
-        // SAFETY: killpg has no memory-safety preconditions; the group is
-        // that of our unreaped child (it leads it), and whatever it left
-        // there goes with it.
-        unsafe { libc::killpg(pid, libc::SIGKILL) };
+        // The group is that of our unreaped child (it leads it), and
+        // whatever it left there goes with it.
+        let _ = crate::sys::process::kill_group(pid, crate::sys::signals::Signal::Kill);
         let status = self.child.wait()?;
         if !exited {
             anyhow::bail!("did not exit within {} s", DEADLINE.as_secs());

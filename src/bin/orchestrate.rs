@@ -91,7 +91,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(contain::Containment::Subreaper(why)) = contain::current() {
         // Without /proc a subreaper cannot find the orphans it should
         // kill: said even unasked.
-        let blind = !std::path::Path::new("/proc/self").exists();
+        let blind = !contain::can_find_orphans();
         if blind {
             say(&format!(
                 "orchestrate: warning: no PID namespace ({why}), and without /proc no orphan \

@@ -20,7 +20,7 @@ use super::launcher::Launcher;
 use crate::polymer::UnitType;
 use crate::protocol::Assignment;
 use crate::signals::Signals;
-use crate::sys::contain;
+use crate::sys::{self, Pid, contain};
 
 /// The letters' children: what each is handed, and how it is started.
 pub struct Local<'a> {
@@ -43,7 +43,7 @@ pub struct Local<'a> {
     /// Launcher clean-ups (scancel) of stopped children, run alongside.
     cancels: Vec<Process>,
     /// The pids of the children alive, spared by the kill of orphans.
-    alive: Vec<libc::pid_t>,
+    alive: Vec<Pid>,
 }
 
 /// A child of the local backend.
@@ -116,11 +116,11 @@ impl<'a> Local<'a> {
     /// Kills whatever the ended children left behind outside their groups,
     /// sparing the children alive and the clean-ups running.
     fn kill_orphans(&self) {
-        let keep: Vec<libc::pid_t> = self
+        let keep: Vec<Pid> = self
             .alive
             .iter()
             .copied()
-            .chain(self.cancels.iter().map(|c| c.id() as libc::pid_t))
+            .chain(self.cancels.iter().map(|c| c.id() as Pid))
             .collect();
         contain::kill_orphans(&keep);
     }
@@ -172,8 +172,8 @@ impl Backend for Local<'_> {
 
     fn signal(&mut self, child: &mut Child, signal: Signal) {
         child.running.signal_group(match signal {
-            Signal::Stop => libc::SIGTERM,
-            Signal::Kill => libc::SIGKILL,
+            Signal::Stop => sys::signals::Signal::Terminate,
+            Signal::Kill => sys::signals::Signal::Kill,
         });
     }
 
