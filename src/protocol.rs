@@ -22,6 +22,7 @@ use anyhow::Context;
 
 use crate::files::{self};
 use crate::polymer::UnitType;
+use crate::sys::{self, Pid};
 
 /// What one attempt is given: react `polymer` without `letter`, write to
 /// `result`.
@@ -211,15 +212,8 @@ pub fn this_host() -> Option<String> {
     {
         return Some(node);
     }
-    let mut buffer = [0u8; 256];
-    // SAFETY: gethostname writes at most `buffer.len()` bytes into the
-    // buffer we own.
-    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    let name = std::str::from_utf8(&buffer[..end]).ok()?;
+    let name = sys::host::name()?;
+    let name = name.to_str()?;
     is_host_name(name).then(|| name.to_string())
 }
 
@@ -235,43 +229,13 @@ pub const PARENT_PID_OPTION: &str = "--parent-pid";
 /// Heeds [`PARENT_PID_OPTION`]: asks for SIGKILL when `parent` dies, and
 /// fails if `parent` is no longer this process's parent (then the signal
 /// would never come).
-pub fn heed_parent_pid(parent: libc::pid_t) -> anyhow::Result<()> {
-    die_with(parent).map_err(|_| {
+pub fn heed_parent_pid(parent: Pid) -> anyhow::Result<()> {
+    sys::process::die_with(parent).map_err(|_| {
         anyhow::anyhow!(
             "process {parent} is not this process's parent (it has exited, or a program between \
              them did not exec reduce)"
         )
     })
-}
-
-/// Has the kernel SIGKILL this process when the thread that started it
-/// ends, and checks that its parent is still `parent` (if it died before
-/// the request, the signal will never come). Async-signal-safe: it
-/// allocates nothing, so it may run between fork and exec.
-#[cfg(target_os = "linux")]
-pub fn die_with(parent: libc::pid_t) -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only; getppid has no arguments.
-    unsafe {
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::getppid() != parent {
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn die_with(_parent: libc::pid_t) -> io::Result<()> {
-    Ok(())
 }
 
 /// One task of a Slurm job array: an attempt at a letter, reporting
@@ -454,15 +418,15 @@ mod tests {
     fn result_files_that_are_not_regular_files_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        crate::sys::fs::make_fifo(&fifo);
+        sys::fs::make_fifo(&fifo);
         let link = dir.path().join("a.txt");
-        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        sys::fs::symlink(&fifo, &link).unwrap();
         assert!(matches!(read_result(&link, 10), Ok(ResultFile::Invalid(_))));
         assert!(matches!(read_result(&fifo, 10), Ok(ResultFile::Invalid(_))));
         let real = dir.path().join("real.txt");
         std::fs::write(&real, "4\n").unwrap();
         let good_link = dir.path().join("b.txt");
-        std::os::unix::fs::symlink(&real, &good_link).unwrap();
+        sys::fs::symlink(&real, &good_link).unwrap();
         assert!(
             matches!(read_result(&good_link, 10), Ok(ResultFile::Invalid(_))),
             "even a symlink to a good file is not followed"
@@ -532,11 +496,7 @@ mod tests {
              exit $((SLURM_ARRAY_TASK_ID * 3))\n",
         )
         .unwrap();
-        std::fs::set_permissions(
-            &program,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        sys::fs::make_executable(&program);
         let task = |letter: u8, attempt| ArrayTask {
             letter: UnitType::from_ascii(letter).unwrap(),
             attempt,

@@ -82,7 +82,7 @@ fn say_containment(verbose: bool) {
     if let Some(contain::Containment::Subreaper(why)) = contain::current() {
         // Without /proc a subreaper cannot find the orphans it should
         // kill: said even unasked.
-        let blind = !std::path::Path::new("/proc/self").exists();
+        let blind = !contain::can_find_orphans();
         if blind {
             say(&format!(
                 "orchestrate: warning: no PID namespace ({why}), and without /proc no orphan \

@@ -30,8 +30,7 @@ pub fn print(program: &str, text: &str) -> Result<(), ExitCode> {
     // Straight to the descriptor: a buffered stdout would restart a write
     // that a stop signal interrupts.
     let written = io::stdout().flush().and_then(|()| {
-        let mut out =
-            std::fs::File::from(std::os::fd::AsFd::as_fd(&io::stdout()).try_clone_to_owned()?);
+        let mut out = crate::sys::fs::duplicate_stdout()?;
         crate::files::write_unless_stopped(&mut out, format!("{text}\n").as_bytes())
     });
     match written {

@@ -50,7 +50,7 @@ pub struct ReduceArgs {
     /// Die with this parent process (orchestrate passes its pid to the
     /// `reduce` beside it; see docs/protocol.md).
     #[arg(long, value_name = "PID", hide = true)]
-    pub parent_pid: Option<libc::pid_t>,
+    pub parent_pid: Option<crate::sys::Pid>,
 
     /// Print a man page or a shell completion script, and exit, e.g.
     /// `reduce --generate man > reduce.1`.

@@ -83,7 +83,7 @@ fn run_polling<T: Send + 'static>(
             cancelled.store(true, Ordering::Relaxed);
             // The kernel refuses a thread (EINVAL) to a process whose new
             // processes go into a PID namespace it is not in itself.
-            if err.raw_os_error() == Some(libc::EINVAL) {
+            if crate::sys::contain::is_thread_refused(&err) {
                 anyhow::bail!(
                     "could not start a thread: this process was started in a PID namespace \
                      it is not a member of (as `unshare --pid` without `--fork` does); start \

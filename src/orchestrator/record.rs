@@ -293,13 +293,8 @@ impl InputDigest {
 /// run), through symlinks (a program is often one).
 pub fn program_identity(program: &Path) -> anyhow::Result<String> {
     use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let context = || format!("could not read {}", shown(program));
-    let mut file = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(program)
-        .with_context(context)?;
+    let mut file = crate::sys::fs::open_unblocking(program).with_context(context)?;
     if !file.metadata().with_context(context)?.is_file() {
         anyhow::bail!("{}: not a regular file", context());
     }

@@ -17,6 +17,7 @@ use crate::protocol::{self, ResultFile};
 pub use crate::report::status::{State, Status};
 use crate::supervise::array::{self, TaskState};
 use crate::supervise::queue::Queue;
+use crate::sys::{self, fs::FileId};
 
 /// Reads the status of `dir`, asking `queue` what it still holds of a job
 /// array. An error, in one line naming the folder, when it is not a
@@ -103,58 +104,11 @@ fn state_of(task: TaskState) -> State {
 /// Where the table cannot be read, the holder file's pid counts if that
 /// process lives and is not a zombie.
 fn writer(dir: &Path) -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(dir).ok()?;
-    let Ok(table) = std::fs::read_to_string("/proc/locks") else {
-        return holder_pid(dir).filter(|&pid| lives(pid));
-    };
-    let file = (metadata.dev(), metadata.ino());
-    flock_holders(&table, file.1).find_map(|(pid, dev)| {
-        // The table names the filesystem's device, which is not always the
-        // one `stat` gives (a btrfs subvolume has one of its own): the
-        // inode alone is then confirmed by the process having the folder
-        // open.
-        (dev == file.0 || holds_open(pid, file)).then_some(pid)
-    })
-}
-
-/// The pids holding an flock on an inode numbered `ino`, each with the
-/// device the table names, from a `/proc/locks` table (lines like
-/// `1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF`; waiters are marked
-/// `->` and do not hold it).
-fn flock_holders(table: &str, ino: u64) -> impl Iterator<Item = (u32, u64)> + '_ {
-    table.lines().filter_map(move |line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let [_, "FLOCK", _, _, pid, file, ..] = fields.as_slice() else {
-            return None;
-        };
-        let mut parts = file.split(':');
-        let major = u32::from_str_radix(parts.next()?, 16).ok()?;
-        let minor = u32::from_str_radix(parts.next()?, 16).ok()?;
-        let inode: u64 = parts.next()?.parse().ok()?;
-        (inode == ino).then_some((pid.parse().ok()?, libc::makedev(major, minor)))
-    })
-}
-
-/// Whether process `pid` has the file `(dev, ino)` open.
-fn holds_open(pid: u32, (dev, ino): (u64, u64)) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(open) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    open.flatten().any(|fd| {
-        // The descriptor's link leads to the open file itself.
-        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino)
-    })
-}
-
-/// Whether `pid` is a live process: neither a zombie nor dead.
-fn lives(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        // The state follows the command's closing parenthesis.
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']))
-    })
+    let file = FileId::of(&std::fs::metadata(dir).ok()?);
+    match sys::lock::holder(file) {
+        Ok(holder) => holder,
+        Err(_) => holder_pid(dir).filter(|&pid| sys::process::lives(pid)),
+    }
 }
 
 /// A folder inside the results folder, held open: its files are read
@@ -168,15 +122,9 @@ struct Inside {
 impl Inside {
     /// `name` in `dir`, if it is a folder there (not a link to one).
     fn open(dir: &Path, name: &str) -> Option<Inside> {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::fs::OpenOptionsExt;
         let path = dir.join(name);
-        let handle = std::fs::File::options()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .ok()?;
-        let through = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+        let handle = sys::fs::open_folder_nofollow(&path).ok()?;
+        let through = sys::fs::path_to_open_file(&handle);
         Some(if through.is_dir() {
             Inside {
                 _handle: Some(handle),
@@ -362,55 +310,5 @@ mod tests {
         };
         let expected = [('a', State::Running(Some("n1".into()))), ('b', State::Lost)];
         assert_eq!(states(dir.path(), &mut queue, "ab"), expected);
-    }
-
-    #[test]
-    fn flock_holders_are_found_by_inode_and_waiters_do_not_count() {
-        let table = "\
-1: POSIX  ADVISORY  WRITE 11 fe:01:77 0 EOF
-2: FLOCK  ADVISORY  WRITE 22 fe:01:770 0 EOF
-2: -> FLOCK  ADVISORY  WRITE 33 fe:01:77 0 EOF
-3: FLOCK  ADVISORY  WRITE 44 fe:01:77 0 EOF
-4: OFDLCK ADVISORY  WRITE -1 fe:01:77 0 EOF
-5: FLOCK  ADVISORY  WRITE 55 00:2f:77 0 EOF
-";
-        let holders: Vec<(u32, u64)> = flock_holders(table, 77).collect();
-        assert_eq!(
-            holders,
-            [(44, libc::makedev(0xfe, 1)), (55, libc::makedev(0, 0x2f))]
-        );
-        assert_eq!(
-            flock_holders(table, 770).collect::<Vec<_>>(),
-            [(22, libc::makedev(0xfe, 1))]
-        );
-        assert_eq!(flock_holders(table, 7).count(), 0);
-    }
-
-    #[test]
-    fn a_holder_on_another_device_number_counts_only_if_it_has_the_folder_open() {
-        use std::os::unix::fs::MetadataExt;
-        let dir = tempfile::tempdir().unwrap();
-        let metadata = std::fs::metadata(dir.path()).unwrap();
-        let file = (metadata.dev(), metadata.ino());
-        assert!(!holds_open(std::process::id(), file));
-        let _open = std::fs::File::open(dir.path()).unwrap();
-        assert!(holds_open(std::process::id(), file));
-        assert!(!holds_open(std::process::id(), (file.0, file.1 + 1)));
-    }
-
-    #[test]
-    fn a_zombie_or_a_missing_process_does_not_live() {
-        assert!(lives(std::process::id()));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        // Unreaped, it is a zombie once it has exited.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while lives(pid) {
-            assert!(std::time::Instant::now() < deadline, "true did not exit");
-            std::thread::yield_now();
-        }
-        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-        child.wait().unwrap();
-        assert!(!lives(pid));
     }
 }

@@ -30,9 +30,6 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -46,7 +43,7 @@ use crate::polymer::UnitType;
 use crate::signals::Signals;
 use crate::supervise::array;
 use crate::supervise::queue::Queue;
-use crate::sys::sealed;
+use crate::sys::{self, sealed};
 
 /// The prefix of private folders inside a results folder.
 const PRIVATE_PREFIX: &str = ".orchestrate-";
@@ -383,23 +380,18 @@ impl TemporaryFolder {
 
 impl Drop for HeldResults {
     fn drop(&mut self) {
-        let unlink = |dir: &File, name: &std::ffi::CStr, flags| {
-            // SAFETY: unlinkat with a descriptor we own and a
-            // NUL-terminated name.
-            unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) };
-        };
         let (Ok(holder), Ok(marker)) = (
             std::ffi::CString::new(HOLDER_FILE),
             std::ffi::CString::new(marker::MARKER),
         ) else {
             return;
         };
-        unlink(&self.handle, &holder, 0);
+        let _ = sys::fs::remove_at(&self.handle, &holder);
         if let Some((name, _marker)) = &self.own {
             // Only the marker is left in it: what was staged was renamed
             // into place, or removed when it failed.
-            unlink(&self.staging, &marker, 0);
-            unlink(&self.handle, name, libc::AT_REMOVEDIR);
+            let _ = sys::fs::remove_at(&self.staging, &marker);
+            let _ = sys::fs::remove_folder_at(&self.handle, name);
         }
     }
 }
@@ -433,7 +425,7 @@ fn marked_folder(parent: &Path, prefix: &str) -> anyhow::Result<(PathBuf, File)>
         );
         janitor::watch(&staging);
         janitor::watch(&path);
-        match std::fs::DirBuilder::new().mode(0o700).create(&staging) {
+        match sys::fs::create_private_folder(&staging) {
             Ok(()) => break (staging, path),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(err) => return Err(err).with_context(context),
@@ -447,7 +439,7 @@ fn marked_folder(parent: &Path, prefix: &str) -> anyhow::Result<(PathBuf, File)>
         anyhow::Error::from(err).context(context())
     };
     let held = marker::mark(&staging).map_err(abandon)?;
-    rename_new(&staging, &path).map_err(abandon)?;
+    sys::fs::rename_no_replace(&staging, &path).map_err(abandon)?;
     Ok((path, held))
 }
 
@@ -469,32 +461,7 @@ fn random_name() -> String {
 
 /// Opens a folder of the run's own, for writing through.
 fn open_folder(path: &Path) -> anyhow::Result<File> {
-    File::options()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .with_context(|| format!("could not open {}", shown(path)))
-}
-
-/// Renames `from` to `to`, failing if `to` exists (even an empty folder
-/// someone made under that name).
-fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
-    let from = std::ffi::CString::new(from.as_os_str().as_bytes())?;
-    let to = std::ffi::CString::new(to.as_os_str().as_bytes())?;
-    // SAFETY: renameat2 with NUL-terminated paths and integer arguments.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    match rc {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
-    }
+    sys::fs::open_folder_nofollow(path).with_context(|| format!("could not open {}", shown(path)))
 }
 
 /// Removes the folders in `parent` whose names start with `prefix` (or
@@ -550,13 +517,9 @@ pub(super) fn holder_pid(dir: &Path) -> Option<u32> {
 
 /// Locks the results folder for this run, or names the run that holds it.
 fn lock(dir: &Path) -> anyhow::Result<File> {
-    let handle = File::options()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(dir)
+    let handle = sys::fs::open_folder(dir)
         .with_context(|| format!("could not open results folder {}", shown(dir)))?;
-    // SAFETY: flock on a descriptor we own, with integer arguments only.
-    if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+    if sys::lock::try_lock(&handle).is_ok() {
         return Ok(handle);
     }
     let holder = holder_pid(dir)

@@ -5,17 +5,18 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use super::attempt::Outcome;
-use super::backend::{Concluded, Mark, Signal};
+use super::backend::{self, Concluded, Mark};
 use super::clock::Clock;
 use super::placement::Placement;
 use crate::protocol::{self, Assignment, ResultFile, StartMark};
+use crate::sys::process::SpawnExt as _;
+use crate::sys::signals::Signal;
+use crate::sys::{self, Pid};
 
 /// The program each child runs, and how.
 #[derive(Clone, Debug)]
@@ -78,7 +79,7 @@ impl Running {
             .stdin(stdin)
             .stdout(null.try_clone()?)
             .stderr(stderr.try_clone()?)
-            .process_group(0);
+            .own_process_group();
         if let Some(mark) = &mark {
             command.env(protocol::START_MARK_ENV, mark);
         }
@@ -108,8 +109,8 @@ impl Running {
         })
     }
 
-    pub fn pid(&self) -> libc::pid_t {
-        self.process.id() as libc::pid_t
+    pub fn pid(&self) -> Pid {
+        self.process.id() as Pid
     }
 
     pub fn spawned(&self) -> Instant {
@@ -125,27 +126,24 @@ impl Running {
 
     /// Passes the loop's `signal` on to the child's process group: a stop
     /// asks (SIGTERM), a kill makes it.
-    pub fn signal(&self, signal: Signal) {
+    pub fn signal(&self, signal: backend::Signal) {
         self.signal_group(match signal {
-            Signal::Stop => libc::SIGTERM,
-            Signal::Kill => libc::SIGKILL,
+            backend::Signal::Stop => Signal::Terminate,
+            backend::Signal::Kill => Signal::Kill,
         });
     }
 
     /// Sends `signal` to the child's process group; to a contained child's
     /// relay alone, which passes it on to every process of the attempt
     /// once (SIGKILL ends the relay, and with it the attempt's namespace).
-    pub fn signal_group(&self, signal: libc::c_int) {
-        // SAFETY: kill and killpg have no memory-safety preconditions. The
-        // pid, and so the group id, is that of our unreaped child, so it
+    pub fn signal_group(&self, signal: Signal) {
+        // The pid, and so the group id, is that of our unreaped child, so it
         // names it and no other. Errors (it has ended) are irrelevant here.
-        unsafe {
-            if self.contained {
-                libc::kill(self.pid(), signal);
-            } else {
-                libc::killpg(self.pid(), signal);
-            }
-        }
+        let _ = if self.contained {
+            sys::process::kill(self.pid(), signal)
+        } else {
+            sys::process::kill_group(self.pid(), signal)
+        };
     }
 
     /// Keeps the captured stderr of a chatty child bounded: past 1 MiB, all
@@ -157,16 +155,7 @@ impl Running {
         let len = self.stderr.metadata().map_or(0, |m| m.len());
         if len > LIMIT {
             let cut = (len - KEEP) & !4095;
-            // SAFETY: fallocate on a descriptor we own, integer arguments
-            // only; a failure leaves the file as it was.
-            unsafe {
-                libc::fallocate(
-                    std::os::fd::AsRawFd::as_raw_fd(&self.stderr),
-                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                    0,
-                    cut as libc::off_t,
-                );
-            }
+            sys::fs::punch_hole(&self.stderr, cut);
         }
     }
 
@@ -182,10 +171,10 @@ impl Running {
     /// the child was handed: no valid result is larger.
     pub fn conclude(mut self, limit: usize) -> (Assignment, Concluded) {
         // Anything the child left running in its group goes with it.
-        self.signal_group(libc::SIGKILL);
+        self.signal_group(Signal::Kill);
         let outcome = match self.process.wait() {
             Err(err) => Outcome::SpawnError(format!("could not wait for the child: {err}")),
-            Ok(status) => match (status.code(), status.signal()) {
+            Ok(status) => match (status.code(), sys::process::killed_by(&status)) {
                 // Only now, with its writer gone, is the result file read.
                 (Some(0), _) => outcome_of_result(&self.assignment.result, limit),
                 (Some(code), _) => Outcome::Exit(code),
@@ -209,19 +198,8 @@ impl Running {
 
 /// Whether our child `pid` has exited, without reaping it: while it is an
 /// unreaped zombie its pid, and so its process group id, cannot be reused.
-pub(crate) fn has_exited(pid: libc::pid_t) -> bool {
-    // SAFETY: waitid only writes into `info`, a zeroed siginfo_t we own;
-    // WNOWAIT leaves the child waitable for `Child::wait` later.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let rc = libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
-        rc == 0 && info.si_pid() != 0
-    }
+pub(crate) fn has_exited(pid: Pid) -> bool {
+    sys::process::has_exited(pid)
 }
 
 /// What the result file of a child that exited with status 0 amounts to.
@@ -238,22 +216,8 @@ pub(super) fn outcome_of_result(path: &Path, limit: usize) -> Outcome {
 /// drains fills up and blocks the child, and a file costs no thread). On
 /// Linux an in-memory file: creating 26 files on disk cost more than
 /// everything else orchestrate does per child.
-#[cfg(target_os = "linux")]
 fn capture_file() -> io::Result<File> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: the name is a NUL-terminated literal; on success the kernel
-    // returns a new file descriptor that nothing else owns.
-    let fd = unsafe { libc::memfd_create(c"child-stderr".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh, valid descriptor owned by nothing else.
-    Ok(unsafe { File::from_raw_fd(fd) })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn capture_file() -> io::Result<File> {
-    tempfile::tempfile()
+    sys::fs::memory_file(c"child-stderr")
 }
 
 /// Has the kernel SIGKILL the child when the thread that spawned it ends,
@@ -274,12 +238,7 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
             .arg(parent.to_string());
         return false;
     }
-    // SAFETY: the closure runs in the forked child before exec and calls
-    // only `protocol::die_with`, which is async-signal-safe and allocates
-    // nothing.
-    unsafe {
-        command.pre_exec(move || protocol::die_with(parent));
-    }
+    sys::process::die_with_at_exec(command, parent);
     // Any other program may start processes of its own: the attempt gets a
     // namespace of its own, so stopping it stops them all. Not under srun:
     // its tasks run on other machines, which the scheduler contains.
@@ -312,7 +271,7 @@ pub(super) fn tail_lines(file: &File, count: usize) -> Vec<String> {
     let start = len.saturating_sub(WINDOW);
     let mut bytes = vec![0; (len - start) as usize];
     // Positioned read: the file offset is shared with the child's copy.
-    if file.read_exact_at(&mut bytes, start).is_err() {
+    if sys::fs::read_exact_at(file, &mut bytes, start).is_err() {
         return Vec::new();
     }
     let text = String::from_utf8_lossy(&bytes);

@@ -45,7 +45,7 @@ pub struct Local<'a> {
     cancels: Vec<Process>,
     clock: &'a dyn Clock,
     /// The pids of the children alive, spared by the kill of orphans.
-    alive: Vec<libc::pid_t>,
+    alive: Vec<crate::sys::Pid>,
 }
 
 /// A child of the local backend.
@@ -119,11 +119,11 @@ impl<'a> Local<'a> {
     /// Kills whatever the ended children left behind outside their groups,
     /// sparing the children alive and the clean-ups running.
     fn kill_orphans(&self) {
-        let keep: Vec<libc::pid_t> = self
+        let keep: Vec<crate::sys::Pid> = self
             .alive
             .iter()
             .copied()
-            .chain(self.cancels.iter().map(|c| c.id() as libc::pid_t))
+            .chain(self.cancels.iter().map(|c| c.id() as crate::sys::Pid))
             .collect();
         contain::kill_orphans(&keep);
     }

@@ -211,7 +211,7 @@ fn output_within(mut command: Command, limit: Duration) -> std::io::Result<Optio
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let pid = child.id() as libc::pid_t;
+    let pid = child.id() as crate::sys::Pid;
     let (sender, receiver) = std::sync::mpsc::channel();
     // The output is read on a thread of its own, so that a full pipe
     // cannot keep the command from ending.
@@ -221,10 +221,9 @@ fn output_within(mut command: Command, limit: Duration) -> std::io::Result<Optio
     match receiver.recv_timeout(limit) {
         Ok(output) => output.map(Some),
         Err(_) => {
-            // SAFETY: kill has no memory-safety preconditions; the child is
-            // not reaped until wait_with_output returns, so the pid is
-            // still its own.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // The child is not reaped until wait_with_output returns, so
+            // the pid is still its own.
+            let _ = crate::sys::process::kill(pid, crate::sys::signals::Signal::Kill);
             let _ = receiver.recv();
             Ok(None)
         }

@@ -40,8 +40,9 @@ pub mod fs {
 }
 
 pub mod process {
-    //! Processes: signalling a process group or this process, and forking
-    //! a helper that runs this program's code.
+    //! Processes: signalling one or its group, seeing whether a child has
+    //! exited, a child's process group and its death with its parent, and
+    //! forking a helper that runs this program's code.
     //!
     //! Not here: when a child is stopped, or what its end means
     //! (`supervise`).
@@ -61,11 +62,13 @@ pub mod signals {
 }
 
 pub mod lock {
-    //! Locks on files that a process holds for as long as it lives.
+    //! Locks on files that a process holds for as long as it lives, and who
+    //! holds one.
     //!
     //! Not here: what a lock means (`orchestrator::marker`,
     //! `orchestrator::workspace`).
 
+    pub use super::linux::lock::*;
     pub use super::unix::lock::*;
 }
 

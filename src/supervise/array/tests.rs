@@ -438,7 +438,10 @@ fn nothing_is_concluded_while_the_queue_does_not_answer() {
         run.settled_at
     );
     assert_eq!(run.outcome('b'), [(1, Outcome::Cancelled)]);
-    assert_eq!(run.interrupted, Some(libc::SIGTERM));
+    assert_eq!(
+        run.interrupted,
+        Some(crate::sys::signals::Signal::Terminate.number())
+    );
 }
 
 #[test]
@@ -446,7 +449,10 @@ fn a_stop_request_cancels_every_task_and_waits_until_the_queue_is_empty() {
     let mut s = setup(|_| Hang);
     s.stop_at_step = Some(3);
     let run = s.run();
-    assert_eq!(run.interrupted, Some(libc::SIGTERM));
+    assert_eq!(
+        run.interrupted,
+        Some(crate::sys::signals::Signal::Terminate.number())
+    );
     assert!(run.attempts.iter().all(|a| a.outcome == Outcome::Cancelled));
     assert_eq!(run.attempts.len(), 3);
     assert!(run.world().live.is_empty());

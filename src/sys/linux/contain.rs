@@ -214,6 +214,14 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// Whether `err`, from starting a thread, is the kernel refusing the
+/// thread (EINVAL) to a process whose new processes go into a PID
+/// namespace it is not in itself (as `unshare --pid` without `--fork`
+/// leaves it).
+pub fn is_thread_refused(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::EINVAL)
+}
+
 /// Ends the namespace when dropped: whatever is still in it is killed, and
 /// its init reaped.
 pub struct Teardown;
@@ -748,6 +756,12 @@ fn reap(pid: libc::pid_t, deadline: Instant) {
         }
         std::thread::sleep(Duration::from_micros(200));
     }
+}
+
+/// Whether a subreaper can find the orphans it should kill: it lists this
+/// process's children through `/proc`, which may not be mounted.
+pub fn can_find_orphans() -> bool {
+    std::path::Path::new("/proc/self").exists()
 }
 
 /// The pids of this process's children: from each thread's `children` list

@@ -1,8 +1,9 @@
 //! Files, the Unix way: a file's identity (device and inode) and change
 //! time; opening without following a symlink, without waiting on a FIFO
-//! and without taking a terminal; files only this user may read; creating,
-//! renaming and removing through a folder's descriptor; the descriptors a
-//! path may name (`/dev/stdout`, `/dev/fd/N`); a path as bytes.
+//! and without taking a terminal; files and folders only this user may
+//! read; creating, renaming and removing through a folder's descriptor;
+//! positioned reads; the descriptors a path may name (`/dev/stdout`,
+//! `/dev/fd/N`); a path as bytes.
 //!
 //! Not here: what only Linux can do with files (`linux::fs`), or when and
 //! what the files are written (`files`, `protocol`, `orchestrator`).
@@ -12,7 +13,7 @@ use std::fs::{File, OpenOptions, Permissions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// What tells one file from another: its device and inode (the same
@@ -44,6 +45,12 @@ pub fn change_time(metadata: &std::fs::Metadata) -> (i64, i64) {
 /// offset shared).
 pub fn duplicate_stdin() -> io::Result<File> {
     Ok(File::from(io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+/// Standard output as a file, unbuffered: a new descriptor for the same
+/// open file (its offset shared).
+pub fn duplicate_stdout() -> io::Result<File> {
+    Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
 }
 
 /// When `path` names a descriptor of this process (`/dev/stdout`,
@@ -140,6 +147,24 @@ pub fn open_unblocking_for_writing(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens the folder `path` (through symlinks), to write through it or to
+/// lock it; an error for anything but a folder.
+pub fn open_folder(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Opens the folder `path`, never through a symlink; an error for anything
+/// but a folder.
+pub fn open_folder_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// Creates the file `path` for writing, readable and writable by this user
 /// only; an error if anything is there already, a symlink included.
 pub fn create_private(path: &Path) -> io::Result<File> {
@@ -149,6 +174,12 @@ pub fn create_private(path: &Path) -> io::Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
+}
+
+/// Creates the folder `path`, which only this user may enter; an error if
+/// anything is there already.
+pub fn create_private_folder(path: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new().mode(0o700).create(path)
 }
 
 /// The permissions of a file that others read: readable by everyone,
@@ -201,6 +232,11 @@ pub fn remove_at(dir: &File, name: &CStr) -> io::Result<()> {
     unlink_at(dir, name, 0)
 }
 
+/// Removes the empty folder `name` from the folder open as `dir`.
+pub fn remove_folder_at(dir: &File, name: &CStr) -> io::Result<()> {
+    unlink_at(dir, name, libc::AT_REMOVEDIR)
+}
+
 fn unlink_at(dir: &File, name: &CStr, flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unlinkat with a descriptor we own and a NUL-terminated name.
     match unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) } {
@@ -242,6 +278,12 @@ pub fn kind_at(dir: &File, name: &CStr) -> Option<EntryKind> {
     })
 }
 
+/// Fills `buffer` from `file` at `offset`, leaving the file's offset
+/// where it is (it may be shared with another process's copy).
+pub fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<()> {
+    file.read_exact_at(buffer, offset)
+}
+
 /// A path as the bytes the system names it with, to send to a process
 /// that makes it a path again with [`path_from_bytes`].
 pub fn path_bytes(path: &Path) -> &[u8] {
@@ -267,6 +309,13 @@ pub(crate) fn make_fifo(path: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
 }
 
+/// Makes `path` executable by all (0755), for tests that write a script
+/// to run.
+#[cfg(test)]
+pub(crate) fn make_executable(path: &Path) {
+    std::fs::set_permissions(path, Permissions::from_mode(0o755)).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +334,23 @@ mod tests {
         case(&link, Some(1));
         case(Path::new("/dev/null"), None);
         case(&dir.path().join("missing"), None);
+    }
+
+    #[test]
+    fn what_is_under_a_name_is_told_without_following_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        std::fs::create_dir(dir.path().join("folder")).unwrap();
+        symlink(&dir.path().join("file"), &dir.path().join("link")).unwrap();
+        make_fifo(&dir.path().join("fifo"));
+        let handle = File::open(dir.path()).unwrap();
+        let case = |name: &CStr, kind: Option<EntryKind>| {
+            assert_eq!(kind_at(&handle, name), kind, "{name:?}");
+        };
+        case(c"file", Some(EntryKind::Regular));
+        case(c"folder", Some(EntryKind::Folder));
+        case(c"link", Some(EntryKind::Symlink));
+        case(c"fifo", Some(EntryKind::Other));
+        case(c"missing", None);
     }
 }

@@ -18,3 +18,19 @@ pub fn try_lock(file: &File) -> io::Result<()> {
         _ => Err(io::Error::last_os_error()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_held_through_one_open_file_is_refused_to_another_until_it_closes() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let first = File::open(file.path()).unwrap();
+        let second = File::open(file.path()).unwrap();
+        try_lock(&first).unwrap();
+        assert!(try_lock(&second).is_err());
+        drop(first);
+        try_lock(&second).unwrap();
+    }
+}

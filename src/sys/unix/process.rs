@@ -1,17 +1,34 @@
-//! Processes, the Unix way: signals to a process group or to this
-//! process, and forking a helper that runs this program's own code over a
-//! socket to this process.
+//! Processes, the Unix way: signals to a process or to its process group,
+//! whether a child has exited (without reaping it), how a child was
+//! killed, a process group of its own for a child, and forking a helper
+//! that runs this program's own code over a socket to this process.
 //!
 //! Not here: what only Linux can do with processes (`linux::process`,
 //! `linux::contain`), or when a child is signalled (`supervise`).
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus};
 
 use super::signals::Signal;
 
 /// A process id (a process group's id is its leader's).
 pub type Pid = libc::pid_t;
+
+/// Sends `signal` to process `pid` (a positive id: never to a group or to
+/// every process). Async-signal-safe. An error (it has ended) is the
+/// caller's to ignore.
+pub fn kill(pid: Pid, signal: Signal) -> io::Result<()> {
+    if pid <= 0 {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    // SAFETY: kill has no memory-safety preconditions.
+    match unsafe { libc::kill(pid, signal.number()) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
 
 /// Sends `signal` to every process of process group `group` (a positive
 /// id: never to this process's own group, or to every process).
@@ -35,6 +52,43 @@ pub fn stop_self() {
     // SAFETY: kill and getpid are async-signal-safe and have no
     // memory-safety preconditions.
     unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+}
+
+/// Whether our child `pid` has exited, without reaping it: while it is an
+/// unreaped zombie its pid, and so its process group id, cannot be reused.
+pub fn has_exited(pid: Pid) -> bool {
+    // SAFETY: waitid only writes into `info`, a zeroed siginfo_t we own;
+    // WNOWAIT leaves the child waitable for `Child::wait` later.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        rc == 0 && info.si_pid() != 0
+    }
+}
+
+/// The number of the signal that killed a process that ended with
+/// `status`, if one did.
+pub fn killed_by(status: &ExitStatus) -> Option<i32> {
+    status.signal()
+}
+
+/// How a child is spawned, beyond what `Command` says portably.
+pub trait SpawnExt {
+    /// Starts the process as the leader of a process group of its own: a
+    /// signal to that group reaches whatever it starts in it, and a
+    /// terminal's Ctrl-C, sent to this process's group, does not reach it.
+    fn own_process_group(&mut self) -> &mut Self;
+}
+
+impl SpawnExt for Command {
+    fn own_process_group(&mut self) -> &mut Command {
+        self.process_group(0)
+    }
 }
 
 /// What [`fork`] returned, in each of the two processes.

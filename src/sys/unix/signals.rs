@@ -1,5 +1,5 @@
 //! Signals, the Unix way: the signals this program sends or hears, by
-//! name; handlers (through
+//! name, and the name of any by its number; handlers (through
 //! `signal-hook`, which chains them safely); what a parent left ignored or
 //! blocked; and the wake-up, a socket pair that handlers and other threads
 //! write a byte into and one thread waits on.
@@ -52,6 +52,25 @@ impl Signal {
             Signal::BrokenPipe => libc::SIGPIPE,
             Signal::FileSizeLimit => libc::SIGXFSZ,
         }
+    }
+}
+
+/// The conventional name of the signal numbered `number`, for people:
+/// `SIGKILL`, or `signal` for one without a name here.
+pub fn name(number: i32) -> &'static str {
+    match number {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
     }
 }
 
@@ -204,5 +223,26 @@ pub struct Waker(UnixStream);
 impl Waker {
     pub fn wake(&self) {
         let _ = (&self.0).write(&[1]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn case(signal: Signal, conventional: &str) {
+        assert_eq!(name(signal.number()), conventional);
+    }
+
+    #[test]
+    fn the_signals_a_run_sends_and_hears_go_by_their_conventional_names() {
+        case(Signal::Hangup, "SIGHUP");
+        case(Signal::Interrupt, "SIGINT");
+        case(Signal::Quit, "SIGQUIT");
+        case(Signal::Terminate, "SIGTERM");
+        case(Signal::Kill, "SIGKILL");
+        case(Signal::BrokenPipe, "SIGPIPE");
+        assert_eq!(name(0), "signal");
     }
 }
