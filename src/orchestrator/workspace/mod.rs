@@ -1,0 +1,206 @@
+//! Where a process-mode run keeps its files.
+//!
+//! Every run has a *private folder*: the children's snapshot of the polymer
+//! and one result path per attempt live there, so no other run and no
+//! sibling child can write a file this run believes, and the user's input
+//! is never re-opened by a child. It is removed when the run ends, however
+//! it ends: by the run, or, after a SIGKILL, by what outlives the run for a
+//! moment (the init of the children's PID namespace, see
+//! `sys::contain`). A folder left all the same (a machine that went
+//! down) is removed by a later run, but only once it is provably
+//! abandoned: each folder a run makes carries a marker the run keeps
+//! locked while it lives, and only a folder whose marker says its run is
+//! gone is ever removed (see `marker`). A name that merely looks like ours
+//! is never touched.
+//!
+//! With `--results-dir`, the folder is locked for the run (a second run
+//! there refuses, naming the first), and validated results are *published*
+//! there as `<letter>.txt` by the orchestrator alone, through the folder's
+//! descriptor (a folder renamed or replaced by a symlink during the run is
+//! still the one written), staged in a marked folder of the run's own
+//! inside it, under a record that says what they are results of. When
+//! children run on other machines, that folder is also the private one
+//! (they share it). At the start, the results and record of an earlier run
+//! are removed, so at the end the folder holds this run's results only;
+//! result names without a record, or that are not regular files, are not
+//! ours and make the run refuse. With `--resume`, those of the same input
+//! and program are kept and reused instead. A run refuses to start when a
+//! result would land on its own input, or when a folder it would remove
+//! holds the input at any depth.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+mod folders;
+mod results;
+
+pub use folders::TemporaryFolder;
+pub(super) use results::{Kept, holder_pid, result_path};
+
+use folders::Private;
+use results::HeldResults;
+
+use super::Interrupted;
+use super::marker;
+use super::record::Record;
+use crate::files::shown;
+use crate::input::FileId;
+use crate::polymer::UnitType;
+use crate::signals::Signals;
+use crate::supervise::queue::Queue;
+use crate::sys::sealed;
+
+/// A run's folders: the private one, and the results folder if any.
+#[derive(Debug)]
+pub struct Workspace {
+    private: Private,
+    results: Option<HeldResults>,
+}
+
+impl Workspace {
+    /// A workspace with a private folder in the temporary folder, or, for
+    /// children on other machines (`children_here` false), inside
+    /// `results_dir`, which is then prepared for this run (a run that does
+    /// not resume first has `queue` cancel the job arrays an earlier run
+    /// recorded there). `input` is the input's file, which no result may
+    /// replace.
+    pub fn create(
+        results_dir: Option<&Path>,
+        input: Option<FileId>,
+        resume: bool,
+        children_here: bool,
+        queue: &mut dyn Queue,
+    ) -> anyhow::Result<Workspace> {
+        let Some(dir) = results_dir else {
+            return Ok(Workspace {
+                private: Private::in_tmp(input)?,
+                results: None,
+            });
+        };
+        let (mut results, own) = HeldResults::prepare(dir, input, resume, queue)?;
+        // Children on this machine need no shared folder: theirs stays out
+        // of the results folder, which is then only ever written through
+        // its descriptor.
+        let private = match (children_here, results.own.take()) {
+            (false, Some((_, marker))) => Private {
+                path: own,
+                _marker: marker,
+            },
+            (_, kept) => {
+                results.own = kept;
+                Private::in_tmp(input)?
+            }
+        };
+        results.name_holder()?;
+        Ok(Workspace {
+            private,
+            results: Some(results),
+        })
+    }
+
+    /// The private folder.
+    pub fn private(&self) -> &Path {
+        &self.private.path
+    }
+
+    /// The results folder, if the user named one.
+    pub fn results_dir(&self) -> Option<&Path> {
+        self.results.as_ref().map(|results| results.path.as_path())
+    }
+
+    /// The results kept from an earlier run of the same input and program
+    /// (`--resume`), for the letters in `letters`, and that run's record
+    /// (nothing without a results folder).
+    pub fn kept(&self, record: &Record, letters: &[UnitType]) -> anyhow::Result<Kept> {
+        match &self.results {
+            Some(results) => results.kept(record, letters),
+            None => Ok(Kept::default()),
+        }
+    }
+
+    /// Removes a job array's folder once nothing is left to collect from it.
+    pub fn remove_array_folder(&self, folder: &str) {
+        if let Some(results) = &self.results {
+            results.remove_array_folder(folder);
+        }
+    }
+
+    /// Records what the results folder's results are of, before any is
+    /// published there.
+    pub fn record(&self, record: &Record) -> anyhow::Result<()> {
+        match &self.results {
+            Some(results) => results.record(record),
+            None => Ok(()),
+        }
+    }
+
+    /// Publishes a validated result in the results folder (nothing without
+    /// one).
+    pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
+        match &self.results {
+            Some(results) => results.publish(letter, length),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the children's polymer into `folder` (created), or by
+    /// default the private folder, a slice at a time so that a stop signal
+    /// is answered while a large one is written.
+    pub fn write_polymer(
+        &self,
+        folder: Option<&Path>,
+        units: &[u8],
+        signals: &Signals,
+    ) -> anyhow::Result<PathBuf> {
+        let new_folder = folder.filter(|folder| folder.symlink_metadata().is_err());
+        let folder = folder.unwrap_or(self.private());
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("could not create {}", shown(folder)))?;
+        // A job array's folder outlives the run: marked as ours, so that a
+        // later run may remove it.
+        if let Some(folder) = new_folder {
+            marker::mark(folder)
+                .with_context(|| format!("could not mark {} as this run's", shown(folder)))?;
+        }
+        let path = folder.join("polymer.txt");
+        let context = || format!("could not write the children's polymer {}", shown(&path));
+        let file = File::create_new(&path).with_context(context)?;
+        write_in_slices(&file, units, signals).with_context(context)?;
+        Ok(path)
+    }
+
+    /// Writes the children's copy of the polymer into a sealed in-memory
+    /// file, which children on this machine get as their standard input
+    /// (each opened afresh by the returned path, so each reads from the
+    /// start) and `reduce` maps instead of copying: one copy for all of
+    /// them, which no one can change. The file lives as long as the handle
+    /// returned. Any error (no such files here, out of descriptors or
+    /// memory) but a stop signal leaves the caller to write a plain file.
+    pub fn share_polymer(units: &[u8], signals: &Signals) -> anyhow::Result<(File, PathBuf)> {
+        let file = sealed::create(c"polymer").context("no sealed in-memory files")?;
+        write_in_slices(&file, units, signals)
+            .and_then(|()| Ok(sealed::seal(&file)?))
+            .context("could not write the children's polymer in memory")?;
+        let path = sealed::path_for_self(&file);
+        // Each child's standard input is opened by this path.
+        File::open(&path).with_context(|| format!("could not open {}", shown(&path)))?;
+        Ok((file, path))
+    }
+}
+
+/// Writes `units` and a newline to `file`, a slice at a time, stopping at
+/// a stop signal.
+fn write_in_slices(mut file: &File, units: &[u8], signals: &Signals) -> anyhow::Result<()> {
+    const SLICE: usize = 8 << 20;
+    for slice in units.chunks(SLICE) {
+        if let Some(signal) = signals.stop_signal() {
+            return Err(Interrupted { signal }.into());
+        }
+        file.write_all(slice)?;
+    }
+    file.write_all(b"\n")?;
+    Ok(())
+}
