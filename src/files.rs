@@ -128,6 +128,17 @@ pub fn not_regular_at(dir: &File, name: &str) -> Option<&'static str> {
     }
 }
 
+/// 64 random bits, different on each call (the standard library's hasher
+/// keys, seeded from the system's randomness): the one source of the
+/// names that no other process may guess (staged files, an attempt's
+/// result, a run's folders).
+pub fn random_token() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 /// Writes `content` to `name` in the folder open as `dir`, atomically:
 /// staged in the folder open as `staging` (on the same filesystem; a
 /// folder of the run's own, so nothing staged is ever in a name someone
@@ -143,12 +154,8 @@ pub fn write_atomically_at(
     shown_as: &Path,
 ) -> anyhow::Result<()> {
     use std::ffi::CString;
-    use std::hash::{BuildHasher, Hasher};
     let context = || format!("could not write {}", shown(shown_as));
-    let token = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let staged = CString::new(format!(".partial-{token:016x}")).with_context(context)?;
+    let staged = CString::new(format!(".partial-{:016x}", random_token())).with_context(context)?;
     let final_name = CString::new(name).with_context(context)?;
     let mut file = sys::fs::create_new_at(staging, &staged).with_context(context)?;
     let written = file

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::files::{self};
+use crate::files;
 use crate::polymer::UnitType;
 use crate::sys::{self, Pid};
 
@@ -46,6 +46,35 @@ impl Assignment {
             self.polymer.clone().into(),
         ]
     }
+}
+
+impl Assignment {
+    /// The result path of attempt `attempt` at `letter` in the private
+    /// folder `dir`: `<l>.<attempt>.<token>.txt`, whose random token no
+    /// other child (a sibling guessing `b.1.txt`, one left over from an
+    /// earlier attempt) can write by accident.
+    pub fn result_in(dir: &Path, letter: UnitType, attempt: u32) -> PathBuf {
+        dir.join(format!(
+            "{letter}.{attempt}.{:016x}.txt",
+            files::random_token()
+        ))
+    }
+}
+
+/// Where the result of `letter` is published in the results folder `dir`:
+/// `<l>.txt`, what `--status`, `--resume` and people read.
+pub fn published_result(dir: &Path, letter: UnitType) -> PathBuf {
+    dir.join(published_name(letter))
+}
+
+/// The name of `letter`'s published result: `<l>.txt`.
+pub fn published_name(letter: UnitType) -> String {
+    format!("{letter}.txt")
+}
+
+/// The script of submission `number` of a job array, in its folder `dir`.
+pub fn submission_script(dir: &Path, number: usize) -> PathBuf {
+    dir.join(format!("submission-{number}.sh"))
 }
 
 /// Prepares to write a result to `path` (see [`files::Target`]: a regular

@@ -253,7 +253,7 @@ impl Args {
             for letter in letters {
                 outputs.push((
                     format!("the result for letter {letter}"),
-                    dir.join(format!("{letter}.txt")),
+                    crate::protocol::published_result(dir, letter),
                     false,
                 ));
             }

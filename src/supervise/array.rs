@@ -221,10 +221,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
             }
         }
         self.submissions += 1;
-        let script = self
-            .spec
-            .dir
-            .join(format!("submission-{}.sh", self.submissions));
+        let script = protocol::submission_script(&self.spec.dir, self.submissions);
         let text = protocol::array_script(&self.spec.dir, &self.spec.program, tasks)?;
         files::write_atomically(&script, text.as_bytes())?;
         let job_id = self.queue.submit(&Submission {

@@ -80,20 +80,11 @@ impl<'a> Local<'a> {
         }
     }
 
-    /// The assignment of one attempt, with a result path of its own: its
-    /// name carries a random token, so that no other child (a sibling
-    /// guessing `b.1.txt`, one left over from an earlier attempt) writes it
-    /// by accident.
+    /// The assignment of one attempt, with a result path of its own.
     fn assignment(&self, letter: UnitType, attempt: u32) -> Assignment {
-        use std::hash::{BuildHasher, Hasher};
-        let token = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
         Assignment {
             letter,
-            result: self
-                .dir
-                .join(format!("{letter}.{attempt}.{token:016x}.txt")),
+            result: Assignment::result_in(&self.dir, letter, attempt),
             polymer: if self.delivery == Delivery::Stdin {
                 PathBuf::from("-")
             } else {

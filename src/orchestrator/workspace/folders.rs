@@ -119,11 +119,8 @@ pub(super) fn marked_folder(parent: &Path, prefix: &str) -> anyhow::Result<(Path
 
 /// Six random letters and digits, for a folder's name.
 fn random_name() -> String {
-    use std::hash::{BuildHasher, Hasher};
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut bits = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
+    let mut bits = crate::files::random_token();
     (0..6)
         .map(|_| {
             let letter = ALPHABET[(bits % ALPHABET.len() as u64) as usize];

@@ -167,7 +167,7 @@ impl HeldResults {
     pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
         {
             let results = self;
-            let name = format!("{letter}.txt");
+            let name = crate::protocol::published_name(letter);
             if let Some(what) = files::not_regular_at(&results.handle, &name) {
                 bail!(
                     "{} is {what}, put there during the run; the result for letter {letter} \
@@ -242,7 +242,7 @@ fn lock(dir: &Path) -> anyhow::Result<File> {
 }
 
 pub(in crate::orchestrator) fn result_path(dir: &Path, letter: UnitType) -> PathBuf {
-    dir.join(format!("{letter}.txt"))
+    crate::protocol::published_result(dir, letter)
 }
 
 /// Refuses a results folder where a result would land on the input itself
