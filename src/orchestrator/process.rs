@@ -601,4 +601,48 @@ mod tests {
         );
         assert!(results.join(FILE_NAME).is_file());
     }
+
+    #[test]
+    fn a_record_of_the_first_version_still_resumes_its_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results");
+        let plan = |t: ArrayTask| match (t.letter.letter(), t.attempt) {
+            ('c', 1) => Plan::Vanish { steps: 1 },
+            ('a', _) => ok(6),
+            ('b', _) => ok(8),
+            _ => ok(4),
+        };
+        let world = Rc::new(RefCell::new(World::new(dir.path().to_path_buf(), plan)));
+        run_array(dir.path(), &results, &world, false);
+        // As the first version wrote it: no schema, no array name, a
+        // submission's tasks as letters and one attempt.
+        let now = Record::read(&results).unwrap().unwrap();
+        let array = now.array.clone().unwrap();
+        let old = serde_json::json!({
+            "input_sha256": now.input_sha256,
+            "input_length": now.input_length,
+            "full_length": now.full_length,
+            "program": now.program,
+            "array": {
+                "folder": array.folder,
+                "jobs": [{ "job_id": array.submissions[0].job_id, "letters": "abc", "attempt": 1 }],
+            },
+        });
+        std::fs::write(results.join(FILE_NAME), old.to_string()).unwrap();
+        let resumed = run_array(dir.path(), &results, &world, true);
+        assert_eq!(
+            outcomes(&resumed),
+            [
+                ('a', 0, Outcome::Kept(6)),
+                ('b', 0, Outcome::Kept(8)),
+                ('c', 2, Outcome::Ok(4))
+            ]
+        );
+        let record = Record::read(&results).unwrap().unwrap();
+        assert_eq!(record.array, None);
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(results.join(FILE_NAME)).unwrap())
+                .unwrap();
+        assert_eq!(written["schema"], crate::orchestrator::record::SCHEMA);
+    }
 }
