@@ -543,19 +543,42 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_job_array_records_each_submission_and_a_resumed_run_submits_only_what_was_lost() {
-        let dir = tempfile::tempdir().unwrap();
-        let results = dir.path().join("results");
-        // c's first task leaves the queue without a word (its node died);
-        // its second reports.
+    /// A fake cluster on which `a` and `b` report 6 and 8, and `c`'s first
+    /// task leaves the queue without a word (its node died) while its
+    /// second reports 4.
+    fn c_lost_once(dir: &Path) -> Rc<RefCell<World>> {
         let plan = |t: ArrayTask| match (t.letter.letter(), t.attempt) {
             ('a', _) => ok(6),
             ('b', _) => ok(8),
             ('c', 1) => Plan::Vanish { steps: 1 },
             _ => ok(4),
         };
-        let world = Rc::new(RefCell::new(World::new(dir.path().to_path_buf(), plan)));
+        Rc::new(RefCell::new(World::new(dir.to_path_buf(), plan)))
+    }
+
+    /// Resumes the run on `world`: `a` and `b` are kept, `c` runs again as
+    /// its second attempt.
+    fn resume_keeping_a_and_b_and_running_c_again(
+        dir: &Path,
+        results: &Path,
+        world: &Rc<RefCell<World>>,
+    ) {
+        let resumed = run_array(dir, results, world, true);
+        assert_eq!(
+            outcomes(&resumed),
+            [
+                ('a', 0, Outcome::Kept(6)),
+                ('b', 0, Outcome::Kept(8)),
+                ('c', 2, Outcome::Ok(4))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_job_array_records_each_submission_and_a_resumed_run_submits_only_what_was_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results");
+        let world = c_lost_once(dir.path());
         let first = run_array(dir.path(), &results, &world, false);
         assert_eq!(
             outcomes(&first),
@@ -575,15 +598,7 @@ mod tests {
         assert!(results.join(&array.folder).is_dir());
         assert!(!results.join("c.txt").exists());
 
-        let resumed = run_array(dir.path(), &results, &world, true);
-        assert_eq!(
-            outcomes(&resumed),
-            [
-                ('a', 0, Outcome::Kept(6)),
-                ('b', 0, Outcome::Kept(8)),
-                ('c', 2, Outcome::Ok(4))
-            ]
-        );
+        resume_keeping_a_and_b_and_running_c_again(dir.path(), &results, &world);
         assert_eq!(
             world.borrow().submitted,
             [
@@ -606,13 +621,7 @@ mod tests {
     fn a_record_of_the_first_version_still_resumes_its_array() {
         let dir = tempfile::tempdir().unwrap();
         let results = dir.path().join("results");
-        let plan = |t: ArrayTask| match (t.letter.letter(), t.attempt) {
-            ('c', 1) => Plan::Vanish { steps: 1 },
-            ('a', _) => ok(6),
-            ('b', _) => ok(8),
-            _ => ok(4),
-        };
-        let world = Rc::new(RefCell::new(World::new(dir.path().to_path_buf(), plan)));
+        let world = c_lost_once(dir.path());
         run_array(dir.path(), &results, &world, false);
         // As the first version wrote it: no schema, no array name, a
         // submission's tasks as letters and one attempt.
@@ -629,15 +638,7 @@ mod tests {
             },
         });
         std::fs::write(results.join(FILE_NAME), old.to_string()).unwrap();
-        let resumed = run_array(dir.path(), &results, &world, true);
-        assert_eq!(
-            outcomes(&resumed),
-            [
-                ('a', 0, Outcome::Kept(6)),
-                ('b', 0, Outcome::Kept(8)),
-                ('c', 2, Outcome::Ok(4))
-            ]
-        );
+        resume_keeping_a_and_b_and_running_c_again(dir.path(), &results, &world);
         let record = Record::read(&results).unwrap().unwrap();
         assert_eq!(record.array, None);
         let written: serde_json::Value =
