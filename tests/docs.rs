@@ -58,7 +58,7 @@ fn the_json_report_has_exactly_the_documented_fields() {
         .arg(example())
         .output()
         .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = common::json_of(&output.stdout);
     assert_eq!(keys(&json), table(&output_md(), "JSON field"));
 }
 
@@ -73,7 +73,7 @@ fn the_status_json_has_exactly_the_documented_fields() {
         .assert()
         .success();
     let output = status(dir.path(), &results, true).output().unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = common::json_of(&output.stdout);
     assert_eq!(keys(&json), table(&output_md(), "status field"));
 }
 

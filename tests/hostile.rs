@@ -463,11 +463,7 @@ fn status_json(dir: &Path, bin: &Path) -> serde_json::Value {
         .args(["--status", "--json", "--results-dir", "rd"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_success(&output);
     common::json_of(&output.stdout)
 }
 

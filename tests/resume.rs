@@ -33,11 +33,7 @@ fn resume(dir: &Path, results: &Path, events: &Path) -> serde_json::Value {
         .arg(example())
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_success(&output);
     json_of(&output.stdout)
 }
 

@@ -234,11 +234,7 @@ fn namespaces_here(as_nobody: bool) -> bool {
         command.uid(65534).gid(65534);
     }
     let output = command.current_dir("/").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_success(&output);
     let here = common::json_of(&output.stdout)["containment"] == "pid-namespace";
     if !here {
         let reason = "the kernel refuses orchestrate a PID namespace here";

@@ -54,6 +54,20 @@ fn job_name(test: &str) -> String {
     format!("pf-{}-{test}", std::process::id())
 }
 
+/// Runs `orchestrate` as `command` makes it on the worked example and on
+/// the 50k input: each time every letter, and the exact minimum.
+#[track_caller]
+fn finds_the_exact_minimum(command: impl Fn() -> assert_cmd::Command) {
+    for (polymer, minimum, best) in [(example(), 4, "c"), (input("polymer-50k.txt"), 3190, "t")] {
+        let output = command().arg("--json").arg(&polymer).output().unwrap();
+        common::assert_success(&output);
+        let json = common::json_of(&output.stdout);
+        assert_eq!(json["min_length"], minimum);
+        assert_eq!(json["best_letter"], best);
+        assert_eq!(json["results"].as_object().unwrap().len(), 26);
+    }
+}
+
 #[test]
 fn srun_runs_every_letter_as_a_job_step_with_the_right_minimum() {
     let Some((conf, _cluster)) = cluster() else {
@@ -61,22 +75,7 @@ fn srun_runs_every_letter_as_a_job_step_with_the_right_minimum() {
     };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("minimum");
-    for (polymer, minimum, best) in [(example(), 4, "c"), (input("polymer-50k.txt"), 3190, "t")] {
-        let output = orchestrate_srun(dir.path(), &conf, &name)
-            .arg("--json")
-            .arg(&polymer)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(json["min_length"], minimum);
-        assert_eq!(json["best_letter"], best);
-        assert_eq!(json["results"].as_object().unwrap().len(), 26);
-    }
+    finds_the_exact_minimum(|| orchestrate_srun(dir.path(), &conf, &name));
     // srun returns when its step is done; the job it ran in may still be
     // completing for a moment.
     eventually(20, "every job to leave the queue", || {
@@ -275,22 +274,7 @@ fn a_job_array_finds_the_exact_minimum() {
     };
     let dir = tempfile::tempdir().unwrap();
     let name = job_name("array");
-    for (polymer, minimum, best) in [(example(), 4, "c"), (input("polymer-50k.txt"), 3190, "t")] {
-        let output = orchestrate_array(dir.path(), &conf, &name)
-            .arg("--json")
-            .arg(&polymer)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(json["min_length"], minimum);
-        assert_eq!(json["best_letter"], best);
-        assert_eq!(json["results"].as_object().unwrap().len(), 26);
-    }
+    finds_the_exact_minimum(|| orchestrate_array(dir.path(), &conf, &name));
     assert_eq!(submissions(dir.path()), 2, "one submission per run");
     assert!(queued_by_name(&conf, &name).is_empty());
 }
@@ -388,12 +372,8 @@ fn an_array_outlives_a_killed_orchestrate_and_resume_collects_it_without_submitt
         .arg(example())
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    common::assert_success(&output);
+    let json = common::json_of(&output.stdout);
     assert_eq!(json["min_length"], 4);
     assert_eq!(json["results"].as_object().unwrap().len(), 26);
     assert_eq!(submissions(dir.path()), 1, "no task was submitted twice");
@@ -428,11 +408,7 @@ fn array_status(dir: &Path, conf: &Path) -> serde_json::Value {
         .env("SLURM_CONF", conf)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_success(&output);
     common::json_of(&output.stdout)
 }
 

@@ -132,7 +132,7 @@ fn an_input_replaced_during_the_run_does_not_change_the_answer() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = common::json_of(&output.stdout);
     assert_eq!(json["min_length"], 4);
     assert_eq!(json["full_length"], 10);
     assert_eq!(

@@ -198,6 +198,16 @@ pub fn must_not_skip() -> bool {
 }
 
 /// The JSON object a run printed on stdout.
+/// Asserts that a run exited with status 0, showing its stderr if not.
+#[track_caller]
+pub fn assert_success(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub fn json_of(output: &[u8]) -> serde_json::Value {
     serde_json::from_slice(output).expect("stdout is one JSON object")
 }
