@@ -32,11 +32,17 @@ pub struct Janitor(Option<Pid>);
 /// started, folders are removed by the run itself, and after a SIGKILL by
 /// a later run.
 pub fn start() -> Janitor {
+    // Forking is safe for a child that runs ordinary code only when no
+    // other thread can hold a lock it needs (the allocator's): checked,
+    // not assumed.
+    if process::threads() != Some(1) {
+        return Janitor(None);
+    }
     let Ok((ours, theirs)) = process::channel() else {
         return Janitor(None);
     };
-    // SAFETY: the caller has one thread, so the child may run any code;
-    // it ends with exit_now.
+    // SAFETY: this process has one thread (checked above, and nothing here
+    // starts one), so the child may run any code; it ends with exit_now.
     match unsafe { process::fork() } {
         Err(_) => Janitor(None),
         Ok(Forked::Child) => {
@@ -116,4 +122,17 @@ fn serve(mut socket: Channel) -> ! {
     // Without running orchestrate's destructors (its copies of them are
     // not its to run).
     process::exit_now(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_janitor_is_forked_from_a_process_with_threads() {
+        // The test harness runs tests on threads of its own.
+        assert!(process::threads().is_some_and(|n| n > 1));
+        let janitor = start();
+        assert!(janitor.0.is_none());
+    }
 }

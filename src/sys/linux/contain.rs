@@ -110,7 +110,7 @@ fn prepare_user_namespace() -> io::Result<()> {
     if uid == 0 {
         return Ok(());
     }
-    match threads() {
+    match super::process::threads() {
         Some(1) => {}
         Some(_) => return Err(io::Error::other("more than one thread")),
         None => {
@@ -268,17 +268,6 @@ fn enter_namespace() -> Result<(), Failure> {
             Ok(())
         }
     }
-}
-
-/// How many threads this process has, from /proc.
-fn threads() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Threads:"))?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// The namespace's init: reaps orphans, kills every other process of the

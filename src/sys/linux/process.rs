@@ -79,6 +79,18 @@ pub unsafe fn close_all_but(keep: &Channel) {
     }
 }
 
+/// How many threads this process has, from `/proc` (`None` where it
+/// cannot be read).
+pub fn threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

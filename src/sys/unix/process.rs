@@ -35,7 +35,8 @@ pub fn kill(pid: Pid, signal: Signal) -> io::Result<()> {
 /// Async-signal-safe. An error (the group is empty) is the caller's to
 /// ignore.
 pub fn kill_group(group: Pid, signal: Signal) -> io::Result<()> {
-    if group <= 0 {
+    // SAFETY: getpgrp has no arguments and cannot fail.
+    if group <= 0 || group == unsafe { libc::getpgrp() } {
         return Err(io::ErrorKind::InvalidInput.into());
     }
     // SAFETY: kill has no memory-safety preconditions; a negative pid names
@@ -132,6 +133,11 @@ pub fn exit_now(code: i32) -> ! {
 /// Waits for our child `pid` to end, and reaps it (its status is not
 /// kept).
 pub fn wait(pid: Pid) {
+    // Zero or less would reap any child, one a `std::process::Child` owns
+    // included.
+    if pid <= 0 {
+        return;
+    }
     let mut status = 0;
     // SAFETY: waitpid on our own child, writing into `status`, which we own.
     unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -172,5 +178,34 @@ impl Write for Channel {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_signal_never_reaches_this_process_or_every_process() {
+        // SAFETY: getpgrp has no arguments and cannot fail.
+        let own = unsafe { libc::getpgrp() };
+        // SIGCONT: harmless, should the guard ever fail.
+        for group in [own, 0, -1] {
+            let refused = kill_group(group, Signal::Continue).unwrap_err();
+            assert_eq!(refused.kind(), io::ErrorKind::InvalidInput, "{group}");
+        }
+        assert_eq!(
+            kill(0, Signal::Continue).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn waiting_for_no_particular_child_reaps_none() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        wait(0);
+        wait(-1);
+        // Still ours to reap: its status was not taken.
+        assert!(child.wait().unwrap().success());
     }
 }

@@ -114,8 +114,14 @@ pub fn is_ignored(signal: Signal) -> bool {
 }
 
 /// Ignores `signal` from now on, in this process and (after exec) in the
-/// children it starts.
+/// children it starts. Not SIGCHLD (nor SIGKILL, which cannot be): that
+/// call does nothing.
 pub fn ignore(signal: Signal) {
+    // An ignored SIGCHLD has the kernel reap every child at once, which
+    // would take exit statuses from under `std::process::Child`.
+    if matches!(signal, Signal::Child | Signal::Kill) {
+        return;
+    }
     // SAFETY: setting a signal's disposition to SIG_IGN has no
     // memory-safety preconditions.
     unsafe { libc::signal(signal.number(), libc::SIG_IGN) };
