@@ -282,6 +282,7 @@ impl Cases<'_> {
         let handles = Handles {
             null: &self.null,
             stdin,
+            folder: Some(dir),
         };
         Running::spawn(assignment, 1, &self.program, handles, self.clock).with_context(|| {
             format!(
@@ -327,8 +328,14 @@ impl Backend for Cases<'_> {
         running.signal(signal);
     }
 
+    /// With all the child's stderr (as the cases judge it), not only the
+    /// tail a run's failure line shows.
     fn conclude(&mut self, running: Running, _stopped: bool) -> Concluded {
-        running.conclude(usize::MAX).1
+        let stderr = running.stderr_text(1 << 20);
+        Concluded {
+            stderr_tail: vec![stderr],
+            ..running.conclude(usize::MAX).1
+        }
     }
 
     fn finish(&mut self, _: &crate::signals::Signals, _: bool) {

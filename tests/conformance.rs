@@ -189,3 +189,34 @@ fn a_child_that_hangs_is_reported_after_one_deadline_for_all_cases() {
         hung.iter().all(|&pid| !common::alive(pid))
     });
 }
+
+/// Regression: the cases' children once ran in orchestrate's folder, and
+/// a refusal was judged by the last three lines of stderr only.
+#[test]
+fn each_case_runs_in_a_folder_of_its_own_and_is_judged_by_all_it_said() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let child = dir.path().join("chatty-reduce.sh");
+    std::fs::write(
+        &child,
+        format!(
+            "#!/bin/sh\ntouch stray\n{} \"$@\"\nstatus=$?\n\
+             for i in 1 2 3 4 5; do echo \"usage: a long help line $i\" >&2; done\n\
+             exit $status\n",
+            common::reduce_bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&child, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = orchestrate(dir.path())
+        .arg("--check-child")
+        .arg(&child)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        !dir.path().join("stray").exists(),
+        "a child wrote into the folder orchestrate was started in"
+    );
+}

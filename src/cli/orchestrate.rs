@@ -165,8 +165,6 @@ pub struct Args {
     pub json: bool,
 }
 
-/// A command prefix split into words. (A newtype, because clap gives
-/// `Vec` fields a meaning of their own: repeated values.)
 /// The modes, as the command line names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModeName {
@@ -176,6 +174,8 @@ pub enum ModeName {
     Sweep,
 }
 
+/// A command prefix split into words. (A newtype, because clap gives
+/// `Vec` fields a meaning of their own: repeated values.)
 #[derive(Clone, Debug)]
 pub struct Words(Vec<OsString>);
 

@@ -195,18 +195,20 @@ impl Fan<'_> {
         queue: &mut dyn Queue,
         record: &mut Option<Record>,
     ) -> anyhow::Result<Supervision> {
-        let mut unpublished = None;
+        // The first error of either kind; after it nothing more is
+        // published, but every submission is still recorded (the array
+        // outlives the run, and a later run must find it to cancel it).
+        let first_error = std::cell::OnceCell::new();
         let mut settled = |attempt: &Attempt| {
             if let Outcome::Ok(length) = attempt.outcome
-                && unpublished.is_none()
+                && first_error.get().is_none()
                 && let Err(err) = self.workspace.publish(attempt.letter, length)
             {
-                unpublished = Some(err);
+                let _ = first_error.set(err);
             }
             (self.progress)(attempt);
         };
         let polymer_len = polymer_len(self.handover.path())?;
-        let mut unrecorded = None;
         let supervision = match &self.handover.snapshot {
             Snapshot::Array {
                 path,
@@ -215,7 +217,7 @@ impl Fan<'_> {
             } => {
                 let mut submitted = |submitted: &Submitted| {
                     if let Err(err) = self.record_submission(record, submitted) {
-                        unrecorded.get_or_insert(err);
+                        let _ = first_error.set(err);
                     }
                 };
                 let spec = ArraySpec {
@@ -241,7 +243,7 @@ impl Fan<'_> {
                 &mut settled,
             ),
         };
-        match unpublished.or(unrecorded) {
+        match first_error.into_inner() {
             Some(err) => Err(err),
             None => Ok(supervision),
         }

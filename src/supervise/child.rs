@@ -34,6 +34,8 @@ pub struct ChildProgram {
 pub struct Handles<'a> {
     pub null: &'a File,
     pub stdin: Option<File>,
+    /// The folder it runs in; orchestrate's own when `None`.
+    pub folder: Option<&'a Path>,
 }
 
 /// A child process that has been spawned and not yet reaped.
@@ -64,7 +66,11 @@ impl Running {
         handles: Handles,
         clock: &dyn Clock,
     ) -> io::Result<Running> {
-        let Handles { null, stdin } = handles;
+        let Handles {
+            null,
+            stdin,
+            folder,
+        } = handles;
         let mark =
             (!program.placement.is_direct()).then(|| assignment.result.with_extension("started"));
         let stderr = capture_file()?;
@@ -82,6 +88,9 @@ impl Running {
             .own_process_group();
         if let Some(mark) = &mark {
             command.env(protocol::START_MARK_ENV, mark);
+        }
+        if let Some(folder) = folder {
+            command.current_dir(folder);
         }
         let contained = die_with_parent(&mut command, program);
         // Taken before the spawn: by the time spawn returns, the child may
@@ -156,6 +165,18 @@ impl Running {
         if len > LIMIT {
             let cut = (len - KEEP) & !4095;
             sys::fs::punch_hole(&self.stderr, cut);
+        }
+    }
+
+    /// What the child wrote to stderr so far, up to its first `limit`
+    /// bytes.
+    pub fn stderr_text(&self, limit: u64) -> String {
+        let len = self.stderr.metadata().map_or(0, |m| m.len()).min(limit);
+        let mut bytes = vec![0; usize::try_from(len).unwrap_or(0)];
+        // Positioned read: the file offset is shared with the child's copy.
+        match sys::fs::read_exact_at(&self.stderr, &mut bytes, 0) {
+            Ok(()) => String::from_utf8_lossy(&bytes).trim_end().to_string(),
+            Err(_) => String::new(),
         }
     }
 

@@ -101,7 +101,11 @@ impl<'a> Local<'a> {
             .then(|| File::open(&self.polymer))
             .transpose()?;
         let assignment = self.assignment(letter, attempt);
-        let handles = Handles { null, stdin };
+        let handles = Handles {
+            null,
+            stdin,
+            folder: None,
+        };
         let running = Running::spawn(assignment, attempt, self.program, handles, self.clock)?;
         self.alive.push(running.pid());
         Ok(Child { running, attempt })
