@@ -19,7 +19,8 @@
 //! - **job**: the whole problem above, for one input. (`--jobs N` keeps
 //!   GNU parallel's name for the concurrency; in code it is
 //!   `concurrency`.)
-//! - **letter** (or unit type): one of `a`..`z`; each is removed in turn.
+//! - **letter**: one of `a`..`z`, a unit type of the polymer (`UnitType`);
+//!   each is removed in turn.
 //! - **mode**: how the letters are computed: `process` (a child each),
 //!   `thread`, `serial`, or `sweep`.
 //! - **sweep**: the junction algorithm over a fully reacted polymer;
@@ -33,6 +34,8 @@
 //! - **placement**: where the children run: here, behind a prefix,
 //!   through `srun`, or as a job array
 //!   ([`supervise::placement::Placement`]).
+//! - **launcher**: the program orchestrate starts a child behind
+//!   (`--launcher`): a prefix such as `nice`, or `srun`.
 //! - **start**: when an attempt's work begins (its time limit counts from
 //!   there): at the spawn, or at its **start mark**, a file it writes.
 //! - **clock**: where the supervision loop and its backends read the time
@@ -51,7 +54,8 @@
 //!   published, with its **record** (`orchestrate.json`: what the results
 //!   are of, and a job array's submissions).
 //! - **kept**: a result reused from an earlier run (`--resume`); the job
-//!   log names it `cached`, and `--json` writes `cached` beside `kept`.
+//!   log and the timeline (a picture of it) name it `cached`, and `--json`
+//!   writes `cached` beside `kept`.
 //! - **marker**: the locked file in every folder a run makes that says
 //!   whose it is; the **janitor** removes a run's folders however it ends.
 //! - **containment**: what keeps everything a child starts from outliving

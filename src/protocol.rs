@@ -1,9 +1,10 @@
 //! The contract between `orchestrate` and its children, both directions in
 //! one place, and nothing else: the child's command line (built here, parsed
 //! by `reduce`'s command line in `cli`), the result file (written atomically
-//! by the child, read strictly by the parent), the start mark, the
-//! parent-death request of orchestrate's own `reduce`, and what a Slurm
-//! array task runs: its script and the status file it leaves.
+//! by the child, read strictly by the parent) and its name, the start mark,
+//! the parent-death request of orchestrate's own `reduce`, what a Slurm
+//! array task runs (its script, and the status file it leaves), and where
+//! a checked result is published for people and later runs.
 //!
 //! A result file holds exactly the decimal reacted length and a newline
 //! (`4\n`). It appears by rename, so a reader sees either no file or the

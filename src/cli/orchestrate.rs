@@ -283,7 +283,7 @@ impl Args {
     /// contains them (a PID namespace): the process mode without `--sbatch`
     /// or an `srun` launcher.
     pub fn children_run_here(&self) -> bool {
-        self.mode == ModeName::Process && self.placement().is_here()
+        self.mode == ModeName::Process && self.placement().on_this_machine()
     }
 
     /// Where the children of the process mode run.

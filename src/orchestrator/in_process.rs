@@ -80,8 +80,8 @@ fn no_memory_for(letter: UnitType, units: usize) -> std::io::Error {
     ))
 }
 
-/// The workers of the sweep. The first sweeps every letter in one pass
-/// over the polymer (with at most `segments` segments in all). A letter it
+/// The workers of the sweep. The first sweeps every letter at once, over
+/// the polymer (with at most `segments` segments in all). A letter it
 /// gives up on (one that needs more than its share of the segments, or
 /// cancels so much that following it junction by junction is slower) is
 /// cut into pieces that are handed at once to the others, which react each

@@ -13,7 +13,7 @@
 //! user, is never ours. Nothing here blocks: the marker is opened without
 //! following links and without waiting on a FIFO.
 //!
-//! Not here: which folders a run makes, or when it sweeps (`workspace`).
+//! Not here: which folders a run makes, or when it cleans up (`workspace`).
 
 use std::fs::File;
 use std::io::{self, Read, Write};

@@ -222,7 +222,7 @@ pub fn run(
         // What ran at once at most: letters kept from an earlier run did not.
         concurrency: config.mode.concurrency(ran),
         containment: match &config.mode {
-            Mode::Process(process) if process.placement.is_here() => {
+            Mode::Process(process) if process.placement.on_this_machine() => {
                 crate::sys::contain::current().map(|c| c.name())
             }
             _ => None,

@@ -42,7 +42,7 @@ pub(super) fn fan_out(
         process.results.as_ref().map(|r| r.path.as_path()),
         read.file,
         resume,
-        process.placement.is_here(),
+        process.placement.on_this_machine(),
         &mut *queue,
     )?;
     let reacted = read.reacted;
@@ -173,7 +173,7 @@ impl Fan<'_> {
             return Err(Interrupted { signal }.into());
         }
         // Last before the children: no thread can be started after it.
-        if self.process.placement.is_here() {
+        if self.process.placement.on_this_machine() {
             crate::sys::contain::enter()?;
         }
         let supervision = self.supervise(todo, queue, record)?;
@@ -234,9 +234,9 @@ impl Fan<'_> {
                 self.run_array(backend, &array.submissions, &todo, &mut settled)
             }
             Snapshot::Sealed { path, .. } => {
-                self.run_here((path, Delivery::Stdin), polymer_len, todo, &mut settled)
+                self.run_children((path, Delivery::Stdin), polymer_len, todo, &mut settled)
             }
-            Snapshot::Private(path) => self.run_here(
+            Snapshot::Private(path) => self.run_children(
                 (path, Delivery::PrivateFile),
                 polymer_len,
                 todo,
@@ -251,7 +251,7 @@ impl Fan<'_> {
 
     /// Runs `todo` as children of orchestrate, handed the polymer at
     /// `path` as `delivery` says.
-    fn run_here(
+    fn run_children(
         &self,
         (path, delivery): (&Path, Delivery),
         polymer_len: usize,
@@ -372,9 +372,7 @@ fn hand_over(
 ) -> anyhow::Result<Handover> {
     let snapshot = match &process.placement {
         Placement::Array { sbatch_args } => {
-            let results = workspace.results_dir().context(
-                "a job array reports through a results folder: --sbatch needs --results-dir",
-            )?;
+            let results = workspace.lasting();
             let (array, reused) = array_folder(results, recorded, sbatch_args);
             let folder = results.join(&array.folder);
             let written = folder.join(ARRAY_POLYMER);

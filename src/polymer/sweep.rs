@@ -503,7 +503,7 @@ struct Checks {
 /// for all three; without it, what it says of them means nothing). With
 /// `CHECK`, the pass ends at the first block that breaks a rule: the sweep
 /// cannot be used then, and what is wrong is enough to say so.
-// One pass over memory for three jobs, as one loop: the kernel the memory
+// One pass over memory for three things at once, as one loop: the kernel the memory
 // speed work rewrites; split, it would read the polymer three times.
 #[allow(clippy::too_many_lines)]
 fn for_each_junction_of<const CHECK: bool>(

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use crate::files::shown;
 use crate::polymer::UnitType;
 
+/// The version of the status object's layout (`"schema"`): fields are
+/// only ever added.
+pub const SCHEMA: u32 = 1;
+
 /// Where a letter stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum State {
@@ -145,7 +149,7 @@ pub fn json(status: &Status) -> String {
         .collect();
     let (best, done) = status.minimum();
     json!({
-        "schema": super::json::SCHEMA,
+        "schema": SCHEMA,
         "results_dir": status.dir.to_string_lossy(),
         "writer_pid": status.writer,
         "input_length": status.input_length,

@@ -7,15 +7,15 @@ use crate::polymer::UnitType;
 /// The two-line summary printed by default, for a run whose verdict is the
 /// minimum `length` after removing `letter`.
 pub fn summary(report: &Report, letter: UnitType, length: usize) -> String {
-    let cached = report
+    let kept = report
         .attempts
         .iter()
         .filter(|a| a.outcome.is_kept())
         .count();
-    let count = match cached {
+    let count = match kept {
         0 => format!("{} letters", report.letters.len()),
         _ => format!(
-            "{} letters ({cached} kept from the results folder)",
+            "{} letters ({kept} kept from the results folder)",
             report.letters.len()
         ),
     };

@@ -189,7 +189,7 @@ fn legend(chart: &mut Chart) {
         ("before the fan-out", "#3465a4"),
         ("ok", "#4e9a06"),
         ("best", "#edd400"),
-        ("kept", "#8ae234"),
+        ("cached", "#8ae234"),
         ("failed", "#cc0000"),
         ("timed out", "#f57900"),
         ("cancelled", "#888a85"),

@@ -263,7 +263,7 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
     // Any other program may start processes of its own: the attempt gets a
     // namespace of its own, so stopping it stops them all. Not under srun:
     // its tasks run on other machines, which the scheduler contains.
-    program.placement.is_here() && crate::sys::contain::contain_each(command)
+    program.placement.on_this_machine() && crate::sys::contain::contain_each(command)
 }
 
 /// When the child (or array task) wrote its start mark, kept between the

@@ -3,14 +3,16 @@
 //! a stop signal, retry what failed, and never leave one (or anything one
 //! started) behind.
 //!
-//! There is one loop, [`Supervisor`], for every place an attempt can run:
-//! local children, children behind a launcher such as `srun`
+//! Where children run is decided once, as a [`placement::Placement`]; there
+//! is one loop, [`Supervisor`], for every placement: children of
+//! orchestrate, started directly or behind a launcher such as `srun`
 //! ([`local::Local`]), and the tasks of a Slurm job array
 //! ([`array::Array`], with the queue behind [`queue::Queue`]). The loop is a
 //! few named steps over a small state: the letters waiting, the attempts in
 //! flight (each with its [`Life`]), the attempts ended. What to do in each
-//! case is decided by the [`Policy`], tested without processes; a
-//! [`Backend`] carries the decisions out and says what it sees.
+//! case is decided by the [`Policy`]; a [`Backend`] carries the decisions
+//! out and says what it sees; both go by a [`Clock`] passed in, so every
+//! decision in time is tested on a fake one, without processes.
 //!
 //! Not here: deciding what to run (the orchestrator) or how to show it (the
 //! report).

@@ -82,7 +82,7 @@ impl Placement {
     /// namespace that dies with it, one more for each attempt of a program
     /// other than `reduce`) and a janitor removes its private folder
     /// however it ends. Elsewhere the scheduler contains them.
-    pub fn is_here(&self) -> bool {
+    pub fn on_this_machine(&self) -> bool {
         matches!(self, Placement::Here | Placement::Prefix(_))
     }
 
@@ -112,8 +112,9 @@ impl Placement {
         *self == Placement::Here
     }
 
-    /// The program that stands between orchestrate and the child, for
-    /// error lines; empty for none.
+    /// The launcher: the program orchestrate starts in front of the child
+    /// (`--launcher`), for error lines; empty where orchestrate starts the
+    /// child itself or the scheduler starts it (`--sbatch`).
     pub fn launcher(&self) -> &OsStr {
         match self {
             Placement::Prefix(words) => &words[0],
@@ -122,9 +123,10 @@ impl Placement {
         }
     }
 
-    /// The command a child of orchestrate runs for `assignment`, attempt
-    /// `attempt`. An array task's command is its script's
-    /// ([`crate::protocol::array_script`]).
+    /// The command that runs `program` for `assignment`, attempt
+    /// `attempt`: behind the launcher, if any. A job array's task runs
+    /// the program itself, as its script says
+    /// ([`crate::protocol::array_script`] spells the same command line).
     pub fn command(&self, program: &Path, assignment: &Assignment, attempt: u32) -> Command {
         let mut command = match self {
             Placement::Here | Placement::Array { .. } => Command::new(program),
@@ -189,7 +191,7 @@ mod tests {
         text.split_whitespace().map(OsString::from).collect()
     }
 
-    fn launcher(words: Vec<OsString>) -> Placement {
+    fn placed(words: Vec<OsString>) -> Placement {
         Placement::new(words, None)
     }
 
@@ -209,7 +211,7 @@ mod tests {
     #[track_caller]
     fn case(launcher: &str, sbatch: bool, here: bool, delivery: Delivery, start: Start) {
         let placement = Placement::new(words(launcher), sbatch.then(Vec::new));
-        assert_eq!(placement.is_here(), here, "{placement:?}");
+        assert_eq!(placement.on_this_machine(), here, "{placement:?}");
         assert_eq!(placement.delivery(), delivery, "{placement:?}");
         assert_eq!(placement.start(), start, "{placement:?}");
         assert_eq!(placement.is_direct(), placement == Placement::Here);
@@ -243,7 +245,7 @@ mod tests {
     fn a_plain_prefix_goes_in_front_of_the_child_command() {
         assert_eq!(Placement::new(Vec::new(), None), Placement::Here);
         assert_eq!(
-            argv(&launcher(words("nice -n 10"))),
+            argv(&placed(words("nice -n 10"))),
             [
                 "nice",
                 "-n",
@@ -258,7 +260,7 @@ mod tests {
             ]
         );
         assert!(
-            launcher(words("nice -n 10"))
+            placed(words("nice -n 10"))
                 .cancel(UnitType::from_ascii(b'q').unwrap(), 2)
                 .is_none()
         );
@@ -266,7 +268,7 @@ mod tests {
 
     #[track_caller]
     fn slurm_case(prefix: &str, expected_name: &str) {
-        let launcher = launcher(words(prefix));
+        let launcher = placed(words(prefix));
         let args = argv(&launcher);
         assert_eq!(
             args[1],

@@ -348,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn jobs_bounds_the_children_alive_at_once() {
+    fn the_concurrency_bounds_the_children_alive_at_once() {
         let p = Policy {
             concurrency: 2,
             ..Policy::default()

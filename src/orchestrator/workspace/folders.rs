@@ -1,7 +1,7 @@
 //! The folders a run makes for itself: the private folder (in the
 //! temporary folder, or inside the results folder for children elsewhere)
 //! and a temporary folder for `--check-child`, each made under a name no
-//! other run looks at, marked, and removed when dropped; and the sweep of
+//! other run looks at, marked, and removed when dropped; and the clean-up of
 //! those that runs that are gone left behind, which removes only what a
 //! marker proves abandoned and never a folder holding the input.
 //!
@@ -250,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sweep_removes_only_what_a_marker_proves_abandoned() {
+    fn the_clean_up_removes_only_what_a_marker_proves_abandoned() {
         let parent = tempfile::tempdir().unwrap();
         let (live, _held) = marked_folder(parent.path(), "run-").unwrap();
         let (abandoned, held) = marked_folder(parent.path(), "run-").unwrap();
@@ -258,7 +258,7 @@ mod tests {
         // Named like ours, with no marker: someone else's.
         let lookalike = parent.path().join("run-abcdef");
         std::fs::create_dir(&lookalike).unwrap();
-        // Ours and abandoned, under another prefix: not this sweep's.
+        // Ours and abandoned, under another prefix: not this clean-up's.
         let (other, held) = marked_folder(parent.path(), "else-").unwrap();
         drop(held);
         remove_abandoned(parent.path(), "run-", None, false).unwrap();

@@ -111,6 +111,13 @@ impl Workspace {
         self.results.as_ref().map(|results| results.path.as_path())
     }
 
+    /// Where files that must outlive the run go (a job array's folder):
+    /// the results folder, which a job array always has; the private
+    /// folder without one.
+    pub fn lasting(&self) -> &Path {
+        self.results_dir().unwrap_or(self.private())
+    }
+
     /// The results kept from an earlier run of the same input and program
     /// (`--resume`), for the letters in `letters`, and that run's record
     /// (nothing without a results folder).

@@ -103,8 +103,7 @@ impl HeldResults {
     }
 
     /// The results kept from an earlier run of the same input and program
-    /// (`--resume`),
-    /// for the letters in `letters`, and that run's record. A result file
+    /// (`--resume`), for the letters in `letters`, and that run's record. A result file
     /// that is not valid (malformed, not a regular file, longer than the
     /// input) is removed, and its letter runs again. Fails when the folder
     /// holds results of another input or program, or results without a
@@ -127,11 +126,11 @@ impl HeldResults {
             ),
             _ => {}
         }
-        let mut cached = Vec::new();
+        let mut kept = Vec::new();
         for &letter in letters {
             let path = result_path(dir, letter);
             match crate::protocol::read_result(&path, record.input_length) {
-                Ok(crate::protocol::ResultFile::Length(length)) => cached.push((letter, length)),
+                Ok(crate::protocol::ResultFile::Length(length)) => kept.push((letter, length)),
                 Ok(crate::protocol::ResultFile::Missing) => {}
                 _ => {
                     std::fs::remove_file(&path).with_context(|| {
@@ -141,7 +140,7 @@ impl HeldResults {
             }
         }
         Ok(Kept {
-            results: cached,
+            results: kept,
             recorded,
         })
     }
@@ -159,31 +158,27 @@ impl HeldResults {
         record.write(&self.staging, &self.handle, &self.path)
     }
 
-    /// Publishes a validated result as `<letter>.txt` in the results folder
-    /// (nothing without one), atomically, staged beside it.
+    /// Publishes a validated result as `<letter>.txt`, atomically, staged
+    /// beside it.
     ///
     /// Something else put under the result's name during the run (a
     /// symlink, a FIFO, a folder) is not replaced: one line names it.
     pub fn publish(&self, letter: UnitType, length: usize) -> anyhow::Result<()> {
-        {
-            let results = self;
-            let name = crate::protocol::published_name(letter);
-            if let Some(what) = files::not_regular_at(&results.handle, &name) {
-                bail!(
-                    "{} is {what}, put there during the run; the result for letter {letter} \
-                     was not published over it",
-                    shown(&result_path(&results.path, letter))
-                );
-            }
-            files::write_atomically_at(
-                &results.staging,
-                &results.handle,
-                &name,
-                format!("{length}\n").as_bytes(),
-                &result_path(&results.path, letter),
-            )?;
+        let name = crate::protocol::published_name(letter);
+        if let Some(what) = files::not_regular_at(&self.handle, &name) {
+            bail!(
+                "{} is {what}, put there during the run; the result for letter {letter} \
+                 was not published over it",
+                shown(&result_path(&self.path, letter))
+            );
         }
-        Ok(())
+        files::write_atomically_at(
+            &self.staging,
+            &self.handle,
+            &name,
+            format!("{length}\n").as_bytes(),
+            &result_path(&self.path, letter),
+        )
     }
 
     /// Writes who holds the lock, for a run that finds it locked; removed
