@@ -175,7 +175,7 @@ pub fn check(program: &Path, folder: &Path) -> anyhow::Result<Vec<Verdict>> {
         .map(|(index, (case, dir))| {
             let problem = attempts
                 .iter()
-                .find(|a| a.number as usize == index + 1)
+                .find(|a| a.attempt as usize == index + 1)
                 .context("never started")
                 .and_then(|attempt| judge(case, dir.path(), attempt))
                 .err();
@@ -262,8 +262,8 @@ struct Cases<'a> {
 }
 
 impl Cases<'_> {
-    fn spawn(&self, number: u32) -> anyhow::Result<Running> {
-        let index = number as usize - 1;
+    fn spawn(&self, attempt: u32) -> anyhow::Result<Running> {
+        let index = attempt as usize - 1;
         let (case, dir) = (&self.cases[index], self.dirs[index].path());
         let given = &case.given;
         let assignment = Assignment {
@@ -303,8 +303,8 @@ impl Backend for Cases<'_> {
     fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Running>, String>> {
         wanted
             .iter()
-            .map(|&(_, number)| {
-                let running = self.spawn(number).map_err(|err| format!("{err:#}"))?;
+            .map(|&(_, attempt)| {
+                let running = self.spawn(attempt).map_err(|err| format!("{err:#}"))?;
                 Ok(Started {
                     spawned: running.spawned(),
                     started: Some(running.spawned()),

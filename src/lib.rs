@@ -29,7 +29,8 @@
 //! - **child**: a process running the child program (`reduce`, or any
 //!   program keeping [`protocol`]) for one letter.
 //! - **attempt**: one run at one letter, numbered from 1 (a retry is the
-//!   next number): a child, or an array task. A letter **settles** when
+//!   next number; the number is `attempt` in code): a child, or an array
+//!   task. A letter **settles** when
 //!   its last attempt ends.
 //! - **placement**: where the children run: here, behind a prefix,
 //!   through `srun`, or as a job array

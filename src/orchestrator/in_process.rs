@@ -277,7 +277,7 @@ impl Pool {
 fn attempt(letter: UnitType, epoch: Instant, started: Instant, length: usize) -> Attempt {
     Attempt {
         letter,
-        number: 1,
+        attempt: 1,
         spawned: started.duration_since(epoch),
         started: started.duration_since(epoch),
         duration: started.elapsed(),

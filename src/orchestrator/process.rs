@@ -317,7 +317,7 @@ impl Fan<'_> {
         let all_done = supervision
             .attempts
             .iter()
-            .all(|a| a.outcome.is_ok() || a.number < last_attempt(supervision, a.letter));
+            .all(|a| a.outcome.is_ok() || a.attempt < last_attempt(supervision, a.letter));
         if let (true, None, Some(array)) =
             (all_done, supervision.interrupted, self.handover.array())
         {
@@ -453,7 +453,7 @@ fn last_attempt(supervision: &Supervision, letter: UnitType) -> u32 {
         .attempts
         .iter()
         .filter(|a| a.letter == letter)
-        .map(|a| a.number)
+        .map(|a| a.attempt)
         .max()
         .unwrap_or(0)
 }
@@ -462,7 +462,7 @@ fn last_attempt(supervision: &Supervision, letter: UnitType) -> u32 {
 fn kept_attempt(letter: UnitType, length: usize) -> Attempt {
     Attempt {
         letter,
-        number: 0,
+        attempt: 0,
         spawned: Duration::ZERO,
         started: Duration::ZERO,
         duration: Duration::ZERO,
@@ -530,9 +530,9 @@ mod tests {
     fn outcomes(attempts: &[Attempt]) -> Vec<(char, u32, Outcome)> {
         let mut outcomes: Vec<_> = attempts
             .iter()
-            .map(|a| (a.letter.letter(), a.number, a.outcome.clone()))
+            .map(|a| (a.letter.letter(), a.attempt, a.outcome.clone()))
             .collect();
-        outcomes.sort_by_key(|&(letter, number, _)| (letter, number));
+        outcomes.sort_by_key(|&(letter, attempt, _)| (letter, attempt));
         outcomes
     }
 

@@ -107,7 +107,7 @@ impl Report {
         let mut last: BTreeMap<UnitType, &Attempt> = BTreeMap::new();
         for attempt in &self.attempts {
             let slot = last.entry(attempt.letter).or_insert(attempt);
-            if attempt.number > slot.number {
+            if attempt.attempt > slot.attempt {
                 *slot = attempt;
             }
         }
@@ -119,7 +119,7 @@ impl Report {
                 let last = last.get(&letter).copied();
                 LetterRun {
                     letter,
-                    attempts: last.map_or(0, |a| a.number),
+                    attempts: last.map_or(0, |a| a.attempt),
                     last,
                 }
             })
@@ -170,7 +170,7 @@ impl Report {
         self.attempts
             .iter()
             .filter(|a| a.outcome.is_failure())
-            .map(|a| (a, a.number < last_number(a.letter)))
+            .map(|a| (a, a.attempt < last_number(a.letter)))
             .collect()
     }
 }
@@ -184,10 +184,10 @@ pub(crate) mod tests {
         c.to_string().parse().unwrap()
     }
 
-    pub(crate) fn attempt(c: char, number: u32, outcome: Outcome) -> Attempt {
+    pub(crate) fn attempt(c: char, attempt: u32, outcome: Outcome) -> Attempt {
         Attempt {
             letter: letter(c),
-            number,
+            attempt,
             spawned: Duration::from_millis(1),
             started: Duration::from_millis(1),
             duration: Duration::from_millis(1),

@@ -40,7 +40,10 @@ pub fn failure_lines(report: &Report) -> Vec<String> {
         .into_iter()
         .map(|(attempt, retried)| {
             let (level, suffix) = if retried {
-                ("warning", format!(" (attempt {}; retried)", attempt.number))
+                (
+                    "warning",
+                    format!(" (attempt {}; retried)", attempt.attempt),
+                )
             } else {
                 ("error", String::new())
             };

@@ -176,7 +176,7 @@ fn attempt_bar(chart: &mut Chart, attempt: &Attempt, is_best: bool, y: f64) {
     chart.line(format_args!(
         r#"<rect class="bar letter" data-letter="{letter}"{data_host} x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{ROW}" fill="{fill}"{stroke}><title>{letter} (attempt {}{on_host}): {}, {}</title></rect>"#,
         (x1 - x0).max(1.0),
-        attempt.number,
+        attempt.attempt,
         escape(&attempt.outcome.to_string()),
         time_label(attempt.duration)
     ));

@@ -75,8 +75,8 @@ struct View {
     tasks: HashMap<String, Option<String>>,
 }
 
-/// One task in flight.
-pub struct Task {
+/// The backend's handle on one task in flight.
+pub struct TaskHandle {
     task: ArrayTask,
     /// `<job id>_<index>`, as squeue and scancel name it.
     id: String,
@@ -160,7 +160,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
         &mut self,
         earlier: &[Submitted],
         wanted: &[UnitType],
-    ) -> (Vec<(ArrayTask, Started<Task>)>, Vec<(UnitType, u32)>) {
+    ) -> (Vec<(ArrayTask, Started<TaskHandle>)>, Vec<(UnitType, u32)>) {
         // If the queue does not answer, every task not yet reported is
         // taken as still queued: submitting it again could run it twice,
         // and the polling finds out soon enough which ones are really gone.
@@ -187,9 +187,9 @@ impl<'a, Q: Queue> Array<'a, Q> {
         (adopted, todo)
     }
 
-    fn started(&self, task: ArrayTask, id: String, now: Instant) -> Started<Task> {
+    fn started(&self, task: ArrayTask, id: String, now: Instant) -> Started<TaskHandle> {
         Started {
-            handle: Task {
+            handle: TaskHandle {
                 task,
                 id,
                 submitted: now,
@@ -242,7 +242,7 @@ impl<'a, Q: Queue> Array<'a, Q> {
 
     /// Queues the cancellation `signal` asks for, sent with the others at
     /// the next pass.
-    fn send(&mut self, task: &Task, signal: Signal) {
+    fn send(&mut self, task: &TaskHandle, signal: Signal) {
         match signal {
             Signal::Stop => self.to_stop.push(task.id.clone()),
             Signal::Kill => self.to_kill.push(task.id.clone()),
@@ -261,14 +261,14 @@ impl<'a, Q: Queue> Array<'a, Q> {
 }
 
 impl<Q: Queue> Backend for Array<'_, Q> {
-    type Handle = Task;
+    type Handle = TaskHandle;
 
     /// Every letter waiting: one submission for all of them.
     fn batch_size(&self) -> usize {
         usize::MAX
     }
 
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Task>, String>> {
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<TaskHandle>, String>> {
         let tasks: Vec<ArrayTask> = wanted
             .iter()
             .map(|&(letter, attempt)| ArrayTask { letter, attempt })
@@ -323,7 +323,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         });
     }
 
-    fn look(&mut self, task: &mut Task) -> Option<Mark> {
+    fn look(&mut self, task: &mut TaskHandle) -> Option<Mark> {
         if task.marked {
             return None;
         }
@@ -336,7 +336,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         Some(mark)
     }
 
-    fn has_ended(&mut self, task: &mut Task) -> bool {
+    fn has_ended(&mut self, task: &mut TaskHandle) -> bool {
         // Asked before the status file: a task that reported and left the
         // queue before the view was taken has its status file by now. Only
         // a view taken after the task was queued can tell it gone (at the
@@ -364,7 +364,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         reported || left || given_up
     }
 
-    fn signal(&mut self, task: &mut Task, signal: Signal) {
+    fn signal(&mut self, task: &mut TaskHandle, signal: Signal) {
         if signal == Signal::Kill {
             task.killed = Some(self.clock.now());
         }
@@ -374,7 +374,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         }
     }
 
-    fn conclude(&mut self, task: Task, _stopped: bool) -> Concluded {
+    fn conclude(&mut self, task: TaskHandle, _stopped: bool) -> Concluded {
         self.flying.remove(&task.id);
         let outcome = match protocol::read_status(&self.file(task.task, TaskFile::Status)) {
             Some(0) => outcome_of_result(

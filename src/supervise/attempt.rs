@@ -109,7 +109,7 @@ pub fn signal_name(signal: i32) -> &'static str {
 pub struct Attempt {
     pub letter: UnitType,
     /// 1 for the first try, 2 for the first retry, ...
-    pub number: u32,
+    pub attempt: u32,
     /// When the child was spawned, from the start of the run.
     pub spawned: Duration,
     /// When its work started (after any queueing by a launcher); `spawned`

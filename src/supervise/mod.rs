@@ -53,7 +53,7 @@ pub struct Supervision {
 /// One attempt in flight.
 struct InFlight<T> {
     letter: UnitType,
-    number: u32,
+    attempt: u32,
     handle: T,
     spawned: Instant,
     /// When its work started, once known.
@@ -142,8 +142,8 @@ impl<'a, B: Backend> Supervisor<'a, B> {
 
     /// Takes over attempts started before this supervisor (the tasks of an
     /// earlier run's job array, on `--resume`).
-    pub fn adopt(&mut self, letter: UnitType, number: u32, started: Started<B::Handle>) {
-        self.fly(letter, number, started);
+    pub fn adopt(&mut self, letter: UnitType, attempt: u32, started: Started<B::Handle>) {
+        self.fly(letter, attempt, started);
     }
 
     /// Runs `letters` (each with the number of its next attempt) to an
@@ -233,14 +233,14 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         }
         let wanted: Vec<(UnitType, u32)> = self.waiting.drain(..count).collect();
         let results = self.backend.start(&wanted);
-        for (&(letter, number), result) in wanted.iter().zip(results) {
+        for (&(letter, attempt), result) in wanted.iter().zip(results) {
             match result {
-                Ok(started) => self.fly(letter, number, started),
+                Ok(started) => self.fly(letter, attempt, started),
                 Err(reason) => {
                     let now = self.clock.now().saturating_duration_since(self.epoch);
                     self.settle(Attempt {
                         letter,
-                        number,
+                        attempt,
                         spawned: now,
                         started: now,
                         duration: Duration::ZERO,
@@ -254,7 +254,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         true
     }
 
-    fn fly(&mut self, letter: UnitType, number: u32, started: Started<B::Handle>) {
+    fn fly(&mut self, letter: UnitType, attempt: u32, started: Started<B::Handle>) {
         let Started {
             handle,
             spawned,
@@ -264,7 +264,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         } = started;
         self.flying.push(InFlight {
             letter,
-            number,
+            attempt,
             handle,
             spawned,
             started,
@@ -312,7 +312,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             let started = flight.started.unwrap_or(flight.spawned);
             let attempt = Attempt {
                 letter: flight.letter,
-                number: flight.number,
+                attempt: flight.attempt,
                 spawned: flight.spawned.saturating_duration_since(self.epoch),
                 started: started.saturating_duration_since(self.epoch),
                 duration: self.clock.now().saturating_duration_since(started),
@@ -338,7 +338,7 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         match self.policy.after(&attempt) {
             Next::Retry if !self.halted => self
                 .waiting
-                .push_front((attempt.letter, attempt.number + 1)),
+                .push_front((attempt.letter, attempt.attempt + 1)),
             Next::Retry => (self.settled)(&attempt),
             Next::Settled { halt } => {
                 (self.settled)(&attempt);

@@ -118,7 +118,7 @@ impl Policy {
     /// the run on a final failure without `--keep-going`).
     pub fn after(&self, attempt: &Attempt) -> Next {
         let failed = attempt.outcome.is_failure();
-        if failed && attempt.number <= self.retries {
+        if failed && attempt.attempt <= self.retries {
             Next::Retry
         } else {
             Next::Settled {
@@ -186,10 +186,10 @@ mod tests {
     use super::*;
     use crate::polymer::UnitType;
 
-    fn attempt(number: u32, outcome: Outcome) -> Attempt {
+    fn ended(attempt: u32, outcome: Outcome) -> Attempt {
         Attempt {
             letter: UnitType::from_ascii(b'c').unwrap(),
-            number,
+            attempt,
             spawned: Duration::ZERO,
             started: Duration::ZERO,
             duration: Duration::ZERO,
@@ -210,9 +210,9 @@ mod tests {
     }
 
     #[track_caller]
-    fn case(policy: &Policy, number: u32, outcome: Outcome, expected: Next) {
+    fn case(policy: &Policy, attempt: u32, outcome: Outcome, expected: Next) {
         assert_eq!(
-            policy.after(&attempt(number, outcome.clone())),
+            policy.after(&ended(attempt, outcome.clone())),
             expected,
             "{outcome:?}"
         );

@@ -163,7 +163,7 @@ fn supervise(policy: Policy, start: Start, script: &dyn Fn(UnitType, u32) -> Scr
         attempts: supervision
             .attempts
             .into_iter()
-            .map(|a| (a.letter.letter(), a.number, a.outcome, a.duration))
+            .map(|a| (a.letter.letter(), a.attempt, a.outcome, a.duration))
             .collect(),
         sent: sent.into_inner(),
         waited: clock.waited(),

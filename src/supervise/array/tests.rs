@@ -31,7 +31,7 @@ impl Run {
         self.attempts
             .iter()
             .filter(|a| a.letter.letter() == letter)
-            .map(|a| (a.number, a.outcome.clone()))
+            .map(|a| (a.attempt, a.outcome.clone()))
             .collect()
     }
 
@@ -215,11 +215,11 @@ struct StopAt<'a, 'b> {
 }
 
 impl Backend for StopAt<'_, '_> {
-    type Handle = Task;
+    type Handle = TaskHandle;
     fn batch_size(&self) -> usize {
         self.inner.batch_size()
     }
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Task>, String>> {
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<TaskHandle>, String>> {
         self.inner.start(wanted)
     }
     fn refresh(&mut self, now: Instant) {
@@ -230,16 +230,16 @@ impl Backend for StopAt<'_, '_> {
         }
         self.inner.refresh(now)
     }
-    fn look(&mut self, task: &mut Task) -> Option<Mark> {
+    fn look(&mut self, task: &mut TaskHandle) -> Option<Mark> {
         self.inner.look(task)
     }
-    fn has_ended(&mut self, task: &mut Task) -> bool {
+    fn has_ended(&mut self, task: &mut TaskHandle) -> bool {
         self.inner.has_ended(task)
     }
-    fn signal(&mut self, task: &mut Task, signal: Signal) {
+    fn signal(&mut self, task: &mut TaskHandle, signal: Signal) {
         self.inner.signal(task, signal)
     }
-    fn conclude(&mut self, task: Task, stopped: bool) -> Concluded {
+    fn conclude(&mut self, task: TaskHandle, stopped: bool) -> Concluded {
         self.inner.conclude(task, stopped)
     }
     fn finish(&mut self, signals: &Signals, interrupted: bool) {
