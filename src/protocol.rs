@@ -62,6 +62,11 @@ impl Assignment {
     }
 }
 
+/// The start mark of a child whose result goes to `result`, beside it.
+pub fn start_mark_for(result: &Path) -> PathBuf {
+    result.with_extension("started")
+}
+
 /// Where the result of `letter` is published in the results folder `dir`:
 /// `<l>.txt`, what `--status`, `--resume` and people read.
 pub fn published_result(dir: &Path, letter: UnitType) -> PathBuf {
@@ -295,7 +300,7 @@ impl ArrayTask {
         Assignment {
             letter: self.letter,
             result: self.file(dir, TaskFile::Result),
-            polymer: dir.join(ARRAY_POLYMER),
+            polymer: dir.join(POLYMER_FILE),
         }
     }
 }
@@ -317,8 +322,9 @@ pub enum TaskFile {
     Status,
 }
 
-/// The name of the polymer's copy in an array's folder.
-pub const ARRAY_POLYMER: &str = "polymer.txt";
+/// The name of the children's copy of the polymer, in the private folder
+/// or an array's folder.
+pub const POLYMER_FILE: &str = "polymer.txt";
 
 /// The script of one submission of a job array: task `i` writes its start
 /// mark (which the child may write again, as any child under a launcher),

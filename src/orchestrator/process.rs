@@ -15,12 +15,12 @@ use super::workspace::{Kept, Workspace};
 use super::{Config, Interrupted, Phases, ProcessMode, Read, react_in_background};
 use crate::files;
 use crate::polymer::{Polymer, UnitType};
-use crate::protocol::ARRAY_POLYMER;
+use crate::protocol::POLYMER_FILE;
 use crate::signals::Signals;
 use crate::supervise::array::{self, Array, ArraySpec, Submitted};
 use crate::supervise::local::Local;
 use crate::supervise::placement::{Delivery, Placement};
-use crate::supervise::queue::{self, Queue};
+use crate::supervise::queue::Queue;
 use crate::supervise::{
     Attempt, ChildProgram, Context, Outcome, Supervision, Supervisor, SystemClock,
 };
@@ -375,7 +375,7 @@ fn hand_over(
             let results = workspace.lasting();
             let (array, reused) = array_folder(results, recorded, sbatch_args);
             let folder = results.join(&array.folder);
-            let written = folder.join(ARRAY_POLYMER);
+            let written = folder.join(POLYMER_FILE);
             if let (Some(recorded), true) = (recorded, reused && written.is_file()) {
                 return Ok(Handover {
                     snapshot: Snapshot::Array {
@@ -429,7 +429,7 @@ fn array_folder(
         _ => {
             let folder = array::folder_name();
             let array = ArrayRecord {
-                name: queue::job_name(sbatch_args).unwrap_or_else(|| folder.clone()),
+                name: array::job_name(sbatch_args, &folder),
                 folder,
                 submissions: Vec::new(),
             };

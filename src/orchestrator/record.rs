@@ -224,10 +224,9 @@ impl TryFrom<WireArray> for ArrayRecord {
                 })
             })
             .collect::<Result<Vec<_>, ()>>()?;
-        let name = wire.name.unwrap_or_else(|| {
-            let pid = wire.folder.split('-').nth(2).unwrap_or_default();
-            format!("orchestrate-{pid}")
-        });
+        let name = wire
+            .name
+            .unwrap_or_else(|| crate::supervise::array::name_before_names(&wire.folder));
         Ok(ArrayRecord {
             folder: wire.folder,
             name,

@@ -531,6 +531,19 @@ pub fn is_folder_name(name: &str) -> bool {
         })
 }
 
+/// The name of an array's jobs: the `--job-name` among the user's
+/// `sbatch` options, else the array's folder name.
+pub fn job_name(sbatch_args: &[OsString], folder: &str) -> String {
+    super::queue::job_name(sbatch_args).unwrap_or_else(|| folder.to_string())
+}
+
+/// The name an array in `folder` had before names were recorded: its jobs
+/// were named `orchestrate-<pid>` after the run that submitted them.
+pub fn name_before_names(folder: &str) -> String {
+    let pid = folder.split('-').nth(2).unwrap_or_default();
+    format!("orchestrate-{pid}")
+}
+
 /// A folder name for a new array inside the results folder, unique to the
 /// run: also the name of the array's jobs in the queue.
 pub fn folder_name() -> String {

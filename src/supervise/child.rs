@@ -72,7 +72,7 @@ impl Running {
             folder,
         } = handles;
         let mark =
-            (!program.placement.is_direct()).then(|| assignment.result.with_extension("started"));
+            (!program.placement.is_direct()).then(|| protocol::start_mark_for(&assignment.result));
         let stderr = capture_file()?;
         let mut command = program
             .placement

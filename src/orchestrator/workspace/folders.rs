@@ -76,7 +76,7 @@ impl Drop for Private {
     /// cannot get: what needs none is done first, by path.
     fn drop(&mut self) {
         let dir = &self.path;
-        let _ = std::fs::remove_file(dir.join("polymer.txt"));
+        let _ = std::fs::remove_file(dir.join(crate::protocol::POLYMER_FILE));
         let _ = std::fs::remove_file(dir.join(marker::MARKER));
         let _ = std::fs::remove_dir(dir);
         let _ = std::fs::remove_dir_all(dir);

@@ -172,7 +172,7 @@ impl Workspace {
             marker::mark(folder)
                 .with_context(|| format!("could not mark {} as this run's", shown(folder)))?;
         }
-        let path = folder.join("polymer.txt");
+        let path = folder.join(crate::protocol::POLYMER_FILE);
         let context = || format!("could not write the children's polymer {}", shown(&path));
         let file = File::create_new(&path).with_context(context)?;
         write_in_slices(&file, units, signals).with_context(context)?;
