@@ -147,29 +147,40 @@ impl Inside {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ArrayTask, TaskFile};
-    use crate::supervise::queue::{Identity, Queued, Submission};
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
-    /// A queue that lists what it is given (`None`: it does not answer),
-    /// writes down whom it was asked about, and refuses to change anything.
-    struct Listed {
-        tasks: Option<Vec<Queued>>,
-        asked: Vec<Identity>,
+    use crate::protocol::{ArrayTask, TaskFile};
+    use crate::supervise::fake_queue::{FakeQueue, Plan, World};
+
+    /// The queue of a cluster that stands still, holding nothing yet;
+    /// `silent`: it does not answer.
+    fn frozen(silent: bool) -> Rc<RefCell<World>> {
+        let mut world = World::new(std::path::PathBuf::new(), |_| Plan::Hang);
+        world.frozen = true;
+        if silent {
+            world.silent = 0..usize::MAX;
+        }
+        Rc::new(RefCell::new(world))
     }
 
-    impl Queue for Listed {
-        fn submit(&mut self, _: &Submission) -> anyhow::Result<String> {
-            panic!("--status submitted a job");
-        }
-
-        fn queued(&mut self, ours: &Identity) -> Option<Vec<Queued>> {
-            self.asked.push(ours.clone());
-            self.tasks.clone()
-        }
-
-        fn cancel(&mut self, _: &Identity, targets: &[String], _: bool) {
-            panic!("--status cancelled {targets:?}");
-        }
+    /// Holds task `index` of job 77 (letter `letter`) in the queue, as the
+    /// array named `name`'s in `dir`: pending, or running on `node`.
+    fn hold(
+        world: &Rc<RefCell<World>>,
+        dir: &Path,
+        name: &str,
+        (index, letter): (usize, char),
+        node: Option<&str>,
+    ) {
+        let task = ArrayTask {
+            letter: UnitType::from_ascii(letter as u8).unwrap(),
+            attempt: 1,
+        };
+        let id = format!("77_{index}");
+        world
+            .borrow_mut()
+            .hold(&id, name, &dir.join(FOLDER), task, node);
     }
 
     const FOLDER: &str = "slurm-array-41-7";
@@ -207,17 +218,18 @@ mod tests {
         std::fs::write(task.file(&dir.join(FOLDER), what), content).unwrap();
     }
 
-    fn listed(index: usize, node: Option<&str>) -> Queued {
-        Queued {
-            id: format!("77_{index}"),
-            node: node.map(String::from),
-        }
-    }
-
-    fn states(dir: &Path, queue: &mut Listed, letters: &str) -> Vec<(char, State)> {
-        let status = read(dir, queue).unwrap();
+    fn states(dir: &Path, world: &Rc<RefCell<World>>, letters: &str) -> Vec<(char, State)> {
+        let status = read(dir, &mut FakeQueue(Rc::clone(world))).unwrap();
         assert_eq!(status.array_jobs, ["77"]);
-        assert_eq!(status.queue_answered, Some(queue.tasks.is_some()));
+        let answers = world.borrow().silent.is_empty();
+        assert_eq!(status.queue_answered, Some(answers));
+        let world = world.borrow();
+        assert!(
+            world.cancelled.is_empty(),
+            "--status cancelled {:?}",
+            world.cancelled
+        );
+        assert!(world.submitted.is_empty(), "--status submitted");
         letters
             .chars()
             .map(|l| {
@@ -236,10 +248,11 @@ mod tests {
         task_file(dir.path(), 'e', TaskFile::Status, "3\n");
         // Published by the run: it counts whatever the task's files say.
         std::fs::write(dir.path().join("f.txt"), "8\n").unwrap();
-        let mut queue = Listed {
-            tasks: Some(vec![listed(1, Some("n2")), listed(2, None)]),
-            asked: Vec::new(),
-        };
+        let world = frozen(false);
+        hold(&world, dir.path(), "mine", (1, 'b'), Some("n2"));
+        hold(&world, dir.path(), "mine", (2, 'c'), None);
+        // The same id under another name: someone else's job.
+        hold(&world, dir.path(), "theirs", (3, 'd'), Some("n1"));
         let expected = [
             ('a', State::Done(5)),
             ('b', State::Running(Some("n2".into()))),
@@ -252,12 +265,7 @@ mod tests {
             // Never submitted.
             ('g', State::Pending),
         ];
-        assert_eq!(states(dir.path(), &mut queue, "abcdefg"), expected);
-        let ours = Identity {
-            name: "mine".into(),
-            dir: dir.path().join(FOLDER),
-        };
-        assert_eq!(queue.asked, [ours]);
+        assert_eq!(states(dir.path(), &world, "abcdefg"), expected);
     }
 
     #[test]
@@ -274,10 +282,7 @@ mod tests {
         // A task reporting success without a valid result failed.
         task_file(dir.path(), 'd', TaskFile::Status, "0\n");
         task_file(dir.path(), 'd', TaskFile::Result, "999\n");
-        let mut queue = Listed {
-            tasks: None,
-            asked: Vec::new(),
-        };
+        let world = frozen(true);
         let expected = [
             ('a', State::Done(5)),
             ('b', State::Running(Some("n3".into()))),
@@ -285,30 +290,26 @@ mod tests {
             ('c', State::Queued),
             ('d', State::Failed(0)),
         ];
-        assert_eq!(states(dir.path(), &mut queue, "abcd"), expected);
+        assert_eq!(states(dir.path(), &world, "abcd"), expected);
     }
 
     #[test]
     fn a_record_of_the_version_before_names_its_array_after_the_run_that_submitted_it() {
         let dir = results_folder("ab", false);
-        let mut queue = Listed {
-            tasks: Some(vec![listed(0, None)]),
-            asked: Vec::new(),
-        };
+        // Listed under the name the array had: found by it.
+        let world = frozen(false);
+        hold(&world, dir.path(), "orchestrate-41", (0, 'a'), None);
         let expected = [('a', State::Queued), ('b', State::Lost)];
-        assert_eq!(states(dir.path(), &mut queue, "ab"), expected);
-        assert_eq!(queue.asked[0].name, "orchestrate-41");
+        assert_eq!(states(dir.path(), &world, "ab"), expected);
     }
 
     #[test]
     fn an_array_folder_that_is_gone_leaves_the_queue_to_tell() {
         let dir = results_folder("ab", true);
+        let world = frozen(false);
+        hold(&world, dir.path(), "mine", (0, 'a'), Some("n1"));
         std::fs::remove_dir(dir.path().join(FOLDER)).unwrap();
-        let mut queue = Listed {
-            tasks: Some(vec![listed(0, Some("n1"))]),
-            asked: Vec::new(),
-        };
         let expected = [('a', State::Running(Some("n1".into()))), ('b', State::Lost)];
-        assert_eq!(states(dir.path(), &mut queue, "ab"), expected);
+        assert_eq!(states(dir.path(), &world, "ab"), expected);
     }
 }

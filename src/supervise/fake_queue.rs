@@ -84,12 +84,18 @@ pub struct World {
     pub cancelled: Vec<(Vec<String>, bool)>,
     /// Letters seen with two attempts in the queue at once.
     pub overlaps: Vec<UnitType>,
+    /// Whether the world stands still: asking the queue moves nothing (a
+    /// snapshot of a queue, for a view that must not change it).
+    pub frozen: bool,
 }
 
 impl World {
     /// One step of the world: tasks start, run, report or vanish.
     pub fn step(&mut self) {
         self.step += 1;
+        if self.frozen {
+            return;
+        }
         let mut index = 0;
         while index < self.live.len() {
             let live = &mut self.live[index];
@@ -256,6 +262,29 @@ impl World {
             silent: 0..0,
             cancelled: Vec::new(),
             overlaps: Vec::new(),
+            frozen: false,
         }
+    }
+
+    /// Puts a task of the array named `name` in `folder` in the queue as
+    /// job `id`: pending, or running on `node`.
+    pub fn hold(
+        &mut self,
+        id: &str,
+        name: &str,
+        folder: &Path,
+        task: ArrayTask,
+        node: Option<&str>,
+    ) {
+        self.live.push(Live {
+            id: id.to_string(),
+            name: name.to_string(),
+            script: folder.join("submission-1.sh"),
+            foreign: false,
+            task,
+            node: node.map(String::from),
+            running: node.map(|_| 0),
+            requeued: false,
+        });
     }
 }

@@ -348,32 +348,17 @@ fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervise::queue::{Identity, Queued, Submission};
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
-    /// A queue that lists `tasks` as every array's, and writes down what
-    /// it is asked to cancel.
-    #[derive(Default)]
-    struct Listing {
-        tasks: Vec<&'static str>,
-        cancelled: Vec<String>,
-    }
+    use crate::protocol::ArrayTask;
+    use crate::supervise::fake_queue::{FakeQueue, Plan, World};
 
-    impl Queue for Listing {
-        fn submit(&mut self, _: &Submission) -> anyhow::Result<String> {
-            panic!("preparing a results folder submitted a job");
-        }
-
-        fn queued(&mut self, _: &Identity) -> Option<Vec<Queued>> {
-            let listed = self.tasks.iter().map(|id| Queued {
-                id: id.to_string(),
-                node: None,
-            });
-            Some(listed.collect())
-        }
-
-        fn cancel(&mut self, _: &Identity, targets: &[String], _: bool) {
-            self.cancelled.extend_from_slice(targets);
-        }
+    /// The queue of a cluster that stands still, holding nothing.
+    fn frozen() -> Rc<RefCell<World>> {
+        let mut world = World::new(PathBuf::new(), |_| Plan::Hang);
+        world.frozen = true;
+        Rc::new(RefCell::new(world))
     }
 
     fn record(sha: &str) -> Record {
@@ -387,7 +372,8 @@ mod tests {
     }
 
     fn hold(dir: &Path, resume: bool) -> anyhow::Result<HeldResults> {
-        let (held, _own) = HeldResults::prepare(dir, None, resume, &mut Listing::default())?;
+        let mut queue = FakeQueue(frozen());
+        let (held, _own) = HeldResults::prepare(dir, None, resume, &mut queue)?;
         held.name_holder()?;
         Ok(held)
     }
@@ -485,12 +471,22 @@ mod tests {
             "jobs": [{{"job_id": "4", "tasks": ["a.1", "b.1"]}}]}}}}"#
         );
         std::fs::write(dir.path().join(record::FILE_NAME), text).unwrap();
-        let mut queue = Listing {
-            tasks: vec!["4_1"],
-            cancelled: Vec::new(),
+        let world = frozen();
+        let task = ArrayTask {
+            letter: UnitType::from_ascii(b'b').unwrap(),
+            attempt: 1,
         };
+        world
+            .borrow_mut()
+            .hold("4_1", "n", &dir.path().join(folder), task, Some("n1"));
+        let mut queue = FakeQueue(Rc::clone(&world));
         let (held, _own) = HeldResults::prepare(dir.path(), None, false, &mut queue).unwrap();
-        assert_eq!(queue.cancelled, ["4_1"], "only what the queue lists");
+        let cancelled = world.borrow().cancelled.clone();
+        assert_eq!(
+            cancelled,
+            [(vec!["4_1".to_string()], false)],
+            "only what the queue lists as the array's"
+        );
         assert!(!dir.path().join(folder).exists());
         assert!(!dir.path().join(record::FILE_NAME).exists());
         drop(held);
