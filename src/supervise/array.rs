@@ -330,7 +330,7 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         let mark = started_at(
             &self.file(task.task, TaskFile::StartMark),
             task.submitted,
-            self.clock.now(),
+            self.clock.now_and_wall(),
         )?;
         task.marked = true;
         Some(mark)

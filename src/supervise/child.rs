@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::attempt::Outcome;
 use super::backend::{self, Concluded, Mark};
@@ -181,7 +181,7 @@ impl Running {
     }
 
     /// The start mark, if one is expected, the first time it is seen.
-    pub fn look_for_start_mark(&mut self, now: Instant) -> Option<Mark> {
+    pub fn look_for_start_mark(&mut self, now: (Instant, SystemTime)) -> Option<Mark> {
         let mark = started_at(self.mark.as_deref()?, self.spawned, now)?;
         self.mark = None;
         Some(mark)
@@ -269,13 +269,15 @@ fn die_with_parent(command: &mut Command, program: &ChildProgram) -> bool {
 /// When the child (or array task) wrote its start mark, kept between the
 /// spawn (or submission) and now (the clock of another machine may be a
 /// little off), or `None` while there is no mark.
-pub(super) fn started_at(mark: &Path, spawned: Instant, now: Instant) -> Option<Mark> {
+pub(super) fn started_at(
+    mark: &Path,
+    spawned: Instant,
+    (now, wall): (Instant, SystemTime),
+) -> Option<Mark> {
     let StartMark {
         at: wall_mark,
         host,
     } = protocol::read_start_mark(mark)?;
-    // Read right after `now`, so the mark converts without drift.
-    let wall = std::time::SystemTime::now();
     let ago = wall.duration_since(wall_mark).unwrap_or_default();
     let at = now.checked_sub(ago).unwrap_or(spawned);
     Some(Mark {
@@ -335,5 +337,32 @@ mod tests {
             let expected = asked.then(|| std::process::id().to_string());
             assert_eq!(parent_pid_of(&command), expected, "{program:?}");
         }
+    }
+
+    #[test]
+    fn a_start_mark_is_placed_on_the_clock_between_the_spawn_and_now() {
+        use super::super::clock::{Clock, FakeClock};
+        use std::time::{Duration, UNIX_EPOCH};
+        let dir = tempfile::tempdir().unwrap();
+        let mark = dir.path().join("a.1.started");
+        let clock = FakeClock::default();
+        let spawned = clock.now();
+        clock.advance(Duration::from_secs(10));
+        let (now, wall) = clock.now_and_wall();
+        let write = |ago: u64| {
+            let at = wall - Duration::from_secs(ago);
+            let nanos = at.duration_since(UNIX_EPOCH).unwrap().as_nanos();
+            std::fs::write(&mark, format!("{nanos} n7\n")).unwrap();
+        };
+        write(3);
+        let seen = started_at(&mark, spawned, (now, wall)).unwrap();
+        assert_eq!(seen.at, now - Duration::from_secs(3));
+        assert_eq!(seen.host.as_deref(), Some("n7"));
+        // Another machine's clock, off either way: kept within the spawn
+        // and now.
+        write(60);
+        assert_eq!(started_at(&mark, spawned, (now, wall)).unwrap().at, spawned);
+        std::fs::write(&mark, format!("{} n7\n", u64::MAX / 2)).unwrap();
+        assert_eq!(started_at(&mark, spawned, (now, wall)).unwrap().at, now);
     }
 }

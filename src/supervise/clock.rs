@@ -5,7 +5,7 @@
 //! Not here: what the times mean (the [`Policy`](super::Policy)).
 
 use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::signals::Signals;
 
@@ -13,6 +13,10 @@ use crate::signals::Signals;
 pub trait Clock {
     /// The time now.
     fn now(&self) -> Instant;
+
+    /// The time now, and the wall-clock time with it (read together, so
+    /// that a time another machine wrote converts without drift).
+    fn now_and_wall(&self) -> (Instant, SystemTime);
 
     /// Waits until a signal comes (a child's exit, a stop request) or
     /// `timeout` has passed.
@@ -28,6 +32,10 @@ impl Clock for SystemClock {
         Instant::now()
     }
 
+    fn now_and_wall(&self) -> (Instant, SystemTime) {
+        (Instant::now(), SystemTime::now())
+    }
+
     fn wait(&self, signals: &Signals, timeout: Duration) {
         signals.wait(timeout);
     }
@@ -38,13 +46,19 @@ impl Clock for SystemClock {
 #[derive(Debug)]
 pub struct FakeClock {
     now: Cell<Instant>,
+    /// The wall-clock time when `now` was where it started.
+    wall: SystemTime,
+    started: Instant,
     waited: Cell<Duration>,
 }
 
 impl Default for FakeClock {
     fn default() -> FakeClock {
+        let started = Instant::now();
         FakeClock {
-            now: Cell::new(Instant::now()),
+            now: Cell::new(started),
+            wall: SystemTime::now(),
+            started,
             waited: Cell::new(Duration::ZERO),
         }
     }
@@ -65,6 +79,11 @@ impl FakeClock {
 impl Clock for FakeClock {
     fn now(&self) -> Instant {
         self.now.get()
+    }
+
+    fn now_and_wall(&self) -> (Instant, SystemTime) {
+        let now = self.now.get();
+        (now, self.wall + (now - self.started))
     }
 
     fn wait(&self, _signals: &Signals, timeout: Duration) {

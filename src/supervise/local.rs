@@ -159,7 +159,7 @@ impl Backend for Local<'_> {
 
     fn look(&mut self, child: &mut Child) -> Option<Mark> {
         child.running.bound_stderr();
-        child.running.look_for_start_mark(self.clock.now())
+        child.running.look_for_start_mark(self.clock.now_and_wall())
     }
 
     fn has_ended(&mut self, child: &mut Child) -> bool {
