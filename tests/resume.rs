@@ -180,13 +180,7 @@ fn resuming_a_finished_run_does_no_work_and_prints_the_same_answer() {
 #[test]
 fn resume_refuses_results_of_another_input() {
     let dir = tempfile::tempdir().unwrap();
-    let results = dir.path().join("results");
-    orchestrate(dir.path())
-        .args(["-q", "--results-dir"])
-        .arg(&results)
-        .arg(example())
-        .assert()
-        .success();
+    let results = common::finished_run(dir.path());
     let before = fs::read_to_string(results.join("a.txt")).unwrap();
     orchestrate(dir.path())
         .args(["--resume", "--results-dir"])

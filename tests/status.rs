@@ -58,13 +58,7 @@ fn a_finished_folder_shows_every_letter_done_and_the_minimum_and_is_left_as_it_w
 #[test]
 fn a_holder_file_left_by_a_killed_run_names_no_writer_even_if_its_pid_lives_again() {
     let dir = tempfile::tempdir().unwrap();
-    let results = dir.path().join("results");
-    orchestrate(dir.path())
-        .args(["-q", "--results-dir"])
-        .arg(&results)
-        .arg(example())
-        .assert()
-        .success();
+    let results = common::finished_run(dir.path());
     // A run killed outright leaves its holder file; its pid may since name
     // another live process (here: this test).
     fs::write(

@@ -198,6 +198,19 @@ pub fn must_not_skip() -> bool {
 }
 
 /// The JSON object a run printed on stdout.
+/// The results folder `results` in `dir` of a finished run of the worked
+/// example.
+pub fn finished_run(dir: &Path) -> PathBuf {
+    let results = dir.join("results");
+    orchestrate(dir)
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(example())
+        .assert()
+        .success();
+    results
+}
+
 /// Asserts that a run exited with status 0, showing its stderr if not.
 #[track_caller]
 pub fn assert_success(output: &std::process::Output) {
