@@ -291,21 +291,7 @@ fn an_address_space_limit_gives_the_answer_or_one_line_and_status_1_in_every_mod
     let dir = tempfile::tempdir().unwrap();
     // 4 MB of letters that barely react: every mode needs a few copies.
     let input = dir.path().join("in.txt");
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let units: Vec<u8> = (0..4 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let letter = b'a' + (state % 26) as u8;
-            if state & (1 << 40) == 0 {
-                letter
-            } else {
-                letter.to_ascii_uppercase()
-            }
-        })
-        .collect();
-    fs::write(&input, &units).unwrap();
+    fs::write(&input, letters(4 << 20, 0x2545_f491_4f6c_dd1d)).unwrap();
     let expected = orchestrate(dir.path())
         .args(["-q", "--mode", "sweep"])
         .arg(&input)
