@@ -67,7 +67,10 @@ def main(source, target):
 def decades(lo, hi):
     # A size a byte over a power of ten (the input's newline) stays in its
     # decade.
-    return math.floor(math.log10(lo) + 1e-6), math.ceil(math.log10(hi) - 1e-6)
+    first = math.floor(math.log10(lo) + 1e-6)
+    last = math.ceil(math.log10(hi) - 1e-6)
+    # One size (or one time) still spans a decade, so the axis has a length.
+    return first, max(last, first + 1)
 
 
 def size_label(size):
