@@ -29,6 +29,20 @@ fn python() -> bool {
     found
 }
 
+/// Runs `orchestrate --check-child child` in `dir`, asserts that every case
+/// passed, and returns what it printed.
+#[track_caller]
+fn passes_the_check(dir: &std::path::Path, child: &std::path::Path) -> String {
+    let output = orchestrate(dir)
+        .arg("--check-child")
+        .arg(child)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{}:\n{stdout}", child.display());
+    stdout
+}
+
 #[test]
 fn every_shipped_child_passes_the_protocol_check() {
     let mut children = vec![common::reduce_bin()];
@@ -37,13 +51,7 @@ fn every_shipped_child_passes_the_protocol_check() {
     }
     let dir = tempfile::tempdir().unwrap();
     for child in children {
-        let output = orchestrate(dir.path())
-            .arg("--check-child")
-            .arg(&child)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{}:\n{stdout}", child.display());
+        let stdout = passes_the_check(dir.path(), &child);
         assert!(stdout.lines().count() >= 13);
         assert!(
             stdout.lines().all(|line| line.starts_with("ok ")),
@@ -208,13 +216,7 @@ fn each_case_runs_in_a_folder_of_its_own_and_is_judged_by_all_it_said() {
     )
     .unwrap();
     std::fs::set_permissions(&child, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let output = orchestrate(dir.path())
-        .arg("--check-child")
-        .arg(&child)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    passes_the_check(dir.path(), &child);
     assert!(
         !dir.path().join("stray").exists(),
         "a child wrote into the folder orchestrate was started in"
