@@ -33,5 +33,8 @@ fn the_chart_draws_a_table_of_one_size() {
         .unwrap();
     common::assert_success(&output);
     let svg = std::fs::read_to_string(&chart).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("reduce -q -o -"), "{svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("reduce -q -o -"),
+        "{svg}"
+    );
 }
