@@ -41,7 +41,9 @@ fn main() -> ExitCode {
     // Dropped last, when every child is gone; the container's guard kills
     // whatever is left.
     let _janitor = (args.check_child.is_some() || args.mode == cli::orchestrate::ModeName::Process)
-        .then(orchestrator::janitor::start);
+        // SAFETY: nothing before this line starts a thread (clap, the
+        // file-size signal and the option checks run on this one).
+        .then(|| unsafe { orchestrator::janitor::start() });
     let _teardown = (args.check_child.is_some() || args.children_run_here()).then(contain::prepare);
     if let Some(program) = &args.check_child {
         return cli::check_child(program);

@@ -27,22 +27,27 @@ static TOLD: Mutex<Option<Channel>> = Mutex::new(None);
 /// removes what is left) and waits for it.
 pub struct Janitor(Option<Pid>);
 
-/// Starts the janitor. Call it first, while this process has one thread:
-/// the janitor is forked, and runs ordinary code. Where it cannot be
-/// started, folders are removed by the run itself, and after a SIGKILL by
-/// a later run.
-pub fn start() -> Janitor {
-    // Forking is safe for a child that runs ordinary code only when no
-    // other thread can hold a lock it needs (the allocator's): checked,
-    // not assumed.
-    if process::threads() != Some(1) {
+/// Starts the janitor: it is forked, and runs ordinary code. Where it
+/// cannot be started, folders are removed by the run itself, and after a
+/// SIGKILL by a later run. A process seen to have more than one thread
+/// gets no janitor.
+///
+/// # Safety
+///
+/// This process must have one thread (call it first thing in `main`):
+/// another thread could hold a lock the forked janitor needs (the
+/// allocator's). Where `/proc` can be read that is also checked; where it
+/// cannot, the caller's word is all there is.
+pub unsafe fn start() -> Janitor {
+    if process::threads().is_some_and(|threads| threads > 1) {
         return Janitor(None);
     }
     let Ok((ours, theirs)) = process::channel() else {
         return Janitor(None);
     };
-    // SAFETY: this process has one thread (checked above, and nothing here
-    // starts one), so the child may run any code; it ends with exit_now.
+    // SAFETY: this process has one thread (the caller's contract, checked
+    // above where /proc tells), and nothing here starts one, so the child
+    // may run any code; it ends with exit_now.
     match unsafe { process::fork() } {
         Err(_) => Janitor(None),
         Ok(Forked::Child) => {
@@ -132,7 +137,8 @@ mod tests {
     fn no_janitor_is_forked_from_a_process_with_threads() {
         // The test harness runs tests on threads of its own.
         assert!(process::threads().is_some_and(|n| n > 1));
-        let janitor = start();
+        // SAFETY: the check this test exercises refuses before any fork.
+        let janitor = unsafe { start() };
         assert!(janitor.0.is_none());
     }
 }
