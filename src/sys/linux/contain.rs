@@ -31,7 +31,8 @@ use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::sys::unix::process::Pid;
+use crate::sys::unix::process::{Pid, exit_now, kill};
+use crate::sys::unix::signals::Signal;
 
 /// The environment variable that, set to `subreaper`, keeps children out of
 /// a PID namespace (a debugger or a tool that follows pids may want them
@@ -134,9 +135,7 @@ fn prepare_user_namespace() -> io::Result<()> {
                     _ => Err(io::Error::last_os_error()),
                 }
             });
-            // SAFETY: _exit ends the child without running the parent's
-            // destructors.
-            unsafe { libc::_exit(i32::from(tried.is_err())) }
+            exit_now(i32::from(tried.is_err()))
         }
         child => {
             let mut status = 0;
@@ -332,9 +331,7 @@ fn run_init(control: UnixStream, parents_end: libc::c_int) -> ! {
                 // other process of the namespace, and nothing outside it.
                 unsafe { libc::kill(-1, libc::SIGKILL) };
                 reap_all(Some(Instant::now() + Duration::from_secs(2)));
-                // SAFETY: _exit ends this process without running anything
-                // of the parent's it inherited.
-                unsafe { libc::_exit(0) }
+                exit_now(0)
             }
         }
     }
@@ -518,10 +515,7 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
         libc::fork()
     };
     match program {
-        -1 => {
-            // SAFETY: _exit runs nothing of the parent's.
-            unsafe { libc::_exit(127) }
-        }
+        -1 => exit_now(127),
         0 => {
             // SAFETY: close with an integer argument only.
             unsafe { libc::close(status_out) };
@@ -552,8 +546,7 @@ fn attempt_init(status_out: libc::c_int, status_in: libc::c_int) -> io::Result<(
         // parent's.
         unsafe { libc::write(status_out, bytes.as_ptr().cast(), bytes.len()) };
     }
-    // SAFETY: _exit runs nothing of the parent's.
-    unsafe { libc::_exit(0) }
+    exit_now(0)
 }
 
 /// In an attempt's init: passes every stop signal on to the whole
@@ -693,8 +686,7 @@ fn end_as(status: libc::c_int) -> ! {
     } else {
         128 + libc::WTERMSIG(status)
     };
-    // SAFETY: _exit runs nothing of the parent's.
-    unsafe { libc::_exit(code) }
+    exit_now(code)
 }
 
 /// Kills every orphan: in a namespace, with `keep` empty (no child runs),
@@ -723,9 +715,8 @@ pub fn kill_orphans(keep: &[Pid]) -> usize {
             return killed;
         }
         for &pid in &orphans {
-            // SAFETY: kill has no memory-safety preconditions. The pid is
-            // our own child and unreaped, so it cannot have been reused.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // Our own child, unreaped: its pid cannot have been reused.
+            let _ = kill(pid, Signal::Kill);
             killed += 1;
         }
         for &pid in &orphans {
