@@ -75,9 +75,12 @@ pub fn path_to_open_file(file: &File) -> PathBuf {
 pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
     let from = CString::new(from.as_os_str().as_bytes())?;
     let to = CString::new(to.as_os_str().as_bytes())?;
+    // Through the system call rather than its wrapper, which musl's C
+    // library does not have (a static build links against musl).
     // SAFETY: renameat2 with NUL-terminated paths and integer arguments.
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             from.as_ptr(),
             libc::AT_FDCWD,
