@@ -201,7 +201,7 @@ fn a_killed_runs_folder_goes_and_a_live_ones_stays() {
 fn under_limit(
     program: &Path,
     dir: &Path,
-    resource: libc::__rlimit_resource_t,
+    resource: common::Resource,
     value: u64,
     args: &[&std::ffi::OsStr],
 ) -> (Option<i32>, String, String) {

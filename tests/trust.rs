@@ -442,7 +442,7 @@ fn nothing_a_timed_out_child_started_outlives_the_run() {
 /// orchestrate on the worked example from stdin, under `limit` set to
 /// `value` (and, for the process limit, as the unprivileged user `nobody`,
 /// since root is exempt from it).
-fn limited(limit: libc::__rlimit_resource_t, value: u64, args: &[&str]) -> (Option<i32>, String) {
+fn limited(limit: common::Resource, value: u64, args: &[&str]) -> (Option<i32>, String) {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     // A temporary folder `nobody` may write in, checked empty afterwards.

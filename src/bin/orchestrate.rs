@@ -81,6 +81,14 @@ fn write_files(report: &Report, joblog: Option<Target>, timeline: Option<Target>
 /// Says how children were contained where it falls short of a PID
 /// namespace: always where nothing can find orphans, else when verbose.
 fn say_containment(verbose: bool) {
+    if let Some(contain::Containment::ProcessGroups(why)) = contain::current()
+        && verbose
+    {
+        say(&format!(
+            "orchestrate: containment: process groups only ({why}): what children start \
+             outside their process group would outlive orchestrate"
+        ));
+    }
     if let Some(contain::Containment::Subreaper(why)) = contain::current() {
         // Without /proc a subreaper cannot find the orphans it should
         // kill: said even unasked.

@@ -17,14 +17,50 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "macos")]
+mod macos;
 #[cfg(unix)]
 mod unix;
 
-#[cfg(not(target_os = "linux"))]
-compile_error!("the platform layer has a part for Linux only; a port adds its own to src/sys/");
+/// The part for this system beside `unix`: what it has that not every Unix
+/// has, or what it has instead.
+#[cfg(target_os = "linux")]
+use linux as os;
+#[cfg(target_os = "macos")]
+use macos as os;
 
-pub use linux::{contain, sealed};
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+compile_error!(
+    "the platform layer has parts for Linux and macOS only; a port adds its own to src/sys/"
+);
+
+pub use os::{contain, sealed};
 pub use unix::process::Pid;
+
+/// How a run contains what its children start, as far as the system
+/// allows (`contain::enter` decides, `contain::current` tells).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Containment {
+    /// A PID namespace whose init dies with orchestrate (Linux).
+    PidNamespace,
+    /// The subreaper only, because the kernel refused a namespace (why).
+    Subreaper(String),
+    /// Process groups alone: what leaves its child's group is out of
+    /// reach (why: the system has nothing more).
+    ProcessGroups(String),
+}
+
+impl Containment {
+    /// Its name in reports: `pid-namespace`, `subreaper` or
+    /// `process-groups`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Containment::PidNamespace => "pid-namespace",
+            Containment::Subreaper(_) => "subreaper",
+            Containment::ProcessGroups(_) => "process-groups",
+        }
+    }
+}
 
 pub mod fs {
     //! Files: opening them without following a symlink or waiting on a
@@ -35,7 +71,7 @@ pub mod fs {
     //! Not here: what the files hold, or when they are written (`files`,
     //! `protocol`, `orchestrator`).
 
-    pub use super::linux::fs::*;
+    pub use super::os::fs::*;
     pub use super::unix::fs::*;
 }
 
@@ -47,7 +83,7 @@ pub mod process {
     //! Not here: when a child is stopped, or what its end means
     //! (`supervise`).
 
-    pub use super::linux::process::*;
+    pub use super::os::process::*;
     pub use super::unix::process::*;
 }
 
@@ -68,7 +104,7 @@ pub mod lock {
     //! Not here: what a lock means (`orchestrator::marker`,
     //! `orchestrator::workspace`).
 
-    pub use super::linux::lock::*;
+    pub use super::os::lock::*;
     pub use super::unix::lock::*;
 }
 
@@ -77,7 +113,7 @@ pub mod host {
     //!
     //! Not here: Slurm's name for a node (`protocol`).
 
-    pub use super::linux::host::*;
+    pub use super::os::host::*;
     pub use super::unix::host::*;
 }
 
@@ -86,7 +122,7 @@ pub mod user {
     //!
     //! Not here: which files a run may remove (`orchestrator::marker`).
 
-    pub use super::linux::user::*;
+    pub use super::os::user::*;
     pub use super::unix::user::*;
 }
 
@@ -95,7 +131,7 @@ pub mod memory {
     //!
     //! Not here: which buffers get it (`memory`).
 
-    pub use super::linux::memory::*;
+    pub use super::os::memory::*;
 }
 
 pub mod time {

@@ -263,3 +263,9 @@ pub fn plant_abandoned_folder(folder: &Path) {
     )
     .unwrap();
 }
+
+/// A resource limit's name, as `setrlimit` takes it on this system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub type Resource = libc::c_int;

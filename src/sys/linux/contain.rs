@@ -31,6 +31,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use crate::sys::Containment;
 use crate::sys::unix::process::{Pid, exit_now, kill};
 use crate::sys::unix::signals::Signal;
 
@@ -38,25 +39,6 @@ use crate::sys::unix::signals::Signal;
 /// a PID namespace (a debugger or a tool that follows pids may want them
 /// in this process's).
 pub const CONTAINMENT_ENV: &str = "POLYMER_FANOUT_CONTAINMENT";
-
-/// How this run contains what its children start.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Containment {
-    /// A PID namespace whose init dies with orchestrate.
-    PidNamespace,
-    /// The subreaper only, because the kernel refused a namespace (why).
-    Subreaper(String),
-}
-
-impl Containment {
-    /// Its name in reports: `pid-namespace` or `subreaper`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Containment::PidNamespace => "pid-namespace",
-            Containment::Subreaper(_) => "subreaper",
-        }
-    }
-}
 
 /// The namespace's init, from orchestrate's side: its pid, and the socket
 /// it takes requests on (its end of file is init's signal to end).

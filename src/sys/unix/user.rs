@@ -23,6 +23,7 @@ impl Owner {
     }
 
     /// The user's id.
+    #[cfg(target_os = "linux")]
     pub(in crate::sys) fn id(self) -> u32 {
         self.0
     }
