@@ -34,9 +34,9 @@ pub fn folder_of(path: &Path) -> &Path {
 pub fn input_identity(input: &Path) -> Option<FileId> {
     if input.as_os_str() == "-" {
         let stdin = sys::fs::duplicate_stdin().ok()?;
-        return stdin.metadata().ok().map(|m| FileId::of(&m));
+        return FileId::of(&stdin).ok();
     }
-    std::fs::metadata(input).ok().map(|m| FileId::of(&m))
+    FileId::at(input).ok()
 }
 
 /// Refuses outputs that would land on the input or on each other, before
@@ -49,7 +49,7 @@ pub fn check_outputs(input: Option<FileId>, outputs: &[(&str, &Path, bool)]) -> 
     let place = |path: &Path| -> Option<Result<FileId, PathBuf>> {
         match std::fs::metadata(path) {
             Ok(metadata) if !metadata.is_file() => None,
-            Ok(metadata) => Some(Ok(FileId::of(&metadata))),
+            Ok(_) => Some(FileId::at(path).map_err(|_| path.to_path_buf())),
             Err(_) => {
                 let folder = std::fs::canonicalize(folder_of(path)).ok()?;
                 Some(Err(folder.join(path.file_name()?)))
@@ -109,10 +109,11 @@ pub fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
 /// A temporary file in `dir`, readable like any file the user writes (not
 /// private like a usual temporary file), removed on drop unless persisted.
 fn staging_file(dir: &Path) -> io::Result<NamedTempFile> {
-    tempfile::Builder::new()
-        .permissions(sys::fs::readable_by_all())
-        .prefix(".partial-")
-        .tempfile_in(dir)
+    let mut builder = tempfile::Builder::new();
+    if let Some(permissions) = sys::fs::readable_by_all() {
+        builder.permissions(permissions);
+    }
+    builder.prefix(".partial-").tempfile_in(dir)
 }
 
 /// What is under `name` in the folder open as `dir`, when it is something

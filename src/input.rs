@@ -136,7 +136,11 @@ fn read_source<T>(
     if metadata.is_dir() {
         return Err(anyhow!("is a folder, not a polymer file")).with_context(|| shown.clone());
     }
-    let before = metadata.is_file().then(|| Snapshot::of(&metadata, &file));
+    let before = metadata
+        .is_file()
+        .then(|| Snapshot::of(&metadata, &file))
+        .transpose()
+        .with_context(|| shown.clone())?;
     let size_hint = before.map_or(0, |b| b.unread() as usize);
     let mut counted = Counted {
         inner: &file,
@@ -168,7 +172,7 @@ fn read_source<T>(
         // error already.
         let after = file
             .metadata()
-            .map(|m| Snapshot::of(&m, &file))
+            .and_then(|m| Snapshot::of(&m, &file))
             .with_context(|| shown.clone())?;
         before
             .same_after(&after, counted.count)
@@ -190,15 +194,15 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn of(metadata: &std::fs::Metadata, file: &File) -> Snapshot {
+    fn of(metadata: &std::fs::Metadata, file: &File) -> io::Result<Snapshot> {
         use std::io::Seek as _;
         let start = (&*file).stream_position().unwrap_or(0);
-        Snapshot {
-            id: FileId::of(metadata),
+        Ok(Snapshot {
+            id: FileId::of(file)?,
             size: metadata.len(),
             start: start.min(metadata.len()),
             changed: sys::fs::change_time(metadata),
-        }
+        })
     }
 
     /// How many bytes a whole read gives.

@@ -104,7 +104,7 @@ fn state_of(task: TaskState) -> State {
 /// Where the table cannot be read, the holder file's pid counts if that
 /// process lives and is not a zombie.
 fn writer(dir: &Path) -> Option<u32> {
-    let file = FileId::of(&std::fs::metadata(dir).ok()?);
+    let file = FileId::at(dir).ok()?;
     match sys::lock::holder(file) {
         Ok(holder) => holder,
         Err(_) => holder_pid(dir).filter(|&pid| sys::process::lives(pid)),

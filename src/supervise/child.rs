@@ -14,7 +14,6 @@ use super::backend::{self, Concluded, Mark};
 use super::clock::Clock;
 use super::placement::Placement;
 use crate::protocol::{self, Assignment, ResultFile, StartMark};
-use crate::sys::process::SpawnExt as _;
 use crate::sys::signals::Signal;
 use crate::sys::{self, Pid};
 
@@ -84,8 +83,7 @@ impl Running {
         command
             .stdin(stdin)
             .stdout(null.try_clone()?)
-            .stderr(stderr.try_clone()?)
-            .own_process_group();
+            .stderr(stderr.try_clone()?);
         if let Some(mark) = &mark {
             command.env(protocol::START_MARK_ENV, mark);
         }
@@ -96,7 +94,7 @@ impl Running {
         // Taken before the spawn: by the time spawn returns, the child may
         // already have started its work.
         let spawned = clock.now();
-        let process = command.spawn().map_err(|err| {
+        let process = sys::process::spawn_contained(&mut command).map_err(|err| {
             if program.placement.is_direct() {
                 return err;
             }

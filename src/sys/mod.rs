@@ -7,9 +7,11 @@
 //! The API is the public modules below; each system has a part that
 //! provides it: `unix` for what every Unix has (POSIX calls, signals,
 //! `flock`), `linux` for what only Linux has (PID namespaces, sealed
-//! in-memory files, `/proc`, `prctl`, `O_PATH`, huge pages). A port to
-//! another system adds its part (a `windows` one, say) and chooses it here;
-//! nothing above this layer changes.
+//! in-memory files, `/proc`, `prctl`, `O_PATH`, huge pages), `macos` for
+//! what macOS has instead, and `windows` for all of it the Windows way
+//! (job objects, console events, `LockFileEx`, share modes). A port to
+//! another system adds its part and chooses it here; nothing above this
+//! layer changes.
 //!
 //! Not here: what the domain decides with these calls (when to stop a
 //! child, which folder is whose, what a signal means for a run), and
@@ -21,21 +23,25 @@ mod linux;
 mod macos;
 #[cfg(unix)]
 mod unix;
+#[cfg(windows)]
+mod windows;
 
-/// The part for this system beside `unix`: what it has that not every Unix
-/// has, or what it has instead.
+/// The part for this system: beside `unix`, what it has that not every
+/// Unix has, or what it has instead; on Windows, all of it.
 #[cfg(target_os = "linux")]
 use linux as os;
 #[cfg(target_os = "macos")]
 use macos as os;
+#[cfg(windows)]
+use windows as os;
 
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 compile_error!(
-    "the platform layer has parts for Linux and macOS only; a port adds its own to src/sys/"
+    "the platform layer has parts for Linux, macOS and Windows only; a port adds its own to src/sys/"
 );
 
 pub use os::{contain, sealed};
-pub use unix::process::Pid;
+pub use process::Pid;
 
 /// How a run contains what its children start, as far as the system
 /// allows (`contain::enter` decides, `contain::current` tells).
@@ -48,16 +54,19 @@ pub enum Containment {
     /// Process groups alone: what leaves its child's group is out of
     /// reach (why: the system has nothing more).
     ProcessGroups(String),
+    /// A job object per attempt, killed with orchestrate (Windows).
+    JobObject,
 }
 
 impl Containment {
-    /// Its name in reports: `pid-namespace`, `subreaper` or
-    /// `process-groups`.
+    /// Its name in reports: `pid-namespace`, `subreaper`,
+    /// `process-groups` or `job-object`.
     pub fn name(&self) -> &'static str {
         match self {
             Containment::PidNamespace => "pid-namespace",
             Containment::Subreaper(_) => "subreaper",
             Containment::ProcessGroups(_) => "process-groups",
+            Containment::JobObject => "job-object",
         }
     }
 }
@@ -72,6 +81,7 @@ pub mod fs {
     //! `protocol`, `orchestrator`).
 
     pub use super::os::fs::*;
+    #[cfg(unix)]
     pub use super::unix::fs::*;
 }
 
@@ -84,6 +94,7 @@ pub mod process {
     //! (`supervise`).
 
     pub use super::os::process::*;
+    #[cfg(unix)]
     pub use super::unix::process::*;
 }
 
@@ -94,7 +105,10 @@ pub mod signals {
     //! Not here: which signals stop a run, and what stopping does
     //! (`signals`, `supervise`).
 
+    #[cfg(unix)]
     pub use super::unix::signals::*;
+    #[cfg(windows)]
+    pub use super::windows::signals::*;
 }
 
 pub mod lock {
@@ -105,6 +119,7 @@ pub mod lock {
     //! `orchestrator::workspace`).
 
     pub use super::os::lock::*;
+    #[cfg(unix)]
     pub use super::unix::lock::*;
 }
 
@@ -114,6 +129,7 @@ pub mod host {
     //! Not here: Slurm's name for a node (`protocol`).
 
     pub use super::os::host::*;
+    #[cfg(unix)]
     pub use super::unix::host::*;
 }
 
@@ -123,6 +139,7 @@ pub mod user {
     //! Not here: which files a run may remove (`orchestrator::marker`).
 
     pub use super::os::user::*;
+    #[cfg(unix)]
     pub use super::unix::user::*;
 }
 
@@ -140,5 +157,8 @@ pub mod time {
     //! Not here: timeouts and the time a run spends paused (`supervise`,
     //! `signals`).
 
+    #[cfg(unix)]
     pub use super::unix::time::*;
+    #[cfg(windows)]
+    pub use super::windows::time::*;
 }

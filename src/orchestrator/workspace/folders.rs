@@ -225,7 +225,8 @@ fn holds(folder: &Path, input: FileId, depth: usize) -> bool {
         let Ok(meta) = entry.metadata() else {
             return false;
         };
-        FileId::of(&meta) == input || (meta.is_dir() && holds(&entry.path(), input, depth + 1))
+        FileId::at_nofollow(&entry.path()).is_ok_and(|id| id == input)
+            || (meta.is_dir() && holds(&entry.path(), input, depth + 1))
     })
 }
 
@@ -276,7 +277,7 @@ mod tests {
         let deep = abandoned.join("a/b");
         std::fs::create_dir_all(&deep).unwrap();
         std::fs::write(deep.join("input.txt"), "aA\n").unwrap();
-        let input = FileId::of(&std::fs::metadata(deep.join("input.txt")).unwrap());
+        let input = FileId::at(&deep.join("input.txt")).unwrap();
         remove_abandoned(parent.path(), "run-", Some(input), false).unwrap();
         assert!(deep.join("input.txt").is_file(), "spared");
         let err = remove_abandoned(parent.path(), "run-", Some(input), true).unwrap_err();

@@ -248,8 +248,8 @@ fn check_input(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
         let Ok(link) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if let (Some(input), Ok(target)) = (input, std::fs::metadata(&path))
-            && FileId::of(&target) == input
+        if let (Some(input), Ok(target)) = (input, FileId::at(&path))
+            && target == input
         {
             bail!(
                 "the input {} is where the result for letter {letter} goes; \

@@ -56,7 +56,7 @@ pub fn open_regular_nofollow(path: &Path) -> io::Result<Opened> {
         Err(_) => open_unblocking_nofollow(path)?,
     };
     let opened = file.metadata()?;
-    if !opened.is_file() || FileId::of(&opened) != FileId::of(&seen) {
+    if !opened.is_file() || FileId::described(&opened) != FileId::described(&seen) {
         return Ok(Opened::NotRegular("not a regular file"));
     }
     Ok(Opened::Regular(file))

@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn a_holder_on_another_device_number_counts_only_if_it_has_the_folder_open() {
         let dir = tempfile::tempdir().unwrap();
-        let file = FileId::of(&std::fs::metadata(dir.path()).unwrap());
+        let file = FileId::at(dir.path()).unwrap();
         assert!(!holds_open(std::process::id(), file));
         let _open = std::fs::File::open(dir.path()).unwrap();
         assert!(holds_open(std::process::id(), file));

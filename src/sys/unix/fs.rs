@@ -25,8 +25,23 @@ pub struct FileId {
 }
 
 impl FileId {
+    /// The identity of the open file `file`.
+    pub fn of(file: &File) -> io::Result<FileId> {
+        Ok(FileId::described(&file.metadata()?))
+    }
+
+    /// The identity of the file `path` names, through symlinks.
+    pub fn at(path: &Path) -> io::Result<FileId> {
+        Ok(FileId::described(&std::fs::metadata(path)?))
+    }
+
+    /// The identity of what is at `path` itself: a symlink's own.
+    pub fn at_nofollow(path: &Path) -> io::Result<FileId> {
+        Ok(FileId::described(&std::fs::symlink_metadata(path)?))
+    }
+
     /// The identity of the file `metadata` describes.
-    pub fn of(metadata: &std::fs::Metadata) -> FileId {
+    pub(in crate::sys) fn described(metadata: &std::fs::Metadata) -> FileId {
         FileId {
             device: metadata.dev(),
             inode: metadata.ino(),
@@ -184,8 +199,8 @@ pub fn create_private_folder(path: &Path) -> io::Result<()> {
 
 /// The permissions of a file that others read: readable by everyone,
 /// writable by its owner only (0644).
-pub fn readable_by_all() -> Permissions {
-    Permissions::from_mode(0o644)
+pub fn readable_by_all() -> Option<Permissions> {
+    Some(Permissions::from_mode(0o644))
 }
 
 /// Creates the file `name` in the folder open as `dir`, for writing,

@@ -9,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 
 use super::signals::Signal;
 
@@ -78,18 +78,11 @@ pub fn killed_by(status: &ExitStatus) -> Option<i32> {
     status.signal()
 }
 
-/// How a child is spawned, beyond what `Command` says portably.
-pub trait SpawnExt {
-    /// Starts the process as the leader of a process group of its own: a
-    /// signal to that group reaches whatever it starts in it, and a
-    /// terminal's Ctrl-C, sent to this process's group, does not reach it.
-    fn own_process_group(&mut self) -> &mut Self;
-}
-
-impl SpawnExt for Command {
-    fn own_process_group(&mut self) -> &mut Command {
-        self.process_group(0)
-    }
+/// Starts `command` as the leader of a process group of its own: a signal
+/// to that group reaches whatever it starts in it, and a terminal's
+/// Ctrl-C, sent to this process's group, does not reach it.
+pub fn spawn_contained(command: &mut Command) -> io::Result<Child> {
+    command.process_group(0).spawn()
 }
 
 /// What [`fork`] returned, in each of the two processes.
