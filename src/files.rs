@@ -79,9 +79,18 @@ pub fn check_outputs(input: Option<FileId>, outputs: &[(&str, &Path, bool)]) -> 
     Ok(())
 }
 
-/// A path for error lines: escaped, so a newline in it cannot split the line.
+/// A path for error lines: its control characters escaped, so a newline in
+/// it cannot split the line; everything else as it is (a Windows path's
+/// backslashes, quotes, letters of any script).
 pub fn shown(path: &Path) -> String {
-    path.display().to_string().escape_debug().to_string()
+    path.display()
+        .to_string()
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// Opens a file that another program (a child, a task, an earlier run)
@@ -334,6 +343,15 @@ fn staging_file_for(dir: &Path) -> io::Result<NamedTempFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_shown_on_one_line_and_otherwise_as_it_is() {
+        let case = |path: &str, expected: &str| assert_eq!(shown(Path::new(path)), expected);
+        case("bad\nname.txt", "bad\\nname.txt");
+        case("tab\there", "tab\\there");
+        case(r"C:\Users\Zoë\my input.txt", r"C:\Users\Zoë\my input.txt");
+        case("it's \"quoted\"", "it's \"quoted\"");
+    }
 
     /// A writer whose every write is interrupted after `accepting` bytes.
     struct Interrupting {

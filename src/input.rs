@@ -132,13 +132,19 @@ fn read_source<T>(
             (opened, format!("could not read {source}"))
         }
     };
-    let metadata = file.metadata().with_context(|| shown.clone())?;
-    if metadata.is_dir() {
+    let metadata = match file.metadata() {
+        Ok(metadata) => Some(metadata),
+        // A pipe or a console that the system cannot describe (Windows
+        // cannot, for some) is read as the stream it is.
+        Err(_) if matches!(source, Source::Stdin) => None,
+        Err(err) => return Err(err).with_context(|| shown.clone()),
+    };
+    if metadata.as_ref().is_some_and(|metadata| metadata.is_dir()) {
         return Err(anyhow!("is a folder, not a polymer file")).with_context(|| shown.clone());
     }
     let before = metadata
-        .is_file()
-        .then(|| Snapshot::of(&metadata, &file))
+        .filter(|metadata| metadata.is_file())
+        .map(|metadata| Snapshot::of(&metadata, &file))
         .transpose()
         .with_context(|| shown.clone())?;
     let size_hint = before.map_or(0, |b| b.unread() as usize);

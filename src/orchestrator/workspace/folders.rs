@@ -31,7 +31,8 @@ const NEW_PREFIX: &str = ".orchestrate-new-";
 #[derive(Debug)]
 pub(super) struct Private {
     pub(super) path: PathBuf,
-    pub(super) _marker: File,
+    /// The marker, held (and so locked) until the folder is removed.
+    pub(super) marker: Option<File>,
 }
 
 impl Private {
@@ -43,7 +44,7 @@ impl Private {
         let (path, marker) = marked_folder(&tmp, TMP_PREFIX)?;
         Ok(Private {
             path,
-            _marker: marker,
+            marker: Some(marker),
         })
     }
 }
@@ -61,7 +62,7 @@ impl TemporaryFolder {
         let (path, marker) = marked_folder(&tmp, TMP_PREFIX)?;
         Ok(TemporaryFolder(Private {
             path,
-            _marker: marker,
+            marker: Some(marker),
         }))
     }
 
@@ -76,6 +77,9 @@ impl Drop for Private {
     /// cannot get: what needs none is done first, by path.
     fn drop(&mut self) {
         let dir = &self.path;
+        // Closed first: on Windows a removed file that is still open keeps
+        // its folder from being removed.
+        self.marker.take();
         let _ = std::fs::remove_file(dir.join(crate::protocol::POLYMER_FILE));
         let _ = std::fs::remove_file(dir.join(marker::MARKER));
         let _ = std::fs::remove_dir(dir);

@@ -87,7 +87,7 @@ impl Workspace {
         let private = match (children_here, results.own.take()) {
             (false, Some((_, marker))) => Private {
                 path: own,
-                _marker: marker,
+                marker: Some(marker),
             },
             (_, kept) => {
                 results.own = kept;

@@ -42,8 +42,7 @@ const HOLDER_FILE: &str = ".orchestrate.pid";
 #[derive(Debug)]
 pub(super) struct HeldResults {
     pub(super) path: PathBuf,
-    /// The folder, open: it holds the folder's lock (flock) for as long as
-    /// the run lasts, and results are written through it, so a folder
+    /// The folder, open: results are written through it, so a folder
     /// renamed or replaced under its path is still the one written.
     pub(super) handle: File,
     /// Where what is published is staged: a marked folder of the run's own
@@ -54,6 +53,8 @@ pub(super) struct HeldResults {
     /// results folder renamed or swapped meanwhile loses it all the same,
     /// and nothing is removed under the old name.
     pub(super) own: Option<(std::ffi::CString, File)>,
+    /// The folder's lock, for as long as the run lasts; let go last.
+    pub(super) _lock: sys::lock::FolderLock,
 }
 
 impl HeldResults {
@@ -72,7 +73,7 @@ impl HeldResults {
             .with_context(|| format!("could not create results folder {}", shown(dir)))?;
         let path = std::path::absolute(dir)
             .with_context(|| format!("could not resolve {}", shown(dir)))?;
-        let handle = lock(&path)?;
+        let (handle, lock) = lock(&path)?;
         remove_abandoned(&path, PRIVATE_PREFIX, input, true)?;
         check_input(&path, input)?;
         if !resume {
@@ -98,6 +99,7 @@ impl HeldResults {
             handle,
             staging,
             own: Some((name, marker)),
+            _lock: lock,
         };
         Ok((results, own))
     }
@@ -203,11 +205,14 @@ impl Drop for HeldResults {
             return;
         };
         let _ = sys::fs::remove_at(&self.handle, &holder);
-        if let Some((name, _marker)) = &self.own {
+        if let Some((name, held)) = self.own.take() {
             // Only the marker is left in it: what was staged was renamed
-            // into place, or removed when it failed.
+            // into place, or removed when it failed. Closed first: on
+            // Windows a removed file that is still open keeps its folder
+            // from being removed.
+            drop(held);
             let _ = sys::fs::remove_at(&self.staging, &marker);
-            let _ = sys::fs::remove_folder_at(&self.handle, name);
+            let _ = sys::fs::remove_folder_at(&self.handle, &name);
         }
     }
 }
@@ -220,11 +225,11 @@ pub(in crate::orchestrator) fn holder_pid(dir: &Path) -> Option<u32> {
 }
 
 /// Locks the results folder for this run, or names the run that holds it.
-fn lock(dir: &Path) -> anyhow::Result<File> {
+fn lock(dir: &Path) -> anyhow::Result<(File, sys::lock::FolderLock)> {
     let handle = sys::fs::open_folder(dir)
         .with_context(|| format!("could not open results folder {}", shown(dir)))?;
-    if sys::lock::try_lock(&handle).is_ok() {
-        return Ok(handle);
+    if let Ok(lock) = sys::lock::try_lock_folder(&handle) {
+        return Ok((handle, lock));
     }
     let holder = holder_pid(dir)
         .or_else(|| private_folders(dir).into_iter().map(|(_, pid)| pid).next())

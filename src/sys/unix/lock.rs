@@ -19,6 +19,18 @@ pub fn try_lock(file: &File) -> io::Result<()> {
     }
 }
 
+/// A folder's lock, taken by [`try_lock_folder`]: here the `flock` on the
+/// folder's open file, which lasts as long as that file is open.
+#[derive(Debug)]
+pub struct FolderLock(());
+
+/// Takes an exclusive lock on the folder open as `folder` without waiting
+/// (an `flock` on it): an error when another open file holds it.
+pub fn try_lock_folder(folder: &File) -> io::Result<FolderLock> {
+    try_lock(folder)?;
+    Ok(FolderLock(()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

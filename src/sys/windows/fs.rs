@@ -1,10 +1,11 @@
 //! Files, the Windows way: a file's identity (its volume and file index),
-//! opening without following a symlink (`FILE_FLAG_OPEN_REPARSE_POINT`), a
-//! folder open without `FILE_SHARE_DELETE`, so that no one can rename or
-//! remove it while this process works in it, which makes its path as good
-//! as its handle; a rename that never replaces; a file held so that no one
-//! can write to it; and renames and removals retried for a moment while
-//! another program (a virus scanner, an indexer) holds the file.
+//! opening without following a symlink (`FILE_FLAG_OPEN_REPARSE_POINT`);
+//! working in a folder through its handle by asking the system where that
+//! folder is now (`GetFinalPathNameByHandleW`), so that a folder renamed
+//! and replaced under its old path is still the one written; a rename that
+//! never replaces; a file held so that no one can write to it; and renames
+//! and removals retried for a moment while another program (a virus
+//! scanner, an indexer) holds the file.
 //!
 //! Not here: what the files hold, or when they are written (`files`,
 //! `protocol`, `orchestrator`).
@@ -20,8 +21,8 @@ use std::time::{Duration, Instant};
 use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION};
 use windows_sys::Win32::Storage::FileSystem::{
     BY_HANDLE_FILE_INFORMATION, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
-    FILE_NAME_NORMALIZED, FILE_SHARE_READ, FILE_SHARE_WRITE, GetFileInformationByHandle,
-    GetFinalPathNameByHandleW, MOVEFILE_WRITE_THROUGH, MoveFileExW,
+    FILE_NAME_NORMALIZED, FILE_SHARE_READ, GetFileInformationByHandle, GetFinalPathNameByHandleW,
+    MOVEFILE_WRITE_THROUGH, MoveFileExW,
 };
 
 use super::wide;
@@ -126,17 +127,11 @@ pub fn open_unblocking_for_writing(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).open(path)
 }
 
-/// The share mode of the folders this process works in: others may read
-/// and write in them, but not rename or remove them while it holds them.
-const FOLDER_SHARING: u32 = FILE_SHARE_READ | FILE_SHARE_WRITE;
-
 /// Opens the folder `path` (through symlinks), to write through it or to
-/// lock it; an error for anything but a folder. While it is open, no one
-/// can rename or remove it.
+/// lock it; an error for anything but a folder.
 pub fn open_folder(path: &Path) -> io::Result<File> {
     let folder = OpenOptions::new()
         .read(true)
-        .share_mode(FOLDER_SHARING)
         .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
         .open(path)?;
     if !folder.metadata()?.is_dir() {
@@ -150,7 +145,6 @@ pub fn open_folder(path: &Path) -> io::Result<File> {
 pub fn open_folder_nofollow(path: &Path) -> io::Result<File> {
     let folder = OpenOptions::new()
         .read(true)
-        .share_mode(FOLDER_SHARING)
         .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)?;
     let metadata = folder.metadata()?;
@@ -184,9 +178,8 @@ pub fn readable_by_all() -> Option<Permissions> {
     None
 }
 
-/// The path of `name` in the folder open as `dir`: the folder cannot be
-/// renamed while this process holds it open ([`open_folder`]), so its path
-/// leads to it.
+/// The path of `name` in the folder open as `dir`, where that folder is
+/// now (renamed since it was opened, it is still the one meant).
 fn inside(dir: &File, name: &CStr) -> io::Result<PathBuf> {
     let name = name
         .to_str()

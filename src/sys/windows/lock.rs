@@ -19,6 +19,38 @@ pub fn try_lock(file: &File) -> io::Result<()> {
     })
 }
 
+/// A folder's lock, taken by [`try_lock_folder`]: a hidden file in the
+/// folder (`.orchestrate.lock`) that this process holds open with no
+/// sharing at all, so no other process can open it, and that the system
+/// removes when it is closed (`FILE_FLAG_DELETE_ON_CLOSE`): when this lock
+/// is dropped, or the process ends however it ends. (Windows cannot lock a
+/// folder itself.)
+#[derive(Debug)]
+pub struct FolderLock(#[allow(dead_code, reason = "held for its handle")] File);
+
+/// The name of the file that holds a folder's lock.
+const FOLDER_LOCK_FILE: &str = ".orchestrate.lock";
+
+/// Takes an exclusive lock on the folder open as `folder` without waiting:
+/// an error when another process holds it.
+pub fn try_lock_folder(folder: &File) -> io::Result<FolderLock> {
+    use std::os::windows::fs::OpenOptionsExt;
+    use windows_sys::Win32::Foundation::{GENERIC_READ, GENERIC_WRITE};
+    use windows_sys::Win32::Storage::FileSystem::{
+        DELETE, FILE_ATTRIBUTE_HIDDEN, FILE_FLAG_DELETE_ON_CLOSE,
+    };
+    let path = super::fs::path_to_open_file(folder).join(FOLDER_LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .access_mode(GENERIC_READ | GENERIC_WRITE | DELETE)
+        .create(true)
+        .share_mode(0)
+        .attributes(FILE_ATTRIBUTE_HIDDEN)
+        .custom_flags(FILE_FLAG_DELETE_ON_CLOSE)
+        .open(path)?;
+    Ok(FolderLock(file))
+}
+
 /// An error always: Windows has no table of locks to read (the caller
 /// falls back on the pid the holder wrote down).
 pub fn holder(_file: FileId) -> io::Result<Option<u32>> {
