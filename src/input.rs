@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 
 use crate::memory;
 use crate::polymer::stream::{self, Reacted, Reaction};
@@ -132,21 +132,7 @@ fn read_source<T>(
             (opened, format!("could not read {source}"))
         }
     };
-    let metadata = match file.metadata() {
-        Ok(metadata) => Some(metadata),
-        // A pipe or a console that the system cannot describe (Windows
-        // cannot, for some) is read as the stream it is.
-        Err(_) if matches!(source, Source::Stdin) => None,
-        Err(err) => return Err(err).with_context(|| shown.clone()),
-    };
-    if metadata.as_ref().is_some_and(|metadata| metadata.is_dir()) {
-        return Err(anyhow!("is a folder, not a polymer file")).with_context(|| shown.clone());
-    }
-    let before = metadata
-        .filter(|metadata| metadata.is_file())
-        .map(|metadata| Snapshot::of(&metadata, &file))
-        .transpose()
-        .with_context(|| shown.clone())?;
+    let before = snapshot(&file, source).with_context(|| shown.clone())?;
     let size_hint = before.map_or(0, |b| b.unread() as usize);
     let mut counted = Counted {
         inner: &file,
@@ -197,6 +183,25 @@ struct Snapshot {
     /// Where reading starts (standard input may be part-read already).
     start: u64,
     changed: (i64, i64),
+}
+
+/// The snapshot of `file`, opened for `source`, when it is a regular file;
+/// `None` for a stream. A folder is an error.
+fn snapshot(file: &File, source: &Source) -> anyhow::Result<Option<Snapshot>> {
+    let metadata = match file.metadata() {
+        Ok(metadata) => metadata,
+        // A pipe or a console that the system cannot describe (Windows
+        // cannot, for some) is read as the stream it is.
+        Err(_) if matches!(source, Source::Stdin) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    if metadata.is_dir() {
+        bail!("is a folder, not a polymer file");
+    }
+    Ok(match metadata.is_file() {
+        true => Some(Snapshot::of(&metadata, file)?),
+        false => None,
+    })
 }
 
 impl Snapshot {
