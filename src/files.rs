@@ -401,6 +401,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_target_through_a_symlink_replaces_the_file_and_keeps_the_link() {
         let dir = tempfile::tempdir().unwrap();
@@ -414,6 +415,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_device_is_written_in_place_and_its_errors_are_reported() {
         Target::open(Path::new("/dev/null"))
@@ -431,6 +433,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_target_naming_an_open_descriptor_writes_into_it_at_its_offset() {
         use std::io::Read as _;
@@ -444,6 +447,7 @@ mod tests {
         assert_eq!(content, "before\n4\n");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_fifo_without_a_reader_and_a_folder_are_refused_up_front() {
         let dir = tempfile::tempdir().unwrap();

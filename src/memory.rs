@@ -168,6 +168,8 @@ unsafe impl std::alloc::GlobalAlloc for Guarded {
 
 #[cfg(test)]
 mod tests {
+    // What only the Linux-only tests use.
+    #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
     use super::*;
 
     /// The `AnonHugePages` of the mapping holding `address`, in KiB.
@@ -190,6 +192,7 @@ mod tests {
         0
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_large_buffer_is_backed_by_huge_pages_where_the_kernel_offers_them() {
         let offered = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")

@@ -450,6 +450,7 @@ mod tests {
         assert_eq!(leftovers, 1, "only the result file remains in its folder");
     }
 
+    #[cfg(unix)]
     #[test]
     fn result_files_that_are_not_regular_files_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
@@ -517,6 +518,7 @@ mod tests {
         mark_case("17 n2", None);
     }
 
+    #[cfg(unix)]
     #[test]
     fn an_array_task_runs_the_child_command_line_and_reports_its_status() {
         let top = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{example, fixture, input, orchestrate};
+use common::{example, input, orchestrate};
 use predicates::prelude::*;
 
 fn python_child() -> PathBuf {
@@ -76,7 +76,7 @@ fn a_child_that_breaks_the_protocol_fails_the_check() {
             .env("FAULT_ALL", mode)
             .env("REAL_REDUCE", common::reduce_bin())
             .arg("--check-child")
-            .arg(fixture("faulty-reduce.sh"))
+            .arg(common::faulty_reduce())
             .assert()
             .code(1)
             .stdout(predicate::str::contains(
@@ -166,7 +166,7 @@ fn the_check_leaves_nothing_a_child_started_running() {
         .env("PID_LOG", dir.path().join("pids"))
         .env("REAL_REDUCE", common::reduce_bin())
         .arg("--check-child")
-        .arg(fixture("faulty-reduce.sh"))
+        .arg(common::faulty_reduce())
         .assert()
         .success();
     let daemons = common::pids(&dir.path().join("pids"));
@@ -187,7 +187,7 @@ fn a_child_that_hangs_is_reported_after_one_deadline_for_all_cases() {
         .env("PID_LOG", dir.path().join("pids"))
         .env("REAL_REDUCE", common::reduce_bin())
         .arg("--check-child")
-        .arg(fixture("faulty-reduce.sh"))
+        .arg(common::faulty_reduce())
         .assert()
         .code(1)
         .stdout(predicate::str::contains("did not exit within 20 s").count(13));
@@ -198,6 +198,7 @@ fn a_child_that_hangs_is_reported_after_one_deadline_for_all_cases() {
     });
 }
 
+#[cfg(unix)]
 /// Regression: the cases' children once ran in orchestrate's folder, and
 /// a refusal was judged by the last three lines of stderr only.
 #[test]

@@ -2,6 +2,7 @@
 //! deleted that the run did not make, nothing planted can block or redirect
 //! a run, a record is never trusted with what reaches Slurm, and `--status`
 //! reads nothing outside its folder.
+#![cfg(unix)]
 
 mod common;
 
@@ -375,7 +376,7 @@ fn assert_all_dead(pids: &[i32]) {
 
 /// `orchestrate` whose children leave their process groups.
 fn regrouping(dir: &Path) -> std::process::Command {
-    let mut command = common::spawn_faulty(dir);
+    let mut command = common::spawn_faulty_script(dir);
     command
         .env("FAULT_ALL", "regroup")
         .env("PID_LOG", dir.join("pids"))

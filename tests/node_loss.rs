@@ -8,6 +8,7 @@
 //! are skipped with a printed reason, except in CI (CI=true, or
 //! REQUIRE_SLURM=1), where that is a failure. Each test brings the node it
 //! failed back before it returns, even when it fails.
+#![cfg(unix)]
 
 mod common;
 

@@ -359,6 +359,7 @@ fn reduce_reads_a_sealed_polymer_on_standard_input_whole() {
     );
 }
 
+#[cfg(unix)]
 /// One rule for every output (`--output` here, `--joblog` and `--timeline`
 /// in `tests/orchestrate.rs`): a symlink is followed and its target written
 /// atomically, a device or FIFO is written into, never replaced.
@@ -413,6 +414,7 @@ fn reduce_output_to_dev_stdout_prints_into_the_descriptor_as_it_is_open() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn reduce_output_to_a_device_writes_into_it_and_leaves_the_device() {
     use std::os::unix::fs::FileTypeExt;
@@ -430,6 +432,7 @@ fn reduce_output_to_a_device_writes_into_it_and_leaves_the_device() {
     assert_eq!(entries(dir.path()), Vec::<String>::new());
 }
 
+#[cfg(unix)]
 #[test]
 fn reduce_output_to_a_fifo_without_a_reader_is_one_line_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();

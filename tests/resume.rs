@@ -9,7 +9,9 @@ use common::json_of;
 use std::fs;
 use std::path::Path;
 
-use common::{entries, eventually, example, input, orchestrate, orchestrate_faulty};
+#[cfg(unix)]
+use common::eventually;
+use common::{entries, example, input, orchestrate, orchestrate_faulty};
 use predicates::prelude::*;
 
 fn starts(events: &Path) -> Vec<String> {
@@ -69,6 +71,7 @@ fn resuming_after_failures_runs_only_the_failed_letters() {
         ));
 }
 
+#[cfg(unix)]
 #[test]
 fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
     let dir = tempfile::tempdir().unwrap();
@@ -220,6 +223,7 @@ fn resume_refuses_results_of_another_input() {
     assert!(results.join("a.txt").exists());
 }
 
+#[cfg(unix)]
 #[test]
 fn tampered_results_are_not_reused() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 //! descendant of one and no temporary file behind, and end with status
 //! 128 + the signal. Every wait is on an event (a pid a fixture wrote, a
 //! thread that exists) and has a deadline.
+#![cfg(unix)]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! `export SLURM_CONF=...` as it prints (or the script's default path is
 //! used). Without one these tests are skipped with a printed reason, except
 //! in CI (CI=true, or REQUIRE_SLURM=1), where a missing cluster is a failure.
+#![cfg(unix)]
 
 mod common;
 

@@ -6,7 +6,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{eventually, example, input, json_of, orchestrate, snapshot};
+#[cfg(unix)]
+use common::{eventually, example};
+use common::{input, json_of, orchestrate, snapshot};
 
 fn status(dir: &Path, results: &Path, json: bool) -> std::process::Output {
     common::status(dir, results, json).output().unwrap()
@@ -72,6 +74,7 @@ fn a_holder_file_left_by_a_killed_run_names_no_writer_even_if_its_pid_lives_agai
     assert_eq!(json["writer_pid"], serde_json::Value::Null);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_folder_being_written_shows_its_writer_and_what_is_done_so_far() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,9 +10,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{
-    alive, entries, eventually, example, input, mkfifo, orchestrate, orchestrate_faulty, pids,
-};
+#[cfg(unix)]
+use common::mkfifo;
+use common::{alive, entries, eventually, example, input, orchestrate, orchestrate_faulty, pids};
 use predicates::prelude::*;
 
 /// Runs the faulty stand-in with `FAULT_<letter>=<mode>` and expects the run
@@ -89,6 +89,7 @@ fn a_child_cannot_write_a_sibling_letters_result() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn children_read_a_private_snapshot_never_the_users_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -162,6 +163,7 @@ fn a_child_cannot_change_the_polymer_its_siblings_read() {
     assert!(tampering.iter().all(|l| l.ends_with(" kept")), "{events}");
 }
 
+#[cfg(unix)]
 #[test]
 fn two_runs_on_one_results_folder_never_mix_their_results() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,6 +271,7 @@ fn the_input_is_never_overwritten_by_a_result() {
     assert_eq!(entries(&results), ["t.txt"], "nothing else was left there");
 }
 
+#[cfg(unix)]
 #[test]
 fn outputs_that_are_devices_are_written_in_place_and_their_errors_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -306,6 +309,7 @@ fn outputs_that_are_devices_are_written_in_place_and_their_errors_reported() {
         .stdout(predicate::str::ends_with("4\n"));
 }
 
+#[cfg(unix)]
 #[test]
 fn unusable_outputs_are_refused_before_any_child_starts() {
     let dir = tempfile::tempdir().unwrap();
@@ -439,6 +443,7 @@ fn nothing_a_timed_out_child_started_outlives_the_run() {
     });
 }
 
+#[cfg(unix)]
 /// orchestrate on the worked example from stdin, under `limit` set to
 /// `value` (and, for the process limit, as the unprivileged user `nobody`,
 /// since root is exempt from it).
@@ -488,6 +493,7 @@ fn limited(limit: common::Resource, value: u64, args: &[&str]) -> (Option<i32>, 
     (status.code(), stderr)
 }
 
+#[cfg(unix)]
 #[test]
 fn exhausted_resources_are_one_clear_line_and_status_1_never_a_panic() {
     // SAFETY: geteuid has no preconditions.
@@ -604,6 +610,7 @@ fn only_folders_orchestrate_made_are_removed_and_never_with_the_input() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_record_that_is_a_fifo_cannot_hang_a_resumed_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -626,7 +633,7 @@ fn a_record_that_is_a_fifo_cannot_hang_a_resumed_run() {
 fn input_with_links(dir: &Path) -> PathBuf {
     let input = dir.join("in.txt");
     fs::copy(example(), &input).unwrap();
-    std::os::unix::fs::symlink("in.txt", dir.join("link.txt")).unwrap();
+    polymer_fanout::sys::fs::symlink(Path::new("in.txt"), &dir.join("link.txt")).unwrap();
     fs::hard_link(&input, dir.join("hard.txt")).unwrap();
     input
 }
@@ -726,6 +733,7 @@ fn reduce_never_writes_its_result_on_its_input() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_results_folder_swapped_during_a_run_is_never_touched_through_its_old_name() {
     let dir = tempfile::tempdir().unwrap();

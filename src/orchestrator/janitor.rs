@@ -129,10 +129,11 @@ fn serve(mut socket: Channel) -> ! {
     process::exit_now(0)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn no_janitor_is_forked_from_a_process_with_threads() {
         // The test harness runs tests on threads of its own.

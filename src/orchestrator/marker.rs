@@ -214,6 +214,7 @@ mod tests {
         assert!(matches!(judge(dir.path()), Verdict::Abandoned(_)));
     }
 
+    #[cfg(unix)]
     #[test]
     fn names_fifos_links_and_foreign_markers_are_never_ours() {
         let dir = tempfile::tempdir().unwrap();

@@ -116,8 +116,9 @@ enum Snapshot {
     /// A sealed in-memory file, kept open for as long as children are
     /// started (each gets it as standard input).
     Sealed { path: PathBuf, _file: std::fs::File },
-    /// A file in the run's private folder.
-    Private(PathBuf),
+    /// A file in the run's private folder, held open for as long as
+    /// children are started (on Windows so that no one can change it).
+    Private { path: PathBuf, _held: std::fs::File },
     /// A file in a job array's folder inside the results folder, and the
     /// array's record (its folder, the submissions made so far).
     Array {
@@ -137,7 +138,7 @@ impl Handover {
     fn path(&self) -> &Path {
         match &self.snapshot {
             Snapshot::Sealed { path, .. }
-            | Snapshot::Private(path)
+            | Snapshot::Private { path, .. }
             | Snapshot::Array { path, .. } => path,
         }
     }
@@ -145,7 +146,7 @@ impl Handover {
     fn array(&self) -> Option<&ArrayRecord> {
         match &self.snapshot {
             Snapshot::Array { array, .. } => Some(array),
-            Snapshot::Sealed { .. } | Snapshot::Private(_) => None,
+            Snapshot::Sealed { .. } | Snapshot::Private { .. } => None,
         }
     }
 }
@@ -236,7 +237,7 @@ impl Fan<'_> {
             Snapshot::Sealed { path, .. } => {
                 self.run_children((path, Delivery::Stdin), polymer_len, todo, &mut settled)
             }
-            Snapshot::Private(path) => self.run_children(
+            Snapshot::Private { path, .. } => self.run_children(
                 (path, Delivery::PrivateFile),
                 polymer_len,
                 todo,
@@ -405,7 +406,13 @@ fn hand_over(
                 }
             }
             let path = workspace.write_polymer(None, polymer.units(), signals)?;
-            Ok(Snapshot::Private(path))
+            let held = crate::sys::fs::hold_unchanged(&path).with_context(|| {
+                format!(
+                    "could not hold the children's polymer {}",
+                    files::shown(&path)
+                )
+            })?;
+            Ok(Snapshot::Private { path, _held: held })
         })?,
     };
     if !reacted {
@@ -474,6 +481,8 @@ fn kept_attempt(letter: UnitType, length: usize) -> Attempt {
 
 #[cfg(test)]
 mod tests {
+    // What only the job arrays' tests use: Slurm runs on Linux only.
+    #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -574,6 +583,8 @@ mod tests {
         );
     }
 
+    // Job arrays are Slurm's, which runs on Linux only.
+    #[cfg(unix)]
     #[test]
     fn a_job_array_records_each_submission_and_a_resumed_run_submits_only_what_was_lost() {
         let dir = tempfile::tempdir().unwrap();
@@ -617,6 +628,8 @@ mod tests {
         assert!(results.join(FILE_NAME).is_file());
     }
 
+    // Job arrays are Slurm's, which runs on Linux only.
+    #[cfg(unix)]
     #[test]
     fn a_record_of_the_first_version_still_resumes_its_array() {
         let dir = tempfile::tempdir().unwrap();

@@ -335,7 +335,7 @@ mod tests {
             }),
         };
         assert_eq!(Record::read(dir.path()).unwrap(), None);
-        let open = std::fs::File::open(dir.path()).unwrap();
+        let open = crate::sys::fs::open_folder(dir.path()).unwrap();
         record.write(&open, &open, dir.path()).unwrap();
         let read = Record::read(dir.path()).unwrap().unwrap();
         assert_eq!(read, record);

@@ -146,6 +146,8 @@ impl Inside {
 
 #[cfg(test)]
 mod tests {
+    // What only the job arrays' tests use: Slurm runs on Linux only.
+    #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
     use super::*;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -240,6 +242,8 @@ mod tests {
             .collect()
     }
 
+    // Job arrays are Slurm's, which runs on Linux only.
+    #[cfg(unix)]
     #[test]
     fn an_arrays_letters_stand_where_the_task_files_and_the_queue_say() {
         let dir = results_folder("abcdef", true);
@@ -293,6 +297,8 @@ mod tests {
         assert_eq!(states(dir.path(), &world, "abcd"), expected);
     }
 
+    // Job arrays are Slurm's, which runs on Linux only.
+    #[cfg(unix)]
     #[test]
     fn a_record_of_the_version_before_names_its_array_after_the_run_that_submitted_it() {
         let dir = results_folder("ab", false);
@@ -303,6 +309,8 @@ mod tests {
         assert_eq!(states(dir.path(), &world, "ab"), expected);
     }
 
+    // Job arrays are Slurm's, which runs on Linux only.
+    #[cfg(unix)]
     #[test]
     fn an_array_folder_that_is_gone_leaves_the_queue_to_tell() {
         let dir = results_folder("ab", true);

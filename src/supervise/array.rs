@@ -554,5 +554,6 @@ pub fn folder_name() -> String {
     format!("slurm-array-{}-{nanos}", std::process::id())
 }
 
-#[cfg(test)]
+// Job arrays are Slurm's, which runs on Linux only.
+#[cfg(all(test, unix))]
 mod tests;

@@ -3,6 +3,8 @@
 //! task submitted is pending, then runs on its node (writing its start
 //! mark), then does what its plan says, writing its files where its
 //! script is, as a real task does.
+// Much of it serves the job arrays' tests alone: Slurm runs on Linux only.
+#![cfg_attr(not(unix), allow(dead_code))]
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -342,6 +342,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_command_that_does_not_end_in_time_is_killed() {
         let mut sleep = Command::new("sleep");

@@ -45,6 +45,15 @@ pub fn orchestrate_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_orchestrate"))
 }
 
+/// The fault-injecting stand-in for reduce that runs on every system
+/// (`examples/faulty-reduce.rs`, which `cargo test` builds beside the
+/// binaries).
+pub fn faulty_reduce() -> PathBuf {
+    reduce_bin()
+        .with_file_name("examples")
+        .join(format!("faulty-reduce{}", std::env::consts::EXE_SUFFIX))
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -57,6 +66,8 @@ pub fn orchestrate(dir: &Path) -> Command {
     let mut cmd = Command::new(orchestrate_bin());
     cmd.current_dir(dir)
         .env("TMPDIR", dir)
+        .env("TMP", dir)
+        .env("TEMP", dir)
         .timeout(std::time::Duration::from_secs(60));
     cmd
 }
@@ -79,6 +90,32 @@ pub fn spawn_faulty(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(orchestrate_bin());
     cmd.current_dir(dir)
         .env("TMPDIR", dir)
+        .env("TMP", dir)
+        .env("TEMP", dir)
+        .env("REAL_REDUCE", reduce_bin())
+        .arg("--reduce-bin")
+        .arg(faulty_reduce())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// `orchestrate` whose children are the fault-injecting stand-in for reduce.
+pub fn orchestrate_faulty(dir: &Path) -> Command {
+    let mut cmd = orchestrate(dir);
+    cmd.arg("--reduce-bin")
+        .arg(faulty_reduce())
+        .env("REAL_REDUCE", reduce_bin());
+    cmd
+}
+
+/// [`spawn_faulty`] with the shell script stand-in for reduce (see
+/// [`orchestrate_faulty_script`]).
+#[cfg(unix)]
+pub fn spawn_faulty_script(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(orchestrate_bin());
+    cmd.current_dir(dir)
+        .env("TMPDIR", dir)
         .env("REAL_REDUCE", reduce_bin())
         .arg("--reduce-bin")
         .arg(fixture("faulty-reduce.sh"))
@@ -87,8 +124,11 @@ pub fn spawn_faulty(dir: &Path) -> std::process::Command {
     cmd
 }
 
-/// `orchestrate` whose children are the fault-injecting stand-in for reduce.
-pub fn orchestrate_faulty(dir: &Path) -> Command {
+/// `orchestrate` whose children are the shell script stand-in for reduce,
+/// for the misbehaviours only Unix has (leaving a process group, ignoring
+/// SIGTERM, exec'ing into another program).
+#[cfg(unix)]
+pub fn orchestrate_faulty_script(dir: &Path) -> Command {
     let mut cmd = orchestrate(dir);
     cmd.arg("--reduce-bin")
         .arg(fixture("faulty-reduce.sh"))
@@ -123,16 +163,7 @@ pub fn eventually_every(
 
 /// Whether a process is still running (a zombie counts as gone).
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit(") ")
-                .next()
-                .and_then(|rest| rest.chars().next());
-            !matches!(state, Some('Z') | Some('X') | None)
-        }
-        Err(_) => false,
-    }
+    u32::try_from(pid).is_ok_and(polymer_fanout::sys::process::lives)
 }
 
 /// All pids in a file of whitespace-separated pids.
@@ -145,6 +176,7 @@ pub fn pids(path: &Path) -> Vec<i32> {
 }
 
 /// Makes a FIFO at `path`.
+#[cfg(unix)]
 pub fn mkfifo(path: &Path) {
     let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
@@ -152,6 +184,7 @@ pub fn mkfifo(path: &Path) {
 }
 
 /// Sends `signal` to a child process of the test.
+#[cfg(unix)]
 pub fn signal(child: &std::process::Child, signal: i32) {
     // SAFETY: kill has no memory-safety preconditions; the pid is our own
     // unreaped child.
@@ -267,5 +300,5 @@ pub fn plant_abandoned_folder(folder: &Path) {
 /// A resource limit's name, as `setrlimit` takes it on this system.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub type Resource = libc::__rlimit_resource_t;
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
 pub type Resource = libc::c_int;

@@ -162,8 +162,14 @@ pub(super) fn remove_abandoned(
         }
         let path = entry.path();
         // The verdict holds the marker's lock while the folder goes.
-        if let marker::Verdict::Abandoned(_held) = marker::judge(&path) {
+        if let marker::Verdict::Abandoned(held) = marker::judge(&path) {
             remove_own_folder(&path, input, refuse)?;
+            // Where a removed file that is still open keeps its folder
+            // (Windows), the marker is let go and the folder tried again.
+            if path.symlink_metadata().is_ok() {
+                drop(held);
+                remove_own_folder(&path, input, refuse)?;
+            }
         }
     }
     Ok(())

@@ -310,6 +310,14 @@ pub fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     PathBuf::from(OsStr::from_bytes(bytes))
 }
 
+/// Opens `path` for reading, for as long as children read it. Unix has no
+/// way to keep a file's owner from changing it (the sealed in-memory file
+/// is what does on Linux); on Windows the handle keeps everyone else from
+/// writing to it.
+pub fn hold_unchanged(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
 /// Makes `link` a symlink to `target`.
 pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
     std::os::unix::fs::symlink(target, link)

@@ -359,7 +359,42 @@ pub fn path_to_open_file(file: &File) -> PathBuf {
         return PathBuf::new();
     }
     use std::os::windows::ffi::OsStringExt;
-    PathBuf::from(std::ffi::OsString::from_wide(&buffer[..len]))
+    let path = PathBuf::from(std::ffi::OsString::from_wide(&buffer[..len]));
+    plain(path)
+}
+
+/// `path` without the `\\?\` prefix the system puts before a path it
+/// names (`\\?\C:\x` is `C:\x`, `\\?\UNC\host\share` is
+/// `\\host\share`), so that it compares equal to, and reads like, the
+/// paths users give; a path that needs the prefix (too long, or with a
+/// name Windows reserves) keeps it.
+fn plain(path: PathBuf) -> PathBuf {
+    let Some(text) = path.to_str() else {
+        return path;
+    };
+    let shorter = if let Some(rest) = text.strip_prefix(r"\\?\UNC\") {
+        format!(r"\\{rest}")
+    } else if let Some(rest) = text.strip_prefix(r"\\?\") {
+        rest.to_string()
+    } else {
+        return path;
+    };
+    let reserved = shorter.split('\\').any(|name| {
+        let stem = name
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+            || (stem.len() == 4
+                && (stem.starts_with("COM") || stem.starts_with("LPT"))
+                && stem.as_bytes()[3].is_ascii_digit())
+            || name.ends_with([' ', '.'])
+    });
+    if shorter.len() >= 260 || reserved {
+        return path;
+    }
+    PathBuf::from(shorter)
 }
 
 /// Renames `from` to `to`, failing if `to` exists.
@@ -395,4 +430,31 @@ pub fn hold_unchanged(path: &Path) -> io::Result<File> {
         .read(true)
         .share_mode(FILE_SHARE_READ)
         .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_the_system_names_reads_like_one_a_user_gives() {
+        let case = |from: &str, to: &str| assert_eq!(plain(PathBuf::from(from)), Path::new(to));
+        case(r"\\?\C:\Users\x", r"C:\Users\x");
+        case(r"\\?\UNC\host\share\x", r"\\host\share\x");
+        case(r"C:\plain", r"C:\plain");
+        case(r"\\?\C:\x\con.txt", r"\\?\C:\x\con.txt");
+        case(r"\\?\C:\x\trailing.", r"\\?\C:\x\trailing.");
+        let long = format!(r"\\?\C:\{}", "x".repeat(300));
+        case(&long, &long);
+    }
+
+    #[test]
+    fn a_folder_is_named_by_its_handle_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = open_folder(dir.path()).unwrap();
+        assert_eq!(
+            FileId::at(&path_to_open_file(&folder)).unwrap(),
+            FileId::of(&folder).unwrap()
+        );
+    }
 }
