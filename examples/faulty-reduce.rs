@@ -40,7 +40,7 @@
 //! for all of them.
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
@@ -161,6 +161,11 @@ fn log(var: &str, line: &str) {
             .append(true)
             .open(path)
             .expect("could not open a log");
+        // Locked, for appends from several processes at once are not
+        // atomic everywhere (Wine's are not).
+        file.lock().expect("could not lock a log");
+        file.seek(std::io::SeekFrom::End(0))
+            .expect("could not seek in a log");
         writeln!(file, "{line}").expect("could not write a log");
     }
 }
@@ -168,11 +173,18 @@ fn log(var: &str, line: &str) {
 /// This process's pid as the machine names it: inside orchestrate's PID
 /// namespace (Linux) `process::id` is the namespace's number, while
 /// `/proc`, the machine's, names each process by the machine's.
+#[cfg(target_os = "linux")]
 fn machine_pid() -> u32 {
     std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(std::process::id)
+}
+
+/// This process's pid: elsewhere there is no namespace to see through.
+#[cfg(not(target_os = "linux"))]
+fn machine_pid() -> u32 {
+    std::process::id()
 }
 
 /// Logs this process's pid to `PID_LOG`, then marks it ready under `token`.

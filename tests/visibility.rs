@@ -8,7 +8,9 @@ use common::json_of;
 use std::fs;
 use std::path::Path;
 
-use common::{entries, example, input, orchestrate, orchestrate_faulty};
+#[cfg(unix)]
+use common::entries;
+use common::{example, input, orchestrate, orchestrate_faulty};
 use predicates::prelude::*;
 
 /// Runs every mode on `path` and checks they agree on everything but timing.
@@ -125,7 +127,16 @@ fn process_only_options_are_usage_errors_in_other_modes() {
 /// This machine's host name, as children started directly report it.
 fn this_host() -> String {
     let out = std::process::Command::new("hostname").output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    seen(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// `text` as host names are compared here: on Windows without case (its
+/// host names ignore it, and its tools differ in it).
+fn seen(text: &str) -> String {
+    match cfg!(windows) {
+        true => text.to_ascii_lowercase(),
+        false => text.to_string(),
+    }
 }
 
 /// Parses a job log into rows of fields, checking its header and shape.
@@ -183,7 +194,7 @@ fn the_job_log_has_one_row_per_letter_with_timings_and_lengths() {
             } else {
                 String::new()
             };
-            assert_eq!(row[7], host, "{mode}, letter {letter}");
+            assert_eq!(seen(&row[7]), host, "{mode}, letter {letter}");
         }
     }
 }
@@ -195,6 +206,8 @@ fn outcomes(path: &Path) -> Vec<(String, String, String)> {
         .collect()
 }
 
+// Among the failures is a death by a signal, which Windows does not have.
+#[cfg(unix)]
 #[test]
 fn the_job_log_records_every_kind_of_failure() {
     let dir = tempfile::tempdir().unwrap();
@@ -355,7 +368,7 @@ fn the_timeline_is_an_svg_with_one_bar_per_letter_and_the_phases() {
             _ => "t (best)".to_string(),
         };
         assert!(
-            labels.contains(&best),
+            labels.iter().any(|label| seen(label) == best),
             "{mode}: the best letter is marked: {labels:?}"
         );
         assert!(
@@ -379,7 +392,7 @@ fn the_timeline_of_a_failed_run_shows_the_failure() {
         .code(1);
     let text = fs::read_to_string(&svg).unwrap();
     roxmltree::Document::parse(&text).unwrap();
-    assert!(text.contains(&format!(
+    assert!(seen(&text).contains(&format!(
         "k (attempt 1 on {}): exited with status 3",
         this_host()
     )));
@@ -446,6 +459,8 @@ fn progress_is_shown_only_when_stderr_is_a_terminal() {
     assert!(seen.contains("/26 letters"), "{seen:?}");
 }
 
+// The launchers here are shell scripts.
+#[cfg(unix)]
 #[test]
 fn the_job_log_and_timeline_show_time_spent_waiting_in_a_launcher() {
     let dir = tempfile::tempdir().unwrap();

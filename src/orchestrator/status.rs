@@ -17,7 +17,7 @@ use crate::protocol::{self, ResultFile};
 pub use crate::report::status::{State, Status};
 use crate::supervise::array::{self, TaskState};
 use crate::supervise::queue::Queue;
-use crate::sys::{self, fs::FileId};
+use crate::sys::{self, lock::Holder};
 
 /// Reads the status of `dir`, asking `queue` what it still holds of a job
 /// array. An error, in one line naming the folder, when it is not a
@@ -101,12 +101,14 @@ fn state_of(task: TaskState) -> State {
 /// may since belong to another process, or to a zombie. (The table lists
 /// only the locks of processes this one can see: a writer in another PID
 /// namespace, or on another machine sharing the folder, is not found.)
-/// Where the table cannot be read, the holder file's pid counts if that
-/// process lives and is not a zombie.
+/// Where the system says the lock is held but not by whom (Windows), the
+/// holder file names the writer. Where the table cannot be read, the
+/// holder file's pid counts if that process lives and is not a zombie.
 fn writer(dir: &Path) -> Option<u32> {
-    let file = FileId::at(dir).ok()?;
-    match sys::lock::holder(file) {
-        Ok(holder) => holder,
+    match sys::lock::folder_holder(dir) {
+        Ok(Holder::Process(pid)) => Some(pid),
+        Ok(Holder::Free) => None,
+        Ok(Holder::Unknown) => holder_pid(dir),
         Err(_) => holder_pid(dir).filter(|&pid| sys::process::lives(pid)),
     }
 }

@@ -119,6 +119,17 @@ pub mod lock {
     //! `orchestrator::workspace`).
 
     pub use super::os::lock::*;
+
+    /// Who holds a folder's lock, as far as the system tells.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Holder {
+        /// No process holds it.
+        Free,
+        /// This process (on this machine) holds it.
+        Process(u32),
+        /// Some process holds it; the system does not say which.
+        Unknown,
+    }
     #[cfg(unix)]
     pub use super::unix::lock::*;
 }

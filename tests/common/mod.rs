@@ -302,3 +302,11 @@ pub fn plant_abandoned_folder(folder: &Path) {
 pub type Resource = libc::__rlimit_resource_t;
 #[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
 pub type Resource = libc::c_int;
+
+/// How this system words the error numbered `unix` on Unix or `windows`
+/// on Windows (a missing folder is 2 on Unix and 3 on Windows), as the
+/// standard library says it: what the binaries print.
+pub fn os_error(unix: i32, windows: i32) -> String {
+    let code = if cfg!(windows) { windows } else { unix };
+    std::io::Error::from_raw_os_error(code).to_string()
+}

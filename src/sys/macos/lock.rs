@@ -10,6 +10,15 @@ use crate::sys::unix::fs::FileId;
 
 /// An error always: there is no table of locks to read (the caller falls
 /// back on the pid the holder wrote down).
+pub fn folder_holder(_dir: &std::path::Path) -> io::Result<crate::sys::lock::Holder> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "macOS has no table of locks",
+    ))
+}
+
+/// An error always: there is no table of locks to read (the caller falls
+/// back on the pid the holder wrote down).
 pub fn holder(_file: FileId) -> io::Result<Option<u32>> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,

@@ -51,6 +51,27 @@ pub fn try_lock_folder(folder: &File) -> io::Result<FolderLock> {
     Ok(FolderLock(file))
 }
 
+/// Whether a process holds the lock of the folder `dir` ([`try_lock_folder`]):
+/// its lock file is there and cannot be opened, for no process shares it.
+/// Which process that is, Windows does not say.
+pub fn folder_holder(dir: &std::path::Path) -> io::Result<crate::sys::lock::Holder> {
+    use crate::sys::lock::Holder;
+    use std::os::windows::fs::OpenOptionsExt;
+    use windows_sys::Win32::Foundation::ERROR_SHARING_VIOLATION;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(0)
+        .open(dir.join(FOLDER_LOCK_FILE));
+    match opened {
+        Ok(_) => Ok(Holder::Free),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Holder::Free),
+        Err(err) if err.raw_os_error() == Some(ERROR_SHARING_VIOLATION as i32) => {
+            Ok(Holder::Unknown)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// An error always: Windows has no table of locks to read (the caller
 /// falls back on the pid the holder wrote down).
 pub fn holder(_file: FileId) -> io::Result<Option<u32>> {
