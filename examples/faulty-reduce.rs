@@ -30,6 +30,9 @@
 //!   (logging `tamper L kept` to `EVENT_LOG` when both are refused, `tamper
 //!   L changed` otherwise), then works
 //!
+//! As `faulty-reduce --launch PROGRAM ARGS...` it is a launcher instead: it
+//! logs `launch` to `EVENT_LOG` and runs the program.
+//!
 //! `REPLACE_INPUT` names a file to overwrite (with `aAbB`) before anything
 //! else. Otherwise, or after `tamper`, `flaky` and `daemon`, it runs `REAL_REDUCE` with its
 //! own arguments (after `SLOW` seconds, and once the file `GATE` exists,
@@ -48,8 +51,31 @@ use std::time::Duration;
 /// The argument with which this program starts its own grandchildren.
 const SLEEPER: &str = "--sleep-for-ever";
 
+/// The argument that makes this program a launcher: `--launch PROGRAM
+/// ARGS...` logs `launch` to `EVENT_LOG` and runs the program.
+const LAUNCH: &str = "--launch";
+
+/// Runs `command` (a program and its arguments) as a launcher would, and
+/// ends as it ended.
+fn launch(command: &[String]) -> ExitCode {
+    log("EVENT_LOG", "launch");
+    let Some((program, args)) = command.split_first() else {
+        return ExitCode::from(2);
+    };
+    match Command::new(program).args(args).status() {
+        Ok(status) => ExitCode::from(status.code().map_or(1, |code| code as u8)),
+        Err(err) => {
+            eprintln!("faulty-reduce: could not launch {program}: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(LAUNCH) {
+        return launch(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some(SLEEPER) {
         let token = args.get(1).cloned().unwrap_or_default();
         sleep_for_ever(&token, args.get(2).map(String::as_str));

@@ -232,3 +232,47 @@ fn each_binary_tells_how_to_write_its_own_man_page() {
         assert!(!help.contains(&format!("{other} --generate man")), "{help}");
     }
 }
+
+#[test]
+fn a_launcher_whose_path_has_spaces_runs_every_child() {
+    let dir = tempfile::tempdir().unwrap();
+    // The launcher's own folder and name have spaces.
+    let folder = dir.path().join("launch tools");
+    fs::create_dir(&folder).unwrap();
+    let launcher = folder.join(format!("my launcher{}", std::env::consts::EXE_SUFFIX));
+    fs::copy(common::faulty_reduce(), &launcher).unwrap();
+    let events = dir.path().join("events");
+    orchestrate(dir.path())
+        .env("EVENT_LOG", &events)
+        .arg("--launcher")
+        .arg(format!("\"{}\" --launch", launcher.display()))
+        .args(["-q"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    let launched = fs::read_to_string(&events).unwrap();
+    assert_eq!(
+        launched.lines().filter(|line| *line == "launch").count(),
+        26
+    );
+}
+
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn slurm_options_say_that_they_need_linux() {
+    let dir = tempfile::tempdir().unwrap();
+    for options in [
+        &["--sbatch=--partition=x"][..],
+        &["--launcher", "srun --quiet"],
+    ] {
+        orchestrate(dir.path())
+            .args(options)
+            .arg(example())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "need Slurm, which runs on Linux only",
+            ));
+    }
+}

@@ -35,9 +35,7 @@ pub fn print(program: &str, text: &str) -> Result<(), ExitCode> {
     });
     match written {
         Ok(()) => Ok(()),
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
-            Err(ExitCode::from(BROKEN_PIPE_STATUS))
-        }
+        Err(err) if crate::sys::fs::is_closed_pipe(&err) => Err(ExitCode::from(BROKEN_PIPE_STATUS)),
         Err(err) => {
             say(&format!(
                 "{program}: error: could not write to stdout: {err}"

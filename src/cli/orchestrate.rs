@@ -180,9 +180,7 @@ pub enum ModeName {
 pub struct Words(Vec<OsString>);
 
 fn parse_launcher(value: &str) -> Result<Words, String> {
-    shlex::split(value)
-        .map(|words| Words(words.into_iter().map(OsString::from).collect()))
-        .ok_or_else(|| "unbalanced quotes or a trailing backslash".to_string())
+    crate::sys::split_command_line(value).map(Words)
 }
 
 #[derive(Clone, Debug)]
@@ -205,6 +203,12 @@ impl Args {
     /// Refuses options that do not belong to the chosen mode, as clap
     /// refuses any other usage error (status 2).
     pub fn check_mode_options(&self) -> Result<(), clap::Error> {
+        if !crate::sys::SLURM_RUNS_HERE && self.placement().needs_slurm() {
+            return Err(Args::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--sbatch and an srun launcher need Slurm, which runs on Linux only",
+            ));
+        }
         if self.mode == ModeName::Process {
             return Ok(());
         }

@@ -77,6 +77,11 @@ impl Placement {
         Placement::Srun(Srun::new(first.clone(), rest))
     }
 
+    /// Whether Slurm runs the children (`srun`, or a job array).
+    pub fn needs_slurm(&self) -> bool {
+        matches!(self, Placement::Srun(_) | Placement::Array { .. })
+    }
+
     /// Whether the children run on this machine, as children of
     /// orchestrate: then orchestrate contains everything they start (a PID
     /// namespace that dies with it, one more for each attempt of a program

@@ -43,6 +43,15 @@ compile_error!(
 pub use os::{contain, sealed};
 pub use process::Pid;
 
+/// Whether Slurm can run children from here: it runs on Linux only.
+pub const SLURM_RUNS_HERE: bool = cfg!(target_os = "linux");
+
+/// Splits a command prefix into words by this system's rules: a POSIX
+/// shell's on Unix (quotes and backslashes), Windows' own on Windows
+/// (`CommandLineToArgvW`, which keeps the backslashes of a path such as
+/// `"C:\Program Files\tool.exe"`).
+pub use os::split_command_line;
+
 /// How a run contains what its children start, as far as the system
 /// allows (`contain::enter` decides, `contain::current` tells).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,3 +16,5 @@ pub mod memory;
 pub mod process;
 pub mod sealed;
 pub mod user;
+
+pub use super::unix::split_command_line;

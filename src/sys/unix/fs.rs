@@ -318,6 +318,11 @@ pub fn hold_unchanged(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
+/// Whether `err`, from a write, says that nobody reads the pipe any more.
+pub fn is_closed_pipe(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::BrokenPipe
+}
+
 /// Makes `link` a symlink to `target`.
 pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
     std::os::unix::fs::symlink(target, link)

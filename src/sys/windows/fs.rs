@@ -300,6 +300,17 @@ pub fn path_from_bytes(bytes: &[u8]) -> PathBuf {
     PathBuf::from(std::ffi::OsString::from_wide(&units))
 }
 
+/// Whether `err`, from a write, says that nobody reads the pipe any more:
+/// Windows says the pipe is being closed (`ERROR_NO_DATA`), Wine that it
+/// is not connected (`ERROR_PIPE_NOT_CONNECTED`).
+pub fn is_closed_pipe(err: &io::Error) -> bool {
+    use windows_sys::Win32::Foundation::{ERROR_NO_DATA, ERROR_PIPE_NOT_CONNECTED};
+    err.kind() == io::ErrorKind::BrokenPipe
+        || err.raw_os_error().is_some_and(|code| {
+            code == ERROR_NO_DATA as i32 || code == ERROR_PIPE_NOT_CONNECTED as i32
+        })
+}
+
 /// Makes `link` a symlink to `target` (a file's or a folder's, as
 /// `target` is now).
 pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {

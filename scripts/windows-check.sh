@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The Windows build, cross-built with mingw and run under Wine: the quick
+# start, every test that applies to Windows (cargo test with Wine as the
+# runner), and what a test running inside Wine cannot do itself: Ctrl+C
+# (Wine turns a SIGINT of the program's process into the console's Ctrl+C
+# event) in every phase, and a closed standard output.
+#
+#   bash scripts/windows-check.sh            # all of it
+#   bash scripts/windows-check.sh --no-tests # without cargo test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=$(mktemp -d /tmp/wine-prefix.XXXXXX)
+work=$(mktemp -d /tmp/windows-check.XXXXXX)
+cleanup() {
+    WINEPREFIX=$prefix /usr/lib/wine/wineserver -k 2> /dev/null || true
+    rm -rf "$prefix" "$work"
+}
+trap cleanup EXIT
+eval "$(bash scripts/wine-setup.sh "$prefix")"
+wine=/usr/lib/wine/wine64
+target=x86_64-pc-windows-gnu
+
+cargo build --locked --release --target "$target" --bins --examples
+bin=target/$target/release
+answer=$($wine "$bin/orchestrate.exe" --quiet inputs/polymer-50k.txt | tr -d '\r')
+echo "orchestrate.exe inputs/polymer-50k.txt under Wine: minimum $answer"
+test "$answer" = 3190
+
+if [[ ${1:-} != --no-tests ]]; then
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$wine cargo test --locked --target "$target"
+fi
+
+# A Linux path as Wine's programs name it (drive Z: is the root).
+windows_path() { echo "Z:$(realpath "$1" | tr / '\\')"; }
+
+fails=0
+fail() { echo "windows check: $*" >&2; fails=$((fails + 1)); }
+# The Linux processes of the stand-in's Windows processes, still running.
+left() { pgrep -f 'faulty-reduce\.exe' || true; }
+
+# Ctrl+C while children run: status 130, no child or grandchild left, no
+# temporary folder left.
+ctrl_c_while_children_run() {
+    local dir=$work/children
+    mkdir -p "$dir/tmp"
+    FAULT_ALL=escape PID_LOG="$dir/pids" TMP="$dir/tmp" TEMP="$dir/tmp" \
+        REAL_REDUCE="$(windows_path "$bin/reduce.exe")" \
+        "$wine" "$bin/orchestrate.exe" --reduce-bin "$bin/examples/faulty-reduce.exe" \
+        inputs/example.txt > /dev/null 2> "$dir/stderr" &
+    local run=$! deadline=$((SECONDS + 60))
+    until [[ $({ wc -l < "$dir/pids"; } 2> /dev/null || echo 0) -ge 104 ]]; do
+        ((SECONDS < deadline)) || { fail "the children did not start"; kill -9 $run; return; }
+        sleep 0.1
+    done
+    kill -INT $run
+    local status=0
+    wait $run || status=$?
+    [[ $status == 130 ]] || fail "Ctrl+C while children run: status $status, not 130"
+    deadline=$((SECONDS + 10))
+    while [[ -n $(left) ]] && ((SECONDS < deadline)); do sleep 0.1; done
+    [[ -z $(left) ]] || fail "Ctrl+C while children run left $(left | wc -l) processes"
+    [[ -z $(ls -A "$dir/tmp") ]] || fail "Ctrl+C while children run left $(ls -A "$dir/tmp")"
+    grep -q 'interrupted' "$dir/stderr" || fail "Ctrl+C while children run: $(cat "$dir/stderr")"
+}
+
+# Ctrl+C while the input is read (a pipe that never ends): status 130.
+ctrl_c_while_reading() {
+    local dir=$work/reading
+    mkdir -p "$dir"
+    mkfifo "$dir/fifo"
+    sleep 1000 > "$dir/fifo" &
+    local writer=$!
+    "$wine" "$bin/orchestrate.exe" - < "$dir/fifo" > /dev/null 2> "$dir/stderr" &
+    local run=$!
+    sleep 3
+    kill -INT $run
+    local status=0
+    wait $run || status=$?
+    kill $writer 2> /dev/null || true
+    [[ $status == 130 ]] || fail "Ctrl+C while reading: status $status, not 130"
+}
+
+# A closed standard output: status 141, as on Unix, and one line at most.
+closed_stdout() {
+    local status
+    status=$("$wine" "$bin/orchestrate.exe" inputs/polymer-50k.txt 2> "$work/closed" |
+        true; echo "${PIPESTATUS[0]}")
+    [[ $status == 141 ]] || fail "a closed stdout: status $status, not 141"
+    [[ $(wc -l < "$work/closed") -le 1 ]] || fail "a closed stdout said: $(cat "$work/closed")"
+}
+
+ctrl_c_while_children_run
+ctrl_c_while_reading
+closed_stdout
+if ((fails > 0)); then
+    exit 1
+fi
+echo "windows check: Ctrl+C while children run and while reading, and a closed stdout, as documented"
