@@ -263,7 +263,7 @@ fn a_launcher_whose_path_has_spaces_runs_every_child() {
 fn slurm_options_say_that_they_need_linux() {
     let dir = tempfile::tempdir().unwrap();
     for options in [
-        &["--sbatch=--partition=x"][..],
+        &["--sbatch=--partition=x", "--results-dir", "results"][..],
         &["--launcher", "srun --quiet"],
     ] {
         orchestrate(dir.path())
