@@ -89,10 +89,38 @@ closed_stdout() {
     [[ $(wc -l < "$work/closed") -le 1 ]] || fail "a closed stdout said: $(cat "$work/closed")"
 }
 
+# The win_amd64 wheel, built by maturin: both programs inside, the right
+# tags, and the quick start from where pip would put them.
+wheel() {
+    local venv=$work/venv
+    python3 -m venv "$venv" && "$venv/bin/pip" install --quiet "maturin>=1.7,<2"
+    "$venv/bin/maturin" build --quiet --release --target "$target" --out "$work/dist" 2> /dev/null
+    local built
+    built=$(ls "$work/dist"/*.whl)
+    [[ $(basename "$built") == polymer_fanout-*-py3-none-win_amd64.whl ]] ||
+        fail "the wheel is $(basename "$built")"
+    python3 - "$built" "$work/scripts" << 'PY' || fail "the wheel lacks a program or its tag"
+import sys, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+names = wheel.namelist()
+scripts = [n for n in names if ".data/scripts/" in n]
+assert sorted(n.rsplit("/", 1)[1] for n in scripts) == ["orchestrate.exe", "reduce.exe"], names
+tags = wheel.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
+assert "Tag: py3-none-win_amd64" in tags, tags
+for name in scripts:
+    wheel.extract(name, sys.argv[2])
+PY
+    local installed answer
+    installed=$(dirname "$(find "$work/scripts" -name orchestrate.exe)")
+    answer=$("$wine" "$installed/orchestrate.exe" --quiet inputs/polymer-50k.txt | tr -d '\r')
+    [[ $answer == 3190 ]] || fail "the wheel's orchestrate.exe answered $answer"
+}
+
 ctrl_c_while_children_run
 ctrl_c_while_reading
 closed_stdout
+wheel
 if ((fails > 0)); then
     exit 1
 fi
-echo "windows check: Ctrl+C while children run and while reading, and a closed stdout, as documented"
+echo "windows check: Ctrl+C while children run and while reading, a closed stdout, and the win_amd64 wheel, as documented"
