@@ -57,7 +57,7 @@ impl fmt::Display for Source {
         match self {
             Source::Stdin => write!(f, "<stdin>"),
             // Escaped: a path with a newline must not break the error line.
-            Source::Path(path) => write!(f, "{}", path.display().to_string().escape_debug()),
+            Source::Path(path) => write!(f, "{}", crate::files::shown(path)),
         }
     }
 }

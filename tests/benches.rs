@@ -1,4 +1,6 @@
 //! The bench scripts' helpers work on every table the scripts can write.
+//! (The scripts are bash and Python, run on Linux.)
+#![cfg(unix)]
 
 mod common;
 

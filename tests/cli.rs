@@ -7,12 +7,14 @@
 mod common;
 
 use std::fs;
+#[cfg(unix)]
 use std::process::Command;
 
 use common::{example, orchestrate};
 use predicates::prelude::*;
 
 /// A tool the test needs: present, or (outside CI) a printed skip.
+#[cfg(unix)]
 fn tool(name: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
@@ -28,6 +30,8 @@ fn tool(name: &str) -> bool {
     found
 }
 
+// Read with Unix tools (man, bash).
+#[cfg(unix)]
 #[test]
 fn both_binaries_write_man_pages_that_render() {
     if !tool("man") {
@@ -61,6 +65,8 @@ fn both_binaries_write_man_pages_that_render() {
     }
 }
 
+// Read with Unix tools (man, bash).
+#[cfg(unix)]
 #[test]
 fn the_bash_completion_completes_options() {
     if !tool("bash") {
@@ -275,4 +281,29 @@ fn slurm_options_say_that_they_need_linux() {
                 "need Slurm, which runs on Linux only",
             ));
     }
+}
+
+#[test]
+fn paths_with_spaces_and_letters_of_any_script_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("mes données à réduire");
+    fs::create_dir(&folder).unwrap();
+    let input = folder.join("entrée ünï 入力.txt");
+    fs::copy(example(), &input).unwrap();
+    let results = folder.join("résultats");
+    orchestrate(dir.path())
+        .args(["-q", "--results-dir"])
+        .arg(&results)
+        .arg(&input)
+        .assert()
+        .success()
+        .stdout("4\n");
+    assert_eq!(fs::read_to_string(results.join("c.txt")).unwrap(), "4\n");
+    // An error names such a path as it is.
+    let missing = folder.join("absente é.txt");
+    orchestrate(dir.path())
+        .arg(&missing)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(missing.display().to_string()));
 }

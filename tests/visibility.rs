@@ -416,6 +416,8 @@ fn verbose_prints_a_table_of_every_letter_on_stderr() {
     assert_eq!((c[0], c[1], c[4]), ("c", "4", "ok"), "{stderr}");
 }
 
+// The terminal is made by script(1), a Unix tool.
+#[cfg(unix)]
 #[test]
 fn progress_is_shown_only_when_stderr_is_a_terminal() {
     let dir = tempfile::tempdir().unwrap();

@@ -98,11 +98,8 @@ impl Running {
             if program.placement.is_direct() {
                 return err;
             }
-            let launcher = program.placement.launcher().to_string_lossy();
-            io::Error::new(
-                err.kind(),
-                format!("{err} (launcher {})", launcher.escape_debug()),
-            )
+            let launcher = crate::files::shown(Path::new(program.placement.launcher()));
+            io::Error::new(err.kind(), format!("{err} (launcher {launcher})"))
         })?;
         let pausable = crate::signals::Pausable::register(process.id() as i32);
         Ok(Running {

@@ -339,7 +339,7 @@ fn clear_results(dir: &Path, input: Option<FileId>) -> anyhow::Result<()> {
         .map(|letter| result_path(dir, letter))
         .chain([dir.join(record::FILE_NAME)]);
     for path in paths {
-        match std::fs::remove_file(&path) {
+        match sys::fs::remove_file(&path) {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
                 return Err(err)
                     .with_context(|| format!("could not remove the old result {}", shown(&path)));

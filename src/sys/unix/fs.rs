@@ -318,6 +318,11 @@ pub fn hold_unchanged(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
+/// Removes the file `path`.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    std::fs::remove_file(path)
+}
+
 /// Whether `err`, from a write, says that nobody reads the pipe any more.
 pub fn is_closed_pipe(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe

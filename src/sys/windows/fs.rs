@@ -200,6 +200,12 @@ pub fn rename_at(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> io::
     retried(|| std::fs::rename(&from, &to))
 }
 
+/// Removes the file `path`, again for a moment while another program
+/// holds it.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    retried(|| std::fs::remove_file(path))
+}
+
 /// Removes the file `name` from the folder open as `dir`.
 pub fn remove_at(dir: &File, name: &CStr) -> io::Result<()> {
     let path = inside(dir, name)?;
