@@ -21,10 +21,11 @@
 //! - `fifo`: replaces the result path with a symlink to a FIFO (Unix)
 //! - `hang`: sleeps for ever, with a grandchild doing the same
 //! - `escape`: like `hang`, with grandchildren that try to leave: one in a
-//!   process group of its own (on Windows detached from the console and
-//!   asking to break away from the job), one whose parent (a child of this
-//!   one) has already ended, and a plain one
-//! - `daemon`: leaves an escaped grandchild behind, then works normally
+//!   session of its own (on Windows detached from the console and asking
+//!   to break away from the job), one orphaned in a session of its own
+//!   (its parent, a child of this one, has ended), and a plain one
+//! - `daemon`: leaves a grandchild behind, orphaned in a session of its
+//!   own, then works normally
 //! - `flaky`: fails the first time (per `STATE_DIR`), then works
 //! - `tamper`: tries to append to, then to empty, the polymer it was handed
 //!   (logging `tamper L kept` to `EVENT_LOG` when both are refused, `tamper
@@ -293,10 +294,17 @@ fn sleep_for_ever(token: &str, how: Option<&str>) -> ! {
     match how {
         Some("orphan") => {
             let me = std::env::current_exe().expect("this program's path");
-            let sleeper = Command::new(me)
-                .args([SLEEPER, token])
-                .stdin(Stdio::null())
-                .spawn();
+            let sleeper = |detached: bool| {
+                let mut command = Command::new(&me);
+                command.args([SLEEPER, token]).stdin(Stdio::null());
+                if detached {
+                    detach(&mut command);
+                }
+                command.spawn()
+            };
+            // Orphaned and out of its group and session, as a daemon is
+            // (refused by a job that allows no breakaway: as a plain child).
+            let sleeper = sleeper(true).or_else(|_| sleeper(false));
             if sleeper.is_ok() {
                 await_ready(token);
             }
@@ -318,11 +326,19 @@ fn detach(command: &mut Command) {
     command.creation_flags(0x0100_0000 | 0x0000_0008 | 0x0000_0200);
 }
 
-/// Detaches `command` from this process as far as the system lets it.
+/// Detaches `command` from this process as far as the system lets it: a
+/// session of its own (`setsid`), so it leaves its process group too.
 #[cfg(unix)]
 fn detach(command: &mut Command) {
     use std::os::unix::process::CommandExt;
-    command.process_group(0);
+    // SAFETY: setsid is async-signal-safe and allocates nothing; it runs
+    // between fork and exec in the child.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
 }
 
 /// Tries to append to the polymer at `path` (`-`: standard input), then to

@@ -12,16 +12,26 @@ mod common;
 
 use common::{alive, eventually, example, pids, spawn_faulty};
 
+/// A run that is killed when the test ends, failed or not.
+struct Run(std::process::Child);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn nothing_outlives_a_run_killed_outright() {
     let dir = tempfile::tempdir().unwrap();
     let pid_log = dir.path().join("pids");
-    let mut run = spawn_faulty(dir.path())
+    let mut run = Run(spawn_faulty(dir.path())
         .env("FAULT_ALL", "escape")
         .env("PID_LOG", &pid_log)
         .arg(example())
         .spawn()
-        .unwrap();
+        .unwrap());
     // Each of the 26 children and its three grandchildren log themselves
     // once they are in place.
     eventually(60, "every child and grandchild to start", || {
@@ -30,8 +40,8 @@ fn nothing_outlives_a_run_killed_outright() {
     let started = pids(&pid_log);
     assert!(started.iter().all(|&pid| alive(pid)));
     // SIGKILL on Unix, TerminateProcess on Windows: no handler runs.
-    run.kill().unwrap();
-    run.wait().unwrap();
+    run.0.kill().unwrap();
+    run.0.wait().unwrap();
     eventually(10, "every descendant of the run to be gone", || {
         started.iter().all(|&pid| !alive(pid))
     });

@@ -79,7 +79,8 @@ fn write_files(report: &Report, joblog: Option<Target>, timeline: Option<Target>
 }
 
 /// Says how children were contained where it falls short of a PID
-/// namespace: always where nothing can find orphans, else when verbose.
+/// namespace: a subreaper that cannot find orphans always, a subreaper
+/// or process groups alone (macOS) when verbose.
 fn say_containment(verbose: bool) {
     if let Some(contain::Containment::ProcessGroups(why)) = contain::current()
         && verbose

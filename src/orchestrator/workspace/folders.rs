@@ -163,12 +163,11 @@ pub(super) fn remove_abandoned(
         let path = entry.path();
         // The verdict holds the marker's lock while the folder goes.
         if let marker::Verdict::Abandoned(held) = marker::judge(&path) {
-            remove_own_folder(&path, input, refuse)?;
             // Where a removed file that is still open keeps its folder
             // (Windows), the marker is let go and the folder tried again.
-            if path.symlink_metadata().is_ok() {
+            if remove_own_folder(&path, input, refuse)? && path.symlink_metadata().is_ok() {
                 drop(held);
-                remove_own_folder(&path, input, refuse)?;
+                let _ = std::fs::remove_dir_all(&path);
             }
         }
     }
@@ -200,15 +199,16 @@ pub(super) fn private_folders(dir: &Path) -> Vec<(PathBuf, u32)> {
 
 /// Removes a folder this program made, unless the input is in it, at any
 /// depth (compared by device and inode while walking it, links not
-/// followed); then, with `refuse`, an error names it.
+/// followed); then, with `refuse`, an error names it. Whether the folder's
+/// removal was tried (not when it was spared).
 pub(super) fn remove_own_folder(
     folder: &Path,
     input: Option<FileId>,
     refuse: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     if input.is_some_and(|input| holds(folder, input, 0)) {
         if !refuse {
-            return Ok(());
+            return Ok(false);
         }
         bail!(
             "the input is inside {}, a folder an earlier run of orchestrate made and this run \
@@ -217,7 +217,7 @@ pub(super) fn remove_own_folder(
         );
     }
     let _ = std::fs::remove_dir_all(folder);
-    Ok(())
+    Ok(true)
 }
 
 /// Whether the file `input` is `folder` or anything in it, at any depth

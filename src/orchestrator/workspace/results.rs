@@ -228,8 +228,14 @@ pub(in crate::orchestrator) fn holder_pid(dir: &Path) -> Option<u32> {
 fn lock(dir: &Path) -> anyhow::Result<(File, sys::lock::FolderLock)> {
     let handle = sys::fs::open_folder(dir)
         .with_context(|| format!("could not open results folder {}", shown(dir)))?;
-    if let Ok(lock) = sys::lock::try_lock_folder(&handle) {
-        return Ok((handle, lock));
+    match sys::lock::try_lock_folder(&handle) {
+        Ok(lock) => return Ok((handle, lock)),
+        // Held: said below, naming the holder.
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(err) => {
+            return Err(err)
+                .with_context(|| format!("could not lock results folder {}", shown(dir)));
+        }
     }
     let holder = holder_pid(dir)
         .or_else(|| private_folders(dir).into_iter().map(|(_, pid)| pid).next())

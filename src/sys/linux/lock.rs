@@ -9,11 +9,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::sys::unix::fs::FileId;
 
-/// The process on this machine that holds an flock on `file`, if one does;
-/// an error where the table of locks cannot be read. (The table lists only
-/// the locks of processes this one can see: a holder in another PID
-/// namespace, or on another machine sharing the file, is not found.)
-/// Who holds the lock of the folder `dir` ([`super::unix::lock`]'s
+/// Who holds the lock of the folder `dir` (`unix::lock`'s
 /// `try_lock_folder`), from the table of locks; an error where it cannot
 /// be read.
 pub fn folder_holder(dir: &std::path::Path) -> io::Result<crate::sys::lock::Holder> {
@@ -24,6 +20,10 @@ pub fn folder_holder(dir: &std::path::Path) -> io::Result<crate::sys::lock::Hold
     })
 }
 
+/// The process on this machine that holds an flock on `file`, if one does;
+/// an error where the table of locks cannot be read. (The table lists only
+/// the locks of processes this one can see: a holder in another PID
+/// namespace, or on another machine sharing the file, is not found.)
 pub fn holder(file: FileId) -> io::Result<Option<u32>> {
     let table = std::fs::read_to_string("/proc/locks")?;
     Ok(flock_holders(&table, file.inode).find_map(|(pid, device)| {

@@ -39,13 +39,16 @@ pub fn die_with(parent: Pid) -> io::Result<()> {
 /// may outlive a parent killed outright, as `docs/guarantees.md` says.
 pub fn die_with_at_exec(_command: &mut Command, _parent: Pid) {}
 
-/// Whether `pid` is a live process (a zombie counts as one here).
+/// Whether `pid` is a live process (a zombie counts as one here, and so
+/// does one this user may not signal).
 pub fn lives(pid: u32) -> bool {
     let Ok(pid) = Pid::try_from(pid) else {
         return false;
     };
     // SAFETY: kill with signal 0 sends nothing; no memory is touched.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 /// Closes every descriptor of this process but `keep`'s, so that a forked

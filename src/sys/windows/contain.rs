@@ -105,14 +105,24 @@ pub(in crate::sys) fn adopt(pid: Pid, handle: HANDLE) -> io::Result<()> {
     }
     // SAFETY: both handles are valid: the job ours, the process our child's.
     if unsafe { AssignProcessToJobObject(job.raw(), handle) } == 0 {
-        return Err(io::Error::last_os_error());
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(
+            err.kind(),
+            format!(
+                "could not put the child into a job object of its own ({err}); a job \
+                 orchestrate runs in may forbid it"
+            ),
+        ));
     }
-    if let Ok(mut jobs) = JOBS.lock() {
-        // A job left under the same pid is an earlier child's, whose id
-        // the system has given again: what is left in it is orphans.
-        kill_orphans_of(&mut jobs, |of| of != pid);
-        jobs.push((pid, job));
-    }
+    // Kept even if a panic poisoned the lock: dropping the handle would
+    // kill the child.
+    let mut jobs = JOBS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A job left under the same pid is an earlier child's, whose id the
+    // system has given again: what is left in it is orphans.
+    kill_orphans_of(&mut jobs, |of| of != pid);
+    jobs.push((pid, job));
     Ok(())
 }
 

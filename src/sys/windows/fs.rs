@@ -179,12 +179,27 @@ pub fn readable_by_all() -> Option<Permissions> {
 }
 
 /// The path of `name` in the folder open as `dir`, where that folder is
-/// now (renamed since it was opened, it is still the one meant).
+/// now (renamed since it was opened, it is still the one meant; renamed
+/// between this look-up and the use of the path, it is not: Windows has no
+/// portable call that works relative to a folder's handle).
 fn inside(dir: &File, name: &CStr) -> io::Result<PathBuf> {
     let name = name
         .to_str()
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a name that is not UTF-8"))?;
-    Ok(path_to_open_file(dir).join(name))
+    Ok(folder_path(dir)?.join(name))
+}
+
+/// Where the folder open as `dir` is now; an error when the system does
+/// not say (some network and RAM disks do not), rather than an empty
+/// path, which would name the current folder.
+pub(in crate::sys) fn folder_path(dir: &File) -> io::Result<PathBuf> {
+    let path = path_to_open_file(dir);
+    if path.as_os_str().is_empty() {
+        return Err(io::Error::other(
+            "the system does not say where this folder is",
+        ));
+    }
+    Ok(path)
 }
 
 /// Creates the file `name` in the folder open as `dir`, for writing; an

@@ -35,11 +35,11 @@ const FOLDER_LOCK_FILE: &str = ".orchestrate.lock";
 /// an error when another process holds it.
 pub fn try_lock_folder(folder: &File) -> io::Result<FolderLock> {
     use std::os::windows::fs::OpenOptionsExt;
-    use windows_sys::Win32::Foundation::{GENERIC_READ, GENERIC_WRITE};
+    use windows_sys::Win32::Foundation::{ERROR_SHARING_VIOLATION, GENERIC_READ, GENERIC_WRITE};
     use windows_sys::Win32::Storage::FileSystem::{
         DELETE, FILE_ATTRIBUTE_HIDDEN, FILE_FLAG_DELETE_ON_CLOSE,
     };
-    let path = super::fs::path_to_open_file(folder).join(FOLDER_LOCK_FILE);
+    let path = super::fs::folder_path(folder)?.join(FOLDER_LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .access_mode(GENERIC_READ | GENERIC_WRITE | DELETE)
@@ -47,27 +47,27 @@ pub fn try_lock_folder(folder: &File) -> io::Result<FolderLock> {
         .share_mode(0)
         .attributes(FILE_ATTRIBUTE_HIDDEN)
         .custom_flags(FILE_FLAG_DELETE_ON_CLOSE)
-        .open(path)?;
+        .open(path)
+        .map_err(|err| {
+            // Held by another process: the lock is taken.
+            match err.raw_os_error() == Some(ERROR_SHARING_VIOLATION as i32) {
+                true => io::ErrorKind::WouldBlock.into(),
+                false => err,
+            }
+        })?;
     Ok(FolderLock(file))
 }
 
 /// Whether a process holds the lock of the folder `dir` ([`try_lock_folder`]):
-/// its lock file is there and cannot be opened, for no process shares it.
-/// Which process that is, Windows does not say.
+/// its lock file exists only while a process holds it open (the system
+/// removes it when that process closes it or ends). It is looked at, never
+/// opened, so looking cannot make a run that starts meanwhile find its
+/// folder taken. Which process holds it, Windows does not say.
 pub fn folder_holder(dir: &std::path::Path) -> io::Result<crate::sys::lock::Holder> {
     use crate::sys::lock::Holder;
-    use std::os::windows::fs::OpenOptionsExt;
-    use windows_sys::Win32::Foundation::ERROR_SHARING_VIOLATION;
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .share_mode(0)
-        .open(dir.join(FOLDER_LOCK_FILE));
-    match opened {
-        Ok(_) => Ok(Holder::Free),
+    match dir.join(FOLDER_LOCK_FILE).symlink_metadata() {
+        Ok(_) => Ok(Holder::Unknown),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Holder::Free),
-        Err(err) if err.raw_os_error() == Some(ERROR_SHARING_VIOLATION as i32) => {
-            Ok(Holder::Unknown)
-        }
         Err(err) => Err(err),
     }
 }

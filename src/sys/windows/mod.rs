@@ -66,6 +66,9 @@ pub fn split_command_line(line: &str) -> Result<Vec<std::ffi::OsString>, String>
     use std::os::windows::ffi::OsStringExt;
     use windows_sys::Win32::Foundation::LocalFree;
     use windows_sys::Win32::UI::Shell::CommandLineToArgvW;
+    if line.contains('\0') {
+        return Err("a NUL character".to_string());
+    }
     // An empty line would be read as this program's own path.
     let line = line.trim_start_matches([' ', '\t']);
     if line.is_empty() {

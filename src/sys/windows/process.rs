@@ -16,7 +16,7 @@ use std::os::windows::io::AsRawHandle;
 use std::os::windows::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 
-use windows_sys::Win32::Foundation::{HANDLE, STILL_ACTIVE, WAIT_OBJECT_0};
+use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, HANDLE, STILL_ACTIVE, WAIT_OBJECT_0};
 use windows_sys::Win32::Storage::FileSystem::WriteFile;
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::Threading::{
@@ -237,13 +237,15 @@ pub fn die_with(parent: Pid) -> io::Result<()> {
 /// Nothing to arrange: a child dies with this process through its job.
 pub fn die_with_at_exec(_command: &mut Command, _parent: Pid) {}
 
-/// Whether `pid` is a live process.
+/// Whether `pid` is a live process (one this user may not look at counts
+/// as live).
 pub fn lives(pid: u32) -> bool {
     let Some(process) = Pid::try_from(pid)
         .ok()
         .and_then(|pid| open(pid, PROCESS_QUERY_LIMITED_INFORMATION))
     else {
-        return false;
+        // Refused: it lives, but is not ours to look at.
+        return io::Error::last_os_error().raw_os_error() == Some(ERROR_ACCESS_DENIED as i32);
     };
     let mut code = 0;
     // SAFETY: a handle we own, opened to query; writes into `code`.

@@ -1,8 +1,8 @@
 //! Signals, the Windows way: Windows has console events instead (Ctrl+C,
-//! Ctrl+Break, the console closed, the user logging off, the system
-//! shutting down), which the system delivers by running a handler on a new
-//! thread. Ctrl+C and Ctrl+Break arrive as an interrupt, the others as a
-//! hang-up; the rest of the signals a Unix run hears never arrive here.
+//! Ctrl+Break, the console closed; logging off and shutting down reach
+//! services only), which the system delivers by running a handler on a new
+//! thread. Ctrl+C and Ctrl+Break arrive as an interrupt, a closed console
+//! as a hang-up; the rest of the signals a Unix run hears never arrive here.
 //! Handlers run on that thread, so they may lock and allocate; the wake-up
 //! is a condition variable.
 //!
@@ -121,6 +121,13 @@ unsafe extern "system" fn dispatch(event: u32) -> BOOL {
     }
     for action in actions {
         action();
+    }
+    if signal == Signal::Hangup {
+        // Windows ends the process as soon as a handler for a closed
+        // console returns (and in any case some seconds later): waiting
+        // here gives the run the time to stop its children, clean up and
+        // end with its own status, which ends this thread too.
+        std::thread::sleep(std::time::Duration::from_secs(4));
     }
     TRUE
 }
