@@ -18,7 +18,7 @@ use crate::supervise::child::{Handles, Running};
 use crate::supervise::placement::Placement;
 use crate::supervise::{
     Attempt, Backend, ChildProgram, Clock, Concluded, Context, Mark, Outcome, Policy, Signal,
-    Start, Started, Supervisor, SystemClock,
+    Start, StartError, Started, Supervisor, SystemClock,
 };
 
 /// What one run of the child is given.
@@ -262,12 +262,12 @@ struct Cases<'a> {
 }
 
 impl Cases<'_> {
-    fn spawn(&self, attempt: u32) -> anyhow::Result<Running> {
+    fn spawn(&self, attempt: u32) -> Result<Running, StartError> {
         let index = attempt as usize - 1;
         let (case, dir) = (&self.cases[index], self.dirs[index].path());
         let given = &case.given;
         let assignment = Assignment {
-            letter: letter_of(case)?,
+            letter: letter_of(case).map_err(|err| StartError::lasting(format!("{err:#}")))?,
             result: result_path(case, dir),
             polymer: if given.stdin {
                 "-".into()
@@ -284,11 +284,15 @@ impl Cases<'_> {
             stdin,
             folder: Some(dir),
         };
-        Running::spawn(assignment, 1, &self.program, handles, self.clock).with_context(|| {
-            format!(
-                "could not start {}",
-                crate::files::shown(&self.program.program)
-            )
+        Running::spawn(assignment, 1, &self.program, handles, self.clock).map_err(|err| {
+            StartError {
+                reason: format!(
+                    "could not start {}: {}",
+                    crate::files::shown(&self.program.program),
+                    err.reason
+                ),
+                ..err
+            }
         })
     }
 }
@@ -300,11 +304,11 @@ impl Backend for Cases<'_> {
         usize::MAX
     }
 
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Running>, String>> {
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Running>, StartError>> {
         wanted
             .iter()
             .map(|&(_, attempt)| {
-                let running = self.spawn(attempt).map_err(|err| format!("{err:#}"))?;
+                let running = self.spawn(attempt)?;
                 Ok(Started {
                     spawned: running.spawned(),
                     started: Some(running.spawned()),

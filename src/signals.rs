@@ -111,7 +111,7 @@ impl Signals {
     }
 
     /// Acts as if the stop signal `signal` had arrived.
-    #[cfg(all(test, unix))]
+    #[cfg(test)]
     pub(crate) fn request_stop(&self, signal: Signal) {
         self.last_stop.store(signal.number(), Ordering::SeqCst);
         self.stops.fetch_add(1, Ordering::SeqCst);

@@ -197,6 +197,35 @@ fn orchestrate_reports_a_missing_child_program_before_spawning() {
         .stderr(predicate::str::contains("--reduce-bin"));
 }
 
+#[test]
+fn orchestrate_tries_a_start_the_system_refuses_for_the_moment_again_then_says_how_often() {
+    // A program being written cannot be started (Linux: "Text file busy";
+    // Windows: a sharing violation), a refusal that passes once the writer
+    // is done; held open for the whole run, every try is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir
+        .path()
+        .join(format!("busy-reduce{}", std::env::consts::EXE_SUFFIX));
+    fs::copy(common::reduce_bin(), &program).unwrap();
+    let mut writing = fs::OpenOptions::new();
+    writing.write(true);
+    #[cfg(windows)]
+    std::os::windows::fs::OpenOptionsExt::share_mode(&mut writing, 0);
+    let _writer = writing.open(&program).unwrap();
+    let busy = common::os_error(26, 32);
+    orchestrate(dir.path())
+        .arg("--reduce-bin")
+        .arg(&program)
+        .args(["--letters", "a"])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "letter a: child could not be started: {busy} (tried 5 times)"
+        )));
+}
+
 /// Runs the faulty stand-in with `FAULT_<letter>=<mode>` and expects the run
 /// to fail naming that letter and `reason`.
 #[track_caller]

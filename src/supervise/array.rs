@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::attempt::Outcome;
-use super::backend::{Backend, Concluded, Mark, Signal, Start, Started};
+use super::backend::{Backend, Concluded, Mark, Signal, Start, StartError, Started};
 use super::child::{outcome_of_result, started_at, tail_lines};
 use super::clock::Clock;
 use super::queue::{Identity, Queue, Queued, Submission};
@@ -268,7 +268,10 @@ impl<Q: Queue> Backend for Array<'_, Q> {
         usize::MAX
     }
 
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<TaskHandle>, String>> {
+    fn start(
+        &mut self,
+        wanted: &[(UnitType, u32)],
+    ) -> Vec<Result<Started<TaskHandle>, StartError>> {
         let tasks: Vec<ArrayTask> = wanted
             .iter()
             .map(|&(letter, attempt)| ArrayTask { letter, attempt })
@@ -289,7 +292,10 @@ impl<Q: Queue> Backend for Array<'_, Q> {
                     })
                     .collect()
             }
-            Err(err) => tasks.iter().map(|_| Err(format!("{err:#}"))).collect(),
+            Err(err) => tasks
+                .iter()
+                .map(|_| Err(StartError::lasting(format!("{err:#}"))))
+                .collect(),
         }
     }
 

@@ -36,6 +36,36 @@ pub struct Started<T> {
     pub host: Option<String>,
 }
 
+/// Why an attempt could not be started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartError {
+    pub reason: String,
+    /// Whether the same start may succeed if tried again soon (the system
+    /// was out of processes or memory for the moment); else it would fail
+    /// the same way every time.
+    pub may_pass: bool,
+}
+
+impl StartError {
+    /// A start that would fail the same way every time.
+    pub fn lasting(reason: impl Into<String>) -> StartError {
+        StartError {
+            reason: reason.into(),
+            may_pass: false,
+        }
+    }
+}
+
+impl From<std::io::Error> for StartError {
+    /// The system's error; whether it may pass is the system's to say.
+    fn from(err: std::io::Error) -> StartError {
+        StartError {
+            may_pass: crate::sys::process::start_may_pass(&err),
+            reason: err.to_string(),
+        }
+    }
+}
+
 /// What a start mark said: when the work started, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mark {
@@ -71,8 +101,12 @@ pub trait Backend {
     fn batch_size(&self) -> usize;
 
     /// Starts attempts at `wanted` (letter, attempt number): one result
-    /// each, in order; an error says why that one could not start.
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Self::Handle>, String>>;
+    /// each, in order; an error says why that one could not start, and
+    /// whether trying again may help.
+    fn start(
+        &mut self,
+        wanted: &[(UnitType, u32)],
+    ) -> Vec<Result<Started<Self::Handle>, StartError>>;
 
     /// Looks at the world once per pass, before tasks are asked about
     /// (for example asks the queue what it still holds).

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Instant, SystemTime};
 
 use super::attempt::Outcome;
-use super::backend::{self, Concluded, Mark};
+use super::backend::{self, Concluded, Mark, StartError};
 use super::clock::Clock;
 use super::placement::Placement;
 use crate::protocol::{self, Assignment, ResultFile, StartMark};
@@ -64,7 +64,7 @@ impl Running {
         program: &ChildProgram,
         handles: Handles,
         clock: &dyn Clock,
-    ) -> io::Result<Running> {
+    ) -> Result<Running, StartError> {
         let Handles {
             null,
             stdin,
@@ -95,11 +95,15 @@ impl Running {
         // already have started its work.
         let spawned = clock.now();
         let process = sys::process::spawn_contained(&mut command).map_err(|err| {
+            let error = StartError::from(err);
             if program.placement.is_direct() {
-                return err;
+                return error;
             }
             let launcher = crate::files::shown(Path::new(program.placement.launcher()));
-            io::Error::new(err.kind(), format!("{err} (launcher {launcher})"))
+            StartError {
+                reason: format!("{} (launcher {launcher})", error.reason),
+                ..error
+            }
         })?;
         let pausable = crate::signals::Pausable::register(process.id() as i32);
         Ok(Running {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Child as Process;
 use std::time::Duration;
 
-use super::backend::{Backend, Concluded, Mark, Signal, Start, Started};
+use super::backend::{Backend, Concluded, Mark, Signal, Start, StartError, Started};
 use super::child::{ChildProgram, Handles, Running};
 use super::clock::Clock;
 use super::placement::Delivery;
@@ -93,9 +93,9 @@ impl<'a> Local<'a> {
         }
     }
 
-    fn spawn(&mut self, letter: UnitType, attempt: u32) -> std::io::Result<Child> {
+    fn spawn(&mut self, letter: UnitType, attempt: u32) -> Result<Child, StartError> {
         let Some(null) = &self.null else {
-            return Err(std::io::Error::other("could not open /dev/null"));
+            return Err(StartError::lasting("could not open /dev/null"));
         };
         let stdin = (self.delivery == Delivery::Stdin)
             .then(|| File::open(&self.polymer))
@@ -133,7 +133,7 @@ impl Backend for Local<'_> {
         1
     }
 
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Child>, String>> {
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Child>, StartError>> {
         let start = self.program.placement.start();
         let host = self
             .program
@@ -144,7 +144,7 @@ impl Backend for Local<'_> {
         wanted
             .iter()
             .map(|&(letter, attempt)| {
-                let child = self.spawn(letter, attempt).map_err(|err| err.to_string())?;
+                let child = self.spawn(letter, attempt)?;
                 Ok(Started {
                     spawned: child.running.spawned(),
                     // Spawning returns once the child's exec has succeeded.

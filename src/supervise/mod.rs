@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use attempt::{Attempt, Outcome};
-pub use backend::{Backend, Concluded, Mark, Signal, Start, Started};
+pub use backend::{Backend, Concluded, Mark, Signal, Start, StartError, Started};
 pub use child::ChildProgram;
 pub use clock::{Clock, SystemClock};
 pub use policy::{Backoff, Life, Next, Policy};
@@ -96,6 +96,11 @@ pub struct Supervisor<'a, B: Backend> {
     waiting: VecDeque<(UnitType, u32)>,
     flying: Vec<InFlight<B::Handle>>,
     attempts: Vec<Attempt>,
+    /// How many times in a row each attempt's start was refused for a
+    /// reason that may pass.
+    refusals: Vec<((UnitType, u32), u32)>,
+    /// Until when nothing is started, after such a refusal.
+    held_until: Option<Instant>,
     /// Set once the run is ending: nothing more is started.
     halted: bool,
     interrupted: Option<i32>,
@@ -135,6 +140,8 @@ impl<'a, B: Backend> Supervisor<'a, B> {
             waiting: VecDeque::new(),
             flying: Vec::new(),
             attempts: Vec::new(),
+            refusals: Vec::new(),
+            held_until: None,
             halted: false,
             interrupted: None,
         }
@@ -220,10 +227,15 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         }
     }
 
+    /// Whether starts are held after a refusal that may pass.
+    fn is_held(&self, now: Instant) -> bool {
+        self.held_until.is_some_and(|until| now < until)
+    }
+
     /// Starts as many waiting letters as there is room for and the backend
     /// takes in one go; whether it tried.
     fn start_next(&mut self) -> bool {
-        if self.halted {
+        if self.halted || self.is_held(self.clock.now()) {
             return false;
         }
         let room = self.policy.room(self.flying.len());
@@ -233,25 +245,64 @@ impl<'a, B: Backend> Supervisor<'a, B> {
         }
         let wanted: Vec<(UnitType, u32)> = self.waiting.drain(..count).collect();
         let results = self.backend.start(&wanted);
+        let mut again = Vec::new();
         for (&(letter, attempt), result) in wanted.iter().zip(results) {
             match result {
-                Ok(started) => self.fly(letter, attempt, started),
-                Err(reason) => {
-                    let now = self.clock.now().saturating_duration_since(self.epoch);
-                    self.settle(Attempt {
-                        letter,
-                        attempt,
-                        spawned: now,
-                        started: now,
-                        duration: Duration::ZERO,
-                        host: None,
-                        outcome: Outcome::SpawnError(reason),
-                        stderr_tail: Vec::new(),
-                    });
+                Ok(started) => {
+                    self.refusals.retain(|&(of, _)| of != (letter, attempt));
+                    self.fly(letter, attempt, started);
+                }
+                Err(refused) => {
+                    if let Some(reason) = self.refused(letter, attempt, refused) {
+                        let now = self.clock.now().saturating_duration_since(self.epoch);
+                        self.settle(Attempt {
+                            letter,
+                            attempt,
+                            spawned: now,
+                            started: now,
+                            duration: Duration::ZERO,
+                            host: None,
+                            outcome: Outcome::SpawnError(reason),
+                            stderr_tail: Vec::new(),
+                        });
+                    } else {
+                        again.push((letter, attempt));
+                    }
                 }
             }
         }
+        // First in the queue again, in their order.
+        for wanted in again.into_iter().rev() {
+            self.waiting.push_front(wanted);
+        }
         true
+    }
+
+    /// Takes in a refused start: `None` when it is to be tried again (and
+    /// every start is held until then), else why the attempt failed.
+    fn refused(&mut self, letter: UnitType, attempt: u32, refused: StartError) -> Option<String> {
+        let key = (letter, attempt);
+        let refusals = match self.refusals.iter_mut().find(|(of, _)| *of == key) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                self.refusals.push((key, 1));
+                1
+            }
+        };
+        if !refused.may_pass {
+            return Some(refused.reason);
+        }
+        match self.policy.start_again(refusals) {
+            Some(pause) => {
+                let until = self.clock.now() + pause;
+                self.held_until = Some(self.held_until.map_or(until, |held| held.max(until)));
+                None
+            }
+            None => Some(format!("{} (tried {refusals} times)", refused.reason)),
+        }
     }
 
     fn fly(&mut self, letter: UnitType, attempt: u32, started: Started<B::Handle>) {
@@ -374,19 +425,23 @@ impl<'a, B: Backend> Supervisor<'a, B> {
     }
 
     /// Sleeps until a signal (a child's exit, a stop request), the next
-    /// deadline, or the poll interval, whichever comes first; not at all
-    /// while there is room to start.
+    /// deadline, the end of a hold on starts, or the poll interval,
+    /// whichever comes first; not at all while there is room to start.
     fn sleep(&self, pause: Duration) {
-        let can_start =
-            !self.halted && !self.waiting.is_empty() && self.policy.room(self.flying.len()) > 0;
-        if self.flying.is_empty() || can_start {
+        let now = self.clock.now();
+        let held = self.held_until.filter(|_| self.is_held(now));
+        let can_start = held.is_none()
+            && !self.halted
+            && !self.waiting.is_empty()
+            && self.policy.room(self.flying.len()) > 0;
+        if can_start || (self.flying.is_empty() && held.is_none()) {
             return;
         }
-        let now = self.clock.now();
         let next_deadline = self
             .flying
             .iter()
             .filter_map(|flight| self.policy.wake_at(&flight.life))
+            .chain(held)
             .min();
         let wait = next_deadline.map_or(pause, |deadline| {
             pause.min(deadline.saturating_duration_since(now))

@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 
 use super::attempt::{Attempt, Outcome};
 
+/// How many times a start refused for a reason that may pass is tried in
+/// all before the attempt counts as not started.
+pub const START_TRIES: u32 = 5;
+
+/// The first pause before a refused start is tried again.
+pub const FIRST_START_PAUSE: Duration = Duration::from_millis(50);
+
 /// How children are supervised.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -139,6 +146,15 @@ impl Policy {
             }
             Life::Killed { .. } => None,
         }
+    }
+
+    /// After the `refusals`-th start of an attempt refused in a row for a
+    /// reason that may pass (the system out of processes or memory for the
+    /// moment): how long to hold every start before trying it again, or
+    /// `None` when it has been tried [`START_TRIES`] times and failed.
+    /// The pauses double from [`FIRST_START_PAUSE`]: 50, 100, 200, 400 ms.
+    pub fn start_again(&self, refusals: u32) -> Option<Duration> {
+        (refusals < START_TRIES).then(|| FIRST_START_PAUSE * 2u32.pow(refusals.saturating_sub(1)))
     }
 
     /// The latest moment the loop must look at a child in `life` again.

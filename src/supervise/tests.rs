@@ -48,6 +48,13 @@ struct Scripted<'a> {
     /// Every signal sent: letter, attempt, what, and how long after the
     /// attempt's spawn.
     sent: &'a RefCell<Vec<(char, u32, Signal, Duration)>>,
+    /// The next starts' refusals, one per start, before any start succeeds.
+    refusals: RefCell<Vec<StartError>>,
+    /// When each start was tried, from the run's beginning.
+    tries: &'a RefCell<Vec<Duration>>,
+    epoch: Instant,
+    /// Asked to stop the run at the first refusal.
+    stop_at_refusal: Option<&'a Signals>,
 }
 
 impl Scripted<'_> {
@@ -63,11 +70,19 @@ impl Backend for Scripted<'_> {
         1
     }
 
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Acting>, String>> {
+    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<Acting>, StartError>> {
         let now = self.clock.now();
         wanted
             .iter()
             .map(|&(letter, attempt)| {
+                self.tries.borrow_mut().push(now - self.epoch);
+                let mut refusals = self.refusals.borrow_mut();
+                if !refusals.is_empty() {
+                    if let Some(signals) = self.stop_at_refusal {
+                        signals.request_stop(crate::sys::signals::Signal::Interrupt);
+                    }
+                    return Err(refusals.remove(0));
+                }
                 Ok(Started {
                     handle: Acting {
                         letter,
@@ -137,17 +152,37 @@ struct Run {
     attempts: Vec<(char, u32, Outcome, Duration)>,
     sent: Vec<(char, u32, Signal, Duration)>,
     waited: Duration,
+    /// When each start was tried.
+    tries: Vec<Duration>,
+    interrupted: Option<i32>,
 }
 
 fn supervise(policy: Policy, start: Start, script: &dyn Fn(UnitType, u32) -> Script) -> Run {
+    supervise_refused(policy, start, script, Vec::new(), false)
+}
+
+/// As [`supervise`], with the first starts refused as `refusals` say (and
+/// the run asked to stop at the first, with `stop`).
+fn supervise_refused(
+    policy: Policy,
+    start: Start,
+    script: &dyn Fn(UnitType, u32) -> Script,
+    refusals: Vec<StartError>,
+    stop: bool,
+) -> Run {
     let clock = FakeClock::default();
     let signals = Signals::detached().unwrap();
     let sent = RefCell::new(Vec::new());
+    let tries = RefCell::new(Vec::new());
     let backend = Scripted {
         clock: &clock,
         script,
         start,
         sent: &sent,
+        refusals: RefCell::new(refusals),
+        tries: &tries,
+        epoch: clock.now(),
+        stop_at_refusal: stop.then_some(&signals),
     };
     let context = Context {
         policy: &policy,
@@ -167,6 +202,8 @@ fn supervise(policy: Policy, start: Start, script: &dyn Fn(UnitType, u32) -> Scr
             .collect(),
         sent: sent.into_inner(),
         waited: clock.waited(),
+        tries: tries.into_inner(),
+        interrupted: supervision.interrupted,
     }
 }
 
@@ -304,4 +341,105 @@ fn under_another_launcher_the_time_limit_counts_from_the_spawn_until_a_mark_move
     let never_marked = |_, _| hangs(true);
     let run = supervise(policy(5, 2, 0), Start::SpawnUntilMark, &never_marked);
     about(run.sent[0].3, 5.0);
+}
+
+fn passing(times: usize) -> Vec<StartError> {
+    vec![
+        StartError {
+            reason: "Resource temporarily unavailable (os error 11)".into(),
+            may_pass: true,
+        };
+        times
+    ]
+}
+
+/// Within 10 ms of fake time.
+#[track_caller]
+fn close_to(got: Duration, millis: u64) {
+    let want = Duration::from_millis(millis);
+    assert!(
+        got >= want && got <= want + Duration::from_millis(10),
+        "{got:?} is not about {want:?}"
+    );
+}
+
+#[test]
+fn a_start_refused_for_a_reason_that_may_pass_is_tried_again_after_doubling_pauses() {
+    let run = supervise_refused(
+        policy(5, 2, 0),
+        Start::Spawn,
+        &|_, _| ends(1, Outcome2::Ok(4)),
+        passing(2),
+        false,
+    );
+    assert_eq!(run.tries.len(), 3, "{:?}", run.tries);
+    close_to(run.tries[0], 0);
+    close_to(run.tries[1], 50);
+    close_to(run.tries[2], 150);
+    let outcomes: Vec<_> = run.attempts.iter().map(|a| (a.1, a.2.clone())).collect();
+    assert_eq!(
+        outcomes,
+        [(1, Outcome::Ok(4))],
+        "a refused start is not an attempt, and uses no retry"
+    );
+}
+
+#[test]
+fn a_start_refused_for_a_lasting_reason_fails_the_attempt_at_once() {
+    let run = supervise_refused(
+        policy(5, 2, 0),
+        Start::Spawn,
+        &|_, _| ends(1, Outcome2::Ok(4)),
+        vec![StartError::lasting(
+            "No such file or directory (os error 2)",
+        )],
+        false,
+    );
+    assert_eq!(run.tries.len(), 1);
+    let outcomes: Vec<_> = run.attempts.iter().map(|a| (a.1, a.2.clone())).collect();
+    assert_eq!(
+        outcomes,
+        [(
+            1,
+            Outcome::SpawnError("No such file or directory (os error 2)".into())
+        )]
+    );
+}
+
+#[test]
+fn a_start_refused_every_time_fails_the_attempt_after_its_tries_saying_how_many() {
+    let run = supervise_refused(
+        policy(5, 2, 0),
+        Start::Spawn,
+        &|_, _| ends(1, Outcome2::Ok(4)),
+        passing(100),
+        false,
+    );
+    assert_eq!(run.tries.len(), policy::START_TRIES as usize);
+    close_to(*run.tries.last().unwrap(), 50 + 100 + 200 + 400);
+    assert_eq!(run.attempts.len(), 1);
+    assert_eq!(
+        run.attempts[0].2,
+        Outcome::SpawnError(
+            "Resource temporarily unavailable (os error 11) (tried 5 times)".into()
+        )
+    );
+}
+
+#[test]
+fn a_stop_request_while_a_refused_start_waits_ends_the_run_without_trying_it_again() {
+    let run = supervise_refused(
+        policy(5, 2, 0),
+        Start::Spawn,
+        &|_, _| ends(1, Outcome2::Ok(4)),
+        passing(1),
+        true,
+    );
+    assert_eq!(run.tries.len(), 1, "{:?}", run.tries);
+    assert_eq!(
+        run.interrupted,
+        Some(crate::sys::signals::Signal::Interrupt.number())
+    );
+    assert!(run.attempts.is_empty(), "{:?}", run.attempts);
+    assert!(run.waited < Duration::from_millis(50), "{:?}", run.waited);
 }

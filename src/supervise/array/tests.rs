@@ -219,7 +219,10 @@ impl Backend for StopAt<'_, '_> {
     fn batch_size(&self) -> usize {
         self.inner.batch_size()
     }
-    fn start(&mut self, wanted: &[(UnitType, u32)]) -> Vec<Result<Started<TaskHandle>, String>> {
+    fn start(
+        &mut self,
+        wanted: &[(UnitType, u32)],
+    ) -> Vec<Result<Started<TaskHandle>, StartError>> {
         self.inner.start(wanted)
     }
     fn refresh(&mut self, now: Instant) {

@@ -85,6 +85,17 @@ pub fn spawn_contained(command: &mut Command) -> io::Result<Child> {
     command.process_group(0).spawn()
 }
 
+/// Whether a start that failed with `err` may succeed if tried again soon:
+/// the system was out of processes or memory for the moment (`EAGAIN`,
+/// `ENOMEM`), or the program was being written (`ETXTBSY`). A program
+/// missing or not allowed fails the same way every time.
+pub fn start_may_pass(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EAGAIN | libc::ENOMEM | libc::ETXTBSY)
+    )
+}
+
 /// What [`fork`] returned, in each of the two processes.
 #[derive(Debug)]
 pub enum Forked {

@@ -127,6 +127,34 @@ pub fn spawn_contained(command: &mut Command) -> io::Result<Child> {
     Ok(child)
 }
 
+/// Whether a start that failed with `err` may succeed if tried again soon:
+/// the system was out of memory or resources for the moment, the program
+/// was being written (a sharing violation), or the new process died before
+/// it could start (`ERROR_INTERNAL_ERROR`, which Wine reports now and then
+/// under load). A program missing or not allowed fails the same way every
+/// time.
+pub fn start_may_pass(err: &io::Error) -> bool {
+    use windows_sys::Win32::Foundation::{
+        ERROR_COMMITMENT_LIMIT, ERROR_INTERNAL_ERROR, ERROR_NO_SYSTEM_RESOURCES,
+        ERROR_NONPAGED_SYSTEM_RESOURCES, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY,
+        ERROR_PAGED_SYSTEM_RESOURCES, ERROR_SHARING_VIOLATION,
+    };
+    let Some(code) = err.raw_os_error().and_then(|code| u32::try_from(code).ok()) else {
+        return false;
+    };
+    matches!(
+        code,
+        ERROR_NOT_ENOUGH_MEMORY
+            | ERROR_OUTOFMEMORY
+            | ERROR_SHARING_VIOLATION
+            | ERROR_INTERNAL_ERROR
+            | ERROR_NO_SYSTEM_RESOURCES
+            | ERROR_NONPAGED_SYSTEM_RESOURCES
+            | ERROR_PAGED_SYSTEM_RESOURCES
+            | ERROR_COMMITMENT_LIMIT
+    )
+}
+
 /// What [`fork`] returned, in each of the two processes.
 #[derive(Debug)]
 pub enum Forked {
