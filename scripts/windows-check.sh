@@ -78,11 +78,16 @@ ctrl_c_while_reading() {
     local dir=$work/reading
     mkdir -p "$dir"
     mkfifo "$dir/fifo"
-    sleep 1000 > "$dir/fifo" &
+    # Once 4 MB, far more than a pipe holds, are written, the run has read
+    # most of them: it is reading, with its handlers in place.
+    { head -c 4194304 /dev/zero | tr '\0' a; touch "$dir/written"; exec sleep 1000; } > "$dir/fifo" &
     local writer=$!
     "$wine" "$bin/orchestrate.exe" - < "$dir/fifo" > /dev/null 2> "$dir/stderr" &
-    local run=$!
-    sleep 3
+    local run=$! deadline=$((SECONDS + 60))
+    until [[ -e $dir/written ]]; do
+        ((SECONDS < deadline)) || { fail "the run did not read its input"; kill -9 $run; return; }
+        sleep 0.1
+    done
     kill -INT $run
     local status=0
     wait $run || status=$?

@@ -73,12 +73,13 @@ impl Signal {
     }
 }
 
-/// The conventional name of the signal numbered `number`, for people:
-/// `SIGKILL`, or `signal` for one without a name here.
+/// What the signal numbered `number` is, for people: the console event
+/// for the two that arrive here, else the Unix name (`SIGKILL`), or
+/// `signal` for one without a name here.
 pub fn name(number: i32) -> &'static str {
     match number {
-        1 => "SIGHUP",
-        2 => "SIGINT",
+        1 => "the console's close",
+        2 => "Ctrl+C or Ctrl+Break",
         3 => "SIGQUIT",
         9 => "SIGKILL",
         13 => "SIGPIPE",
