@@ -32,18 +32,6 @@ cases=(
     "reduce -q -o - --letter t"
 )
 
-# The time in ms of one run of `bin/case input` (a batch of `batch`).
-sample() {
-    local bin=$1 case=$2 input=$3 batch=$4 start end
-    read -r -a words <<< "$case"
-    start=$EPOCHREALTIME
-    for ((i = 0; i < batch; i++)); do
-        "$bin/${words[0]}" "${words[@]:1}" "$input" > /dev/null
-    done
-    end=$EPOCHREALTIME
-    awk -v s="$start" -v e="$end" -v n="$batch" 'BEGIN { printf "%.1f", (e - s) * 1000 / n }'
-}
-
 echo "machine: $(machine); $runs runs per case, the builds in turns, medians"
 for input in inputs/polymer-50k.txt "$large"; do
     batch=1

@@ -41,25 +41,13 @@ cases=(
     "reduce -q -o - --letter t"
 )
 
-# The mean time in ms of `batch` runs of `bin/case input`.
-sample() {
-    local bin=$1 case=$2 start end
-    read -r -a words <<< "$case"
-    start=$EPOCHREALTIME
-    for ((i = 0; i < batch; i++)); do
-        "$bin/${words[0]}" "${words[@]:1}" "$input" > /dev/null
-    done
-    end=$EPOCHREALTIME
-    awk -v s="$start" -v e="$end" -v n="$batch" 'BEGIN { printf "%.3f", (e - s) * 1000 / n }'
-}
-
 declare -A times
 for ((run = 0; run < runs; run++)); do
     for case in "${cases[@]}"; do
         if ((run % 2 == 0)); then order=(new old); else order=(old new); fi
         for which in "${order[@]}"; do
             if [[ $which == new ]]; then bin=$new; else bin=$old; fi
-            times[$which $case]+="$(sample "$bin" "$case") "
+            times[$which $case]+="$(sample "$bin" "$case" "$input" "$batch") "
         done
     done
 done

@@ -40,8 +40,16 @@ compile_error!(
     "the platform layer has parts for Linux, macOS and Windows only; a port adds its own to src/sys/"
 );
 
-pub use os::{contain, sealed};
+pub use os::contain;
+#[cfg(target_os = "linux")]
+pub use os::sealed;
 pub use process::Pid;
+
+/// Sealed in-memory files, which only Linux has: elsewhere, the calls that
+/// say there are none.
+#[cfg(not(target_os = "linux"))]
+#[path = "unsealed.rs"]
+pub mod sealed;
 
 /// Whether Slurm can run children from here: it runs on Linux only.
 pub const SLURM_RUNS_HERE: bool = cfg!(target_os = "linux");
@@ -67,7 +75,24 @@ pub enum Containment {
     JobObject,
 }
 
+/// What `contain::enter` decided, for reports.
+static CONTAINMENT: std::sync::Mutex<Option<Containment>> = std::sync::Mutex::new(None);
+
 impl Containment {
+    /// How this run contains its children, once `contain::enter` recorded
+    /// it (`contain::current` tells).
+    fn recorded() -> Option<Containment> {
+        CONTAINMENT.lock().map_or(None, |c| c.clone())
+    }
+
+    /// Records this as how the run contains its children, and returns it.
+    fn record(self) -> Containment {
+        if let Ok(mut current) = CONTAINMENT.lock() {
+            *current = Some(self.clone());
+        }
+        self
+    }
+
     /// Its name in reports: `pid-namespace`, `subreaper`,
     /// `process-groups` or `job-object`.
     pub fn name(&self) -> &'static str {
@@ -92,6 +117,25 @@ pub mod fs {
     pub use super::os::fs::*;
     #[cfg(unix)]
     pub use super::unix::fs::*;
+
+    /// What opening a file that someone else wrote found.
+    #[derive(Debug)]
+    pub enum Opened {
+        Missing,
+        /// Not a regular file: a symlink, a FIFO, a device, a folder.
+        NotRegular(&'static str),
+        Regular(std::fs::File),
+    }
+
+    /// What kind of thing is under a name in a folder.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum EntryKind {
+        Regular,
+        Symlink,
+        Folder,
+        /// A FIFO, a device, a socket, a pipe.
+        Other,
+    }
 }
 
 pub mod process {
@@ -118,6 +162,34 @@ pub mod signals {
     pub use super::unix::signals::*;
     #[cfg(windows)]
     pub use super::windows::signals::*;
+
+    /// A signal this program sends or hears, by its Unix name. On Windows
+    /// only an interrupt (Ctrl+C, Ctrl+Break) and a hang-up (the console's
+    /// close) arrive, a stop or a kill sent is the termination of a job,
+    /// and the numbers are Linux's, so exit statuses are the same.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Signal {
+        /// SIGHUP: the terminal (the console) was closed.
+        Hangup,
+        /// SIGINT: Ctrl-C (on Windows, Ctrl+Break too).
+        Interrupt,
+        /// SIGQUIT: Ctrl-\.
+        Quit,
+        /// SIGTERM: asked to end.
+        Terminate,
+        /// SIGKILL: ended, without a chance to answer.
+        Kill,
+        /// SIGCHLD: a child ended.
+        Child,
+        /// SIGTSTP: Ctrl-Z, a pause that can be caught.
+        Pause,
+        /// SIGCONT: go on after a pause.
+        Continue,
+        /// SIGPIPE: a write into a pipe or socket that nobody reads.
+        BrokenPipe,
+        /// SIGXFSZ: a write past the file size limit (`ulimit -f`).
+        FileSizeLimit,
+    }
 }
 
 pub mod lock {

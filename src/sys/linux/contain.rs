@@ -32,8 +32,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use crate::sys::Containment;
+use crate::sys::signals::Signal;
 use crate::sys::unix::process::{Pid, exit_now, kill};
-use crate::sys::unix::signals::Signal;
 
 /// The environment variable that, set to `subreaper`, keeps children out of
 /// a PID namespace (a debugger or a tool that follows pids may want them
@@ -52,12 +52,9 @@ struct Init {
 /// The init of this process's namespace, once [`enter`] made one.
 static INIT: Mutex<Option<Init>> = Mutex::new(None);
 
-/// What [`enter`] decided, for reports.
-static CONTAINMENT: Mutex<Option<Containment>> = Mutex::new(None);
-
 /// How this run contains its children, once [`enter`] was called.
 pub fn current() -> Option<Containment> {
-    CONTAINMENT.lock().map_or(None, |c| c.clone())
+    Containment::recorded()
 }
 
 /// The pid children see as their parent's: 0 inside the namespace (their
@@ -175,10 +172,7 @@ pub fn enter() -> anyhow::Result<Containment> {
             Containment::Subreaper(why)
         }
     };
-    if let Ok(mut current) = CONTAINMENT.lock() {
-        *current = Some(containment.clone());
-    }
-    Ok(containment)
+    Ok(containment.record())
 }
 
 /// Why there is no namespace.

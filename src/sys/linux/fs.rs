@@ -14,16 +14,8 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::sys::fs::Opened;
 use crate::sys::unix::fs::{FileId, open_unblocking, open_unblocking_nofollow};
-
-/// What opening a file that someone else wrote found.
-#[derive(Debug)]
-pub enum Opened {
-    Missing,
-    /// Not a regular file: a symlink, a FIFO, a device, a folder.
-    NotRegular(&'static str),
-    Regular(File),
-}
 
 /// Opens `path` for reading, never following a symlink and never blocking
 /// (a FIFO cannot hang the reader), and only if it is a regular file: its

@@ -8,7 +8,6 @@
 //! Not here: when a child is stopped (`supervise`).
 
 use std::io;
-use std::sync::Mutex;
 
 pub use crate::sys::Containment;
 use crate::sys::unix::process::Pid;
@@ -17,12 +16,9 @@ use crate::sys::unix::process::Pid;
 /// namespace; here there is none to keep them out of.
 pub const CONTAINMENT_ENV: &str = "POLYMER_FANOUT_CONTAINMENT";
 
-/// What [`enter`] decided, for reports.
-static CONTAINMENT: Mutex<Option<Containment>> = Mutex::new(None);
-
 /// How this run contains its children, once [`enter`] was called.
 pub fn current() -> Option<Containment> {
-    CONTAINMENT.lock().map_or(None, |c| c.clone())
+    Containment::recorded()
 }
 
 /// The pid children see as their parent's: this process's.
@@ -40,12 +36,8 @@ pub struct Teardown;
 
 /// Records that children are contained by their process groups alone.
 pub fn enter() -> anyhow::Result<Containment> {
-    let containment =
-        Containment::ProcessGroups("macOS has neither PID namespaces nor subreapers".to_string());
-    if let Ok(mut current) = CONTAINMENT.lock() {
-        *current = Some(containment.clone());
-    }
-    Ok(containment)
+    let why = "macOS has neither PID namespaces nor subreapers";
+    Ok(Containment::ProcessGroups(why.to_string()).record())
 }
 
 /// Never: threads are refused only by a Linux PID namespace.

@@ -14,7 +14,6 @@ pub mod host;
 pub mod lock;
 pub mod memory;
 pub mod process;
-pub mod sealed;
 pub mod user;
 
 pub use super::unix::split_command_line;

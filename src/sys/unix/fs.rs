@@ -16,6 +16,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::sys::fs::EntryKind;
+
 /// What tells one file from another: its device and inode (the same
 /// through a symlink or a hard link).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,16 +260,6 @@ fn unlink_at(dir: &File, name: &CStr, flags: libc::c_int) -> io::Result<()> {
         0 => Ok(()),
         _ => Err(io::Error::last_os_error()),
     }
-}
-
-/// What kind of thing is under a name in a folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
-    Regular,
-    Symlink,
-    Folder,
-    /// A FIFO, a device, a socket.
-    Other,
 }
 
 /// What is under `name` in the folder open as `dir`, without following a

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
 
-use super::signals::Signal;
+use crate::sys::signals::Signal;
 
 /// A process id (a process group's id is its leader's).
 pub type Pid = libc::pid_t;

@@ -11,30 +11,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-/// A signal this program sends or hears.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    /// SIGHUP: the terminal was closed.
-    Hangup,
-    /// SIGINT: Ctrl-C.
-    Interrupt,
-    /// SIGQUIT: Ctrl-\.
-    Quit,
-    /// SIGTERM: asked to end.
-    Terminate,
-    /// SIGKILL: ended, without a chance to answer.
-    Kill,
-    /// SIGCHLD: a child ended.
-    Child,
-    /// SIGTSTP: Ctrl-Z, a pause that can be caught.
-    Pause,
-    /// SIGCONT: go on after a pause.
-    Continue,
-    /// SIGPIPE: a write into a pipe or socket that nobody reads.
-    BrokenPipe,
-    /// SIGXFSZ: a write past the file size limit (`ulimit -f`).
-    FileSizeLimit,
-}
+use crate::sys::signals::Signal;
 
 impl Signal {
     /// Its number: what a wait status holds, and what an exit status of

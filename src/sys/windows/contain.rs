@@ -28,15 +28,12 @@ use super::process::Pid;
 /// namespace; here every child gets its job.
 pub const CONTAINMENT_ENV: &str = "POLYMER_FANOUT_CONTAINMENT";
 
-/// What [`enter`] decided, for reports.
-static CONTAINMENT: Mutex<Option<Containment>> = Mutex::new(None);
-
 /// Each child's job, by the child's pid, until its orphans are killed.
 static JOBS: Mutex<Vec<(Pid, Owned)>> = Mutex::new(Vec::new());
 
 /// How this run contains its children, once [`enter`] was called.
 pub fn current() -> Option<Containment> {
-    CONTAINMENT.lock().map_or(None, |c| c.clone())
+    Containment::recorded()
 }
 
 /// The pid children see as their parent's: this process's.
@@ -61,10 +58,7 @@ impl Drop for Teardown {
 
 /// Records that children are contained by job objects.
 pub fn enter() -> anyhow::Result<Containment> {
-    if let Ok(mut current) = CONTAINMENT.lock() {
-        *current = Some(Containment::JobObject);
-    }
-    Ok(Containment::JobObject)
+    Ok(Containment::JobObject.record())
 }
 
 /// Never: nothing here refuses threads.

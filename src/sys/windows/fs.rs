@@ -26,6 +26,7 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 
 use super::wide;
+use crate::sys::fs::{EntryKind, Opened};
 
 /// What tells one file from another: its volume's serial number and its
 /// index on that volume (the same through a symlink or a hard link).
@@ -258,16 +259,6 @@ fn is_held_by_another(err: &io::Error) -> bool {
     })
 }
 
-/// What kind of thing is under a name in a folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
-    Regular,
-    Symlink,
-    Folder,
-    /// A device, a pipe.
-    Other,
-}
-
 /// What is under `name` in the folder open as `dir`, without following a
 /// symlink; `None` when nothing is (or it cannot be told).
 pub fn kind_at(dir: &File, name: &CStr) -> Option<EntryKind> {
@@ -340,15 +331,6 @@ pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
     } else {
         std::os::windows::fs::symlink_file(target, link)
     }
-}
-
-/// What opening a file that someone else wrote found.
-#[derive(Debug)]
-pub enum Opened {
-    Missing,
-    /// Not a regular file: a symlink, a device, a folder.
-    NotRegular(&'static str),
-    Regular(File),
 }
 
 /// Opens `path` for reading, never following a symlink, and only if it is

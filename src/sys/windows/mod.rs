@@ -17,7 +17,6 @@ pub mod host;
 pub mod lock;
 pub mod memory;
 pub mod process;
-pub mod sealed;
 pub mod signals;
 pub mod time;
 pub mod user;

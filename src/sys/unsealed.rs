@@ -1,6 +1,7 @@
-//! Sealed in-memory files do not exist on macOS: [`create`] says so, and
-//! the caller hands children a private file instead; nothing is ever
-//! mapped.
+//! Sealed in-memory files exist on Linux only: elsewhere (macOS, Windows)
+//! [`create`] says so, and the caller hands children a private file
+//! instead (which, on Windows, this process holds open so that no one can
+//! write to it: `fs::hold_unchanged`); nothing is ever mapped.
 //!
 //! Not here: what the bytes mean (`polymer`, `input`).
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 fn unsupported() -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
-        "macOS has no sealed in-memory files",
+        "sealed in-memory files exist on Linux only",
     )
 }
 
