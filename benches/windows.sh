@@ -21,7 +21,7 @@ eval "$(bash scripts/wine-setup.sh "$prefix")"
 target=x86_64-pc-windows-gnu
 cargo build --release --locked --quiet --target "$target" --bins --examples
 bin=target/$target/release
-wine=/usr/lib/wine/wine64
+wine=$WINE
 # A server kept up for the whole run, as on a desktop where Windows is up.
 /usr/lib/wine/wineserver -p
 

@@ -63,7 +63,7 @@ fn launch(command: &[String]) -> ExitCode {
     let Some((program, args)) = command.split_first() else {
         return ExitCode::from(2);
     };
-    match Command::new(program).args(args).status() {
+    match run(Command::new(program).args(args)) {
         Ok(status) => ExitCode::from(status.code().map_or(1, |code| code as u8)),
         Err(err) => {
             eprintln!("faulty-reduce: could not launch {program}: {err}");
@@ -145,7 +145,7 @@ fn main() -> ExitCode {
             middle
                 .args([SLEEPER, &token, "orphan"])
                 .stdin(Stdio::null());
-            let _ = middle.status();
+            let _ = run(&mut middle);
         }
         "hang" => hang(&[Leave::Stay]),
         "escape" => hang(&[Leave::Detached, Leave::Orphaned, Leave::Stay]),
@@ -169,16 +169,7 @@ fn main() -> ExitCode {
         }
     }
     let real = std::env::var_os("REAL_REDUCE").expect("REAL_REDUCE names the real reduce");
-    // Wine fails a process start now and then under load (ERROR_INTERNAL_ERROR);
-    // the stand-in is not what is tested, so it tries again.
-    let mut status = Command::new(&real).args(&args).status();
-    for _ in 0..5 {
-        if status.is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        status = Command::new(&real).args(&args).status();
-    }
+    let status = run(Command::new(&real).args(&args));
     log("EVENT_LOG", &format!("end {letter}"));
     match status {
         Ok(status) => ExitCode::from(status.code().map_or(1, |code| code as u8)),
@@ -187,6 +178,27 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Starts `command`, trying again while the system refuses for a reason
+/// that may pass, as orchestrate does (Wine fails a process start now and
+/// then under load): the stand-in's own starts are not what is tested.
+fn start(command: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 1;
+    loop {
+        match command.spawn() {
+            Err(err) if tries < 5 && polymer_fanout::sys::process::start_may_pass(&err) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            started => return started,
+        }
+    }
+}
+
+/// Runs `command` to its end (see [`start`]).
+fn run(command: &mut Command) -> std::io::Result<std::process::ExitStatus> {
+    start(command)?.wait()
 }
 
 /// Appends `line` to the file the environment variable `var` names, if set.
@@ -263,7 +275,7 @@ fn hang(grandchildren: &[Leave]) -> ! {
                 // A child that starts the sleeper and ends.
                 command.arg("orphan");
             }
-            command.spawn()
+            start(&mut command)
         };
         let spawned = match leave {
             // Refused (a job that allows no breakaway): as a plain child.
@@ -309,7 +321,7 @@ fn sleep_for_ever(token: &str, how: Option<&str>) -> ! {
                 if detached {
                     detach(&mut command);
                 }
-                command.spawn()
+                start(&mut command)
             };
             // Orphaned and out of its group and session, as a daemon is
             // (refused by a job that allows no breakaway: as a plain child).

@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 eval "$(bash scripts/wine-setup.sh "$prefix")"
-wine=/usr/lib/wine/wine64
+wine=$WINE
 target=x86_64-pc-windows-gnu
 
 cargo build --locked --release --target "$target" --bins --examples

@@ -2,7 +2,9 @@
 # Prepares a Wine prefix in which the Windows build runs: Wine 8.0, the
 # mingw linker and the Rust target (installed when missing), and the test
 # set-up's stand-in for bcryptprimitives.dll (tests/wine/), which that Wine
-# lacks. Prints the lines to `eval` for the prefix:
+# lacks; and PREFIX/wine, which runs Wine with address-space randomisation
+# off. Prints the lines to `eval` for the prefix (`$WINE` is that wrapper,
+# and cargo's runner for the target):
 #
 #   eval "$(bash scripts/wine-setup.sh /tmp/wine-prefix)"
 set -euo pipefail
@@ -25,5 +27,15 @@ mkdir -p "$prefix"
 /usr/lib/wine/wineserver -w
 shim=$prefix/drive_c/windows/system32/bcryptprimitives.dll
 x86_64-w64-mingw32-gcc -O2 -shared -o "$shim" tests/wine/bcryptprimitives.c -ladvapi32
-echo "export WINEPREFIX=$prefix WINEDEBUG=-all"
-echo "export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64"
+# With randomisation on, one new Wine process in about 5,000 cannot map its
+# shared user data at its fixed address ("failed to map the shared user
+# data: c0000018") and dies before it starts; its parent's CreateProcess
+# then fails with ERROR_INTERNAL_ERROR (1359). None in 9,360 starts with it
+# off (benches/README.md).
+cat > "$prefix/wine" << 'WRAPPER'
+#!/bin/sh
+exec setarch "$(uname -m)" -R /usr/lib/wine/wine64 "$@"
+WRAPPER
+chmod +x "$prefix/wine"
+echo "export WINEPREFIX=$prefix WINEDEBUG=-all WINE=$prefix/wine"
+echo "export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$prefix/wine"

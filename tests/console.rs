@@ -17,10 +17,10 @@ mod common;
 use std::io::Write;
 use std::os::windows::io::AsRawHandle;
 use std::path::Path;
-use std::process::{Child, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use common::{alive, eventually, example, pids, spawn_faulty};
+use common::{Run, alive, eventually, example, pids, spawn_faulty, wait_within};
 use windows_sys::Win32::Foundation::CloseHandle;
 use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, CTRL_C_EVENT, CTRL_CLOSE_EVENT};
 use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
@@ -69,29 +69,14 @@ fn console_event(process: &Child, event: u32) {
     unsafe { CloseHandle(thread) };
 }
 
-/// The run's exit status, which must come within `seconds`.
-fn ended_within(run: &mut Child, seconds: u64) -> ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = run.kill();
-            panic!("the run did not end within {seconds} s of the event");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A run of 26 children that hang, each with three grandchildren that try
 /// to leave (asking to break away from the job), once all have started;
 /// its temporary folders go in `dir/tmp`.
-fn run_with_children(dir: &Path) -> (Child, Vec<i32>) {
+fn run_with_children(dir: &Path) -> (Run, Vec<i32>) {
     let tmp = dir.join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     let pid_log = dir.join("pids");
-    let mut run = spawn_faulty(dir)
+    let mut run = Run(spawn_faulty(dir)
         .env("FAULT_ALL", "escape")
         .env("PID_LOG", &pid_log)
         .env("TMP", &tmp)
@@ -99,15 +84,11 @@ fn run_with_children(dir: &Path) -> (Child, Vec<i32>) {
         .stderr(Stdio::piped())
         .arg(example())
         .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while pids(&pid_log).len() < 26 * 4 {
-        if started.elapsed() > Duration::from_secs(60) || run.try_wait().unwrap().is_some() {
-            let _ = run.kill();
-            panic!("the children and grandchildren did not all start");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        .unwrap());
+    eventually(60, "every child and grandchild to start", || {
+        assert!(run.try_wait().unwrap().is_none(), "the run ended");
+        pids(&pid_log).len() >= 26 * 4
+    });
     (run, pids(&pid_log))
 }
 
@@ -117,7 +98,7 @@ fn stops_children(event: u32, status: i32, said: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (mut run, started) = run_with_children(dir.path());
     console_event(&run, event);
-    assert_eq!(ended_within(&mut run, 30).code(), Some(status));
+    assert_eq!(wait_within(&mut run, 30).code(), Some(status));
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(
@@ -150,14 +131,14 @@ fn the_console_closed_while_children_run_ends_the_run_with_129_and_nothing_left(
 /// ends, once it has read megabytes of it: the run ends with `status`.
 fn stops_a_read(event: u32, status: i32) {
     let dir = tempfile::tempdir().unwrap();
-    let mut run = std::process::Command::new(common::orchestrate_bin())
+    let mut run = Run(std::process::Command::new(common::orchestrate_bin())
         .current_dir(dir.path())
         .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     let mut pipe = run.stdin.take().unwrap();
     let (written, read) = std::sync::mpsc::channel();
     // Once 4 MB are written, far more than a pipe holds, the run has read
@@ -170,7 +151,7 @@ fn stops_a_read(event: u32, status: i32) {
     let wrote = read.recv_timeout(Duration::from_secs(60));
     assert_eq!(wrote, Ok(true), "the run did not read its input");
     console_event(&run, event);
-    assert_eq!(ended_within(&mut run, 30).code(), Some(status));
+    assert_eq!(wait_within(&mut run, 30).code(), Some(status));
     // The pipe stays open until the run has ended.
     drop(writer.join().unwrap());
 }

@@ -10,17 +10,7 @@
 
 mod common;
 
-use common::{alive, eventually, example, pids, spawn_faulty};
-
-/// A run that is killed when the test ends, failed or not.
-struct Run(std::process::Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Run, alive, eventually, example, pids, spawn_faulty};
 
 #[test]
 fn nothing_outlives_a_run_killed_outright() {

@@ -75,3 +75,69 @@ fn an_old_result_held_for_good_is_one_line() {
         ))
         .stderr(predicate::function(|s: &str| s.lines().count() == 1));
 }
+
+/// A run of the stand-in whose 26 children hang (each with a grandchild),
+/// its temporary folder in `tmp`, once they all have started; `log` gets
+/// their pids.
+fn hanging_run(dir: &Path, tmp: &Path, log: &str) -> common::Run {
+    let pid_log = dir.join(log);
+    let mut run = common::Run(
+        common::spawn_faulty(dir)
+            .env("FAULT_ALL", "hang")
+            .env("PID_LOG", &pid_log)
+            .env("TMP", tmp)
+            .env("TEMP", tmp)
+            .arg(example())
+            .spawn()
+            .unwrap(),
+    );
+    eventually(60, "the children to start", || {
+        assert!(run.try_wait().unwrap().is_none(), "the run ended");
+        common::pids(&pid_log).len() >= 26 * 2
+    });
+    run
+}
+
+/// The runs' folders in `tmp` (beside them, a live run's children's
+/// captured stderr files, which Windows removes when they are closed).
+fn run_folders(tmp: &Path) -> Vec<String> {
+    let mut folders = common::entries(tmp);
+    folders.retain(|name| name.starts_with("orchestrate-"));
+    folders
+}
+
+#[test]
+fn the_next_run_removes_the_folder_of_a_run_killed_outright_never_a_live_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // Killed outright (TerminateProcess): no handler runs, so its folder
+    // stays; its children die with it (their jobs close).
+    let mut killed = hanging_run(dir.path(), &tmp, "killed");
+    killed.kill().unwrap();
+    common::wait_within(&mut killed, 20);
+    let abandoned = run_folders(&tmp);
+    assert_eq!(abandoned.len(), 1, "{abandoned:?}");
+    eventually(10, "the killed run's children to be gone", || {
+        common::pids(&dir.path().join("killed"))
+            .iter()
+            .all(|&pid| !common::alive(pid))
+    });
+    // A run that lives on while the next one starts removed the killed
+    // run's folder as it started.
+    let live = hanging_run(dir.path(), &tmp, "live");
+    let live_folder = run_folders(&tmp);
+    assert_eq!(live_folder.len(), 1, "{live_folder:?}");
+    assert_ne!(live_folder, abandoned);
+    // Another run leaves the live run's folder alone.
+    orchestrate(dir.path())
+        .env("TMP", &tmp)
+        .env("TEMP", &tmp)
+        .arg("-q")
+        .arg(example())
+        .assert()
+        .success()
+        .stdout("4\n");
+    assert_eq!(run_folders(&tmp), live_folder);
+    drop(live);
+}
