@@ -170,19 +170,23 @@ fn two_runs_on_one_results_folder_never_mix_their_results() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     let pid_log = dir.path().join("pids");
-    // The first run's children hang until it is stopped.
-    let mut first = common::spawn_faulty(dir.path())
-        .env("FAULT_ALL", "hang")
-        .env("PID_LOG", &pid_log)
-        .arg("--results-dir")
-        .arg(&results)
-        .arg(example())
-        .spawn()
-        .unwrap();
+    // The first run's children hang until it is stopped (or the test
+    // fails).
+    let mut first = common::Run(
+        common::spawn_faulty(dir.path())
+            .env("FAULT_ALL", "hang")
+            .env("PID_LOG", &pid_log)
+            .arg("--results-dir")
+            .arg(&results)
+            .arg(example())
+            .spawn()
+            .unwrap(),
+    );
     eventually(30, "the first run's children", || {
         pids(&pid_log).len() == 52
     });
     orchestrate(dir.path())
+        .timeout(std::time::Duration::from_secs(120))
         .arg("--results-dir")
         .arg(&results)
         .arg(input("polymer-50k.txt"))
