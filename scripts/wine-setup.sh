@@ -27,7 +27,7 @@ mkdir -p "$prefix"
 /usr/lib/wine/wineserver -w
 shim=$prefix/drive_c/windows/system32/bcryptprimitives.dll
 x86_64-w64-mingw32-gcc -O2 -shared -o "$shim" tests/wine/bcryptprimitives.c -ladvapi32
-# With randomisation on, one new Wine process in about 5,000 cannot map its
+# With randomisation on, one new Wine process in about 8,000 cannot map its
 # shared user data at its fixed address ("failed to map the shared user
 # data: c0000018") and dies before it starts; its parent's CreateProcess
 # then fails with ERROR_INTERNAL_ERROR (1359). None in 9,360 starts with it

@@ -131,8 +131,8 @@ pub fn spawn_contained(command: &mut Command) -> io::Result<Child> {
 /// the system was out of memory or resources for the moment, the program
 /// was being written (a sharing violation), or the new process died before
 /// it could start (`ERROR_INTERNAL_ERROR`, which Wine 8 reports for about
-/// one start in 5,000 when a new process cannot map its memory). A program missing or not allowed fails the same way every
-/// time.
+/// one start in 8,000 when a new process cannot map its memory). A
+/// program missing or not allowed fails the same way every time.
 pub fn start_may_pass(err: &io::Error) -> bool {
     use windows_sys::Win32::Foundation::{
         ERROR_COMMITMENT_LIMIT, ERROR_INTERNAL_ERROR, ERROR_NO_SYSTEM_RESOURCES,
