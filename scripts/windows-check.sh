@@ -48,6 +48,21 @@ fail() { echo "windows check: $*" >&2; fails=$((fails + 1)); }
 # The Linux processes of the stand-in's Windows processes, still running.
 left() { pgrep -f 'faulty-reduce\.exe' || true; }
 
+# Waits up to SECONDS for the command after RUN to succeed; past that, says
+# WHAT failed, kills RUN and returns 1.
+await() {
+    local seconds=$1 what=$2 run=$3
+    shift 3
+    local deadline=$((SECONDS + seconds))
+    until "$@"; do
+        ((SECONDS < deadline)) || { fail "$what"; kill -9 "$run"; return 1; }
+        sleep 0.1
+    done
+}
+
+# Whether the pid log $1 has all 26 children and their 78 grandchildren.
+all_started() { [[ $({ wc -l < "$1"; } 2> /dev/null || echo 0) -ge 104 ]]; }
+
 # Ctrl+C while children run: status 130, no child or grandchild left, no
 # temporary folder left.
 ctrl_c_while_children_run() {
@@ -57,16 +72,13 @@ ctrl_c_while_children_run() {
         REAL_REDUCE="$(windows_path "$bin/reduce.exe")" \
         "$wine" "$bin/orchestrate.exe" --reduce-bin "$bin/examples/faulty-reduce.exe" \
         inputs/example.txt > /dev/null 2> "$dir/stderr" &
-    local run=$! deadline=$((SECONDS + 60))
-    until [[ $({ wc -l < "$dir/pids"; } 2> /dev/null || echo 0) -ge 104 ]]; do
-        ((SECONDS < deadline)) || { fail "the children did not start"; kill -9 $run; return; }
-        sleep 0.1
-    done
+    local run=$!
+    await 60 "the children did not start" $run all_started "$dir/pids" || return 0
     kill -INT $run
     local status=0
     wait $run || status=$?
     [[ $status == 130 ]] || fail "Ctrl+C while children run: status $status, not 130"
-    deadline=$((SECONDS + 10))
+    local deadline=$((SECONDS + 10))
     while [[ -n $(left) ]] && ((SECONDS < deadline)); do sleep 0.1; done
     [[ -z $(left) ]] || fail "Ctrl+C while children run left $(left | wc -l) processes"
     [[ -z $(ls -A "$dir/tmp") ]] || fail "Ctrl+C while children run left $(ls -A "$dir/tmp")"
@@ -83,11 +95,9 @@ ctrl_c_while_reading() {
     { head -c 4194304 /dev/zero | tr '\0' a; touch "$dir/written"; exec sleep 1000; } > "$dir/fifo" &
     local writer=$!
     "$wine" "$bin/orchestrate.exe" - < "$dir/fifo" > /dev/null 2> "$dir/stderr" &
-    local run=$! deadline=$((SECONDS + 60))
-    until [[ -e $dir/written ]]; do
-        ((SECONDS < deadline)) || { fail "the run did not read its input"; kill -9 $run; return; }
-        sleep 0.1
-    done
+    local run=$!
+    await 60 "the run did not read its input" $run test -e "$dir/written" ||
+        { kill $writer; return 0; }
     kill -INT $run
     local status=0
     wait $run || status=$?
