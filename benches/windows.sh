@@ -5,7 +5,7 @@
 # --keep-going so that all 26 start), each through the same job object and
 # spawn as a real child. What the fan-out costs above that floor is the
 # work; the floor is what starting a process costs there (Windows' process
-# start, about 20 ms under Wine, is far above Linux's). Taken in turns;
+# start, about 30 ms under Wine, is far above Linux's). Taken in turns;
 # medians.
 #
 # usage: bash benches/windows.sh [RUNS]

@@ -24,12 +24,19 @@ x86_64-w64-mingw32-gcc -O2 -o "$work/wine-starts.exe" benches/wine-starts.c
 echo "machine: $(machine); Wine $(/usr/lib/wine/wine64 --version); 3 runs of $count starts each way"
 for way in on off; do
     if [[ $way == on ]]; then wine=/usr/lib/wine/wine64; else wine=$WINE; fi
+    pids=()
     for run in 1 2 3; do
         (cd "$work" && "$wine" wine-starts.exe "$count" "reduce.exe --version" 26 |
             grep -v '^reduce' > "$work/$way-$run.txt") &
+        pids+=($!)
     done
-    wait
-    failed=$(cat "$work/$way"-*.txt | awk '/ of .* starts failed/ { n += $1 } END { print n + 0 }')
+    for pid in "${pids[@]}"; do wait "$pid"; done
+    # Every run must have ended with its count: a run that crashed is not
+    # a run without failures.
+    [[ $(cat "$work/$way"-*.txt | grep -c ' starts failed$') == 3 ]] ||
+        { echo "a run under randomisation $way did not finish" >&2; exit 1; }
+    read -r failed started < <(cat "$work/$way"-*.txt |
+        awk '/ starts failed$/ { n += $1; m += $3 } END { print n, m }')
     codes=$(grep -ho 'error [0-9]*' "$work/$way"-*.txt | sort | uniq -c | tr -s ' ' | paste -sd, || true)
-    echo "randomisation $way: $failed of $((3 * count)) starts failed${codes:+ ($codes)}"
+    echo "randomisation $way: $failed of $started starts failed${codes:+ ($codes)}"
 done

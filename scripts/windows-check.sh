@@ -55,6 +55,7 @@ await() {
     shift 3
     local deadline=$((SECONDS + seconds))
     until "$@"; do
+        kill -0 "$run" 2> /dev/null || { fail "$what (the run ended)"; return 1; }
         ((SECONDS < deadline)) || { fail "$what"; kill -9 "$run"; return 1; }
         sleep 0.1
     done

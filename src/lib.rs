@@ -39,6 +39,9 @@
 //!   (`--launcher`): a prefix such as `nice`, or `srun`.
 //! - **start**: when an attempt's work begins (its time limit counts from
 //!   there): at the spawn, or at its **start mark**, a file it writes.
+//! - **refusal**: a start the system refused for a reason that may pass
+//!   (out of processes or memory for the moment); later starts are **held**
+//!   while the refused one waits to be tried again (`StartError`).
 //! - **clock**: where the supervision loop and its backends read the time
 //!   and wait: the system's, or a fake in tests.
 //! - **backend**: what the loop runs attempts on (local children, a job

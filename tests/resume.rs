@@ -9,7 +9,9 @@ use common::json_of;
 use std::fs;
 use std::path::Path;
 
-use common::{entries, eventually, example, input, orchestrate, orchestrate_faulty};
+#[cfg(not(target_os = "macos"))]
+use common::eventually;
+use common::{entries, example, input, orchestrate, orchestrate_faulty};
 use predicates::prelude::*;
 
 fn starts(events: &Path) -> Vec<String> {
@@ -69,21 +71,26 @@ fn resuming_after_failures_runs_only_the_failed_letters() {
         ));
 }
 
+// Not on macOS, where children are contained by their process groups
+// alone and a SIGKILL of orchestrate leaves them running.
+#[cfg(not(target_os = "macos"))]
 #[test]
 fn resuming_after_an_interruption_runs_only_the_letters_without_a_result() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     // Five letters finish, the others hang until the run is stopped.
     // Its temporary folder in the test's folder (never in /tmp).
-    let mut first = common::spawn_faulty(dir.path())
-        .env("FAULT_ALL", "hang")
-        .envs(["a", "b", "c", "d", "e"].map(|l| (format!("FAULT_{l}"), "work")))
-        .env("PID_LOG", dir.path().join("pids"))
-        .arg("--results-dir")
-        .arg(&results)
-        .arg(example())
-        .spawn()
-        .unwrap();
+    let mut first = common::Run(
+        common::spawn_faulty(dir.path())
+            .env("FAULT_ALL", "hang")
+            .envs(["a", "b", "c", "d", "e"].map(|l| (format!("FAULT_{l}"), "work")))
+            .env("PID_LOG", dir.path().join("pids"))
+            .arg("--results-dir")
+            .arg(&results)
+            .arg(example())
+            .spawn()
+            .unwrap(),
+    );
     // Results are published as each letter settles.
     eventually(30, "five published results", || {
         ["a", "b", "c", "d", "e"]

@@ -1,7 +1,10 @@
 //! What only Windows does: a file that another program (a virus scanner,
 //! an indexer, a backup) holds open without sharing its removal keeps it
 //! from being removed or replaced for as long as it is held. orchestrate
-//! tries again for a moment, then says so in one line.
+//! tries again for a moment, then says so in one line. And what Unix's
+//! signal tests check, the Windows way: a run killed outright
+//! (`TerminateProcess`) leaves its folder, which the next run removes,
+//! never a live run's.
 #![cfg(windows)]
 
 mod common;

@@ -292,17 +292,20 @@ impl<'a, B: Backend> Supervisor<'a, B> {
                 1
             }
         };
-        if !refused.may_pass {
-            return Some(refused.reason);
-        }
-        match self.policy.start_again(refusals) {
-            Some(pause) => {
-                let until = self.clock.now() + pause;
-                self.held_until = Some(self.held_until.map_or(until, |held| held.max(until)));
-                None
-            }
-            None => Some(format!("{} (tried {refusals} times)", refused.reason)),
-        }
+        let pause = refused
+            .may_pass
+            .then(|| self.policy.start_again(refusals))
+            .flatten();
+        let Some(pause) = pause else {
+            self.refusals.retain(|&(of, _)| of != key);
+            return Some(match refusals {
+                1 => refused.reason,
+                _ => format!("{} (tried {refusals} times)", refused.reason),
+            });
+        };
+        let until = self.clock.now() + pause;
+        self.held_until = Some(self.held_until.map_or(until, |held| held.max(until)));
+        None
     }
 
     fn fly(&mut self, letter: UnitType, attempt: u32, started: Started<B::Handle>) {
