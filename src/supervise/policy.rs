@@ -235,6 +235,18 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_start_waits_50_100_200_400_ms_then_fails_at_the_fifth() {
+        let p = Policy::default();
+        let ms = Duration::from_millis;
+        assert_eq!(p.start_again(1), Some(ms(50)));
+        assert_eq!(p.start_again(2), Some(ms(100)));
+        assert_eq!(p.start_again(3), Some(ms(200)));
+        assert_eq!(p.start_again(4), Some(ms(400)));
+        assert_eq!(p.start_again(START_TRIES), None);
+        assert_eq!(p.start_again(100), None);
+    }
+
+    #[test]
     fn a_failure_is_retried_while_retries_are_left_then_halts_the_run() {
         let p = policy(2, false);
         case(&p, 1, Outcome::Exit(3), Next::Retry);
