@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 
 use crate::memory;
-use crate::polymer::stream::{self, Reacted, Reaction};
+use crate::polymer::stream::{self, READ_ALIGN, Reacted, Reaction};
 use crate::polymer::{Arriving, InvalidUnit, Polymer};
 use crate::sys;
 use crate::sys::sealed::Mapped;
@@ -97,7 +97,7 @@ pub struct ReactedInput {
 pub fn react(
     source: &Source,
     reaction: &Reaction,
-    observe: &mut dyn FnMut(&[u8]),
+    observe: &mut (dyn FnMut(&[u8]) + Send),
 ) -> anyhow::Result<ReactedInput> {
     let (reacted, file) = read_source(source, |reader, size_hint| {
         let reaction = Reaction {
@@ -118,7 +118,7 @@ pub fn react(
 /// said, is an error, never an answer for bytes that were never one file.
 fn read_source<T>(
     source: &Source,
-    read: impl FnOnce(&mut dyn Read, usize) -> io::Result<Result<T, InvalidUnit>>,
+    read: impl FnOnce(&mut (dyn Read + Send), usize) -> io::Result<Result<T, InvalidUnit>>,
 ) -> anyhow::Result<(T, Option<FileId>)> {
     let (file, shown) = match source {
         Source::Stdin => {
@@ -139,12 +139,11 @@ fn read_source<T>(
         count: 0,
     };
     let read = match source {
-        // Through std's lock, so nothing else reads standard input meanwhile.
+        // Through std's handle, which takes its lock for each read (the
+        // reading threads take turns), as the console needs on Windows.
         Source::Stdin => {
-            let stdin = io::stdin();
-            let mut locked = stdin.lock();
             let mut counted_stdin = Counted {
-                inner: &mut locked,
+                inner: io::stdin(),
                 count: 0,
             };
             let read = read(&mut counted_stdin, size_hint);
@@ -297,7 +296,13 @@ fn read_polymer(
                 .map_err(|_| out_of_memory(arriving.len()))?;
             memory::advise_huge_pages(arriving.spare_capacity());
         }
-        let room = (arriving.capacity() - arriving.len()).min(CHUNK);
+        let mut room = (arriving.capacity() - arriving.len()).min(CHUNK);
+        // Reads that land aligned are copied fast (see `READ_ALIGN`): a
+        // short one first, where the buffer does not start so.
+        let misaligned = arriving.spare_capacity().as_ptr().addr() % READ_ALIGN;
+        if misaligned != 0 {
+            room = room.min(READ_ALIGN - misaligned);
+        }
         if arriving.read_from(&mut reader, room)? == 0 {
             break;
         }

@@ -1,27 +1,34 @@
-//! A polymer reacted while it is read: the input passes through a few
-//! buffers of [`CHUNK`] bytes, each validated, stripped of the unit type to
-//! remove, and reacted in place while it is still in the cache (one chunk
-//! per thread at a time), then joined onto the reacted polymer so far,
-//! cancelling at the seam (the reaction of a concatenation is the reaction
-//! of the concatenated reactions).
+//! A polymer reacted while it is read: each thread reads the next
+//! [`CHUNK`] of the input into a buffer of its own, validates it, strips it
+//! of the unit type to remove and reacts it in place while it is still in
+//! its core's cache, then joins it onto the reacted polymer so far, in the
+//! input's order, cancelling at the seam (the reaction of a concatenation
+//! is the reaction of the concatenated reactions).
 //!
 //! So a gigabyte is never held whole: memory is the reacted polymer (a
-//! fifth of the input, on puzzle-like inputs) plus a chunk per thread, and
-//! the only fresh pages are the reacted polymer's.
+//! fifth of the input, on puzzle-like inputs) plus a chunk per thread. Each
+//! thread's chunk is allocated once and read into again and again, as `cat`
+//! reuses its buffer: the only fresh pages, which the kernel must zero, are
+//! the reacted polymer's, and no chunk moves between cores.
 //!
-//! The rules of a polymer are those of `validation`, applied chunk by chunk.
+//! The rules of a polymer are those of `validation`, applied chunk by chunk
+//! in the input's order: reading, validating and observing a chunk is one
+//! step that one thread at a time takes.
 
 use std::io::{self, Read};
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::Polymer;
 use super::kernel::{react_in_place, remove_in_place};
 use super::unit::{CASE_BIT, InvalidUnit, UnitType};
 use super::validation::Rules;
 
-/// The bytes each thread reacts at a time: small enough to stay in the
-/// cache between being read and being reacted.
-pub const CHUNK: usize = 1 << 20;
+/// The bytes each thread reads and reacts at a time: small enough to stay
+/// in its core's cache (a quarter of a 1 MiB L2) between being read and
+/// being reacted, large enough that a chunk's turn is rare.
+pub const CHUNK: usize = 256 << 10;
 
 /// What to react, and how.
 #[derive(Clone, Copy, Debug)]
@@ -50,108 +57,301 @@ pub struct Reacted {
 /// sees every unit of the input, in order, before it reacts (to digest
 /// it). Stops at the first byte that proves the input is not a polymer.
 pub fn react_while_reading(
-    mut reader: impl Read,
+    reader: impl Read + Send,
     reaction: &Reaction,
-    observe: &mut dyn FnMut(&[u8]),
+    observe: &mut (dyn FnMut(&[u8]) + Send),
 ) -> io::Result<Result<Reacted, InvalidUnit>> {
-    let mut threads = reaction.threads;
-    let mut chunks = vec![reserve(Vec::new(), CHUNK)?];
-    let mut reacted = reserve(
+    react_in_chunks(reader, reaction, observe, CHUNK)
+}
+
+/// [`react_while_reading`] with chunks of `chunk` bytes (at least a
+/// byte-order mark's three, so the first chunk tells whether it has one).
+fn react_in_chunks(
+    reader: impl Read + Send,
+    reaction: &Reaction,
+    observe: &mut (dyn FnMut(&[u8]) + Send),
+    chunk: usize,
+) -> io::Result<Result<Reacted, InvalidUnit>> {
+    debug_assert!(chunk >= 3);
+    let reacted = reserve(
         crate::memory::buffer(reaction.size_hint).unwrap_or_default(),
         0,
     )?;
-    let mut rules = Rules::default();
-    let mut input_length = 0;
-    let mut more = true;
-    while more {
-        let mut filled = 0;
-        loop {
-            if filled == chunks.len() {
-                // Every chunk is full: one more per thread wanted.
-                let wanted = *threads.get_or_insert_with(|| {
-                    std::thread::available_parallelism().map_or(1, usize::from)
+    let line = Line {
+        input: Mutex::new(Input {
+            reader,
+            rules: Rules::default(),
+            observe,
+            read: 0,
+            input_length: 0,
+            ended: false,
+            failed: None,
+        }),
+        output: Mutex::new(Output {
+            reacted,
+            joined: 0,
+            failed: None,
+        }),
+        joined: Condvar::new(),
+        stopped: AtomicBool::new(false),
+        chunk,
+        without: reaction.without,
+    };
+    std::thread::scope(|scope| -> io::Result<()> {
+        // The caller's thread reads the first chunk: only an input longer
+        // than that is worth asking for the cores, and another thread.
+        let mut first = Worker::new(&line)?;
+        let taken = first.take();
+        if taken.is_some() && !line.input().ended {
+            let threads = reaction
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+            for _ in 1..threads {
+                // A thread that cannot be started (or get its chunk) is
+                // one fewer: the others read its share.
+                let worker = std::thread::Builder::new().spawn_scoped(scope, || {
+                    let _stops = StopsOnUnwind(&line);
+                    if let Ok(mut worker) = Worker::new(&line) {
+                        worker.run(None);
+                    }
                 });
-                if chunks.len() >= wanted.max(1) {
+                if worker.is_err() {
                     break;
                 }
-                chunks.push(reserve(Vec::new(), CHUNK)?);
-            }
-            let chunk = &mut chunks[filled];
-            chunk.clear();
-            (&mut reader).take(CHUNK as u64).read_to_end(chunk)?;
-            filled += usize::from(!chunk.is_empty());
-            if chunk.len() < CHUNK {
-                more = false;
-                break;
             }
         }
-        let letters: Vec<Range<usize>> = chunks[..filled]
-            .iter()
-            .map(|chunk| rules.letters(chunk))
-            .collect();
-        if let Some(invalid) = rules.invalid {
-            return Ok(Err(invalid));
-        }
-        for (chunk, letters) in chunks.iter().zip(&letters) {
-            observe(&chunk[letters.clone()]);
-            input_length += letters.len();
-        }
-        let parts = react_chunks(&mut chunks[..filled], &letters, reaction.without);
-        for (chunk, part) in chunks.iter().zip(parts) {
-            join(&mut reacted, &chunk[part])?;
-        }
+        let _stops = StopsOnUnwind(&line);
+        first.run(taken);
+        Ok(())
+    })?;
+    let input = line.input.into_inner().unwrap_or_else(|p| p.into_inner());
+    let output = line.output.into_inner().unwrap_or_else(|p| p.into_inner());
+    // The input's failure comes first: it is about an earlier byte than
+    // anything the output could have run out of memory for.
+    match input.failed.or(output.failed) {
+        Some(Failure::Invalid(invalid)) => Ok(Err(invalid)),
+        Some(Failure::Io(err)) => Err(err),
+        None => Ok(Ok(Reacted {
+            // Only letters were joined (see `Rules::letters`).
+            polymer: Polymer {
+                units: output.reacted,
+            },
+            input_length: input.input_length,
+        })),
     }
-    Ok(Ok(Reacted {
-        // Only letters were joined (see `Rules::letters`).
-        polymer: Polymer { units: reacted },
-        input_length,
-    }))
 }
 
-/// Reacts each chunk's `letters` in place, without `without`, one chunk per
-/// thread (the caller's thread takes the first, and any whose thread could
-/// not be started); returns where each reacted part is.
-fn react_chunks(
-    chunks: &mut [Vec<u8>],
-    letters: &[Range<usize>],
+/// What stops the line: the input's first bad byte, a read that failed, or
+/// memory that ran out.
+#[derive(Debug)]
+enum Failure {
+    Invalid(InvalidUnit),
+    Io(io::Error),
+}
+
+/// The threads' shared state: the input, read one chunk at a time in its
+/// order, and the reacted polymer, joined in the same order.
+struct Line<'o, R> {
+    input: Mutex<Input<'o, R>>,
+    output: Mutex<Output>,
+    /// Told each time a part was joined, or the line stopped.
+    joined: Condvar,
+    /// Set once anything failed: every thread stops at its next step.
+    stopped: AtomicBool,
+    chunk: usize,
     without: Option<UnitType>,
-) -> Vec<Range<usize>> {
-    let react = move |chunk: &mut [u8], letters: Range<usize>| {
-        let part = &mut chunk[letters.clone()];
+}
+
+struct Input<'o, R> {
+    reader: R,
+    rules: Rules,
+    observe: &'o mut (dyn FnMut(&[u8]) + Send),
+    /// Chunks read so far: the next one's place in the order.
+    read: usize,
+    input_length: usize,
+    /// Whether the input's end was read.
+    ended: bool,
+    failed: Option<Failure>,
+}
+
+struct Output {
+    reacted: Vec<u8>,
+    /// Chunks joined so far: whose turn it is.
+    joined: usize,
+    failed: Option<Failure>,
+}
+
+impl<'o, R> Line<'o, R> {
+    fn input(&self) -> MutexGuard<'_, Input<'o, R>> {
+        self.input.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn output(&self) -> MutexGuard<'_, Output> {
+        self.output.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // Under the lock, so no thread misses it between its check and its
+        // wait.
+        let _output = self.output();
+        self.joined.notify_all();
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+/// Stops the line if its thread unwinds, so that no other thread waits
+/// for a part that will never be joined.
+struct StopsOnUnwind<'l, 'o, R>(&'l Line<'o, R>);
+
+impl<R> Drop for StopsOnUnwind<'_, '_, R> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
+    }
+}
+
+/// One thread's part of the line, and its chunk, allocated once.
+struct Worker<'l, 'o, R> {
+    line: &'l Line<'o, R>,
+    /// The chunk's buffer; the chunk itself starts at `at`, aligned.
+    buffer: Vec<u8>,
+    at: usize,
+}
+
+/// Where the system's copy into a read's buffer is fast: on AMD's Zen
+/// cores, copying into an address that is not 32-byte aligned (as the
+/// allocator's 16-byte alignment may give) takes six times as long.
+pub const READ_ALIGN: usize = 64;
+
+/// A chunk taken: its place in the order, and where its letters are.
+type Taken = (usize, Range<usize>);
+
+impl<'l, 'o, R: Read> Worker<'l, 'o, R> {
+    /// A worker with its chunk, zeroed once here so that reads need never
+    /// initialise it again.
+    fn new(line: &'l Line<'o, R>) -> io::Result<Self> {
+        let mut buffer = reserve(Vec::new(), line.chunk + READ_ALIGN)?;
+        buffer.resize(line.chunk + READ_ALIGN, 0);
+        let at = buffer.as_ptr().align_offset(READ_ALIGN);
+        Ok(Worker { line, buffer, at })
+    }
+
+    fn chunk(&mut self) -> &mut [u8] {
+        &mut self.buffer[self.at..self.at + self.line.chunk]
+    }
+
+    /// Takes chunks until the input ends or the line stops, starting with
+    /// `taken` when the caller took one already.
+    fn run(&mut self, mut taken: Option<Taken>) {
+        loop {
+            let Some((place, letters)) = taken.take().or_else(|| self.take()) else {
+                return;
+            };
+            let part = self.react(letters);
+            if !self.join(place, part) {
+                return;
+            }
+        }
+    }
+
+    /// Reads the next chunk of the input, validates and observes it; `None`
+    /// once the input ended or the line stopped.
+    fn take(&mut self) -> Option<Taken> {
+        let line = self.line;
+        let mut input = line.input();
+        if input.ended || line.is_stopped() {
+            return None;
+        }
+        let input = &mut *input;
+        let filled = match fill(&mut input.reader, self.chunk()) {
+            Ok(filled) => filled,
+            Err(err) => {
+                input.failed = Some(Failure::Io(err));
+                input.ended = true;
+                line.stop();
+                return None;
+            }
+        };
+        if filled < line.chunk {
+            input.ended = true;
+        }
+        let piece = &self.chunk()[..filled];
+        let letters = input.rules.letters(piece);
+        if let Some(invalid) = input.rules.invalid {
+            input.failed = Some(Failure::Invalid(invalid));
+            input.ended = true;
+            line.stop();
+            return None;
+        }
+        if filled == 0 {
+            return None;
+        }
+        (input.observe)(&piece[letters.clone()]);
+        input.input_length += letters.len();
+        let place = input.read;
+        input.read += 1;
+        Some((place, letters))
+    }
+
+    /// Reacts the chunk's `letters` in place, without the line's unit type;
+    /// returns where the reacted part is.
+    fn react(&mut self, letters: Range<usize>) -> Range<usize> {
+        let without = self.line.without;
+        let part = &mut self.chunk()[letters.clone()];
         let kept = without.map_or(part.len(), |unit_type| remove_in_place(part, unit_type));
         // SAFETY: `letters` holds only ASCII letters (`Rules::letters`), and
         // removal only drops units.
         let len = unsafe { react_in_place(&mut part[..kept]) };
         letters.start..letters.start + len
-    };
-    // Each chunk but the first on a thread of its own; `None` where none
-    // could be started.
-    let mut parts: Vec<Option<Range<usize>>> = std::thread::scope(|scope| {
-        let mut handles = Vec::with_capacity(chunks.len());
-        let mut chunks = chunks.iter_mut().zip(letters.iter().cloned());
-        let first = chunks.next();
-        for (chunk, range) in chunks {
-            let work = move || react(chunk, range);
-            handles.push(std::thread::Builder::new().spawn_scoped(scope, work).ok());
+    }
+
+    /// Waits for the chunk at `place` to be next and joins its reacted
+    /// `part`; false when the line stopped instead.
+    fn join(&mut self, place: usize, part: Range<usize>) -> bool {
+        let line = self.line;
+        let mut output = line.output();
+        while output.joined != place && !line.is_stopped() {
+            output = line.joined.wait(output).unwrap_or_else(|p| p.into_inner());
         }
-        let first = first.map(|(chunk, range)| react(chunk, range));
-        first
-            .into_iter()
-            .map(Some)
-            .chain(handles.into_iter().map(|handle| {
-                handle.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            }))
-            .collect()
-    });
-    parts
-        .iter_mut()
-        .zip(chunks.iter_mut().zip(letters))
-        .map(|(part, (chunk, range))| part.take().unwrap_or_else(|| react(chunk, range.clone())))
-        .collect()
+        if line.is_stopped() {
+            return false;
+        }
+        let part = self.at + part.start..self.at + part.end;
+        if let Err(err) = join(&mut output.reacted, &self.buffer[part]) {
+            output.failed = Some(Failure::Io(err));
+            drop(output);
+            line.stop();
+            return false;
+        }
+        output.joined += 1;
+        line.joined.notify_all();
+        true
+    }
+}
+
+/// Reads into `chunk` until it is full or the input ends; how many bytes
+/// it holds.
+fn fill(reader: &mut impl Read, chunk: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < chunk.len() {
+        match reader.read(&mut chunk[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
 }
 
 /// Joins a reacted part onto the reacted polymer so far: units cancel only
-/// at the seam.
+/// at the seam. Grows it by doubling where it must grow (its size is known
+/// only for a file).
 fn join(reacted: &mut Vec<u8>, part: &[u8]) -> io::Result<()> {
     let mut from = 0;
     while let (Some(&top), Some(&next)) = (reacted.last(), part.get(from)) {
@@ -186,7 +386,7 @@ fn reserve(mut buffer: Vec<u8>, additional: usize) -> io::Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{Trickle, adversarial};
+    use super::super::testing::{Trickle, adversarial, naive_react};
     use super::super::{react_with_plain_stack, validate};
     use super::*;
     use proptest::prelude::*;
@@ -312,6 +512,77 @@ mod tests {
         };
         let read = react_while_reading(io::repeat(0), &reaction, &mut |_| {}).unwrap();
         assert_eq!(read.unwrap_err(), InvalidUnit { offset: 0, byte: 0 });
+    }
+
+    /// A reader that gives what it is asked for, and notes where each
+    /// read's buffer starts.
+    struct Noting<'a>(std::sync::Mutex<(&'a [u8], Vec<usize>)>);
+
+    impl Read for &Noting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let (units, starts) = &mut *self.0.lock().unwrap();
+            starts.push(buf.as_ptr() as usize);
+            let n = units.len().min(buf.len());
+            buf[..n].copy_from_slice(&units[..n]);
+            *units = &units[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn each_thread_reads_into_one_aligned_chunk_again_and_again() {
+        let units = crate::polymer::generate::polymer(64 * 1000, 5);
+        let noting = Noting(std::sync::Mutex::new((&units[..], Vec::new())));
+        let reaction = Reaction {
+            threads: Some(3),
+            without: None,
+            size_hint: 0,
+        };
+        let read = react_in_chunks(&noting, &reaction, &mut |_| {}, 1000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.polymer.units(), react_with_plain_stack(&units));
+        let starts = noting.0.into_inner().unwrap().1;
+        assert!(starts.len() > 64, "{} reads", starts.len());
+        assert!(
+            starts.iter().all(|start| start % READ_ALIGN == 0),
+            "every read lands aligned"
+        );
+        let mut buffers = starts.clone();
+        buffers.sort();
+        buffers.dedup();
+        assert!(
+            buffers.len() <= 3,
+            "one buffer per thread, reused: {} buffers",
+            buffers.len()
+        );
+    }
+
+    proptest! {
+        /// Many seams: chunks of a few bytes on several threads, against
+        /// the reaction as the puzzle states it.
+        #[test]
+        fn tiny_chunks_on_several_threads_react_as_the_naive_reaction_says(
+            units in prop_oneof![
+                3 => crate::polymer::testing::polymer(400),
+                1 => (1usize..30, 1usize..6).prop_map(|(d, c)| crate::polymer::testing::nested(d, c)),
+            ],
+            chunk in 3usize..40,
+            threads in 1usize..5,
+            letter in prop::option::of(prop::sample::select(b"abc".to_vec())),
+            step in 1usize..64,
+        ) {
+            let without = letter.and_then(UnitType::from_ascii);
+            let reaction = Reaction { threads: Some(threads), without, size_hint: 0 };
+            let mut observed = Vec::new();
+            let read = react_in_chunks(Trickle(&units, step), &reaction, &mut |u| observed.extend_from_slice(u), chunk)
+                .unwrap()
+                .unwrap();
+            let kept: Vec<u8> = units.iter().copied().filter(|&u| without.is_none_or(|t| !t.matches(u))).collect();
+            prop_assert_eq!(read.polymer.units(), &naive_react(&kept)[..]);
+            prop_assert_eq!(read.input_length, units.len());
+            prop_assert_eq!(observed, units);
+        }
     }
 
     proptest! {
