@@ -271,91 +271,17 @@ pub unsafe fn react_in_place_parallel(units: &mut [u8], threads: usize) -> usize
     join_reacted(units, &starts, &lens)
 }
 
-/// A stack like [`Lane`]'s, but in a buffer of its own while the units
-/// come from elsewhere (a shared, read-only polymer), and with one unit
-/// type skipped as it is read. Its region of the output: a pad, the
-/// sentinel at `base`, then room for every unit it reads.
-///
-/// Unlike [`Lane`], it is sound for any bytes: the top reacts only when it
-/// is not the sentinel, so `under` never goes below the pad (bytes other
-/// than letters give a length that means nothing).
-struct OutLane {
-    under: *mut u8,
-    top: u8,
-    /// The skipped unit type, lowercase (0 for none: no byte matches).
-    skip: u8,
-}
-
-impl OutLane {
-    /// An empty stack on the region whose sentinel is at `base`.
-    ///
-    /// # Safety
-    /// `base - 1` and `base` must be writable, and `base + k` for every
-    /// unit `k` the lane will read.
-    #[inline(always)]
-    unsafe fn start(base: *mut u8, skip: u8) -> OutLane {
-        // SAFETY: the pad and the sentinel slot (caller).
-        unsafe {
-            *base.sub(1) = SENTINEL;
-            *base = SENTINEL;
-        }
-        OutLane {
-            under: base.wrapping_sub(1),
-            top: SENTINEL,
-            skip,
-        }
-    }
-
-    /// Reads the next unit.
-    ///
-    /// # Safety
-    /// As for `start`: after `k` units, `under + 1` is at most `base + k`.
-    #[inline(always)]
-    unsafe fn step(&mut self, unit: u8) {
-        // SAFETY: `under` is at least the pad (it moves down only when the
-        // top is not the sentinel, which only a stack of one or more units
-        // above the sentinel has) and every slot from the pad to `under` has
-        // been written (the pad and sentinel by `start`, the rest by the
-        // pushes below); `under + 1` is within the region (caller).
-        unsafe {
-            let below = *self.under;
-            *self.under.add(1) = self.top;
-            let kept = unit | CASE_BIT != self.skip;
-            let reacts = kept & (self.top ^ unit == CASE_BIT) & (self.top != SENTINEL);
-            let pushes = kept & !reacts;
-            self.under = self
-                .under
-                .wrapping_add(usize::from(pushes))
-                .wrapping_sub(usize::from(reacts));
-
-            let kept_top = if kept { unit } else { self.top };
-            self.top = if reacts { below } else { kept_top };
-        }
-    }
-
-    /// Stores the top; the stack is then `base[1..=len]`; returns `len`.
-    ///
-    /// # Safety
-    /// As for `step`.
-    unsafe fn finish(self, base: *mut u8) -> usize {
-        if self.top == SENTINEL {
-            return 0;
-        }
-        // SAFETY: the top goes to `under + 1`, within the region; `under`
-        // is at least `base` when the top is a unit.
-        unsafe {
-            *self.under.add(1) = self.top;
-            self.under.offset_from(base) as usize + 1
-        }
-    }
-}
-
 /// Reacts `units` without the units of `without` into `out` (replacing
-/// what it held), in one pass: the units are only read, so a polymer
-/// shared by threads, or mapped read-only, needs no copy of its own.
-/// `out` needs room for all of `units` (only what the stacks reach is
-/// touched). Sound for any bytes; on letters, the same as removing the unit
-/// type and reacting what is left.
+/// what it held): the units are only read, so a polymer shared by threads,
+/// or mapped read-only, needs no copy of its own. They are copied without
+/// the unit type and reacted in place: by the junctions alone when they
+/// were reacted already ([`super::sweep::remove_from_reacted`]), else
+/// checked to be letters and reacted whole ([`react_in_place`]). `out` is
+/// reused as it is when it has room for all
+/// of `units`, so a worker that reacts letter after letter takes fresh
+/// memory once. Sound for any bytes; on letters, the same as removing the
+/// unit type and reacting what is left (other bytes give a length that
+/// means nothing).
 ///
 /// Fails, touching nothing, when there is no memory for `out`.
 pub fn react_without_into(
@@ -363,78 +289,49 @@ pub fn react_without_into(
     without: Option<UnitType>,
     out: &mut Vec<u8>,
 ) -> Result<(), std::collections::TryReserveError> {
-    const LANES: usize = 4;
-    let n = units.len();
-    let skip = without.map_or(0, |t| t.letter() as u8);
     out.clear();
-    crate::memory::reserve_exact(out, n + 2 * LANES)?;
+    crate::memory::reserve_exact(out, units.len())?;
     crate::memory::advise_huge_pages(out.spare_capacity_mut());
-    let lanes = if n < INTERLEAVE_FROM { 1 } else { LANES };
-    let q = n / lanes;
-    let starts: Vec<usize> = (0..lanes).map(|k| k * q).collect();
-    let ptr = out.as_mut_ptr();
-    // Region `k` of the output: its pad at `starts[k] + 2k`, its sentinel
-    // (the lane's base) after it, then a slot per unit of its part.
-    let base = |k: usize| ptr.wrapping_add(starts[k] + 2 * k + 1);
-    let mut lens = [0usize; LANES];
-    // SAFETY: `out` has room for `n + 2 * LANES` bytes, and the regions
-    // (two bytes and a slot per unit of the part each) follow one another.
-    // The lanes step in lockstep over the indices all parts have (`q`;
-    // the last part may be longer and finishes alone), each reading its
-    // own units in order.
-    unsafe {
-        if lanes == 1 {
-            let mut lane = OutLane::start(base(0), skip);
-            units.iter().for_each(|&u| lane.step(u));
-            lens[0] = lane.finish(base(0));
-        } else {
-            let mut a = OutLane::start(base(0), skip);
-            let mut b = OutLane::start(base(1), skip);
-            let mut c = OutLane::start(base(2), skip);
-            let mut d = OutLane::start(base(3), skip);
-            let (pa, pb, pc, pd) = (
-                &units[..q],
-                &units[q..2 * q],
-                &units[2 * q..3 * q],
-                &units[3 * q..],
-            );
-            for i in 0..q {
-                a.step(pa[i]);
-                b.step(pb[i]);
-                c.step(pc[i]);
-                d.step(pd[i]);
-            }
-            pd[q..].iter().for_each(|&u| d.step(u));
-            lens = [
-                a.finish(base(0)),
-                b.finish(base(1)),
-                c.finish(base(2)),
-                d.finish(base(3)),
-            ];
-        }
+    out.extend_from_slice(units);
+    if super::sweep::is_reacted(out) {
+        // Removal from a reacted polymer reacts only where the pieces
+        // between removed units meet: three times faster than reacting
+        // the whole again.
+        let len = without.map_or(out.len(), |unit_type| {
+            super::sweep::remove_from_reacted(out, unit_type.letter() as u8)
+        });
+        out.truncate(len);
+        return Ok(());
     }
-    // Joined at the front, in order, cancelling at each seam. Each part
-    // moves down only (to `len`, at most its own start), so reads stay on
-    // bytes written above.
-    let mut len = 0;
-    for (k, &part_len) in lens[..lanes].iter().enumerate() {
-        let start = base(k).wrapping_add(1);
-        let mut from = 0;
-        // SAFETY: `out[..len]` and the part `start[..part_len]` have been
-        // written; moving the rest of the part to `out[len..]` stays in
-        // `out` (len <= the part's offset) and `copy` allows overlap.
-        unsafe {
-            while len > 0 && from < part_len && *ptr.add(len - 1) ^ *start.add(from) == CASE_BIT {
-                len -= 1;
-                from += 1;
-            }
-            std::ptr::copy(start.add(from), ptr.add(len), part_len - from);
-        }
-        len += part_len - from;
-    }
-    // SAFETY: `out[..len]` has just been written.
-    unsafe { out.set_len(len) };
+    let kept = match without {
+        Some(unit_type) => remove_in_place(out, unit_type),
+        None => out.len(),
+    };
+    out.truncate(kept);
+    let len = if out.iter().all(u8::is_ascii_alphabetic) {
+        // SAFETY: every byte of `out` has just been checked to be a letter.
+        unsafe { react_in_place(out) }
+    } else {
+        react_any_in_place(out)
+    };
+    out.truncate(len);
     Ok(())
+}
+
+/// The plain stack, in place, for bytes that may not be letters: sound for
+/// any, and what it gives means nothing unless they are letters.
+fn react_any_in_place(units: &mut [u8]) -> usize {
+    let mut len = 0;
+    for read in 0..units.len() {
+        let unit = units[read];
+        if len > 0 && units[len - 1] ^ unit == CASE_BIT {
+            len -= 1;
+        } else {
+            units[len] = unit;
+            len += 1;
+        }
+    }
+    len
 }
 
 /// The textbook reaction: a `Vec` used as a stack, one branch per unit.
@@ -535,6 +432,24 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_with_room_is_reused_letter_after_letter() {
+        let reacted = react_with_plain_stack(&crate::polymer::generate::polymer(100_000, 2));
+        let mut out = Vec::new();
+        react_without_into(&reacted, UnitType::from_ascii(b'a'), &mut out).unwrap();
+        let buffer = out.as_ptr();
+        for letter in b'b'..=b'z' {
+            react_without_into(&reacted, UnitType::from_ascii(letter), &mut out).unwrap();
+            assert_eq!(out, removed_then_reacted(&reacted, Some(letter)));
+            assert_eq!(
+                out.as_ptr(),
+                buffer,
+                "the same buffer for {}",
+                letter as char
+            );
+        }
+    }
+
+    #[test]
     fn removal_keeps_the_order_of_the_other_units() {
         let mut units = b"dabAcCaCBAcCcaDA".to_vec();
         let kept = remove_in_place(&mut units, UnitType::from_ascii(b'c').unwrap());
@@ -558,6 +473,23 @@ mod tests {
             letter in prop::option::of(prop::sample::select(b"abz".to_vec())),
         ) {
             prop_assert_eq!(without_into(&units, letter), removed_then_reacted(&units, letter));
+        }
+
+        /// A reacted polymer (what the children and the sweep's given-up
+        /// letters hand it) takes the junctions-only path: the same as the
+        /// naive reaction of what is left.
+        #[test]
+        fn reacting_a_reacted_polymer_into_a_buffer_agrees_with_the_naive_reaction(
+            units in polymer(400),
+            letter in prop::option::of(prop::sample::select(b"abcd".to_vec())),
+        ) {
+            let reacted = naive_react(&units);
+            let kept: Vec<u8> = units
+                .iter()
+                .copied()
+                .filter(|&u| letter.is_none_or(|l| u | CASE_BIT != l))
+                .collect();
+            prop_assert_eq!(without_into(&reacted, letter), naive_react(&kept));
         }
 
         /// Any bytes at all, letters or not: no out-of-bounds access (the

@@ -106,8 +106,8 @@ pub struct Limits {
     pub max_segments: usize,
     /// When junctions need a look more often than one unit in
     /// [`BUSY_RATE`] (past the first [`BUSY_FLOOR`] looks): a letter whose
-    /// removal cancels that much is faster reacted into a buffer
-    /// ([`super::react_without_into`]) than followed junction by junction.
+    /// removal cancels that much is faster removed from a copy of its own
+    /// ([`super::react_without_into`]) than followed through segments.
     pub give_up_when_busy: bool,
 }
 
