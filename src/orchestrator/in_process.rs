@@ -96,13 +96,7 @@ fn sweep_all(
     piece_from: usize,
     epoch: Instant,
 ) -> Vec<Worker> {
-    let pool = Arc::new(Pool {
-        state: Mutex::new(PoolState {
-            pieces: VecDeque::new(),
-            sweeping: true,
-        }),
-        ready: Condvar::new(),
-    });
+    let pool = Arc::new(Pool::new());
     let limits = Limits {
         max_segments: segments / letters.len().max(1),
         give_up_when_busy: true,
@@ -164,6 +158,9 @@ const PIECE_FROM: usize = 1 << 20;
 struct Pool {
     state: Mutex<PoolState>,
     ready: Condvar,
+    /// Buffers of letters whose length was found, to react later pieces
+    /// into: memory the kernel zeroed once, never again.
+    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 struct PoolState {
@@ -188,6 +185,18 @@ struct GivenUp {
 }
 
 impl Pool {
+    /// An empty pool, the sweep still on.
+    fn new() -> Pool {
+        Pool {
+            state: Mutex::new(PoolState {
+                pieces: VecDeque::new(),
+                sweeping: true,
+            }),
+            ready: Condvar::new(),
+            spare: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Cuts the polymer of `len` units into `count` pieces to react without
     /// `letter`, and wakes the workers.
     fn hand_over(&self, letter: UnitType, len: usize, count: usize) {
@@ -225,7 +234,12 @@ impl Pool {
     /// stops), and reports each letter whose last piece it reacted.
     fn work(&self, polymer: &Polymer, epoch: Instant, emit: &Emit<Found>) {
         while let Some(piece) = self.next(emit) {
-            let mut out = Vec::new();
+            let mut out = self
+                .spare
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .unwrap_or_default();
             let units = &polymer.units()[piece.range];
             if react_without_into(units, Some(piece.letter.letter), &mut out).is_err() {
                 emit.send(Err(no_memory_for(piece.letter.letter, units.len())));
@@ -239,6 +253,10 @@ impl Pool {
                 );
                 let pieces: Vec<&[u8]> = reacted.iter().map(Vec::as_slice).collect();
                 let length = joined_length(&pieces);
+                self.spare
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(reacted);
                 emit.send(Ok(attempt(
                     given_up.letter,
                     epoch,
@@ -383,16 +401,41 @@ mod tests {
     }
 
     #[test]
+    fn a_later_letters_pieces_are_reacted_into_an_earlier_ones_buffers() {
+        let mut polymer = Polymer::parse(generate::polymer(30_000, 3)).unwrap();
+        polymer.react();
+        let polymer = Arc::new(polymer);
+        let pool = Arc::new(Pool::new());
+        for letter in [b'a', b'b', b'c'] {
+            pool.hand_over(UnitType::from_ascii(letter).unwrap(), polymer.len(), 3);
+        }
+        pool.swept();
+        let (worker, reacted) = (pool.clone(), polymer.clone());
+        let workers: Vec<Worker> = vec![Box::new(move |emit| {
+            worker.work(&reacted, Instant::now(), &emit)
+        })];
+        let mut lengths = Vec::new();
+        let signals = Signals::detached().unwrap();
+        background::run(&signals, workers, |found: Found| {
+            let attempt = found.unwrap();
+            lengths.push((attempt.letter, attempt.outcome));
+        })
+        .unwrap();
+        assert_eq!(lengths.len(), 3);
+        let mut scratch = Polymer::default();
+        for (letter, outcome) in lengths {
+            let want = polymer.reacted_len_without(letter, &mut scratch).unwrap();
+            assert_eq!(outcome, Outcome::Ok(want), "{letter}");
+        }
+        let spare = pool.spare.lock().unwrap();
+        assert_eq!(spare.len(), 3, "three pieces' buffers, for nine pieces");
+    }
+
+    #[test]
     fn workers_waiting_for_the_sweep_end_even_when_it_panics() {
         let (done, ended) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let pool = Arc::new(Pool {
-                state: Mutex::new(PoolState {
-                    pieces: VecDeque::new(),
-                    sweeping: true,
-                }),
-                ready: Condvar::new(),
-            });
+            let pool = Arc::new(Pool::new());
             let polymer = Arc::new(Polymer::default());
             let (sweeper, waiter) = (pool.clone(), pool.clone());
             let workers: Vec<Worker> = vec![
