@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # Every way to run the whole job, against the memory floor: reading the
 # input once (`cat INPUT > /dev/null`), measured in the same run, the cases
-# taking turns. For each input size: the median wall time and its ratio to
-# the floor, user and system time, peak memory against the input's size,
-# and minor page faults. Writes the figures to benches/large.csv and draws
-# them (benches/chart.py) as benches/large.svg.
+# taking turns. Each mode runs with the input named by path and on standard
+# input. For each input size: the median wall time and its ratio to the
+# floor, user and system time, minor page faults, the peak memory of the
+# whole run against the input's size, and the share of the kernel's page
+# clearing in a `perf record -e cpu-clock` profile. Writes the figures to
+# benches/large.csv and draws them (benches/chart.py) as benches/large.svg.
 #
 #   bash benches/large.sh [RUNS] [SIZES...]
 #   default: 5 runs of 1 MB, 10 MB, 100 MB and 1 GB generated inputs
+#
+#   HUGE=never|madvise|always   transparent huge pages for the run (root;
+#                               the setting is put back afterwards)
+#
+# Peak memory of the whole run: the high-water mark of a memory cgroup
+# made for each run (v2 memory.peak or v1 memory.max_usage_in_bytes), so
+# the children and orchestrate's in-memory file count, at the same time;
+# where no cgroup can be made, the largest single process's peak, marked
+# "(one process)". Page clearing: the samples in the kernel's clear_page
+# functions, out of all the run's samples, children included (`-` without
+# perf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=benches/lib.sh
@@ -21,30 +34,109 @@ cargo build --locked --release --quiet --bins --examples
 command -v /usr/bin/time > /dev/null ||
     { apt-get update -qq > /dev/null && apt-get install -y -qq time > /dev/null; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+thp_before=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2> /dev/null || echo unknown)
+cgroups=()
+cleanup() {
+    local group
+    for group in "${cgroups[@]}"; do rmdir "$group" 2> /dev/null || true; done
+    [ -z "${HUGE:-}" ] || echo "$thp_before" > "$thp" 2> /dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+if [ -n "${HUGE:-}" ]; then
+    echo "$HUGE" > "$thp" 2> /dev/null ||
+        { echo "large.sh: cannot set $thp to $HUGE here (it stays $thp_before)" >&2; exit 1; }
+fi
 bin=$PWD/target/release
 csv=benches/large.csv
 
-echo "machine: $(machine); $runs runs per case, cases in turns, medians"
-echo "size,case,wall_ms,ratio_to_cat,user_s,sys_s,peak_kb,minor_faults" > "$csv"
+# A memory cgroup for one run, or nothing where none can be made.
+new_cgroup() {
+    local own parent
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+        parent=/sys/fs/cgroup${own%/}
+    else
+        own=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+        parent=/sys/fs/cgroup/memory${own%/}
+    fi
+    local group=$parent/large-bench-$$-$1
+    mkdir "$group" 2> /dev/null || return 0
+    cgroups+=("$group")
+    echo "$group"
+}
+
+# The peak of a cgroup in KB.
+cgroup_peak_kb() {
+    local file=$1/memory.peak
+    [ -f "$file" ] || file=$1/memory.max_usage_in_bytes
+    echo $(($(cat "$file") / 1024))
+}
+
+# Runs one case: `run_case CGROUP STDIN COMMAND...` (STDIN a file or "");
+# its timing goes to $work/time.
+run_case() {
+    local group=$1 stdin=$2
+    shift 2
+    local enter=()
+    # The command enters the cgroup itself before it is executed.
+    [ -z "$group" ] || enter=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$group")
+    if [ -n "$stdin" ]; then
+        /usr/bin/time -o "$work/time" -f '%U %S %M %R' "${enter[@]}" "$@" < "$stdin" > /dev/null
+    else
+        /usr/bin/time -o "$work/time" -f '%U %S %M %R' "${enter[@]}" "$@" < /dev/null > /dev/null
+    fi
+}
+
+# The share in % of clear_page samples in a cpu-clock profile of COMMAND.
+clearing_share() {
+    local stdin=$1
+    shift
+    command -v perf > /dev/null || { echo -; return; }
+    perf record -q -e cpu-clock -o "$work/perf.data" -- "$@" < "${stdin:-/dev/null}" > /dev/null 2>&1 ||
+        { echo -; return; }
+    perf report -i "$work/perf.data" --no-children --sort sym --stdio 2> /dev/null |
+        awk '/%/ && !/^#/ { gsub("%", "", $1); all += $1; if ($0 ~ /clear_page/) c += $1 }
+             END { if (all > 0) printf "%.1f", c * 100 / all; else print "-" }'
+}
+
+echo "machine: $(machine); transparent huge pages: $(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2> /dev/null || echo unknown)"
+echo "$runs runs per case, cases in turns, medians"
+echo "size,case,wall_ms,ratio_to_cat,user_s,sys_s,peak_kb,minor_faults,clear_page_pct" > "$csv"
 for units in "${sizes[@]}"; do
     big=$work/input.txt
     ./target/release/examples/generate --units "$units" --seed 1 > "$big"
+    # label|stdin|command: a stdin case reads `-` with the input redirected.
     cases=(
-        "cat (reading the input once)|cat $big"
-        "reduce -q -o - (full reaction)|$bin/reduce -q -o - $big"
-        "orchestrate --mode sweep|$bin/orchestrate -q --mode sweep $big"
-        "orchestrate (process mode: 26 children)|$bin/orchestrate -q $big"
-        "orchestrate --mode thread|$bin/orchestrate -q --mode thread $big"
+        "cat (reading the input once)||cat $big"
+        "reduce -q -o - (full reaction)||$bin/reduce -q -o - $big"
+        "reduce on stdin|$big|$bin/reduce -q -o - -"
+        "orchestrate --mode sweep||$bin/orchestrate -q --mode sweep $big"
+        "orchestrate --mode sweep on stdin|$big|$bin/orchestrate -q --mode sweep -"
+        "orchestrate (process mode: 26 children)||$bin/orchestrate -q $big"
+        "orchestrate (process mode) on stdin|$big|$bin/orchestrate -q -"
+        "orchestrate --mode thread||$bin/orchestrate -q --mode thread $big"
+        "orchestrate --mode thread on stdin|$big|$bin/orchestrate -q --mode thread -"
     )
     declare -A wall=() user=() sys=() peak=() faults=()
+    one_process=
     for ((r = 0; r < runs; r++)); do
         for k in "${!cases[@]}"; do
-            command=${cases[$k]#*|}
+            spec=${cases[$k]#*|}
+            stdin=${spec%%|*}
+            read -r -a command <<< "${spec#*|}"
+            group=$(new_cgroup "$k-$r")
             start=$(date +%s%N)
-            /usr/bin/time -o "$work/time" -f '%U %S %M %R' $command > /dev/null
+            run_case "$group" "$stdin" "${command[@]}"
             end=$(date +%s%N)
             read -r u s m f < "$work/time"
+            if [ -n "$group" ]; then
+                m=$(cgroup_peak_kb "$group")
+                rmdir "$group" 2> /dev/null || true
+            else
+                one_process=" (one process)"
+            fi
             wall[$k]+="$(((end - start) / 1000)) "
             user[$k]+="$u "
             sys[$k]+="$s "
@@ -55,18 +147,21 @@ for units in "${sizes[@]}"; do
     size=$(stat -c %s "$big")
     floor=$(echo "${wall[0]}" | median)
     echo
-    echo "| $units units ($(awk -v s="$size" 'BEGIN { printf "%.0f MB", s / 1e6 }')) | median ms | x cat | user s | sys s | peak MB (x input) | minor faults |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| $units units ($(awk -v s="$size" 'BEGIN { printf "%.0f MB", s / 1e6 }')) | median ms | x cat | user s | sys s | peak MB (x input)$one_process | minor faults | clear_page % |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for k in "${!cases[@]}"; do
+        spec=${cases[$k]#*|}
+        read -r -a command <<< "${spec#*|}"
+        share=$(clearing_share "${spec%%|*}" "${command[@]}")
         w=$(echo "${wall[$k]}" | median)
         m=$(echo "${peak[$k]}" | median)
         u=$(echo "${user[$k]}" | median)
         s=$(echo "${sys[$k]}" | median)
         f=$(echo "${faults[$k]}" | median)
         x=$(ratio "$w" "$floor")
-        awk -v c="${cases[$k]%%|*}" -v w="$w" -v x="$x" -v u="$u" -v s="$s" -v m="$m" -v f="$f" -v z="$size" \
-            'BEGIN { printf "| %s | %.1f | %s | %s | %s | %.1f (%.2fx) | %d |\n", c, w / 1000, x, u, s, m / 1000, m * 1000 / z, f }'
-        echo "$size,${cases[$k]%%|*},$(awk -v w="$w" 'BEGIN { printf "%.3f", w / 1000 }'),$x,$u,$s,$m,$f" >> "$csv"
+        awk -v c="${cases[$k]%%|*}" -v w="$w" -v x="$x" -v u="$u" -v s="$s" -v m="$m" -v f="$f" -v z="$size" -v p="$share" \
+            'BEGIN { printf "| %s | %.1f | %s | %s | %s | %.1f (%.2fx) | %d | %s |\n", c, w / 1000, x, u, s, m / 1000, m * 1000 / z, f, p }'
+        echo "$size,${cases[$k]%%|*},$(awk -v w="$w" 'BEGIN { printf "%.3f", w / 1000 }'),$x,$u,$s,$m,$f,$share" >> "$csv"
     done
     unset wall user sys peak faults
 done
