@@ -1,7 +1,9 @@
 //! The in-process modes: each letter's length from the reacted polymer, on
 //! a pool of threads (or one), with no processes or files. `thread` and
-//! `serial` do the same per-letter work as a `reduce` child (remove the
-//! letter, react what is left) to compare processes against threads;
+//! `serial` do the same per-letter work as a `reduce` child (follow the
+//! junctions the letter's removal leaves, in place; where that would take
+//! too much memory or time, remove it from a copy and react what is left)
+//! to compare processes against threads;
 //! `sweep` takes every letter's length from the junctions where its units
 //! were, in one pass over the polymer for all of them, without copying it:
 //! the better algorithm, same report.
@@ -21,8 +23,9 @@ use crate::supervise::{Attempt, Outcome};
 /// worker threads, handing each attempt to `progress` as it ends. A stop
 /// signal ends the run at once ([`super::Interrupted`]).
 ///
-/// Each worker copies the polymer, removes the letter and reacts what is
-/// left (what a child does); with `sweep`, see [`sweep_all`].
+/// Each worker does for a letter what a child does (see the module's
+/// docs), with one copy of its own reused letter after letter; with
+/// `sweep`, see [`sweep_all`].
 pub fn run(
     reacted: Polymer,
     letters: &[UnitType],
@@ -320,8 +323,12 @@ fn work_on(
             return;
         };
         let started = Instant::now();
-        let found = reacted
-            .reacted_len_without(letter, &mut scratch)
+        let limits = Limits {
+            max_segments: sweep::MAX_SEGMENTS,
+            give_up_when_busy: true,
+        };
+        let found = sweep::length_without_in_place(reacted.units(), letter.letter() as u8, limits)
+            .map_or_else(|| reacted.reacted_len_without(letter, &mut scratch), Ok)
             .map(|length| attempt(letter, epoch, started, length))
             .map_err(|_| no_memory_for(letter, reacted.len()));
         let failed = found.is_err();
@@ -452,6 +459,54 @@ mod tests {
         ended
             .recv_timeout(Duration::from_secs(20))
             .expect("the waiting worker ended");
+    }
+
+    /// Every letter's length from thread mode's workers.
+    fn threaded(units: &[u8], threads: usize) -> Vec<(UnitType, usize)> {
+        let mut polymer = Polymer::parse(units.to_vec()).unwrap();
+        polymer.react();
+        let letters: Vec<UnitType> = UnitType::all().collect();
+        let signals = Signals::detached().unwrap();
+        let attempts = run(
+            polymer,
+            &letters,
+            threads,
+            None,
+            &signals,
+            Instant::now(),
+            &|_| {},
+        )
+        .unwrap();
+        let mut lengths: Vec<(UnitType, usize)> = attempts
+            .iter()
+            .map(|attempt| match attempt.outcome {
+                Outcome::Ok(length) => (attempt.letter, length),
+                ref other => panic!("{other:?}"),
+            })
+            .collect();
+        lengths.sort();
+        lengths
+    }
+
+    #[test]
+    fn thread_mode_follows_junctions_in_place_or_copies_and_gets_the_same_lengths() {
+        // Random, and one whose `a`s, once removed, let whole runs cancel:
+        // following those junctions is too busy, so that letter is removed
+        // from a copy instead.
+        let busy = b"bcdefgaGFEDCBh".repeat(6000);
+        for units in [
+            generate::polymer(60_000, 7),
+            busy,
+            b"dabAcCaCBAcCcaDA".to_vec(),
+        ] {
+            for threads in 1..=3 {
+                assert_eq!(
+                    threaded(&units, threads),
+                    expected(&units),
+                    "{threads} threads"
+                );
+            }
+        }
     }
 
     #[test]
