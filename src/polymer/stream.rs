@@ -74,6 +74,13 @@ fn react_in_chunks(
     chunk: usize,
 ) -> io::Result<Result<Reacted, InvalidUnit>> {
     debug_assert!(chunk >= 3);
+    // A file smaller than a chunk gets a buffer of its size and a byte
+    // more (to see its end): a small input touches no more memory than it
+    // holds.
+    let chunk = match reaction.size_hint {
+        0 => chunk,
+        hint => chunk.min(hint.saturating_add(1).max(4096)),
+    };
     let reacted = reserve(
         crate::memory::buffer(reaction.size_hint).unwrap_or_default(),
         0,
@@ -511,6 +518,29 @@ mod tests {
                 .unwrap();
             assert_eq!(read.polymer.units(), react_with_plain_stack(units));
             assert_eq!(read.input_length, size);
+        }
+    }
+
+    #[test]
+    fn a_size_hint_sizes_the_chunks_of_a_small_file_and_a_wrong_one_changes_no_answer() {
+        let units = crate::polymer::generate::polymer(20_000, 4);
+        for hint in [1, 100, 5000, units.len(), units.len() + 1, 10 * CHUNK] {
+            for threads in [1, 2] {
+                let reaction = Reaction {
+                    threads: Some(threads),
+                    without: UnitType::from_ascii(b'e'),
+                    size_hint: hint,
+                };
+                let read = react_while_reading(&units[..], &reaction, &mut |_| {})
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(read.input_length, units.len(), "hint {hint}");
+                assert_eq!(
+                    read.polymer.units(),
+                    expected(&units, reaction.without).unwrap().0,
+                    "hint {hint}"
+                );
+            }
         }
     }
 
