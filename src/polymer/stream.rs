@@ -85,26 +85,7 @@ fn react_in_chunks(
         crate::memory::buffer(reaction.size_hint).unwrap_or_default(),
         0,
     )?;
-    let line = Line {
-        input: Mutex::new(Input {
-            reader,
-            rules: Rules::default(),
-            observe,
-            read: 0,
-            input_length: 0,
-            ended: false,
-            failed: None,
-        }),
-        output: Mutex::new(Output {
-            reacted,
-            joined: 0,
-            failed: None,
-        }),
-        joined: Condvar::new(),
-        stopped: AtomicBool::new(false),
-        chunk,
-        without: reaction.without,
-    };
+    let line = Line::new(reader, observe, reacted, chunk, reaction.without);
     std::thread::scope(|scope| -> io::Result<()> {
         // The caller's thread reads the first chunk: only an input longer
         // than that is worth asking for the cores, and another thread.
@@ -132,21 +113,7 @@ fn react_in_chunks(
         first.run(taken);
         Ok(())
     })?;
-    let input = line.input.into_inner().unwrap_or_else(|p| p.into_inner());
-    let output = line.output.into_inner().unwrap_or_else(|p| p.into_inner());
-    // The input's failure comes first: it is about an earlier byte than
-    // anything the output could have run out of memory for.
-    match input.failed.or(output.failed) {
-        Some(Failure::Invalid(invalid)) => Ok(Err(invalid)),
-        Some(Failure::Io(err)) => Err(err),
-        None => Ok(Ok(Reacted {
-            // Only letters were joined (see `Rules::letters`).
-            polymer: Polymer {
-                units: output.reacted,
-            },
-            input_length: input.input_length,
-        })),
-    }
+    line.finish()
 }
 
 /// What stops the line: the input's first bad byte, a read that failed, or
@@ -190,6 +157,54 @@ struct Output {
 }
 
 impl<'o, R> Line<'o, R> {
+    fn new(
+        reader: R,
+        observe: &'o mut (dyn FnMut(&[u8]) + Send),
+        reacted: Vec<u8>,
+        chunk: usize,
+        without: Option<UnitType>,
+    ) -> Self {
+        Line {
+            input: Mutex::new(Input {
+                reader,
+                rules: Rules::default(),
+                observe,
+                read: 0,
+                input_length: 0,
+                ended: false,
+                failed: None,
+            }),
+            output: Mutex::new(Output {
+                reacted,
+                joined: 0,
+                failed: None,
+            }),
+            joined: Condvar::new(),
+            stopped: AtomicBool::new(false),
+            chunk,
+            without,
+        }
+    }
+
+    /// What the line gave once every thread is done.
+    fn finish(self) -> io::Result<Result<Reacted, InvalidUnit>> {
+        let input = self.input.into_inner().unwrap_or_else(|p| p.into_inner());
+        let output = self.output.into_inner().unwrap_or_else(|p| p.into_inner());
+        // An input that is not a polymer is what to say, even where memory
+        // ran out as well.
+        match input.failed.or(output.failed) {
+            Some(Failure::Invalid(invalid)) => Ok(Err(invalid)),
+            Some(Failure::Io(err)) => Err(err),
+            None => Ok(Ok(Reacted {
+                // Only letters were joined (see `Rules::letters`).
+                polymer: Polymer {
+                    units: output.reacted,
+                },
+                input_length: input.input_length,
+            })),
+        }
+    }
+
     fn input(&self) -> MutexGuard<'_, Input<'o, R>> {
         self.input.lock().unwrap_or_else(|p| p.into_inner())
     }
