@@ -81,6 +81,7 @@ run_case() {
     shift 2
     local enter=()
     # The command enters the cgroup itself before it is executed.
+    # shellcheck disable=SC2016 # $$ and $@ are the inner shell's
     [ -z "$group" ] || enter=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$group")
     if [ -n "$stdin" ]; then
         /usr/bin/time -o "$work/time" -f '%U %S %M %R' "${enter[@]}" "$@" < "$stdin" > /dev/null
