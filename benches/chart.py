@@ -1,6 +1,7 @@
 """Draws benches/large.csv (from benches/large.sh) as an SVG line chart:
 median wall time against input size, both on log scales, one line per
-case, the `cat` floor dashed. No dependencies beyond Python itself.
+case, the `cat` floor dashed, a case on standard input dotted in its
+by-path case's colour. No dependencies beyond Python itself.
 
     python3 benches/chart.py benches/large.csv benches/large.svg
 """
@@ -47,9 +48,17 @@ def main(source, target):
     out.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 12}" text-anchor="middle">input size</text>')
     out.append(f'<text x="14" y="{(TOP + HEIGHT - BOTTOM) / 2}" text-anchor="middle" '
                f'transform="rotate(-90 14 {(TOP + HEIGHT - BOTTOM) / 2})">median wall time</text>')
+    # A case on standard input takes its by-path case's colour, dotted.
+    colours = {}
     for i, (case, points) in enumerate(series.items()):
-        colour = COLOURS[i % len(COLOURS)]
-        dash = ' stroke-dasharray="6 4"' if case.startswith("cat") else ""
+        mode = case.removesuffix(" on stdin")
+        colour = colours.setdefault(mode, COLOURS[len(colours) % len(COLOURS)])
+        if case.startswith("cat"):
+            dash = ' stroke-dasharray="6 4"'
+        elif case != mode:
+            dash = ' stroke-dasharray="2 3"'
+        else:
+            dash = ""
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in sorted(points))
         out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         for x, y in points:

@@ -12,7 +12,8 @@
 #   default: 5 runs of 1 MB, 10 MB, 100 MB and 1 GB generated inputs
 #
 #   HUGE=never|madvise|always   transparent huge pages for the run (root;
-#                               the setting is put back afterwards)
+#                               the setting is put back afterwards); the
+#                               figures go to large-$HUGE.csv and .svg
 #
 # Peak memory of the whole run: the high-water mark of a memory cgroup
 # made for each run (v2 memory.peak or v1 memory.max_usage_in_bytes), so
@@ -20,7 +21,7 @@
 # where no cgroup can be made, the largest single process's peak, marked
 # "(one process)". Page clearing: the samples in the kernel's clear_page
 # functions, out of all the run's samples, children included (`-` without
-# perf).
+# perf). The "on stdin" cases redirect the file: a pipe is not measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=benches/lib.sh
@@ -36,35 +37,43 @@ command -v /usr/bin/time > /dev/null ||
 work=$(mktemp -d)
 thp=/sys/kernel/mm/transparent_hugepage/enabled
 thp_before=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2> /dev/null || echo unknown)
-cgroups=()
+group_parent=
 cleanup() {
-    local group
-    for group in "${cgroups[@]}"; do rmdir "$group" 2> /dev/null || true; done
-    [ -z "${HUGE:-}" ] || echo "$thp_before" > "$thp" 2> /dev/null || true
+    [ -z "$group_parent" ] || rmdir "$group_parent"/large-bench-$$-* 2> /dev/null || true
+    [ -z "${HUGE:-}" ] || echo "$thp_before" 2> /dev/null > "$thp" || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 if [ -n "${HUGE:-}" ]; then
-    echo "$HUGE" > "$thp" 2> /dev/null ||
+    echo "$HUGE" 2> /dev/null > "$thp" ||
         { echo "large.sh: cannot set $thp to $HUGE here (it stays $thp_before)" >&2; exit 1; }
 fi
 bin=$PWD/target/release
-csv=benches/large.csv
+# A run with huge pages set keeps its figures apart from the default's.
+csv=benches/large${HUGE:+-$HUGE}.csv
+svg=benches/large${HUGE:+-$HUGE}.svg
 
-# A memory cgroup for one run, or nothing where none can be made.
+# Sets `group` to a new memory cgroup for one run: one that has a peak to
+# read and that a process may enter; empty where none can be made (no
+# memory controller for it, no permission).
 new_cgroup() {
-    local own parent
+    local own
+    group=
     if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
         own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-        parent=/sys/fs/cgroup${own%/}
+        group_parent=/sys/fs/cgroup${own%/}
     else
         own=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
-        parent=/sys/fs/cgroup/memory${own%/}
+        group_parent=/sys/fs/cgroup/memory${own%/}
     fi
-    local group=$parent/large-bench-$$-$1
-    mkdir "$group" 2> /dev/null || return 0
-    cgroups+=("$group")
-    echo "$group"
+    local made=$group_parent/large-bench-$$-$1
+    mkdir "$made" 2> /dev/null || return 0
+    if { [ -f "$made/memory.peak" ] || [ -f "$made/memory.max_usage_in_bytes" ]; } &&
+        sh -c 'echo $$ 2> /dev/null > "$0/cgroup.procs"' "$made"; then
+        group=$made
+    else
+        rmdir "$made" 2> /dev/null || true
+    fi
 }
 
 # The peak of a cgroup in KB.
@@ -90,11 +99,14 @@ run_case() {
     fi
 }
 
-# The share in % of clear_page samples in a cpu-clock profile of COMMAND.
+# The share in % of clear_page samples in a cpu-clock profile of COMMAND;
+# `-` without perf, or where it may not see the kernel's samples.
 clearing_share() {
     local stdin=$1
     shift
     command -v perf > /dev/null || { echo -; return; }
+    [ "$(id -u)" = 0 ] || [ "$(cat /proc/sys/kernel/perf_event_paranoid 2> /dev/null || echo 2)" -le 1 ] ||
+        { echo -; return; }
     perf record -q -e cpu-clock -o "$work/perf.data" -- "$@" < "${stdin:-/dev/null}" > /dev/null 2>&1 ||
         { echo -; return; }
     perf report -i "$work/perf.data" --no-children --sort sym --stdio 2> /dev/null |
@@ -127,7 +139,7 @@ for units in "${sizes[@]}"; do
             spec=${cases[$k]#*|}
             stdin=${spec%%|*}
             read -r -a command <<< "${spec#*|}"
-            group=$(new_cgroup "$k-$r")
+            new_cgroup "$k-$r"
             start=$(date +%s%N)
             run_case "$group" "$stdin" "${command[@]}"
             end=$(date +%s%N)
@@ -166,6 +178,6 @@ for units in "${sizes[@]}"; do
     done
     unset wall user sys peak faults
 done
-python3 benches/chart.py "$csv" benches/large.svg
+python3 benches/chart.py "$csv" "$svg"
 echo
-echo "figures: $csv; chart: benches/large.svg"
+echo "figures: $csv; chart: $svg"

@@ -139,8 +139,9 @@ fn read_source<T>(
         count: 0,
     };
     let read = match source {
-        // Through std's handle, which takes its lock for each read (the
-        // reading threads take turns), as the console needs on Windows.
+        // Through std's handle, which takes its lock for each read: its
+        // held lock cannot go to the threads that take turns reading.
+        // Nothing else in these programs reads standard input.
         Source::Stdin => {
             let mut counted_stdin = Counted {
                 inner: io::stdin(),
@@ -297,11 +298,13 @@ fn read_polymer(
             memory::advise_huge_pages(arriving.spare_capacity());
         }
         let mut room = (arriving.capacity() - arriving.len()).min(CHUNK);
-        // Reads that land aligned are copied fast (see `READ_ALIGN`): a
-        // short one first, where the buffer does not start so.
+        // Reads that land aligned are copied fast (see `READ_ALIGN`): where
+        // the buffer is not, one read ends where it is. Not a short one:
+        // standard input's 8 KiB buffer would take it, and every read
+        // after would land where it did.
         let misaligned = arriving.spare_capacity().as_ptr().addr() % READ_ALIGN;
         if misaligned != 0 {
-            room = room.min(READ_ALIGN - misaligned);
+            room = room.min(CHUNK - misaligned);
         }
         if arriving.read_from(&mut reader, room)? == 0 {
             break;

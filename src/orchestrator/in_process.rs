@@ -316,7 +316,9 @@ fn work_on(
     epoch: Instant,
     emit: &Emit<Found>,
 ) {
-    // One buffer per worker, reused: memory stays at threads x |P|.
+    // One copy per worker, made only for a letter whose pass gives up, and
+    // reused: memory stays at threads x (|P| + the segments of one pass,
+    // at most 16 MiB).
     let mut scratch = Polymer::default();
     while !emit.cancelled() {
         let Some(&letter) = letters.get(next.fetch_add(1, Ordering::Relaxed)) else {

@@ -283,13 +283,17 @@ pub unsafe fn react_in_place_parallel(units: &mut [u8], threads: usize) -> usize
 /// unit type and reacting what is left (other bytes give a length that
 /// means nothing).
 ///
-/// Fails, touching nothing, when there is no memory for `out`.
+/// Fails, leaving `out` empty, when there is no memory for it.
 pub fn react_without_into(
     units: &[u8],
     without: Option<UnitType>,
     out: &mut Vec<u8>,
 ) -> Result<(), std::collections::TryReserveError> {
     out.clear();
+    if out.capacity() < units.len() {
+        // Given back first: growing it would copy what it held.
+        *out = Vec::new();
+    }
     crate::memory::reserve_exact(out, units.len())?;
     crate::memory::advise_huge_pages(out.spare_capacity_mut());
     out.extend_from_slice(units);

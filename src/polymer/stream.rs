@@ -41,7 +41,8 @@ pub struct Reaction {
     /// A unit type removed before reacting.
     pub without: Option<UnitType>,
     /// The input's size, when known: the reacted polymer's buffer is
-    /// reserved once (only what it holds is ever touched).
+    /// reserved once (only what it holds is ever touched), and an input
+    /// smaller than a chunk is read into a buffer of its size.
     pub size_hint: usize,
 }
 
@@ -258,7 +259,13 @@ impl<'l, 'o, R: Read> Worker<'l, 'o, R> {
     /// A worker with its chunk, zeroed once here so that reads need never
     /// initialise it again.
     fn new(line: &'l Line<'o, R>) -> io::Result<Self> {
-        let mut buffer = reserve(Vec::new(), line.chunk + READ_ALIGN)?;
+        let mut buffer = Vec::new();
+        crate::memory::reserve_exact(&mut buffer, line.chunk + READ_ALIGN).map_err(|_| {
+            crate::memory::exhausted(format_args!(
+                "for a {}-byte buffer to read into",
+                line.chunk
+            ))
+        })?;
         buffer.resize(line.chunk + READ_ALIGN, 0);
         let at = buffer.as_ptr().align_offset(READ_ALIGN);
         Ok(Worker { line, buffer, at })
@@ -641,6 +648,100 @@ mod tests {
             prop_assert_eq!(read.input_length, units.len());
             prop_assert_eq!(observed, units);
         }
+    }
+
+    proptest! {
+        /// The rules across many seams: bad bytes, a byte-order mark and
+        /// whitespace, in chunks of a few bytes on several threads.
+        #[test]
+        fn tiny_chunks_on_several_threads_meet_the_rules(
+            bytes in prop::collection::vec(
+                prop_oneof![8 => prop::sample::select(b"aAbBzZ".to_vec()),
+                    1 => prop::sample::select(b" \n\xEF\xBB\xBF".to_vec()),
+                    1 => any::<u8>()],
+                0..300,
+            ),
+            bom in any::<bool>(),
+            chunk in 3usize..40,
+            threads in 1usize..5,
+            letter in prop::option::of(prop::sample::select(b"abz".to_vec())),
+        ) {
+            let without = letter.and_then(UnitType::from_ascii);
+            let raw = if bom { [b"\xEF\xBB\xBF", &bytes[..]].concat() } else { bytes };
+            let reaction = Reaction { threads: Some(threads), without, size_hint: 0 };
+            let read = react_in_chunks(&raw[..], &reaction, &mut |_| {}, chunk)
+                .unwrap()
+                .map(|read| (read.polymer.into_units(), read.input_length));
+            prop_assert_eq!(read, expected(&raw, without));
+        }
+    }
+
+    /// Runs `work` on a thread of its own and waits for it a minute at
+    /// most: a hang fails the test instead of stopping it.
+    fn within_a_minute<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(work()));
+        result
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the line did not hang")
+    }
+
+    /// A reader that gives `units` and then fails.
+    struct FailsAfter(&'static [u8]);
+
+    impl Read for FailsAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("the disk went away"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_that_fails_in_a_later_chunk_stops_every_thread_with_its_error() {
+        let said = within_a_minute(|| {
+            let units: &'static [u8] = b"abcDE".repeat(2000).leak();
+            let reaction = Reaction {
+                threads: Some(3),
+                without: None,
+                size_hint: 0,
+            };
+            react_in_chunks(FailsAfter(units), &reaction, &mut |_| {}, 64)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        });
+        assert_eq!(said, "the disk went away");
+    }
+
+    #[test]
+    fn a_panic_while_observing_a_later_chunk_reaches_the_caller_and_nothing_hangs() {
+        let panicked = within_a_minute(|| {
+            std::panic::catch_unwind(|| {
+                let units = b"abcDE".repeat(2000);
+                let reaction = Reaction {
+                    threads: Some(3),
+                    without: None,
+                    size_hint: 0,
+                };
+                let mut seen = 0;
+                let _ = react_in_chunks(
+                    &units[..],
+                    &reaction,
+                    &mut |piece| {
+                        seen += piece.len();
+                        assert!(seen < 500, "the observer gives up");
+                    },
+                    64,
+                );
+            })
+            .is_err()
+        });
+        assert!(panicked);
     }
 
     proptest! {
