@@ -650,17 +650,23 @@ mod tests {
         }
     }
 
+    /// Bytes that are mostly letters, with whitespace, byte-order marks
+    /// and any byte at all among them.
+    fn almost_a_polymer() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![8 => prop::sample::select(b"aAbBzZ".to_vec()),
+                1 => prop::sample::select(b" \n\xEF\xBB\xBF".to_vec()),
+                1 => any::<u8>()],
+            0..300,
+        )
+    }
+
     proptest! {
         /// The rules across many seams: bad bytes, a byte-order mark and
         /// whitespace, in chunks of a few bytes on several threads.
         #[test]
         fn tiny_chunks_on_several_threads_meet_the_rules(
-            bytes in prop::collection::vec(
-                prop_oneof![8 => prop::sample::select(b"aAbBzZ".to_vec()),
-                    1 => prop::sample::select(b" \n\xEF\xBB\xBF".to_vec()),
-                    1 => any::<u8>()],
-                0..300,
-            ),
+            bytes in almost_a_polymer(),
             bom in any::<bool>(),
             chunk in 3usize..40,
             threads in 1usize..5,
@@ -747,12 +753,7 @@ mod tests {
     proptest! {
         #[test]
         fn short_inputs_meet_the_rules_and_react_as_the_plain_stack_says(
-            bytes in prop::collection::vec(
-                prop_oneof![8 => prop::sample::select(b"aAbBzZ".to_vec()),
-                    1 => prop::sample::select(b" \n\xEF\xBB\xBF".to_vec()),
-                    1 => any::<u8>()],
-                0..300,
-            ),
+            bytes in almost_a_polymer(),
             threads in 1usize..4,
             letter in prop::option::of(prop::sample::select(b"abz".to_vec())),
             step in 1usize..50,
