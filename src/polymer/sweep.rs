@@ -53,31 +53,85 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
         units.copy_within(start..end, kept);
         kept += end - start;
     };
-    let whole_blocks = n / BLOCK * BLOCK;
-    let mut offset = 0;
-    while offset < whole_blocks {
-        // The block's mask is taken before any of its bytes moves; pieces
-        // only move down, onto bytes already read.
-        let block: &[u8; BLOCK] = units[offset..offset + BLOCK]
-            .try_into()
-            .expect("a whole block");
-        let mut mask = letter_mask(block, letter);
-        while mask != 0 {
-            let cut = offset + mask.trailing_zeros() as usize;
-            join(units, from, cut);
-            from = cut + 1;
-            mask &= mask - 1;
-        }
-        offset += BLOCK;
-    }
-    for cut in whole_blocks..n {
-        if units[cut] | CASE_BIT == letter {
-            join(units, from, cut);
-            from = cut + 1;
-        }
+    // Each block's cuts are found before any of its bytes moves; pieces
+    // only move down, onto bytes already read.
+    let mut cuts = Cuts::default();
+    while let Some(cut) = cuts.next(units, letter) {
+        join(units, from, cut);
+        from = cut + 1;
     }
     join(units, from, n);
     kept
+}
+
+/// [`remove_from_reacted`] of `units` (fully reacted), written into `out`
+/// (cleared first) instead of in place: only what is kept is written, so
+/// of a buffer reserved at `units.len()`, only as much memory is touched as
+/// the kept part ever holds (a third, for a letter whose removal cancels
+/// two thirds). Reserve before: `out` grows as a `Vec` does.
+pub fn remove_from_reacted_into(units: &[u8], letter: u8, out: &mut Vec<u8>) {
+    out.clear();
+    let join = |out: &mut Vec<u8>, mut start: usize, end: usize| {
+        while start < end
+            && out
+                .last()
+                .is_some_and(|&last| last ^ units[start] == CASE_BIT)
+        {
+            out.pop();
+            start += 1;
+        }
+        out.extend_from_slice(&units[start..end]);
+    };
+    let mut from = 0;
+    let mut cuts = Cuts::default();
+    while let Some(cut) = cuts.next(units, letter) {
+        join(out, from, cut);
+        from = cut + 1;
+    }
+    join(out, from, units.len());
+}
+
+/// The positions of a letter's units, in order, a block's worth found at
+/// once: the bytes of a block are read when its first position is asked
+/// for, and not again, so a caller may change what it has been given.
+#[derive(Default)]
+struct Cuts {
+    /// The block to read next.
+    offset: usize,
+    /// The found positions not yet given, as bits from `base`.
+    mask: u64,
+    base: usize,
+}
+
+impl Cuts {
+    /// The next position of a unit of `letter` (lowercase) in `units`.
+    fn next(&mut self, units: &[u8], letter: u8) -> Option<usize> {
+        let whole_blocks = units.len() / BLOCK * BLOCK;
+        while self.mask == 0 {
+            if self.offset >= units.len() {
+                return None;
+            }
+            self.base = self.offset;
+            if self.offset < whole_blocks {
+                let block: &[u8; BLOCK] = units[self.offset..self.offset + BLOCK]
+                    .try_into()
+                    .expect("a whole block");
+                self.mask = letter_mask(block, letter);
+                self.offset += BLOCK;
+            } else {
+                self.mask = units[self.offset..]
+                    .iter()
+                    .enumerate()
+                    .fold(0, |mask, (i, &unit)| {
+                        mask | (u64::from(unit | CASE_BIT == letter) << i)
+                    });
+                self.offset = units.len();
+            }
+        }
+        let cut = self.base + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(cut)
+    }
 }
 
 /// The reacted length of `reacted` (fully reacted) without the units of
@@ -777,17 +831,16 @@ mod tests {
             for letter in [b'a', b'b', b'q', b'z'] {
                 let mut copy = polymer.clone();
                 let len = remove_from_reacted(&mut copy, letter);
+                let mut out = Vec::with_capacity(polymer.len());
+                remove_from_reacted_into(&polymer, letter, &mut out);
                 let kept: Vec<u8> = units
                     .iter()
                     .copied()
                     .filter(|&u| u | CASE_BIT != letter)
                     .collect();
-                assert_eq!(
-                    &copy[..len],
-                    &naive_react(&kept)[..],
-                    "letter {}",
-                    letter as char
-                );
+                let want = naive_react(&kept);
+                assert_eq!(&copy[..len], &want[..], "letter {}", letter as char);
+                assert_eq!(out, want, "letter {}, into a buffer", letter as char);
             }
         }
     }
@@ -931,9 +984,15 @@ mod tests {
         ) {
             let mut polymer = reacted(&units);
             prop_assert!(is_reacted(&polymer));
+            // Into a buffer that held something else, read in place.
+            let mut out = b"leftover".to_vec();
+            out.reserve(polymer.len());
+            remove_from_reacted_into(&polymer, letter, &mut out);
             let len = remove_from_reacted(&mut polymer, letter);
             let kept: Vec<u8> = units.iter().copied().filter(|&u| u | CASE_BIT != letter).collect();
-            prop_assert_eq!(&polymer[..len], &naive_react(&kept)[..]);
+            let want = naive_react(&kept);
+            prop_assert_eq!(&polymer[..len], &want[..]);
+            prop_assert_eq!(out, want);
         }
 
         #[test]
