@@ -559,8 +559,46 @@ struct Checks {
 /// cannot be used then, and what is wrong is enough to say so.
 // One pass over memory for three things at once, as one loop: the kernel the memory
 // speed work rewrites; split, it would read the polymer three times.
-#[allow(clippy::too_many_lines)]
 fn for_each_junction_of<const CHECK: bool>(
+    units: &[u8],
+    letter: u8,
+    look: impl FnMut(usize) -> bool,
+) -> Pass {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("bmi1")
+    {
+        // SAFETY: the processor has AVX2, POPCNT and BMI1, as just checked.
+        return unsafe { junctions_with_avx2::<CHECK>(units, letter, look) };
+    }
+    // SAFETY: without AVX2, nothing is asked of the processor.
+    unsafe { junctions_of::<CHECK, false>(units, letter, look) }
+}
+
+/// [`for_each_junction_of`] compiled for AVX2, 32 bytes a step, with a
+/// count and a trailing-zero count of one instruction each.
+///
+/// # Safety
+/// The processor must have AVX2, POPCNT and BMI1.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1")]
+unsafe fn junctions_with_avx2<const CHECK: bool>(
+    units: &[u8],
+    letter: u8,
+    look: impl FnMut(usize) -> bool,
+) -> Pass {
+    // SAFETY: AVX2 is there (caller).
+    unsafe { junctions_of::<CHECK, true>(units, letter, look) }
+}
+
+/// The body of [`for_each_junction_of`], inlined into each of its builds.
+///
+/// # Safety
+/// With `AVX2`, the processor must have AVX2.
+#[allow(clippy::too_many_lines)]
+#[inline(always)]
+unsafe fn junctions_of<const CHECK: bool, const AVX2: bool>(
     units: &[u8],
     letter: u8,
     mut look: impl FnMut(usize) -> bool,
@@ -596,19 +634,16 @@ fn for_each_junction_of<const CHECK: bool>(
     let mut counted = 0;
     let mut bad_blocks = 0u64;
     while at + BLOCK < units.len() {
-        let window = window(units, at);
-        let block: &[u8; BLOCK] = window[2..BLOCK + 2].try_into().expect("a whole block");
-        let ours = letter_mask(block, letter);
-        counted += ours.count_ones() as usize;
+        // SAFETY: AVX2 only where the processor has it (caller).
+        let block = unsafe { LetterBlock::of::<AVX2>(window(units, at), letter) };
+        counted += block.ours.count_ones() as usize;
         if CHECK {
-            let (invalid, reacting) = checks_mask(window);
-            bad_blocks |= u64::from(invalid != 0) | u64::from(reacting != 0) << 1;
+            bad_blocks |= u64::from(block.invalid != 0) | u64::from(block.reacting != 0) << 1;
             if bad_blocks != 0 {
                 return broken(count + counted, bad | bad_blocks);
             }
         }
-        let looks = looks_mask(window);
-        let mut mask = ours & looks;
+        let mut mask = block.looks;
         while mask != 0 {
             if !look(at + mask.trailing_zeros() as usize) {
                 return stopped(count + counted, bad | bad_blocks);
@@ -693,44 +728,158 @@ fn looks_mask(window: &[u8; BLOCK + 3]) -> u64 {
     })
 }
 
-/// Bit `i` of the first mask is set when `window[i + 2]` is not a letter,
-/// of the second when it reacts with `window[i + 3]`.
-#[cfg(target_arch = "x86_64")]
-fn checks_mask(window: &[u8; BLOCK + 3]) -> (u64, u64) {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_sub_epi8, _mm_xor_si128,
-    };
-    // SAFETY: SSE2 is part of the x86_64 baseline; each load reads 16
-    // bytes from `k + 2` or `k + 3` for `k <= 48`, within the 67 bytes of
-    // `window`; loadu has no alignment requirement.
-    unsafe {
-        let case = _mm_set1_epi8(CASE_BIT as i8);
-        let a = _mm_set1_epi8(b'a' as i8);
-        let last = _mm_set1_epi8(25);
-        let load = |i: usize| _mm_loadu_si128(window[i..i + 16].as_ptr().cast());
-        let (mut letters, mut reacting) = (0u64, 0u64);
-        for k in (0..BLOCK).step_by(16) {
-            let (c, d) = (load(k + 2), load(k + 3));
-            // A letter, either case, is 0..=25 once folded and shifted.
-            let index = _mm_sub_epi8(_mm_or_si128(c, case), a);
-            let letter = _mm_cmpeq_epi8(_mm_min_epu8(index, last), index);
-            letters |= u64::from(_mm_movemask_epi8(letter) as u16) << k;
-            let reacts = _mm_cmpeq_epi8(_mm_xor_si128(c, d), case);
-            reacting |= u64::from(_mm_movemask_epi8(reacts) as u16) << k;
+/// What one block says to one letter's pass: bit `i` of each mask is of
+/// the unit at `window[i + 2]`.
+#[derive(Clone, Copy, Default)]
+struct LetterBlock {
+    /// It is a unit of the letter.
+    ours: u64,
+    /// It is a unit of the letter whose junction needs a look (the rule of
+    /// [`needs_look`]).
+    looks: u64,
+    /// It is not a letter.
+    invalid: u64,
+    /// It reacts with the unit after it.
+    reacting: u64,
+}
+
+/// Byte-wise comparisons of a block: bit `i` of each is of `window[i + 2]`
+/// (called `c`, with `a`, `b` before it and `d` after it).
+#[derive(Clone, Copy, Default)]
+struct Compared {
+    /// `c` is a unit of the letter.
+    ours: u64,
+    /// `a` and `d` react.
+    a_d: u64,
+    /// `b` and `d` react.
+    b_d: u64,
+    /// `c` is a letter.
+    letters: u64,
+    /// `c` and `d` react.
+    c_d: u64,
+}
+
+impl LetterBlock {
+    /// The masks of the block in `window` for `letter` (lowercase).
+    ///
+    /// # Safety
+    /// With `AVX2`, the processor must have AVX2.
+    #[inline(always)]
+    unsafe fn of<const AVX2: bool>(window: &[u8; BLOCK + 3], letter: u8) -> LetterBlock {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 only where the processor has it (caller).
+        let compared = if AVX2 {
+            unsafe { compare_avx2(window, letter) }
+        } else {
+            compare_sse2(window, letter)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let compared = compare_bytes(window, letter);
+        // Where `c` is the letter, `b` is too when the unit before is ours,
+        // and `a` when the one before that is: the letter's own mask,
+        // shifted, with the two units before the block.
+        let same = |x: u8| u64::from(x | CASE_BIT == letter);
+        let ours = compared.ours;
+        let b_same = ours << 1 | same(window[1]);
+        let a_same = ours << 2 | same(window[1]) << 1 | same(window[0]);
+        let looks = ours & ((b_same & (a_same | compared.a_d)) | (!b_same & compared.b_d));
+        LetterBlock {
+            ours,
+            looks,
+            invalid: !compared.letters,
+            reacting: compared.c_d,
         }
-        (!letters, reacting)
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn checks_mask(window: &[u8; BLOCK + 3]) -> (u64, u64) {
-    (0..BLOCK).fold((0, 0), |(invalid, reacting), i| {
-        let (c, d) = (window[i + 2], window[i + 3]);
-        (
-            invalid | u64::from(!is_unit(c)) << i,
-            reacting | u64::from(c ^ d == CASE_BIT) << i,
-        )
+/// [`Compared`], 16 bytes a step.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn compare_sse2(window: &[u8; BLOCK + 3], letter: u8) -> Compared {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8, _mm_xor_si128,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
+    // always available; each load reads 16 bytes starting at `k` to `k + 3`
+    // for `k <= 48`, so within the 67 bytes of `window`; loadu has no
+    // alignment requirement.
+    unsafe {
+        let case = _mm_set1_epi8(CASE_BIT as i8);
+        let wanted = _mm_set1_epi8(letter as i8);
+        let first = _mm_set1_epi8(b'a' as i8);
+        let last = _mm_set1_epi8(25);
+        let load = |i: usize| _mm_loadu_si128(window[i..i + 16].as_ptr().cast());
+        let bits = |v: __m128i| u64::from(_mm_movemask_epi8(v) as u16);
+        let react = |x, y| _mm_cmpeq_epi8(_mm_xor_si128(x, y), case);
+        let mut compared = Compared::default();
+        for k in (0..BLOCK).step_by(16) {
+            let (a, b, c, d) = (load(k), load(k + 1), load(k + 2), load(k + 3));
+            let folded = _mm_or_si128(c, case);
+            // A letter, either case, is 0..=25 once folded and shifted.
+            let index = _mm_sub_epi8(folded, first);
+            let letter = _mm_cmpeq_epi8(_mm_min_epu8(index, last), index);
+            compared.ours |= bits(_mm_cmpeq_epi8(folded, wanted)) << k;
+            compared.a_d |= bits(react(a, d)) << k;
+            compared.b_d |= bits(react(b, d)) << k;
+            compared.letters |= bits(letter) << k;
+            compared.c_d |= bits(react(c, d)) << k;
+        }
+        compared
+    }
+}
+
+/// [`Compared`], 32 bytes a step.
+///
+/// # Safety
+/// The processor must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn compare_avx2(window: &[u8; BLOCK + 3], letter: u8) -> Compared {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8, _mm256_sub_epi8, _mm256_xor_si256,
+    };
+    // SAFETY: AVX2 is there (caller); each load reads 32 bytes starting at
+    // `k` to `k + 3` for `k <= 32`, so within the 67 bytes of `window`;
+    // loadu has no alignment requirement.
+    unsafe {
+        let case = _mm256_set1_epi8(CASE_BIT as i8);
+        let wanted = _mm256_set1_epi8(letter as i8);
+        let first = _mm256_set1_epi8(b'a' as i8);
+        let last = _mm256_set1_epi8(25);
+        let load = |i: usize| _mm256_loadu_si256(window[i..i + 32].as_ptr().cast());
+        let bits = |v: __m256i| u64::from(_mm256_movemask_epi8(v) as u32);
+        let react = |x, y| _mm256_cmpeq_epi8(_mm256_xor_si256(x, y), case);
+        let mut compared = Compared::default();
+        for k in (0..BLOCK).step_by(32) {
+            let (a, b, c, d) = (load(k), load(k + 1), load(k + 2), load(k + 3));
+            let folded = _mm256_or_si256(c, case);
+            let index = _mm256_sub_epi8(folded, first);
+            let letter = _mm256_cmpeq_epi8(_mm256_min_epu8(index, last), index);
+            compared.ours |= bits(_mm256_cmpeq_epi8(folded, wanted)) << k;
+            compared.a_d |= bits(react(a, d)) << k;
+            compared.b_d |= bits(react(b, d)) << k;
+            compared.letters |= bits(letter) << k;
+            compared.c_d |= bits(react(c, d)) << k;
+        }
+        compared
+    }
+}
+
+/// [`Compared`], a byte at a time.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn compare_bytes(window: &[u8; BLOCK + 3], letter: u8) -> Compared {
+    let reacts = |x: u8, y: u8| x ^ y == CASE_BIT;
+    (0..BLOCK).fold(Compared::default(), |mut compared, i| {
+        let (a, b, c, d) = (window[i], window[i + 1], window[i + 2], window[i + 3]);
+        compared.ours |= u64::from(c | CASE_BIT == letter) << i;
+        compared.a_d |= u64::from(reacts(a, d)) << i;
+        compared.b_d |= u64::from(reacts(b, d)) << i;
+        compared.letters |= u64::from(is_unit(c)) << i;
+        compared.c_d |= u64::from(reacts(c, d)) << i;
+        compared
     })
 }
 
@@ -1045,6 +1194,13 @@ mod tests {
             prop_assert_eq!(&found, &expected);
             let mut ours = Vec::new();
             let count = for_each_junction_of::<false>(&bytes, letter, |at| { ours.push(at); true }).count;
+            // The build for any x86_64 finds the same as the one taken here
+            // (with AVX2 where the processor has it).
+            let mut baseline = Vec::new();
+            // SAFETY: without AVX2, nothing is asked of the processor.
+            let pass = unsafe { junctions_of::<false, false>(&bytes, letter, |at| { baseline.push(at); true }) };
+            prop_assert_eq!(&baseline, &ours);
+            prop_assert_eq!(pass.count, count);
             // Checking, the pass may end at the first broken rule: what it
             // says is broken is, and it says so when anything is.
             let checks = for_each_junction_of::<true>(&bytes, letter, |_| true).checks;
@@ -1057,6 +1213,34 @@ mod tests {
             let of_letter = |&i: &usize| bytes[i] | CASE_BIT == letter;
             prop_assert_eq!(ours, expected.into_iter().filter(of_letter).collect::<Vec<_>>());
             prop_assert_eq!(count, (0..bytes.len()).filter(of_letter).count());
+        }
+
+        #[test]
+        fn every_build_of_the_block_comparisons_agrees_with_bytes(
+            window in prop::collection::vec(prop::sample::select(b"aAbBzZ\0{@`".to_vec()), BLOCK + 3),
+            letter in prop::sample::select(b"abz".to_vec()),
+        ) {
+            let window: &[u8; BLOCK + 3] = window[..].try_into().unwrap();
+            #[cfg(target_arch = "x86_64")]
+            {
+                let bytes = compare_bytes(window, letter);
+                let fields = |c: Compared| (c.ours, c.a_d, c.b_d, c.letters, c.c_d);
+                prop_assert_eq!(fields(compare_sse2(window, letter)), fields(bytes));
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the processor has AVX2, as just checked.
+                    prop_assert_eq!(fields(unsafe { compare_avx2(window, letter) }), fields(bytes));
+                }
+            }
+            // SAFETY: without AVX2, nothing is asked of the processor.
+            let block = unsafe { LetterBlock::of::<false>(window, letter) };
+            for i in 0..BLOCK {
+                let bit = |mask: u64| mask >> i & 1 == 1;
+                let c = window[i + 2];
+                prop_assert_eq!(bit(block.ours), c | CASE_BIT == letter);
+                prop_assert_eq!(bit(block.looks), c | CASE_BIT == letter && needs_look(window, i + 2));
+                prop_assert_eq!(bit(block.invalid), !is_unit(c));
+                prop_assert_eq!(bit(block.reacting), c ^ window[i + 3] == CASE_BIT);
+            }
         }
 
         #[test]
