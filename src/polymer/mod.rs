@@ -16,6 +16,7 @@
 
 pub mod generate;
 mod kernel;
+mod pairs;
 pub mod stream;
 pub mod sweep;
 pub mod unit;
