@@ -73,9 +73,12 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
 pub fn remove_from_reacted_into(units: &[u8], letter: u8, out: &mut Vec<u8>) {
     out.clear();
     #[cfg(target_arch = "x86_64")]
-    if out.capacity() >= units.len() && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has AVX2, as just checked, and `out` has
-        // room for `units`.
+    if out.capacity() >= units.len()
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("bmi1")
+    {
+        // SAFETY: the processor has AVX2 and BMI1, as just checked, and
+        // `out` has room for `units`.
         unsafe { remove_into_avx2(units, letter, out) };
         return;
     }
@@ -112,8 +115,8 @@ fn remove_into_by_units(units: &[u8], letter: u8, out: &mut Vec<u8>) {
 /// instead of one per cancelled pair.
 ///
 /// # Safety
-/// The processor must have AVX2, and `out` (empty) room for `units.len()`
-/// bytes.
+/// The processor must have AVX2 and BMI1, and `out` (empty) room for
+/// `units.len()` bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1")]
 unsafe fn remove_into_avx2(units: &[u8], letter: u8, out: &mut Vec<u8>) {
@@ -654,8 +657,8 @@ struct Checks {
 /// for all three; without it, what it says of them means nothing). With
 /// `CHECK`, the pass ends at the first block that breaks a rule: the sweep
 /// cannot be used then, and what is wrong is enough to say so.
-// One pass over memory for three things at once, as one loop: the kernel the memory
-// speed work rewrites; split, it would read the polymer three times.
+// One pass over memory for three things at once, as one loop; split, it
+// would read the polymer three times.
 fn for_each_junction_of<const CHECK: bool>(
     units: &[u8],
     letter: u8,
@@ -1062,6 +1065,26 @@ mod tests {
     }
 
     #[test]
+    fn a_junction_can_cancel_the_whole_kept_part_in_wide_steps() {
+        let letters: Vec<u8> = (0..96).map(|i| b"abcdefgh"[i % 8]).collect();
+        for k in [31, 32, 33, 64, 96] {
+            let head = &letters[..k];
+            let inverse: Vec<u8> = head.iter().rev().map(|u| u ^ CASE_BIT).collect();
+            // With no tail, the piece after the junction ends the polymer.
+            for tail in [&b""[..], b"xyz"] {
+                let units = [head, b"q", &inverse, tail].concat();
+                assert!(is_reacted(&units));
+                let mut out = Vec::with_capacity(units.len());
+                remove_from_reacted_into(&units, b'q', &mut out);
+                assert_eq!(out, tail, "{k} pairs cancel");
+                let mut by_units = Vec::new();
+                remove_into_by_units(&units, b'q', &mut by_units);
+                assert_eq!(by_units, tail, "{k} pairs cancel, a unit at a time");
+            }
+        }
+    }
+
+    #[test]
     fn removing_from_a_reacted_polymer_reacts_only_at_the_junctions() {
         let nothing_reacts: Vec<u8> = (0..5_000).map(|i| b'a' + (i % 26) as u8).collect();
         let everything_reacts: Vec<u8> = b"aA".repeat(2_500);
@@ -1421,6 +1444,24 @@ mod tests {
                     "{:?}", checked
                 ),
             }
+        }
+
+        #[test]
+        fn removal_into_a_buffer_does_on_any_bytes_what_removal_in_place_does(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..300),
+                prop::collection::vec(prop::sample::select(b"aAbBqQ\0\xff".to_vec()), 0..300),
+            ],
+            letter in prop::sample::select(b"aq".to_vec()),
+        ) {
+            let mut wide = Vec::with_capacity(bytes.len());
+            remove_from_reacted_into(&bytes, letter, &mut wide);
+            let mut by_units = Vec::new();
+            remove_into_by_units(&bytes, letter, &mut by_units);
+            let mut in_place = bytes.clone();
+            let len = remove_from_reacted(&mut in_place, letter);
+            prop_assert_eq!(&wide, &by_units);
+            prop_assert_eq!(&in_place[..len], &by_units[..]);
         }
 
         #[test]
