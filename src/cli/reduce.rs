@@ -37,8 +37,10 @@ pub struct ReduceArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// React on N threads [default: every core this process may use, or
-    /// one when orchestrate started it, which runs children side by side].
+    /// React on N threads [default: every core this process may use; one
+    /// when orchestrate started it, which runs children side by side, but
+    /// every core for a letter that cancels most of the polymer orchestrate
+    /// handed over reacted, which its siblings leave running alone].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
@@ -82,6 +84,17 @@ impl ReduceArgs {
         }
     }
 
+    /// The threads for a letter that a reacted polymer cannot be swept
+    /// without in one pass ([`Checked::GaveUp`]): `--threads`, else every
+    /// core this process may use. That letter's child has the most to do of
+    /// all, and ends after its siblings: alone, so the cores are free.
+    pub fn given_up_threads(&self) -> usize {
+        match self.threads {
+            Some(threads) => threads as usize,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+
     /// The result file to write, or `None` for `--output -`.
     pub fn result_path(&self) -> Option<PathBuf> {
         match &self.output {
@@ -118,7 +131,7 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
         None => None,
     };
     let in_place = match (args.kernel, args.letter) {
-        (Kernel::Fast, Some(letter)) => length_in_place(&source, letter)?,
+        (Kernel::Fast, Some(letter)) => length_in_place(&source, letter, args.given_up_threads())?,
         _ => None,
     };
     let length = match in_place {
@@ -134,7 +147,11 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
 /// The length without `letter` of a reacted polymer that can be read in
 /// place (see `input::map_sealed`), without copying it; `None` when the
 /// input is not such a polymer, or would need too many segments.
-fn length_in_place(source: &Source, letter: UnitType) -> anyhow::Result<Option<usize>> {
+fn length_in_place(
+    source: &Source,
+    letter: UnitType,
+    threads: usize,
+) -> anyhow::Result<Option<usize>> {
     let Some(mapped) = input::map_sealed(source)? else {
         return Ok(None);
     };
@@ -158,14 +175,14 @@ fn length_in_place(source: &Source, letter: UnitType) -> anyhow::Result<Option<u
             // mapping into a buffer instead, once the bytes are checked.
             Checked::GaveUp => {
                 validate()?;
-                let mut reacted = Vec::new();
-                polymer::react_without_into(units, Some(letter), &mut reacted).map_err(|_| {
-                    crate::memory::exhausted(format_args!(
-                        "for the {} units reacted without {letter}",
-                        units.len()
-                    ))
-                })?;
-                Some(reacted.len())
+                let length = polymer::reacted_len_without_parallel(units, letter, threads)
+                    .map_err(|_| {
+                        crate::memory::exhausted(format_args!(
+                            "for the {} units reacted without {letter}",
+                            units.len()
+                        ))
+                    })?;
+                Some(length)
             }
         },
     )
@@ -239,7 +256,7 @@ mod tests {
         let (_file, source) = sealed_file(b"dabCBAcaDA\n");
         for (letter, expected) in [('a', 6), ('b', 8), ('c', 4), ('d', 6), ('e', 10)] {
             assert_eq!(
-                length_in_place(&source, unit(letter)).unwrap(),
+                length_in_place(&source, unit(letter), 2).unwrap(),
                 Some(expected),
                 "{letter}"
             );
@@ -250,12 +267,12 @@ mod tests {
     #[test]
     fn other_inputs_are_left_to_the_reading_path() {
         let (_file, unreacted) = sealed_file(b"dabAcCaCBAcCcaDA\n");
-        assert_eq!(length_in_place(&unreacted, unit('c')).unwrap(), None);
+        assert_eq!(length_in_place(&unreacted, unit('c'), 2).unwrap(), None);
         let mut plain = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut plain, b"dabCBAcaDA\n").unwrap();
         let plain = Source::Path(plain.path().to_path_buf());
-        assert_eq!(length_in_place(&plain, unit('c')).unwrap(), None);
-        assert_eq!(length_in_place(&Source::Stdin, unit('c')).unwrap(), None);
+        assert_eq!(length_in_place(&plain, unit('c'), 2).unwrap(), None);
+        assert_eq!(length_in_place(&Source::Stdin, unit('c'), 2).unwrap(), None);
         // The reading path answers them.
         let args = ReduceArgs::try_parse_from(["reduce", "-l", "c", "-o", "-", "x"]).unwrap();
         assert_eq!(react(&unreacted, &args).unwrap(), 4);
@@ -274,11 +291,12 @@ mod tests {
         // Each "xaXb" after the first holds one more segment without a.
         let too_many_segments = b"xaXb".repeat(MAX_SEGMENTS + 10);
         // Without q, every pair around it cancels: a look per junction.
-        let busy = b"xqXyqY".repeat(100_000);
+        // Past two pieces' worth of units, so it is reacted on two threads.
+        let busy = b"xqXyqY".repeat(400_000);
         for (raw, letter) in [(too_many_segments, 'a'), (busy, 'q')] {
             let (_file, source) = sealed_file(&raw);
             assert_eq!(
-                length_in_place(&source, unit(letter)).unwrap(),
+                length_in_place(&source, unit(letter), 2).unwrap(),
                 Some(plain_length_without(&raw, letter))
             );
         }
@@ -288,7 +306,7 @@ mod tests {
     #[test]
     fn a_sealed_file_that_is_not_a_polymer_is_an_error_naming_it() {
         let (_file, source) = sealed_file(b"ab1\n");
-        let err = length_in_place(&source, unit('a')).unwrap_err();
+        let err = length_in_place(&source, unit('a'), 2).unwrap_err();
         let line = format!("{err:#}");
         assert!(line.starts_with(&source.to_string()), "{line}");
         assert!(line.contains("byte offset 2: '1'"), "{line}");

@@ -341,6 +341,76 @@ pub fn react_without_into(
     Ok(())
 }
 
+/// The reacted length of `units` without the units of `without`, found on
+/// up to `threads` threads: the units are cut into that many pieces, each
+/// reacted without the unit type into a buffer of its own at once
+/// ([`react_without_into`]), and the pieces' lengths joined at the seams
+/// ([`joined_length`]). A piece whose thread cannot be started (the
+/// process is at its thread limit) is reacted on the caller's thread.
+/// Sound for any bytes, like [`react_without_into`].
+///
+/// Fails when there is no memory for the pieces.
+pub fn reacted_len_without_parallel(
+    units: &[u8],
+    without: UnitType,
+    threads: usize,
+) -> Result<usize, std::collections::TryReserveError> {
+    // Pieces are big enough that a thread is worth starting for each.
+    let count = threads.clamp(1, (units.len() / PIECE_FROM).max(1));
+    reacted_len_without_in_pieces(units, without, count)
+}
+
+/// [`reacted_len_without_parallel`] cuts pieces of at least this many units.
+const PIECE_FROM: usize = 1 << 20;
+
+/// [`reacted_len_without_parallel`] in `count` pieces (at least one), each
+/// but the first on a thread of its own.
+fn reacted_len_without_in_pieces(
+    units: &[u8],
+    without: UnitType,
+    count: usize,
+) -> Result<usize, std::collections::TryReserveError> {
+    let count = count.max(1);
+    let size = units.len() / count;
+    let pieces: Vec<&[u8]> = (0..count)
+        .map(|k| {
+            let end = if k + 1 == count {
+                units.len()
+            } else {
+                (k + 1) * size
+            };
+            &units[k * size..end]
+        })
+        .collect();
+    let react = |piece: &[u8]| {
+        let mut out = Vec::new();
+        react_without_into(piece, Some(without), &mut out).map(|()| out)
+    };
+    let reacted: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces[1..]
+            .iter()
+            .map(|&piece| {
+                let work = move || react(piece);
+                std::thread::Builder::new().spawn_scoped(scope, work).ok()
+            })
+            .collect();
+        let first = react(pieces[0]);
+        std::iter::once(first)
+            .chain(
+                handles
+                    .into_iter()
+                    .zip(&pieces[1..])
+                    .map(|(handle, &piece)| match handle {
+                        Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                        None => react(piece),
+                    }),
+            )
+            .collect::<Result<_, _>>()
+    })?;
+    let reacted: Vec<&[u8]> = reacted.iter().map(Vec::as_slice).collect();
+    Ok(joined_length(&reacted))
+}
+
 /// The plain stack, in place, for bytes that may not be letters: sound for
 /// any, and what it gives means nothing unless they are letters.
 fn react_any_in_place(units: &mut [u8]) -> usize {
@@ -552,12 +622,51 @@ mod tests {
             prop_assert_eq!(joined_length(&pieces), naive_react(&units).len());
         }
 
+        /// A reacted polymer (what a child is handed) or any polymer, in
+        /// any number of pieces, more pieces than units included: the naive
+        /// reaction of what is left without the letter.
+        #[test]
+        fn the_length_without_a_letter_in_pieces_is_the_naive_one(
+            units in polymer(400),
+            reacted_first in any::<bool>(),
+            letter in prop::sample::select(b"abcd".to_vec()),
+            count in 1usize..12,
+        ) {
+            let units = if reacted_first { naive_react(&units) } else { units };
+            let without = UnitType::from_ascii(letter).unwrap();
+            prop_assert_eq!(
+                reacted_len_without_in_pieces(&units, without, count).unwrap(),
+                removed_then_reacted(&units, Some(letter)).len()
+            );
+        }
+
         #[test]
         fn joining_takes_any_bytes(
             pieces in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 0..8),
         ) {
             let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
             prop_assert!(joined_length(&pieces) <= pieces.iter().map(|p| p.len()).sum());
+        }
+    }
+
+    #[test]
+    fn a_long_polymer_is_cut_into_a_piece_per_thread_and_joined() {
+        // Without c, "aBcbCA" cancels to nothing, and the long "ab...c...BA"
+        // cancels across every seam: the pieces hold units that cancel
+        // against pieces several before them.
+        let n = PIECE_FROM / 2;
+        let mut units = b"xaBcbCAy".repeat(PIECE_FROM / 32);
+        units.extend(b"ab".repeat(n).iter().chain(b"c").chain(&b"BA".repeat(n)));
+        units.extend(b"xaBcbCAy".repeat(PIECE_FROM / 32));
+        assert_eq!(react_with_plain_stack(&units), units, "reacted");
+        let expected = removed_then_reacted(&units, Some(b'c')).len();
+        let without = UnitType::from_ascii(b'c').unwrap();
+        // Two pieces at most: the seam falls in the run that cancels.
+        for threads in [1, 2, 8] {
+            assert_eq!(
+                reacted_len_without_parallel(&units, without, threads).unwrap(),
+                expected
+            );
         }
     }
 

@@ -25,7 +25,9 @@ mod validation;
 #[cfg(test)]
 mod testing;
 
-pub use kernel::{joined_length, react_with_plain_stack, react_without_into};
+pub use kernel::{
+    joined_length, react_with_plain_stack, react_without_into, reacted_len_without_parallel,
+};
 pub use sweep::lengths_without_each;
 pub use unit::{InvalidUnit, UnitType};
 pub use validation::{Arriving, trimmed, validate};
