@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::background::{self, Emit};
 use crate::polymer::sweep::{self, Limits};
-use crate::polymer::{Polymer, UnitType, joined_length, react_without_into};
+use crate::polymer::{Polymer, UnitType, joined_length, react_without_into, react_without_onto};
 use crate::signals::Signals;
 use crate::supervise::{Attempt, Outcome};
 
@@ -88,9 +88,11 @@ fn no_memory_for(letter: UnitType, units: usize) -> std::io::Error {
 /// gives up on (one that needs more than its share of the segments, or
 /// cancels so much that following it junction by junction is slower) is
 /// cut into pieces that are handed at once to the others, which react each
-/// piece without the letter into a buffer while the pass goes on; the first
-/// joins them once its pass is done, and the worker that reacts a letter's
-/// last piece joins its pieces into its length.
+/// piece without the letter into a buffer while the pass goes on (a worker
+/// reacts the piece after its last onto the same buffer: see
+/// [`Pool::work`]); the first joins them once its pass is done, and the
+/// worker that reacts a letter's last piece joins its pieces into its
+/// length.
 fn sweep_all(
     reacted: &Arc<Polymer>,
     letters: &Arc<[UnitType]>,
@@ -168,8 +170,32 @@ struct Pool {
 
 struct PoolState {
     pieces: VecDeque<Piece>,
+    /// The pieces being reacted now: (letter, index). A letter is handed
+    /// over at most once.
+    reacting: Vec<(UnitType, usize)>,
     /// Whether the sweep may still give up on letters.
     sweeping: bool,
+}
+
+impl PoolState {
+    /// Which piece a worker takes next: see [`Pool::next`].
+    fn choose(&self, after: Option<(UnitType, usize)>) -> Option<usize> {
+        let follows = |piece: &Piece, (letter, index): (UnitType, usize)| {
+            piece.letter.letter == letter && piece.index == index + 1
+        };
+        after
+            .and_then(|after| self.pieces.iter().position(|p| follows(p, after)))
+            .or_else(|| {
+                self.pieces
+                    .iter()
+                    .position(|p| !self.reacting.iter().any(|&other| follows(p, other)))
+            })
+            .or(if self.pieces.is_empty() {
+                None
+            } else {
+                Some(0)
+            })
+    }
 }
 
 /// One piece of the polymer to react without `letter`.
@@ -193,6 +219,7 @@ impl Pool {
         Pool {
             state: Mutex::new(PoolState {
                 pieces: VecDeque::new(),
+                reacting: Vec::new(),
                 sweeping: true,
             }),
             ready: Condvar::new(),
@@ -234,32 +261,61 @@ impl Pool {
     }
 
     /// Reacts pieces until the sweep is done and none is left (or the run
-    /// stops), and reports each letter whose last piece it reacted.
+    /// stops), and reports each letter whose last piece it reacted. A piece
+    /// that comes right after the one this worker reacted last is reacted
+    /// onto the same buffer: the run's units that cancel across the seam
+    /// are never held, and memory grows only with what the run keeps.
     fn work(&self, polymer: &Polymer, epoch: Instant, emit: &Emit<Found>) {
-        while let Some(piece) = self.next(emit) {
-            let mut out = self
-                .spare
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop()
-                .unwrap_or_default();
-            let units = &polymer.units()[piece.range];
-            if react_without_into(units, Some(piece.letter.letter), &mut out).is_err() {
-                emit.send(Err(no_memory_for(piece.letter.letter, units.len())));
+        // The piece reacted last, and the slot its run's buffer is in.
+        let mut last: Option<(Arc<GivenUp>, usize, usize)> = None;
+        let after = |last: &Option<(Arc<GivenUp>, usize, usize)>| {
+            last.as_ref()
+                .map(|(given_up, index, _)| (given_up.letter, *index))
+        };
+        while let Some(piece) = self.next(after(&last), emit) {
+            let units = &polymer.units()[piece.range.clone()];
+            let given_up = &piece.letter;
+            let (letter, lock) = (Some(given_up.letter), || {
+                given_up.reacted.lock().unwrap_or_else(|e| e.into_inner())
+            });
+            let run = match &last {
+                Some((before, index, slot))
+                    if Arc::ptr_eq(before, given_up) && index + 1 == piece.index =>
+                {
+                    Some(*slot)
+                }
+                _ => None,
+            };
+            let (slot, out, reacted) = match run {
+                Some(slot) => {
+                    // No other worker touches a slot before the letter's
+                    // last piece is reacted, and this one is not yet.
+                    let mut out = std::mem::take(&mut lock()[slot]);
+                    let reacted = react_without_onto(units, letter, &mut out);
+                    (slot, out, reacted)
+                }
+                None => {
+                    let mut out = self.run_buffer(units.len(), polymer.len() - piece.range.start);
+                    let reacted = react_without_into(units, letter, &mut out);
+                    (piece.index, out, reacted)
+                }
+            };
+            self.reacted(&piece);
+            if reacted.is_err() {
+                emit.send(Err(no_memory_for(given_up.letter, units.len())));
                 return;
             }
-            let given_up = &piece.letter;
-            given_up.reacted.lock().unwrap_or_else(|e| e.into_inner())[piece.index] = out;
+            lock()[slot] = out;
+            last = Some((given_up.clone(), piece.index, slot));
             if given_up.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let reacted = std::mem::take(
-                    &mut *given_up.reacted.lock().unwrap_or_else(|e| e.into_inner()),
-                );
+                let reacted = std::mem::take(&mut *lock());
                 let pieces: Vec<&[u8]> = reacted.iter().map(Vec::as_slice).collect();
                 let length = joined_length(&pieces);
+                // The slots of pieces reacted onto another's hold nothing.
                 self.spare
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .extend(reacted);
+                    .extend(reacted.into_iter().filter(|buffer| buffer.capacity() > 0));
                 emit.send(Ok(attempt(
                     given_up.letter,
                     epoch,
@@ -270,14 +326,37 @@ impl Pool {
         }
     }
 
-    /// The next piece, waiting while the sweep may still hand one over.
-    fn next(&self, emit: &Emit<Found>) -> Option<Piece> {
+    /// A buffer for a run of pieces that starts with one of `piece` units,
+    /// `rest` units before the polymer's end: a spare one with room for the
+    /// piece (memory touched once already), else a new one reserved for the
+    /// whole rest, so that the run's later pieces never move it (only what
+    /// the run keeps is ever touched; where the reservation fails, the
+    /// pieces grow it as they go).
+    fn run_buffer(&self, piece: usize, rest: usize) -> Vec<u8> {
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match spare {
+            Some(buffer) if buffer.capacity() >= piece => buffer,
+            _ => {
+                let mut buffer = Vec::new();
+                let _ = crate::memory::reserve_exact(&mut buffer, rest);
+                buffer
+            }
+        }
+    }
+
+    /// The next piece, waiting while the sweep may still hand one over:
+    /// the one right `after` the piece this worker reacted last if it is
+    /// there, else the first that does not come right after a piece
+    /// another worker is reacting (that worker's run goes on with it), else
+    /// the first.
+    fn next(&self, after: Option<(UnitType, usize)>, emit: &Emit<Found>) -> Option<Piece> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if emit.cancelled() {
                 return None;
             }
-            if let Some(piece) = state.pieces.pop_front() {
+            if let Some(piece) = state.choose(after).and_then(|k| state.pieces.remove(k)) {
+                state.reacting.push((piece.letter.letter, piece.index));
                 return Some(piece);
             }
             if !state.sweeping {
@@ -291,6 +370,14 @@ impl Pool {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// `piece` is reacted: no longer one that another worker's run should
+    /// leave alone.
+    fn reacted(&self, piece: &Piece) {
+        let id = (piece.letter.letter, piece.index);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.reacting.retain(|&other| other != id);
     }
 }
 
@@ -410,7 +497,7 @@ mod tests {
     }
 
     #[test]
-    fn a_later_letters_pieces_are_reacted_into_an_earlier_ones_buffers() {
+    fn a_letters_pieces_are_reacted_onto_one_buffer_which_the_next_letter_reuses() {
         let mut polymer = Polymer::parse(generate::polymer(30_000, 3)).unwrap();
         polymer.react();
         let polymer = Arc::new(polymer);
@@ -436,8 +523,46 @@ mod tests {
             let want = polymer.reacted_len_without(letter, &mut scratch).unwrap();
             assert_eq!(outcome, Outcome::Ok(want), "{letter}");
         }
+        // One worker reacts each letter's pieces one after another onto one
+        // buffer, and the next letter's into the same.
         let spare = pool.spare.lock().unwrap();
-        assert_eq!(spare.len(), 3, "three pieces' buffers, for nine pieces");
+        assert_eq!(
+            spare.len(),
+            1,
+            "one buffer, for three letters in nine pieces"
+        );
+    }
+
+    #[test]
+    fn a_worker_goes_on_with_the_piece_after_its_last_and_leaves_others_theirs() {
+        let pool = Pool::new();
+        let (a, b) = (
+            UnitType::from_ascii(b'a').unwrap(),
+            UnitType::from_ascii(b'b').unwrap(),
+        );
+        pool.hand_over(a, 400, 4);
+        pool.hand_over(b, 400, 2);
+        let mut state = pool.state.lock().unwrap();
+        let take = |state: &mut PoolState, after| {
+            let piece = state.pieces.remove(state.choose(after).unwrap()).unwrap();
+            state.reacting.push((piece.letter.letter, piece.index));
+            (piece.letter.letter, piece.index)
+        };
+        // The first worker starts at the front; the second leaves it the
+        // piece after its own and takes the next one no one's run reaches.
+        assert_eq!(take(&mut state, None), (a, 0));
+        assert_eq!(take(&mut state, None), (a, 2));
+        // Each goes on with the piece after its last, as long as there is one.
+        state.reacting.retain(|&p| p != (a, 0));
+        assert_eq!(take(&mut state, Some((a, 0))), (a, 1));
+        state.reacting.retain(|&p| p != (a, 2));
+        assert_eq!(take(&mut state, Some((a, 2))), (a, 3));
+        // A letter's last piece taken, the next letter's first is next; with
+        // every piece left right after one being reacted, the first.
+        state.reacting.retain(|&p| p != (a, 3));
+        assert_eq!(take(&mut state, Some((a, 3))), (b, 0));
+        assert_eq!(take(&mut state, Some((a, 1))), (b, 1));
+        assert_eq!(state.choose(None), None);
     }
 
     #[test]

@@ -26,7 +26,8 @@ mod validation;
 mod testing;
 
 pub use kernel::{
-    joined_length, react_with_plain_stack, react_without_into, reacted_len_without_parallel,
+    joined_length, react_with_plain_stack, react_without_into, react_without_onto,
+    reacted_len_without_parallel,
 };
 pub use sweep::lengths_without_each;
 pub use unit::{InvalidUnit, UnitType};

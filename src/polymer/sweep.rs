@@ -72,20 +72,29 @@ pub fn remove_from_reacted(units: &mut [u8], letter: u8) -> usize {
 /// grows as a `Vec` does, a slower way.
 pub fn remove_from_reacted_into(units: &[u8], letter: u8, out: &mut Vec<u8>) {
     out.clear();
+    remove_from_reacted_onto(units, letter, out);
+}
+
+/// [`remove_from_reacted_into`] onto what `out` holds (a reacted polymer,
+/// which the first piece of `units` may cancel into): `out` ends up as the
+/// reaction of its units followed by those of `units` without `letter`.
+/// Reserve room for `units.len()` more before, as for
+/// [`remove_from_reacted_into`].
+pub fn remove_from_reacted_onto(units: &[u8], letter: u8, out: &mut Vec<u8>) {
     #[cfg(target_arch = "x86_64")]
-    if out.capacity() >= units.len()
+    if out.capacity() - out.len() >= units.len()
         && std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("bmi1")
     {
         // SAFETY: the processor has AVX2 and BMI1, as just checked, and
-        // `out` has room for `units`.
+        // `out` has room for `units` past what it holds.
         unsafe { remove_into_avx2(units, letter, out) };
         return;
     }
     remove_into_by_units(units, letter, out);
 }
 
-/// [`remove_from_reacted_into`] a unit at a time, into a `Vec`.
+/// [`remove_from_reacted_onto`] a unit at a time, onto a `Vec`.
 fn remove_into_by_units(units: &[u8], letter: u8, out: &mut Vec<u8>) {
     let join = |out: &mut Vec<u8>, mut start: usize, end: usize| {
         while start < end
@@ -115,8 +124,8 @@ fn remove_into_by_units(units: &[u8], letter: u8, out: &mut Vec<u8>) {
 /// instead of one per cancelled pair.
 ///
 /// # Safety
-/// The processor must have AVX2 and BMI1, and `out` (empty) room for
-/// `units.len()` bytes.
+/// The processor must have AVX2 and BMI1, and `out` room for `units.len()`
+/// bytes past those it holds.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1")]
 unsafe fn remove_into_avx2(units: &[u8], letter: u8, out: &mut Vec<u8>) {
@@ -128,15 +137,16 @@ unsafe fn remove_into_avx2(units: &[u8], letter: u8, out: &mut Vec<u8>) {
     const WIDE: usize = 32;
     let (n, room) = (units.len(), out.capacity());
     let (from_ptr, to_ptr) = (units.as_ptr(), out.as_mut_ptr());
-    let mut len = 0;
+    let held = out.len();
+    let mut len = held;
     // SAFETY: reads of `units` are within `0..n`: a wide read at `start`
     // only when `start + WIDE <= n`, else `copy_nonoverlapping` of
     // `start..end` (`end <= n`). Reads of `out` are below `len`, of bytes
-    // written before: a wide read of `len - WIDE..len` only when `len >=
-    // WIDE`. Writes to `out` are within its capacity `room`: a wide store at
-    // `len` only when `len + WIDE <= room`, else exactly the piece, and the
-    // kept part never outgrows `units` (`len + piece <= n <= room`: each
-    // unit is copied at most once). `units` and `out` do not overlap (one is
+    // it held or written since: a wide read of `len - WIDE..len` only when
+    // `len >= WIDE`. Writes to `out` are within its capacity `room`: a wide
+    // store at `len` only when `len + WIDE <= room`, else exactly the piece,
+    // and the kept part never outgrows what `out` held and `units` together
+    // (`len + piece <= held + n <= room`: each unit is copied at most once). `units` and `out` do not overlap (one is
     // borrowed shared, the other exclusively). `set_len` comes last, and
     // every byte below `len` has been written.
     unsafe {
@@ -1462,6 +1472,27 @@ mod tests {
             let len = remove_from_reacted(&mut in_place, letter);
             prop_assert_eq!(&wide, &by_units);
             prop_assert_eq!(&in_place[..len], &by_units[..]);
+        }
+
+        /// Onto a buffer that holds units already (which the units left
+        /// may cancel into, whole): what it held followed by the units left,
+        /// reacted, wide or a unit at a time.
+        #[test]
+        fn removal_onto_what_a_buffer_holds_is_removal_from_the_two_joined(
+            held in prop::collection::vec(prop::sample::select(b"aAbBqQ".to_vec()), 0..100),
+            bytes in prop::collection::vec(prop::sample::select(b"aAbBqQ".to_vec()), 0..200),
+            letter in prop::sample::select(b"aq".to_vec()),
+        ) {
+            let (held, bytes) = (naive_react(&held), naive_react(&bytes));
+            let mut wide = Vec::with_capacity(held.len() + bytes.len());
+            wide.extend_from_slice(&held);
+            remove_from_reacted_onto(&bytes, letter, &mut wide);
+            let mut by_units = held.clone();
+            remove_into_by_units(&bytes, letter, &mut by_units);
+            let kept = bytes.iter().filter(|&&u| u | CASE_BIT != letter);
+            let joined: Vec<u8> = held.iter().chain(kept).copied().collect();
+            prop_assert_eq!(&wide, &naive_react(&joined));
+            prop_assert_eq!(&by_units, &wide);
         }
 
         #[test]
