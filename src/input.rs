@@ -99,12 +99,28 @@ pub fn react(
     reaction: &Reaction,
     observe: &mut (dyn FnMut(&[u8]) + Send),
 ) -> anyhow::Result<ReactedInput> {
+    react_mirrored(source, reaction, observe, None)
+}
+
+/// [`react`], handing `mirror` every stretch of the reacted polymer as it
+/// is joined (see [`stream::Mirror`]).
+pub fn react_mirrored(
+    source: &Source,
+    reaction: &Reaction,
+    observe: &mut (dyn FnMut(&[u8]) + Send),
+    mirror: Option<stream::Mirror>,
+) -> anyhow::Result<ReactedInput> {
     let (reacted, file) = read_source(source, |reader, size_hint| {
         let reaction = Reaction {
             size_hint,
             ..*reaction
         };
-        stream::react_while_reading(reader, &reaction, observe)
+        match mirror {
+            Some(mirror) => {
+                stream::react_while_reading_mirrored(reader, &reaction, observe, mirror)
+            }
+            None => stream::react_while_reading(reader, &reaction, observe),
+        }
     })?;
     Ok(ReactedInput { reacted, file })
 }

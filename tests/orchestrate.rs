@@ -88,6 +88,43 @@ fn orchestrate_finds_the_shipped_50k_minimum_with_and_without_prereaction() {
     assert!(entries(dir.path()).is_empty());
 }
 
+/// The children's copy of the polymer is written while the input is read,
+/// chunk by chunk: here the middle of the input cancels back across several
+/// chunks' worth of what was already written, and every child still gets
+/// the reacted polymer (a debug build also compares the copy with it).
+#[test]
+fn orchestrate_hands_children_the_reacted_polymer_when_chunks_cancel_back() {
+    use polymer_fanout::polymer::{generate, solve};
+    let dir = tempfile::tempdir().unwrap();
+    let n = 200_000;
+    let mut raw = generate::polymer(300_000, 7);
+    raw.extend(b"aB".repeat(n).iter().chain(&b"bA".repeat(n)));
+    raw.extend(generate::polymer(300_000, 8));
+    let expected = solve(raw.clone()).unwrap();
+    let path = dir.path().join("polymer.txt");
+    fs::write(&path, &raw).unwrap();
+    for source in [&["-"][..], &[path.to_str().unwrap()]] {
+        let output = orchestrate(dir.path())
+            .args(["--json", "--letters", "abct"])
+            .args(source)
+            .write_stdin(raw.clone())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json = json_of(&output.stdout);
+        assert_eq!(json["full_length"], expected.full_length);
+        for (letter, k) in [("a", 0), ("b", 1), ("c", 2), ("t", 19)] {
+            assert_eq!(json["results"][letter], expected.lengths[k], "{letter}");
+        }
+    }
+    fs::remove_file(&path).unwrap();
+    assert!(entries(dir.path()).is_empty());
+}
+
 #[test]
 fn orchestrate_reads_standard_input() {
     let dir = tempfile::tempdir().unwrap();

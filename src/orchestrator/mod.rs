@@ -26,18 +26,20 @@ pub use workspace::TemporaryFolder;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::input::{self, FileId, Source};
-use crate::polymer::stream::Reaction;
+use crate::polymer::stream::{self, Reaction};
 use crate::polymer::sweep::{MAX_SEGMENTS, SEGMENT_BYTES};
 use crate::polymer::{Polymer, UnitType};
 use crate::report::{Phase, Report};
 use crate::signals::Signals;
-use crate::supervise::placement::Placement;
+use crate::supervise::placement::{Delivery, Placement};
 use crate::supervise::queue::Queue;
 use crate::supervise::{Attempt, Policy};
 use record::InputDigest;
+use workspace::Workspace;
 
 /// Everything a run needs to know.
 #[derive(Clone, Debug)]
@@ -241,6 +243,10 @@ struct Read {
     /// The input's SHA-256, taken while reading it (or once it was read),
     /// when a results folder will need it.
     digest: Option<String>,
+    /// The children's copy of the reacted polymer, written while it was
+    /// read, for children on this machine (not sealed yet; see
+    /// [`Workspace::polymer_to_share`]).
+    shared: Option<std::fs::File>,
 }
 
 /// Reads the input on a worker thread (a stop signal is answered at once
@@ -248,9 +254,13 @@ struct Read {
 /// process children are to get the input as it is.
 fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow::Result<Read> {
     let source = config.source.clone();
-    let (as_it_is, digest) = match &config.mode {
-        Mode::Process(process) => (!process.prereact, process.results.is_some()),
-        _ => (false, false),
+    let (as_it_is, digest, share) = match &config.mode {
+        Mode::Process(process) => (
+            !process.prereact,
+            process.results.is_some(),
+            process.placement.delivery() == Delivery::Stdin,
+        ),
+        _ => (false, false, false),
     };
     if as_it_is {
         let loaded = phases.time("read and validate", || {
@@ -273,34 +283,62 @@ fn read_phase(config: &Config, phases: &mut Phases, signals: &Signals) -> anyhow
             reacted: false,
             file: loaded.file,
             digest,
+            shared: None,
         });
     }
     phases.time("read and react", || {
-        background::one(signals, move || {
-            let mut hasher = digest.then(InputDigest::default);
-            let reaction = Reaction {
-                threads: None,
-                without: None,
-                size_hint: 0,
-            };
-            let read = input::react(&source, &reaction, &mut |units| {
-                if let Some(hasher) = &mut hasher {
-                    hasher.update(units);
-                }
-            })?;
-            let mut polymer = read.reacted.polymer;
-            // What follows (copies per thread, the children's file) then
-            // adds to the reacted size only.
-            polymer.shrink_to_fit();
-            Ok(Read {
-                polymer,
-                reacted: true,
-                input_length: read.reacted.input_length,
-                file: read.file,
-                digest: hasher.map(InputDigest::finish),
-            })
-        })
+        background::one(signals, move || read_and_react(&source, digest, share))
     })?
+}
+
+/// Reads the input and reacts it on every core; with `digest`, takes its
+/// SHA-256 on the way; with `share`, writes the children's copy of the
+/// reacted polymer as it is joined.
+fn read_and_react(source: &Source, digest: bool, share: bool) -> anyhow::Result<Read> {
+    let mut hasher = digest.then(InputDigest::default);
+    let reaction = Reaction {
+        threads: None,
+        without: None,
+        size_hint: 0,
+    };
+    // The children's copy is written as the polymer is joined, on the
+    // thread that joins it while the others react, instead of on one
+    // thread once it is all reacted. A write that fails leaves the copy to
+    // be written afterwards, as a plain file if need be.
+    let shared = share.then(Workspace::polymer_to_share).flatten();
+    let failed = AtomicBool::new(false);
+    let write = |offset: usize, stretch: &[u8]| {
+        if let Some(file) = &shared
+            && !failed.load(Ordering::Relaxed)
+            && Workspace::write_shared(file, offset, stretch).is_err()
+        {
+            failed.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    };
+    let mirror = shared.is_some().then_some(&write as stream::Mirror);
+    let read = input::react_mirrored(
+        source,
+        &reaction,
+        &mut |units| {
+            if let Some(hasher) = &mut hasher {
+                hasher.update(units);
+            }
+        },
+        mirror,
+    )?;
+    let mut polymer = read.reacted.polymer;
+    // What follows (copies per thread, the children's file) then adds to
+    // the reacted size only.
+    polymer.shrink_to_fit();
+    Ok(Read {
+        polymer,
+        reacted: true,
+        input_length: read.reacted.input_length,
+        file: read.file,
+        digest: hasher.map(InputDigest::finish),
+        shared: shared.filter(|_| !failed.into_inner()),
+    })
 }
 
 /// The one full reaction of an input read as it is, on a worker thread, on

@@ -31,7 +31,7 @@ use crate::supervise::{
 pub(super) fn fan_out(
     config: &Config,
     process: &ProcessMode,
-    read: Read,
+    mut read: Read,
     queue: &mut dyn Queue,
     phases: &mut Phases,
     signals: &Signals,
@@ -46,6 +46,7 @@ pub(super) fn fan_out(
         &mut *queue,
     )?;
     let reacted = read.reacted;
+    let shared = read.shared.take();
     let (polymer, record) = identify(&workspace, process, read)?;
     let (mut attempts, todo, recorded) = take_kept(&workspace, config, record.as_ref(), resume)?;
     attempts.iter().for_each(progress);
@@ -57,7 +58,7 @@ pub(super) fn fan_out(
         process,
         &workspace,
         recorded.as_ref(),
-        (polymer, reacted),
+        (polymer, reacted, shared),
         phases,
         signals,
     )?;
@@ -360,14 +361,15 @@ fn identify(
 /// it: for a job array, into the array's folder inside the results folder
 /// (it must outlive this run; a resumed array's folder is reused as it
 /// is); for a child started here directly, into a sealed in-memory file
-/// where the system has them; else into the private folder. A polymer
-/// read as it is (`prereact` off) is reacted once written, for the full
-/// length.
+/// where the system has them (`shared`, when it was written while the
+/// input was read, is only sealed); else into the private folder. A
+/// polymer read as it is (`prereact` off) is reacted once written, for the
+/// full length.
 fn hand_over(
     process: &ProcessMode,
     workspace: &Workspace,
     recorded: Option<&Record>,
-    (mut polymer, reacted): (Polymer, bool),
+    (mut polymer, reacted, shared): (Polymer, bool, Option<std::fs::File>),
     phases: &mut Phases,
     signals: &Signals,
 ) -> anyhow::Result<Handover> {
@@ -398,7 +400,11 @@ fn hand_over(
         }
         placement => phases.time("write polymer file", || {
             if placement.delivery() == Delivery::Stdin {
-                match Workspace::share_polymer(polymer.units(), signals) {
+                let sealed = match shared {
+                    Some(file) => Workspace::seal_shared(file, polymer.units()),
+                    None => Workspace::share_polymer(polymer.units(), signals),
+                };
+                match sealed {
                     Ok((file, path)) => return Ok(Snapshot::Sealed { path, _file: file }),
                     Err(err) if err.is::<Interrupted>() => return Err(err),
                     // Not on this platform: a plain file does the same.

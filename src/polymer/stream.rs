@@ -63,7 +63,28 @@ pub fn react_while_reading(
     reaction: &Reaction,
     observe: &mut (dyn FnMut(&[u8]) + Send),
 ) -> io::Result<Result<Reacted, InvalidUnit>> {
-    react_in_chunks(reader, reaction, observe, CHUNK)
+    react_in_chunks(reader, reaction, observe, None, CHUNK)
+}
+
+/// Told each stretch of the reacted polymer as it is joined, in the order
+/// of the joins: its offset in the polymer, and its bytes. A stretch may
+/// start before the end of the last one (units cancelled back past it), so
+/// writing each at its offset keeps a copy of the polymer as it grows, in
+/// which what lies past the final length is stale. An error stops the
+/// line, as a failed read does.
+pub type Mirror<'m> = &'m (dyn Fn(usize, &[u8]) -> io::Result<()> + Sync);
+
+/// [`react_while_reading`], with every stretch of the reacted polymer
+/// handed to `mirror` as it is joined: a copy kept while the input is read
+/// (orchestrate writes its children's file so), on the thread that joins
+/// it, while the others react.
+pub fn react_while_reading_mirrored(
+    reader: impl Read + Send,
+    reaction: &Reaction,
+    observe: &mut (dyn FnMut(&[u8]) + Send),
+    mirror: Mirror,
+) -> io::Result<Result<Reacted, InvalidUnit>> {
+    react_in_chunks(reader, reaction, observe, Some(mirror), CHUNK)
 }
 
 /// [`react_while_reading`] with chunks of `chunk` bytes (at least a
@@ -72,6 +93,7 @@ fn react_in_chunks(
     reader: impl Read + Send,
     reaction: &Reaction,
     observe: &mut (dyn FnMut(&[u8]) + Send),
+    mirror: Option<Mirror>,
     chunk: usize,
 ) -> io::Result<Result<Reacted, InvalidUnit>> {
     debug_assert!(chunk >= 3);
@@ -86,7 +108,7 @@ fn react_in_chunks(
         crate::memory::buffer(reaction.size_hint).unwrap_or_default(),
         0,
     )?;
-    let line = Line::new(reader, observe, reacted, chunk, reaction.without);
+    let line = Line::new(reader, observe, mirror, reacted, chunk, reaction.without);
     std::thread::scope(|scope| -> io::Result<()> {
         // The caller's thread reads the first chunk: only an input longer
         // than that is worth asking for the cores, and another thread.
@@ -130,6 +152,7 @@ enum Failure {
 struct Line<'o, R> {
     input: Mutex<Input<'o, R>>,
     output: Mutex<Output>,
+    mirror: Option<Mirror<'o>>,
     /// Told each time a part was joined, or the line stopped.
     joined: Condvar,
     /// Set once anything failed: every thread stops at its next step.
@@ -152,6 +175,8 @@ struct Input<'o, R> {
 
 struct Output {
     reacted: Vec<u8>,
+    /// How much of `reacted` the mirror holds as it is.
+    mirrored: usize,
     /// Chunks joined so far: whose turn it is.
     joined: usize,
     failed: Option<Failure>,
@@ -161,6 +186,7 @@ impl<'o, R> Line<'o, R> {
     fn new(
         reader: R,
         observe: &'o mut (dyn FnMut(&[u8]) + Send),
+        mirror: Option<Mirror<'o>>,
         reacted: Vec<u8>,
         chunk: usize,
         without: Option<UnitType>,
@@ -177,9 +203,11 @@ impl<'o, R> Line<'o, R> {
             }),
             output: Mutex::new(Output {
                 reacted,
+                mirrored: 0,
                 joined: 0,
                 failed: None,
             }),
+            mirror,
             joined: Condvar::new(),
             stopped: AtomicBool::new(false),
             chunk,
@@ -362,8 +390,19 @@ impl<'l, 'o, R: Read> Worker<'l, 'o, R> {
             return false;
         }
         let part = self.at + part.start..self.at + part.end;
-        if let Err(err) = join(&mut output.reacted, &self.buffer[part]) {
+        let out = &mut *output;
+        let joined = join(&mut out.reacted, &self.buffer[part]).and_then(|kept| {
+            let Some(mirror) = line.mirror else {
+                return Ok(());
+            };
+            let from = out.mirrored.min(kept);
+            mirror(from, &out.reacted[from..])?;
+            out.mirrored = out.reacted.len();
+            Ok(())
+        });
+        if let Err(err) = joined {
             output.failed = Some(Failure::Io(err));
+            // Stopping takes the lock.
             drop(output);
             line.stop();
             return false;
@@ -391,8 +430,9 @@ fn fill(reader: &mut impl Read, chunk: &mut [u8]) -> io::Result<usize> {
 
 /// Joins a reacted part onto the reacted polymer so far: units cancel only
 /// at the seam. Grows it by doubling where it must grow (its size is known
-/// only for a file).
-fn join(reacted: &mut Vec<u8>, part: &[u8]) -> io::Result<()> {
+/// only for a file). Returns the length it was cut back to before the
+/// part's rest was added.
+fn join(reacted: &mut Vec<u8>, part: &[u8]) -> io::Result<usize> {
     let mut from = 0;
     while let (Some(&top), Some(&next)) = (reacted.last(), part.get(from)) {
         if top ^ next != CASE_BIT {
@@ -408,8 +448,9 @@ fn join(reacted: &mut Vec<u8>, part: &[u8]) -> io::Result<()> {
         *reacted = reserve(kept, more)?;
         crate::memory::advise_huge_pages(reacted.spare_capacity_mut());
     }
+    let kept = reacted.len();
     reacted.extend_from_slice(rest);
-    Ok(())
+    Ok(kept)
 }
 
 /// `buffer` with room for `additional` more bytes, or an error that says
@@ -601,7 +642,7 @@ mod tests {
             without: None,
             size_hint: 0,
         };
-        let read = react_in_chunks(&noting, &reaction, &mut |_| {}, 1000)
+        let read = react_in_chunks(&noting, &reaction, &mut |_| {}, None, 1000)
             .unwrap()
             .unwrap();
         assert_eq!(read.polymer.units(), react_with_plain_stack(&units));
@@ -640,13 +681,44 @@ mod tests {
             let without = letter.and_then(UnitType::from_ascii);
             let reaction = Reaction { threads: Some(threads), without, size_hint: 0 };
             let mut observed = Vec::new();
-            let read = react_in_chunks(Trickle(&units, step), &reaction, &mut |u| observed.extend_from_slice(u), chunk)
+            let read = react_in_chunks(Trickle(&units, step), &reaction, &mut |u| observed.extend_from_slice(u), None, chunk)
                 .unwrap()
                 .unwrap();
             let kept: Vec<u8> = units.iter().copied().filter(|&u| without.is_none_or(|t| !t.matches(u))).collect();
             prop_assert_eq!(read.polymer.units(), &naive_react(&kept)[..]);
             prop_assert_eq!(read.input_length, units.len());
             prop_assert_eq!(observed, units);
+        }
+
+        /// Each stretch written at its offset, as into a file: the copy
+        /// holds the reacted polymer, whatever cancelled back across seams.
+        #[test]
+        fn a_mirror_written_at_each_offset_holds_the_reacted_polymer(
+            units in prop_oneof![
+                3 => crate::polymer::testing::polymer(400),
+                1 => (1usize..30, 1usize..6).prop_map(|(d, c)| crate::polymer::testing::nested(d, c)),
+            ],
+            chunk in 3usize..40,
+            threads in 1usize..5,
+        ) {
+            let reaction = Reaction { threads: Some(threads), without: None, size_hint: 0 };
+            let copy = Mutex::new(Vec::new());
+            let mirror = |offset: usize, stretch: &[u8]| {
+                let mut copy = copy.lock().unwrap();
+                let end = offset + stretch.len();
+                if copy.len() < end {
+                    copy.resize(end, b'?');
+                }
+                copy[offset..end].copy_from_slice(stretch);
+                Ok(())
+            };
+            let read = react_in_chunks(&units[..], &reaction, &mut |_| {}, Some(&mirror), chunk)
+                .unwrap()
+                .unwrap();
+            let copy = copy.into_inner().unwrap();
+            let reacted = read.polymer.units();
+            prop_assert_eq!(&copy[..reacted.len()], reacted);
+            prop_assert_eq!(reacted, &naive_react(&units)[..]);
         }
     }
 
@@ -675,7 +747,7 @@ mod tests {
             let without = letter.and_then(UnitType::from_ascii);
             let raw = if bom { [b"\xEF\xBB\xBF", &bytes[..]].concat() } else { bytes };
             let reaction = Reaction { threads: Some(threads), without, size_hint: 0 };
-            let read = react_in_chunks(&raw[..], &reaction, &mut |_| {}, chunk)
+            let read = react_in_chunks(&raw[..], &reaction, &mut |_| {}, None, chunk)
                 .unwrap()
                 .map(|read| (read.polymer.into_units(), read.input_length));
             prop_assert_eq!(read, expected(&raw, without));
@@ -716,12 +788,36 @@ mod tests {
                 without: None,
                 size_hint: 0,
             };
-            react_in_chunks(FailsAfter(units), &reaction, &mut |_| {}, 64)
+            react_in_chunks(FailsAfter(units), &reaction, &mut |_| {}, None, 64)
                 .map(|_| ())
                 .unwrap_err()
                 .to_string()
         });
         assert_eq!(said, "the disk went away");
+    }
+
+    #[test]
+    fn a_mirror_that_fails_stops_every_thread_with_its_error() {
+        let said = within_a_minute(|| {
+            let units: &'static [u8] = b"abcDE".repeat(2000).leak();
+            let reaction = Reaction {
+                threads: Some(3),
+                without: None,
+                size_hint: 0,
+            };
+            let mirror = |offset: usize, _: &[u8]| {
+                if offset < 1000 {
+                    Ok(())
+                } else {
+                    Err(io::Error::other("the memory went away"))
+                }
+            };
+            react_in_chunks(units, &reaction, &mut |_| {}, Some(&mirror), 64)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        });
+        assert_eq!(said, "the memory went away");
     }
 
     #[test]
@@ -742,6 +838,7 @@ mod tests {
                         seen += piece.len();
                         assert!(seen < 500, "the observer gives up");
                     },
+                    None,
                     64,
                 );
             })

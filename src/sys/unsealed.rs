@@ -21,6 +21,11 @@ pub fn create(_name: &std::ffi::CStr) -> io::Result<File> {
     Err(unsupported())
 }
 
+/// An error always: no file here is made by [`create`].
+pub fn write_at(_file: &File, _offset: usize, _bytes: &[u8]) -> io::Result<()> {
+    Err(unsupported())
+}
+
 /// An error always: no file here can be sealed.
 pub fn seal(_file: &File) -> io::Result<()> {
     Err(unsupported())

@@ -191,8 +191,50 @@ impl Workspace {
         write_in_slices(&file, units, signals)
             .and_then(|()| Ok(sealed::seal(&file)?))
             .context("could not write the children's polymer in memory")?;
+        Self::opened_for_children(file)
+    }
+
+    /// [`share_polymer`] in two steps, the writing done while the input
+    /// is read: an in-memory file to write the polymer into as it is
+    /// reacted ([`write_shared`], at each stretch's offset, see
+    /// [`crate::polymer::stream::Mirror`]); `None` where there are none.
+    ///
+    /// [`share_polymer`]: Workspace::share_polymer
+    /// [`write_shared`]: Workspace::write_shared
+    pub fn polymer_to_share() -> Option<File> {
+        sealed::create(c"polymer").ok()
+    }
+
+    /// Writes a stretch of the polymer at `offset` of `file` (made by
+    /// [`polymer_to_share`](Workspace::polymer_to_share)).
+    pub fn write_shared(file: &File, offset: usize, stretch: &[u8]) -> std::io::Result<()> {
+        sealed::write_at(file, offset, stretch)
+    }
+
+    /// Ends `file`, into which the reacted `units` were written while they
+    /// were read, as [`share_polymer`](Workspace::share_polymer) would
+    /// have: cut to them (what lies past them was cancelled), a newline
+    /// after, sealed.
+    pub fn seal_shared(file: File, units: &[u8]) -> anyhow::Result<(File, PathBuf)> {
+        file.set_len(units.len() as u64)
+            .and_then(|()| sealed::write_at(&file, units.len(), b"\n"))
+            .and_then(|()| sealed::seal(&file))
+            .context("could not write the children's polymer in memory")?;
+        #[cfg(debug_assertions)]
+        {
+            let written = std::fs::read(sealed::path_for_self(&file))?;
+            debug_assert!(
+                written.strip_suffix(b"\n") == Some(units),
+                "the children's polymer is the reacted polymer"
+            );
+        }
+        Self::opened_for_children(file)
+    }
+
+    /// `file` (sealed) and the path each child's standard input is opened
+    /// by, checked to open.
+    fn opened_for_children(file: File) -> anyhow::Result<(File, PathBuf)> {
         let path = sealed::path_for_self(&file);
-        // Each child's standard input is opened by this path.
         File::open(&path).with_context(|| format!("could not open {}", shown(&path)))?;
         Ok((file, path))
     }

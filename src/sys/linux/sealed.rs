@@ -27,6 +27,13 @@ pub fn create(name: &std::ffi::CStr) -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
+/// Writes `bytes` at `offset` of `file` (made by [`create`], not sealed
+/// yet), growing it as needed.
+pub fn write_at(file: &File, offset: usize, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.write_all_at(bytes, offset as u64)
+}
+
 /// The seals that make a file's bytes fixed for good.
 const FIXED: libc::c_int = libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK;
 
