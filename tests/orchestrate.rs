@@ -89,14 +89,15 @@ fn orchestrate_finds_the_shipped_50k_minimum_with_and_without_prereaction() {
 }
 
 /// The children's copy of the polymer is written while the input is read,
-/// chunk by chunk: here the middle of the input cancels back across several
-/// chunks' worth of what was already written, and every child still gets
-/// the reacted polymer (a debug build also compares the copy with it).
+/// chunk by chunk: here the middle of the input cancels back across more
+/// than a MiB of what was already written (and the copy is cut), and every
+/// child still gets the reacted polymer (a debug build also compares the
+/// copy with it).
 #[test]
 fn orchestrate_hands_children_the_reacted_polymer_when_chunks_cancel_back() {
     use polymer_fanout::polymer::{generate, solve};
     let dir = tempfile::tempdir().unwrap();
-    let n = 200_000;
+    let n = 600_000;
     let mut raw = generate::polymer(300_000, 7);
     raw.extend(b"aB".repeat(n).iter().chain(&b"bA".repeat(n)));
     raw.extend(generate::polymer(300_000, 8));

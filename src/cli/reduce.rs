@@ -39,8 +39,9 @@ pub struct ReduceArgs {
 
     /// React on N threads [default: every core this process may use; one
     /// when orchestrate started it, which runs children side by side, but
-    /// every core for a letter that cancels most of the polymer orchestrate
-    /// handed over reacted, which its siblings leave running alone].
+    /// every core for a letter that cannot be swept out of the reacted
+    /// polymer orchestrate hands over in one pass (it cancels too much of
+    /// it, or leaves too many pieces), the child with the most to do].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
@@ -87,7 +88,8 @@ impl ReduceArgs {
     /// The threads for a letter that a reacted polymer cannot be swept
     /// without in one pass ([`Checked::GaveUp`]): `--threads`, else every
     /// core this process may use. That letter's child has the most to do of
-    /// all, and ends after its siblings: alone, so the cores are free.
+    /// all: while its siblings run, its threads share the cores with them;
+    /// once they are done (they end first), it has the cores to itself.
     pub fn given_up_threads(&self) -> usize {
         match self.threads {
             Some(threads) => threads as usize,

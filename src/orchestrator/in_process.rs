@@ -178,7 +178,32 @@ struct PoolState {
 }
 
 impl PoolState {
-    /// Which piece a worker takes next: see [`Pool::next`].
+    /// The piece a worker whose last piece was `after` (reacted now) takes
+    /// next, if any is queued: see [`Pool::next`].
+    fn take(&mut self, after: Option<(UnitType, usize)>) -> Option<Piece> {
+        if let Some(done) = after {
+            self.reacting.retain(|&other| other != done);
+        }
+        let at = self.choose(after)?;
+        let mut piece = self.pieces.remove(at)?;
+        // The pieces queued right after it: as far as its run can go.
+        piece.reach = self
+            .pieces
+            .range(at..)
+            .take_while(|next| next.letter.letter == piece.letter.letter)
+            .scan(piece.range.end, |end, next| {
+                (next.range.start == *end).then(|| {
+                    *end = next.range.end;
+                    *end
+                })
+            })
+            .last()
+            .unwrap_or(piece.range.end);
+        self.reacting.push((piece.letter.letter, piece.index));
+        Some(piece)
+    }
+
+    /// Which piece [`take`](PoolState::take) takes.
     fn choose(&self, after: Option<(UnitType, usize)>) -> Option<usize> {
         let follows = |piece: &Piece, (letter, index): (UnitType, usize)| {
             piece.letter.letter == letter && piece.index == index + 1
@@ -203,6 +228,9 @@ struct Piece {
     letter: Arc<GivenUp>,
     index: usize,
     range: std::ops::Range<usize>,
+    /// Once taken, the end of the pieces of the letter queued right after
+    /// it: as far as a run that starts with it can go.
+    reach: usize,
 }
 
 /// A letter given up on by the sweep: its pieces, as each is reacted.
@@ -238,14 +266,18 @@ impl Pool {
         });
         let size = len / count;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.pieces.extend((0..count).map(|index| Piece {
-            letter: given_up.clone(),
-            index,
-            range: index * size..if index + 1 == count {
+        state.pieces.extend((0..count).map(|index| {
+            let end = if index + 1 == count {
                 len
             } else {
                 (index + 1) * size
-            },
+            };
+            Piece {
+                letter: given_up.clone(),
+                index,
+                range: index * size..end,
+                reach: end,
+            }
         }));
         drop(state);
         self.ready.notify_all();
@@ -295,13 +327,13 @@ impl Pool {
                     (slot, out, reacted)
                 }
                 None => {
-                    let mut out = self.run_buffer(units.len(), polymer.len() - piece.range.start);
+                    let mut out = self.run_buffer(units.len(), piece.reach - piece.range.start);
                     let reacted = react_without_into(units, letter, &mut out);
                     (piece.index, out, reacted)
                 }
             };
-            self.reacted(&piece);
             if reacted.is_err() {
+                self.reacted(&piece);
                 emit.send(Err(no_memory_for(given_up.letter, units.len())));
                 return;
             }
@@ -326,20 +358,24 @@ impl Pool {
         }
     }
 
-    /// A buffer for a run of pieces that starts with one of `piece` units,
-    /// `rest` units before the polymer's end: a spare one with room for the
-    /// piece (memory touched once already), else a new one reserved for the
-    /// whole rest, so that the run's later pieces never move it (only what
-    /// the run keeps is ever touched; where the reservation fails, the
-    /// pieces grow it as they go).
-    fn run_buffer(&self, piece: usize, rest: usize) -> Vec<u8> {
+    /// A buffer for a run of pieces that starts with one of `piece` units
+    /// and may go on over `reach` units in all (the pieces queued right
+    /// after it): a spare one with room for them (memory touched once
+    /// already), else a new one reserved for them, so that the run's later
+    /// pieces do not move it (only what the run keeps is ever touched).
+    /// Where there is no memory for that, a spare one with room for the
+    /// piece, or none: the pieces grow it as they need
+    /// ([`react_without_onto`]).
+    fn run_buffer(&self, piece: usize, reach: usize) -> Vec<u8> {
         let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match spare {
-            Some(buffer) if buffer.capacity() >= piece => buffer,
-            _ => {
+            Some(buffer) if buffer.capacity() >= reach => buffer,
+            spare => {
                 let mut buffer = Vec::new();
-                let _ = crate::memory::reserve_exact(&mut buffer, rest);
-                buffer
+                match crate::memory::reserve_exact(&mut buffer, reach) {
+                    Ok(()) => buffer,
+                    Err(_) => spare.filter(|s| s.capacity() >= piece).unwrap_or_default(),
+                }
             }
         }
     }
@@ -355,8 +391,7 @@ impl Pool {
             if emit.cancelled() {
                 return None;
             }
-            if let Some(piece) = state.choose(after).and_then(|k| state.pieces.remove(k)) {
-                state.reacting.push((piece.letter.letter, piece.index));
+            if let Some(piece) = state.take(after) {
                 return Some(piece);
             }
             if !state.sweeping {
@@ -372,8 +407,7 @@ impl Pool {
         }
     }
 
-    /// `piece` is reacted: no longer one that another worker's run should
-    /// leave alone.
+    /// `piece`, which a worker gives up on, is no longer being reacted.
     fn reacted(&self, piece: &Piece) {
         let id = (piece.letter.letter, piece.index);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -543,26 +577,29 @@ mod tests {
         pool.hand_over(a, 400, 4);
         pool.hand_over(b, 400, 2);
         let mut state = pool.state.lock().unwrap();
-        let take = |state: &mut PoolState, after| {
-            let piece = state.pieces.remove(state.choose(after).unwrap()).unwrap();
-            state.reacting.push((piece.letter.letter, piece.index));
-            (piece.letter.letter, piece.index)
+        let mut take = |after| {
+            let piece = state.take(after).unwrap();
+            // A run may go on over the pieces queued right after it (a's
+            // are 100 units each, b's 200).
+            (
+                piece.letter.letter,
+                piece.index,
+                piece.reach - piece.range.start,
+            )
         };
         // The first worker starts at the front; the second leaves it the
         // piece after its own and takes the next one no one's run reaches.
-        assert_eq!(take(&mut state, None), (a, 0));
-        assert_eq!(take(&mut state, None), (a, 2));
+        assert_eq!(take(None), (a, 0, 400));
+        assert_eq!(take(None), (a, 2, 200));
         // Each goes on with the piece after its last, as long as there is one.
-        state.reacting.retain(|&p| p != (a, 0));
-        assert_eq!(take(&mut state, Some((a, 0))), (a, 1));
-        state.reacting.retain(|&p| p != (a, 2));
-        assert_eq!(take(&mut state, Some((a, 2))), (a, 3));
+        assert_eq!(take(Some((a, 0))), (a, 1, 100));
+        assert_eq!(take(Some((a, 2))), (a, 3, 100));
         // A letter's last piece taken, the next letter's first is next; with
         // every piece left right after one being reacted, the first.
-        state.reacting.retain(|&p| p != (a, 3));
-        assert_eq!(take(&mut state, Some((a, 3))), (b, 0));
-        assert_eq!(take(&mut state, Some((a, 1))), (b, 1));
-        assert_eq!(state.choose(None), None);
+        assert_eq!(take(Some((a, 3))), (b, 0, 400));
+        assert_eq!(take(Some((a, 1))), (b, 1, 200));
+        assert!(state.take(Some((b, 0))).is_none());
+        assert_eq!(state.reacting, [(b, 1)], "the piece still being reacted");
     }
 
     #[test]

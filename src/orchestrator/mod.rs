@@ -26,7 +26,6 @@ pub use workspace::TemporaryFolder;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::input::{self, FileId, Source};
@@ -39,7 +38,7 @@ use crate::supervise::placement::{Delivery, Placement};
 use crate::supervise::queue::Queue;
 use crate::supervise::{Attempt, Policy};
 use record::InputDigest;
-use workspace::Workspace;
+use workspace::SharedCopy;
 
 /// Everything a run needs to know.
 #[derive(Clone, Debug)]
@@ -245,7 +244,7 @@ struct Read {
     digest: Option<String>,
     /// The children's copy of the reacted polymer, written while it was
     /// read, for children on this machine (not sealed yet; see
-    /// [`Workspace::polymer_to_share`]).
+    /// [`SharedCopy`]).
     shared: Option<std::fs::File>,
 }
 
@@ -305,14 +304,10 @@ fn read_and_react(source: &Source, digest: bool, share: bool) -> anyhow::Result<
     // thread that joins it while the others react, instead of on one
     // thread once it is all reacted. A write that fails leaves the copy to
     // be written afterwards, as a plain file if need be.
-    let shared = share.then(Workspace::polymer_to_share).flatten();
-    let failed = AtomicBool::new(false);
+    let shared = share.then(SharedCopy::new).flatten();
     let write = |offset: usize, stretch: &[u8]| {
-        if let Some(file) = &shared
-            && !failed.load(Ordering::Relaxed)
-            && Workspace::write_shared(file, offset, stretch).is_err()
-        {
-            failed.store(true, Ordering::Relaxed);
+        if let Some(shared) = &shared {
+            shared.write(offset, stretch);
         }
         Ok(())
     };
@@ -337,7 +332,7 @@ fn read_and_react(source: &Source, digest: bool, share: bool) -> anyhow::Result<
         input_length: read.reacted.input_length,
         file: read.file,
         digest: hasher.map(InputDigest::finish),
-        shared: shared.filter(|_| !failed.into_inner()),
+        shared: shared.and_then(SharedCopy::finish),
     })
 }
 

@@ -146,9 +146,10 @@ unsafe fn remove_into_avx2(units: &[u8], letter: u8, out: &mut Vec<u8>) {
     // `len >= WIDE`. Writes to `out` are within its capacity `room`: a wide
     // store at `len` only when `len + WIDE <= room`, else exactly the piece,
     // and the kept part never outgrows what `out` held and `units` together
-    // (`len + piece <= held + n <= room`: each unit is copied at most once). `units` and `out` do not overlap (one is
-    // borrowed shared, the other exclusively). `set_len` comes last, and
-    // every byte below `len` has been written.
+    // (`len + piece <= held + n <= room`: each unit is copied at most
+    // once). `units` and `out` do not overlap (one is borrowed shared, the
+    // other exclusively). `set_len` comes last, and every byte below `len`
+    // has been written (or was held).
     unsafe {
         let case = _mm256_set1_epi8(CASE_BIT as i8);
         let reverse = _mm256_setr_epi8(
@@ -1090,6 +1091,28 @@ mod tests {
                 let mut by_units = Vec::new();
                 remove_into_by_units(&units, b'q', &mut by_units);
                 assert_eq!(by_units, tail, "{k} pairs cancel, a unit at a time");
+            }
+        }
+    }
+
+    #[test]
+    fn what_a_buffer_holds_can_be_cancelled_whole_in_wide_steps() {
+        let letters: Vec<u8> = (0..96).map(|i| b"abcdefgh"[i % 8]).collect();
+        for k in [31, 32, 33, 64, 96] {
+            let head = &letters[..k];
+            let inverse: Vec<u8> = head.iter().rev().map(|u| u ^ CASE_BIT).collect();
+            // The held part cancelled by the first piece, then (with a
+            // tail) a piece stored wide right up to the buffer's end.
+            for tail in [&b""[..], b"xyz"] {
+                let units = [b"q", &inverse[..], tail].concat();
+                assert!(is_reacted(&units));
+                let mut out = Vec::with_capacity(k + units.len());
+                out.extend_from_slice(head);
+                remove_from_reacted_onto(&units, b'q', &mut out);
+                assert_eq!(out, tail, "{k} held units cancel");
+                let mut by_units = head.to_vec();
+                remove_into_by_units(&units, b'q', &mut by_units);
+                assert_eq!(by_units, tail, "{k} held units cancel, a unit at a time");
             }
         }
     }

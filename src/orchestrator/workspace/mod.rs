@@ -31,6 +31,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::Context;
 
@@ -194,35 +195,17 @@ impl Workspace {
         Self::opened_for_children(file)
     }
 
-    /// [`share_polymer`] in two steps, the writing done while the input
-    /// is read: an in-memory file to write the polymer into as it is
-    /// reacted ([`write_shared`], at each stretch's offset, see
-    /// [`crate::polymer::stream::Mirror`]); `None` where there are none.
-    ///
-    /// [`share_polymer`]: Workspace::share_polymer
-    /// [`write_shared`]: Workspace::write_shared
-    pub fn polymer_to_share() -> Option<File> {
-        sealed::create(c"polymer").ok()
-    }
-
-    /// Writes a stretch of the polymer at `offset` of `file` (made by
-    /// [`polymer_to_share`](Workspace::polymer_to_share)).
-    pub fn write_shared(file: &File, offset: usize, stretch: &[u8]) -> std::io::Result<()> {
-        sealed::write_at(file, offset, stretch)
-    }
-
     /// Ends `file`, into which the reacted `units` were written while they
-    /// were read, as [`share_polymer`](Workspace::share_polymer) would
-    /// have: cut to them (what lies past them was cancelled), a newline
-    /// after, sealed.
+    /// were read ([`SharedCopy`]), as [`share_polymer`](Workspace::share_polymer)
+    /// would have: cut to them (what lies past them was cancelled), a
+    /// newline after, sealed.
     pub fn seal_shared(file: File, units: &[u8]) -> anyhow::Result<(File, PathBuf)> {
         file.set_len(units.len() as u64)
             .and_then(|()| sealed::write_at(&file, units.len(), b"\n"))
             .and_then(|()| sealed::seal(&file))
             .context("could not write the children's polymer in memory")?;
         #[cfg(debug_assertions)]
-        {
-            let written = std::fs::read(sealed::path_for_self(&file))?;
+        if let Ok(written) = std::fs::read(sealed::path_for_self(&file)) {
             debug_assert!(
                 written.strip_suffix(b"\n") == Some(units),
                 "the children's polymer is the reacted polymer"
@@ -240,6 +223,63 @@ impl Workspace {
     }
 }
 
+/// The children's copy of the reacted polymer, written while the input is
+/// read and reacted ([`crate::polymer::stream::Mirror`]), each stretch at
+/// its offset as it is joined: [`Workspace::share_polymer`] in two steps,
+/// so that the copying is done on the thread that joins, while the others
+/// react, instead of on one thread once all is reacted.
+pub struct SharedCopy {
+    file: File,
+    /// The file's size: the furthest a stretch reached since the last cut.
+    size: AtomicUsize,
+    failed: AtomicBool,
+}
+
+impl SharedCopy {
+    /// A copy is cut where the polymer cancelled back this far from its
+    /// size, so that it never holds much more than the polymer does.
+    const CUT_FROM: usize = 1 << 20;
+
+    /// A new, empty copy in an in-memory file; `None` where there are none.
+    pub fn new() -> Option<SharedCopy> {
+        Some(SharedCopy {
+            file: sealed::create(c"polymer").ok()?,
+            size: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    /// Writes `stretch` at `offset`, the polymer now ending with it. A
+    /// write that fails is remembered, and the copy given up on (see
+    /// [`finish`](SharedCopy::finish)).
+    pub fn write(&self, offset: usize, stretch: &[u8]) {
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let end = offset + stretch.len();
+        let size = self.size.load(Ordering::Relaxed);
+        let cut = size >= end + Self::CUT_FROM;
+        let written = sealed::write_at(&self.file, offset, stretch).and_then(|()| {
+            if cut {
+                self.file.set_len(end as u64)?;
+            }
+            Ok(())
+        });
+        match written {
+            Ok(()) => self
+                .size
+                .store(if cut { end } else { size.max(end) }, Ordering::Relaxed),
+            Err(_) => self.failed.store(true, Ordering::Relaxed),
+        }
+    }
+
+    /// The file, to seal ([`Workspace::seal_shared`]) with the reacted
+    /// polymer it holds; `None` when a write failed.
+    pub fn finish(self) -> Option<File> {
+        (!self.failed.into_inner()).then_some(self.file)
+    }
+}
+
 /// Writes `units` and a newline to `file`, a slice at a time, stopping at
 /// a stop signal.
 fn write_in_slices(mut file: &File, units: &[u8], signals: &Signals) -> anyhow::Result<()> {
@@ -252,4 +292,34 @@ fn write_in_slices(mut file: &File, units: &[u8], signals: &Signals) -> anyhow::
     }
     file.write_all(b"\n")?;
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn size(copy: &SharedCopy) -> u64 {
+        copy.file.metadata().unwrap().len()
+    }
+
+    #[test]
+    fn a_copy_written_stretch_by_stretch_is_cut_where_the_polymer_cancelled_far_back() {
+        let copy = SharedCopy::new().unwrap();
+        let mib = 1 << 20;
+        copy.write(0, &vec![b'a'; 3 * mib]);
+        // A few units cancelled: what lies past the end is left, stale.
+        copy.write(3 * mib - 10, b"b");
+        assert_eq!(size(&copy), 3 * mib as u64);
+        // Cancelled back two MiB: the copy ends with the polymer.
+        copy.write(mib, b"cd");
+        assert_eq!(size(&copy), mib as u64 + 2);
+        copy.write(mib + 1, b"e");
+        let file = copy.finish().expect("every write went through");
+        let (file, path) =
+            Workspace::seal_shared(file, &[&vec![b'a'; mib][..], b"ce"].concat()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), mib + 3);
+        assert!(bytes.ends_with(b"ace\n"));
+        drop(file);
+    }
 }
