@@ -133,7 +133,9 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
         None => None,
     };
     let in_place = match (args.kernel, args.letter) {
-        (Kernel::Fast, Some(letter)) => length_in_place(&source, letter, args.given_up_threads())?,
+        (Kernel::Fast, Some(letter)) => {
+            length_in_place(&source, letter, || args.given_up_threads())?
+        }
         _ => None,
     };
     let length = match in_place {
@@ -152,7 +154,7 @@ pub fn run(args: &ReduceArgs) -> anyhow::Result<usize> {
 fn length_in_place(
     source: &Source,
     letter: UnitType,
-    threads: usize,
+    threads: impl FnOnce() -> usize,
 ) -> anyhow::Result<Option<usize>> {
     let Some(mapped) = input::map_sealed(source)? else {
         return Ok(None);
@@ -177,7 +179,8 @@ fn length_in_place(
             // mapping into a buffer instead, once the bytes are checked.
             Checked::GaveUp => {
                 validate()?;
-                let length = polymer::reacted_len_without_parallel(units, letter, threads)
+                // Asked only here: asking reads several files on Linux.
+                let length = polymer::reacted_len_without_parallel(units, letter, threads())
                     .map_err(|_| {
                         crate::memory::exhausted(format_args!(
                             "for the {} units reacted without {letter}",
@@ -258,7 +261,7 @@ mod tests {
         let (_file, source) = sealed_file(b"dabCBAcaDA\n");
         for (letter, expected) in [('a', 6), ('b', 8), ('c', 4), ('d', 6), ('e', 10)] {
             assert_eq!(
-                length_in_place(&source, unit(letter), 2).unwrap(),
+                length_in_place(&source, unit(letter), || 2).unwrap(),
                 Some(expected),
                 "{letter}"
             );
@@ -269,12 +272,15 @@ mod tests {
     #[test]
     fn other_inputs_are_left_to_the_reading_path() {
         let (_file, unreacted) = sealed_file(b"dabAcCaCBAcCcaDA\n");
-        assert_eq!(length_in_place(&unreacted, unit('c'), 2).unwrap(), None);
+        assert_eq!(length_in_place(&unreacted, unit('c'), || 2).unwrap(), None);
         let mut plain = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut plain, b"dabCBAcaDA\n").unwrap();
         let plain = Source::Path(plain.path().to_path_buf());
-        assert_eq!(length_in_place(&plain, unit('c'), 2).unwrap(), None);
-        assert_eq!(length_in_place(&Source::Stdin, unit('c'), 2).unwrap(), None);
+        assert_eq!(length_in_place(&plain, unit('c'), || 2).unwrap(), None);
+        assert_eq!(
+            length_in_place(&Source::Stdin, unit('c'), || 2).unwrap(),
+            None
+        );
         // The reading path answers them.
         let args = ReduceArgs::try_parse_from(["reduce", "-l", "c", "-o", "-", "x"]).unwrap();
         assert_eq!(react(&unreacted, &args).unwrap(), 4);
@@ -298,7 +304,7 @@ mod tests {
         for (raw, letter) in [(too_many_segments, 'a'), (busy, 'q')] {
             let (_file, source) = sealed_file(&raw);
             assert_eq!(
-                length_in_place(&source, unit(letter), 2).unwrap(),
+                length_in_place(&source, unit(letter), || 2).unwrap(),
                 Some(plain_length_without(&raw, letter))
             );
         }
@@ -308,7 +314,7 @@ mod tests {
     #[test]
     fn a_sealed_file_that_is_not_a_polymer_is_an_error_naming_it() {
         let (_file, source) = sealed_file(b"ab1\n");
-        let err = length_in_place(&source, unit('a'), 2).unwrap_err();
+        let err = length_in_place(&source, unit('a'), || 2).unwrap_err();
         let line = format!("{err:#}");
         assert!(line.starts_with(&source.to_string()), "{line}");
         assert!(line.contains("byte offset 2: '1'"), "{line}");
