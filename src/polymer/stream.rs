@@ -779,26 +779,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_read_that_fails_in_a_later_chunk_stops_every_thread_with_its_error() {
-        let said = within_a_minute(|| {
-            let units: &'static [u8] = b"abcDE".repeat(2000).leak();
-            let reaction = Reaction {
-                threads: Some(3),
-                without: None,
-                size_hint: 0,
-            };
-            react_in_chunks(FailsAfter(units), &reaction, &mut |_| {}, None, 64)
-                .map(|_| ())
-                .unwrap_err()
-                .to_string()
-        });
-        assert_eq!(said, "the disk went away");
-    }
-
-    #[test]
-    fn a_mirror_that_fails_stops_every_thread_with_its_error() {
-        let said = within_a_minute(|| {
+    /// What a line on three threads says when its read (or else its
+    /// mirror) fails in a later chunk: every thread stops, within a minute.
+    fn failure_said(in_the_read: bool) -> String {
+        within_a_minute(move || {
             let units: &'static [u8] = b"abcDE".repeat(2000).leak();
             let reaction = Reaction {
                 threads: Some(3),
@@ -812,12 +796,23 @@ mod tests {
                     Err(io::Error::other("the memory went away"))
                 }
             };
-            react_in_chunks(units, &reaction, &mut |_| {}, Some(&mirror), 64)
-                .map(|_| ())
-                .unwrap_err()
-                .to_string()
-        });
-        assert_eq!(said, "the memory went away");
+            let read = if in_the_read {
+                react_in_chunks(FailsAfter(units), &reaction, &mut |_| {}, None, 64)
+            } else {
+                react_in_chunks(units, &reaction, &mut |_| {}, Some(&mirror), 64)
+            };
+            read.map(|_| ()).unwrap_err().to_string()
+        })
+    }
+
+    #[test]
+    fn a_read_that_fails_in_a_later_chunk_stops_every_thread_with_its_error() {
+        assert_eq!(failure_said(true), "the disk went away");
+    }
+
+    #[test]
+    fn a_mirror_that_fails_stops_every_thread_with_its_error() {
+        assert_eq!(failure_said(false), "the memory went away");
     }
 
     #[test]
